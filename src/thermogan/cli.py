@@ -1,0 +1,137 @@
+"""The ``thermogan`` command line: train, eval, sample, list.
+
+Errors print one line and exit non-zero (2 for config errors); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from thermogan.errors import ThermoganError
+
+
+def _train(args: argparse.Namespace) -> None:
+    from thermogan import config, runs
+
+    if args.resume is not None:
+        cfg = config.load(args.config, args.overrides) if args.config else None
+        trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device)
+        run_dir = args.resume
+    else:
+        if args.config is None:
+            raise ThermoganError("train needs a CONFIG file (or --resume RUN_DIR)")
+        cfg = config.load(args.config, args.overrides)
+        run_dir = args.out or Path("runs") / cfg.name
+        trainer, summary = runs.start(cfg, run_dir, args.device)
+    print(f"{run_dir}: step {trainer.step}: {runs.format_metrics(summary)}")
+    print(f"figure: {run_dir / 'figures' / 'samples.png'}")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from thermogan import runs
+
+    cfg, trainer = runs.open_run(args.run_dir, args.device)
+    if args.samples is not None:
+        cfg.eval.samples = args.samples
+    if args.seed is not None:
+        cfg.eval.seed = args.seed
+    summary = runs.evaluate(cfg, trainer)
+    runs.write_json(summary, Path(args.run_dir) / "eval.json")
+    print(runs.format_metrics(summary))
+
+
+def _sample(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from thermogan import runs
+
+    if args.n <= 0:
+        raise ThermoganError(f"--n {args.n}: must be > 0")
+    _, trainer = runs.open_run(args.run_dir, args.device)
+    samples = trainer.sample(args.n, args.seed, use_ema=not args.raw).numpy()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, samples)
+    print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}")
+
+
+def _list(args: argparse.Namespace) -> None:
+    from thermogan.build import REGISTRIES
+
+    for name, registry in REGISTRIES.items():
+        print(f"{name}: {', '.join(registry)}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="thermogan", description="Temperature-controlled GAN training.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train from a config (or resume a run)")
+    t.add_argument("config", nargs="?", help="YAML config file")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.steps=1000")
+    t.add_argument("--out", type=Path, help="run directory (default runs/<name>)")
+    t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
+    t.add_argument("--device", help="auto | cpu | cuda (default: the config's)")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="score a run; writes RUN_DIR/eval.json")
+    e.add_argument("run_dir", type=Path)
+    e.add_argument("--samples", type=int, help="number of samples (default: the config's)")
+    e.add_argument("--seed", type=int, help="latent seed (default: the config's)")
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=_eval)
+
+    s = sub.add_parser("sample", help="write generated samples to a .npy file")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--n", type=int, default=2500)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--raw", action="store_true", help="use G, not its EMA copy")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_sample)
+
+    ls = sub.add_parser("list", help="print every registry")
+    ls.set_defaults(func=_list)
+    return p
+
+
+def _split_overrides(args: argparse.Namespace) -> None:
+    """``train KEY=VALUE`` with no config file: the first positional is an override."""
+    if getattr(args, "config", None) and "=" in args.config:
+        args.overrides = [args.config, *args.overrides]
+        args.config = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if args.command == "train":  # KEY=VALUE overrides may come after options too
+        args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
+        extra = [e for e in extra if e not in args.overrides]
+    if extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    _split_overrides(args)
+    try:
+        args.func(args)
+    except ThermoganError as err:
+        if args.debug:
+            raise
+        print(f"thermogan: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("thermogan: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # anything unforeseen: one line unless --debug
+        if args.debug:
+            raise
+        print(f"thermogan: error: {type(err).__name__}: {err} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

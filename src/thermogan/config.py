@@ -1,0 +1,230 @@
+"""Typed experiment configs: YAML files plus dotted ``key=value`` overrides, checked strictly.
+
+``load(path, overrides)`` returns an ``ExperimentConfig``. An unknown or mistyped key, a value of the
+wrong type or an impossible value raises ``ConfigError`` with one line naming the key, the value
+and, for unknown keys, the closest valid key. Components chosen by ``kind`` (data set, networks)
+carry their own options; ``build.py`` checks those against the component's signature.
+
+This module does not import torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from thermogan.errors import ConfigError, unknown_key
+from thermogan.schedules import schedule_from_dict
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors; assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Component(BaseModel):
+    """A registry entry chosen by ``kind``, with its options as further keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str  # registry name (see `thermogan list`)
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+ScheduleSpec = float | dict[str, Any]
+
+
+def _check_schedule(value: ScheduleSpec | None, where: str) -> ScheduleSpec | None:
+    if value is not None:
+        schedule_from_dict(value, where)
+    return value
+
+
+class DataConfig(Component):
+    """The data set: a toy distribution from `thermogan list` and its options (radius, std, ...)."""
+
+    kind: str = "ring"  # data set name
+
+
+class ModelConfig(Strict):
+    """Generator and discriminator."""
+
+    generator: Component = Component(kind="mlp", hidden=[128, 128])  # G: z -> x
+    discriminator: Component = Component(kind="mlp", hidden=[128, 128])  # D: x -> logit
+    z_dim: int = Field(2, gt=0)  # dimension of the latent z
+    z_dist: Literal["normal", "uniform"] = "normal"  # N(0, I), or U[-1, 1]^z_dim
+
+
+class ObjectiveConfig(Strict):
+    """The adversarial loss (see `thermogan list`)."""
+
+    loss: str = "minimax"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | rkl
+    gp_weight: float | None = Field(None, ge=0)  # gradient penalty; null: the loss's default
+
+
+class OptimConfig(Strict):
+    """Adam for both players; ``lr_decay`` multiplies both learning rates at each step."""
+
+    g_lr: float = Field(1e-3, gt=0)  # generator learning rate
+    d_lr: float = Field(1e-3, gt=0)  # discriminator learning rate
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    lr_decay: ScheduleSpec | None = None  # schedule of a learning-rate multiplier; null: 1
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in value):
+            raise ValueError("each beta must be in [0, 1)")
+        return value
+
+    @field_validator("lr_decay")
+    @classmethod
+    def _lr_decay_is_schedule(cls, value: ScheduleSpec | None) -> ScheduleSpec | None:
+        return _check_schedule(value, "optim.lr_decay")
+
+
+class TrainConfig(Strict):
+    """The training loop."""
+
+    steps: int = Field(20000, gt=0)  # total training steps (one step = D steps + G step)
+    batch_size: int = Field(256, gt=0)  # samples per batch, real and fake
+    d_steps: int = Field(1, gt=0)  # discriminator steps per generator step
+    ema: float | None = Field(None, gt=0, lt=1)  # EMA decay of G's weights; null: no EMA
+    log_every: int = Field(100, gt=0)  # steps between lines of metrics.jsonl
+    checkpoint_every: int = Field(5000, gt=0)  # steps between checkpoints (and one at the end)
+    keep_checkpoints: bool = False  # keep step_N.pt beside latest.pt
+    tensorboard: bool = True  # write TensorBoard events when tensorboard is installed
+    progress: bool = True  # show a progress bar
+
+
+class EvalConfig(Strict):
+    """How `thermogan eval` and the end of training score a run."""
+
+    samples: int = Field(2500, gt=0)  # generated samples scored (PacGAN: 2,500)
+    seed: int = 0  # seed of the evaluation's latent draws
+    threshold: float = Field(3.0, gt=0)  # high quality: within threshold * std of a centre
+    use_ema: bool = True  # score the EMA generator when there is one
+
+
+class ExperimentConfig(Strict):
+    """One experiment: everything `thermogan train` needs."""
+
+    name: str = "experiment"  # run name (default run directory: runs/<name>)
+    seed: int = 0  # seeds weights, data and latent draws
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a", "b", "c"], value); the value is read as YAML (1e-3, [1, 2], null)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.steps=1000")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each dotted key of ``overrides`` in the nested dict ``raw`` (in place) and return it."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(f"override {text!r}: '{where}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel] | None]:
+    """The longest prefix of ``loc`` that names config fields, and the section it ends in."""
+    model: Any = ExperimentConfig
+    names: list[str] = []
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            break
+        names.append(str(part))
+        model = fields[part].annotation
+    section = model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return names, section
+
+
+def _error_line(err: ValidationError) -> ConfigError:
+    first = err.errors()[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return cause
+    names, section = _resolve(tuple(first["loc"]))
+    if first["type"] == "extra_forbidden":
+        unknown = str(first["loc"][len(names)])
+        return unknown_key(".".join(names), unknown, list(section.model_fields) if section else [])
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"{'.'.join(names) or 'config'}={first.get('input')!r}: {message}")
+
+
+def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
+    """Validate a nested dict; ConfigError names the first bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        raise _error_line(err) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file; a missing or malformed file raises ConfigError naming it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, yaml.YAMLError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"config file {path} cannot be read: {reason}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
+    return raw
+
+
+def load(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read a YAML config (or the defaults when ``path`` is None) and apply overrides.
+
+    Overrides apply to the resolved config (file plus defaults), so ``model.generator.hidden=[64]``
+    changes one option of the default generator rather than replacing it.
+    """
+    config = from_dict(read_yaml(path) if path is not None else {})
+    if not overrides:
+        return config
+    return from_dict(apply_overrides(config.to_dict(), list(overrides)))
+
+
+def save(config: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

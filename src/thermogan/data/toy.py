@@ -1,0 +1,145 @@
+"""Toy distributions with known components, so that mode metrics can score samples from them.
+
+Each dataset is a mixture of equally weighted components (Gaussian or uniform boxes) and knows
+its component ``centers`` (K, d) and their ``std``. Sampling takes a ``torch.Generator``, so a
+training run that checkpoints the generator's state draws the same batches after a resume.
+
+Protocols:
+- ring: 8 Gaussians on a circle of radius 1 with std 0.01; grid: 25 Gaussians at {−4, −2, 0, 2, 4}²
+  with std 0.05 (the PacGAN protocol, Lin et al. 2018).
+- 3-D mixtures with 4 or 5 components (Mehrjou & Saremi 2017 use 4, Mehrjou et al. 2018 use 5; the
+  papers give no centres). Our choice: 4 at the vertices of a regular tetrahedron, 5 at the
+  vertices of a triangular bipyramid, all at distance ``radius`` from the origin.
+- two cubes: uniform on [−0.8, −0.3]³ ∪ [0.3, 0.8]³ (Mehrjou et al. 2018, Fig. 2).
+- 1-D mixture: ``modes`` Gaussians ``spacing`` apart, centred on 0 (our choice: 4 at ±1, ±3).
+- box: uniform on [low, high]^dim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class ToyDataset:
+    """An equal-weight mixture of Gaussian or uniform-box components.
+
+    ``centers``: (K, d) component centres. ``std``: the per-coordinate std of every component
+    (for a uniform box of side s it is s / sqrt(12)). ``halfwidth``: None for Gaussian
+    components, else the half side of each (cubic) uniform component.
+    """
+
+    def __init__(self, name: str, centers: np.ndarray, std: float, halfwidth: float | None = None):
+        if std <= 0:
+            raise ValueError(f"std={std!r}: must be > 0")
+        self.name = name
+        self.centers = np.asarray(centers, dtype=np.float64).reshape(len(centers), -1)
+        self.std = float(std)
+        self.halfwidth = halfwidth
+        self._centers_on: dict[torch.device, Tensor] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.centers.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
+    def _centers(self, device: torch.device) -> Tensor:
+        if device not in self._centers_on:
+            self._centers_on[device] = torch.as_tensor(self.centers, dtype=torch.float32,
+                                                       device=device)
+        return self._centers_on[device]
+
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> Tensor:
+        """``n`` samples, shape (n, d), drawn with ``generator`` on ``device``."""
+        device = torch.device(device) if device is not None else (
+            generator.device if generator is not None else torch.device("cpu"))
+        centers = self._centers(device)  # (K, d)
+        idx = torch.randint(len(centers), (n,), generator=generator, device=device)
+        if self.halfwidth is None:
+            noise = torch.randn(n, self.dim, generator=generator, device=device) * self.std
+        else:
+            unit = torch.rand(n, self.dim, generator=generator, device=device)
+            noise = (2 * unit - 1) * self.halfwidth
+        return centers[idx] + noise  # (n, d)
+
+    def __repr__(self) -> str:
+        return f"ToyDataset({self.name!r}, K={len(self.centers)}, d={self.dim}, std={self.std:g})"
+
+
+def _positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{name}={value!r}: must be > 0")
+
+
+def ring(modes: int = 8, radius: float = 1.0, std: float = 0.01) -> ToyDataset:
+    """``modes`` Gaussians evenly spaced on a circle (PacGAN: 8, radius 1, std 0.01)."""
+    _positive(modes=modes, radius=radius, std=std)
+    angles = 2 * np.pi * np.arange(modes) / modes
+    centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return ToyDataset(f"ring{modes}", centers, std)
+
+
+def grid(size: int = 5, spacing: float = 2.0, std: float = 0.05) -> ToyDataset:
+    """size × size Gaussians on a square grid centred on 0 (PacGAN: 5 × 5, spacing 2, std 0.05)."""
+    _positive(size=size, spacing=spacing, std=std)
+    axis = spacing * (np.arange(size) - (size - 1) / 2)
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    return ToyDataset(f"grid{size * size}", np.stack([xx.ravel(), yy.ravel()], axis=1), std)
+
+
+def mog1d(modes: int = 4, spacing: float = 2.0, std: float = 0.1) -> ToyDataset:
+    """``modes`` 1-D Gaussians ``spacing`` apart, centred on 0."""
+    _positive(modes=modes, spacing=spacing, std=std)
+    centers = spacing * (np.arange(modes) - (modes - 1) / 2)
+    return ToyDataset(f"mog1d_{modes}", centers[:, None], std)
+
+
+def mog3d(components: int = 4, radius: float = 1.0, std: float = 0.05) -> ToyDataset:
+    """4 (tetrahedron) or 5 (triangular bipyramid) 3-D Gaussians at distance ``radius`` from 0."""
+    _positive(radius=radius, std=std)
+    if components == 4:
+        corners = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / math.sqrt(3)
+    elif components == 5:
+        ring3 = [[math.cos(a), math.sin(a), 0.0] for a in 2 * np.pi * np.arange(3) / 3]
+        corners = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], *ring3])
+    else:
+        raise ValueError(f"components={components!r}: must be 4 or 5")
+    return ToyDataset(f"mog3d_{components}", radius * corners, std)
+
+
+def cubes(low: float = 0.3, high: float = 0.8) -> ToyDataset:
+    """Uniform on [−high, −low]³ ∪ [low, high]³ (two disjoint cubes, Mehrjou et al. 2018)."""
+    _positive(low=low)
+    if not high > low:
+        raise ValueError(f"high={high!r}: must be > low={low!r}")
+    mid, half = (low + high) / 2, (high - low) / 2
+    return ToyDataset("cubes", np.array([[-mid] * 3, [mid] * 3]), 2 * half / math.sqrt(12), half)
+
+
+def box(dim: int = 2, low: float = -1.0, high: float = 1.0) -> ToyDataset:
+    """Uniform on the box [low, high]^dim (one component)."""
+    _positive(dim=dim)
+    if not high > low:
+        raise ValueError(f"high={high!r}: must be > low={low!r}")
+    half = (high - low) / 2
+    return ToyDataset(f"box{dim}d", np.full((1, dim), (low + high) / 2), 2 * half / math.sqrt(12),
+                      half)
+
+
+DATASETS: dict[str, Callable[..., ToyDataset]] = {
+    "ring": ring,
+    "grid": grid,
+    "mog1d": mog1d,
+    "mog3d": mog3d,
+    "cubes": cubes,
+    "box": box,
+}

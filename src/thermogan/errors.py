@@ -1,0 +1,47 @@
+"""Exception types shared by every layer, and the "did you mean" helper for unknown keys."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ThermoganError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+    exit_code = 1
+
+
+class ConfigError(ThermoganError, ValueError):
+    """A config key, type or value that cannot be used (CLI exit status 2)."""
+
+    exit_code = 2
+
+
+class CheckpointError(ThermoganError):
+    """A checkpoint or run directory that cannot be read, with the file and the reason."""
+
+
+class DivergenceError(ThermoganError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def closest(key: str, valid: Iterable[str]) -> str | None:
+    """The valid name most similar to ``key``, or None when nothing is close."""
+    matches = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def unknown_key(where: str, key: str, valid: Iterable[str], what: str = "key") -> ConfigError:
+    """A ConfigError for an unknown key (or registry name) at ``where``, with the closest valid one."""
+    valid = sorted(valid)
+    near = closest(key, valid)
+    if what == "key":
+        full = f"{where}.{key}" if where else key
+        hint = f"did you mean '{where + '.' if where else ''}{near}'?" if near else ""
+        text = f"unknown key '{full}'"
+    else:
+        hint = f"did you mean '{near}'?" if near else ""
+        text = f"unknown {what} '{key}'" + (f" at {where}" if where else "")
+    hint = hint or f"valid: {', '.join(valid)}"
+    return ConfigError(f"{text}; {hint}")

@@ -1,0 +1,53 @@
+"""Figures of data (blue) against generated samples (red), for 1-, 2- and 3-D data.
+
+1-D data are drawn as overlaid histograms, 2-D as a scatter, higher dimensions as the scatter of
+each pair of coordinates. Built on matplotlib's object API, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+DATA_COLOR, SAMPLE_COLOR = "tab:blue", "tab:red"
+
+
+def _draw(ax: Axes, data: np.ndarray, samples: np.ndarray, dims: tuple[int, ...]) -> None:
+    if len(dims) == 1:
+        both = np.concatenate([data[:, 0], samples[:, 0]])
+        bins = np.linspace(both.min(), both.max(), 80)
+        ax.hist(data[:, 0], bins=bins, color=DATA_COLOR, alpha=0.5, density=True, label="data")
+        ax.hist(samples[:, 0], bins=bins, color=SAMPLE_COLOR, alpha=0.5, density=True,
+                label="samples")
+        return
+    i, j = dims
+    ax.scatter(data[:, i], data[:, j], s=2, c=DATA_COLOR, alpha=0.5, label="data", linewidths=0)
+    ax.scatter(samples[:, i], samples[:, j], s=2, c=SAMPLE_COLOR, alpha=0.5, label="samples",
+               linewidths=0)
+    ax.set_xlabel(f"x{i + 1}")
+    ax.set_ylabel(f"x{j + 1}")
+    ax.set_aspect("equal", adjustable="datalim")
+
+
+def data_vs_samples(data: np.ndarray, samples: np.ndarray, path: str | Path,
+                    title: str = "") -> Path:
+    """Write a PNG comparing ``data`` (N, d) with ``samples`` (M, d); returns its path."""
+    data = np.asarray(data).reshape(len(data), -1)
+    samples = np.asarray(samples).reshape(len(samples), -1)
+    dim = data.shape[1]
+    views = [(0,)] if dim == 1 else list(itertools.combinations(range(dim), 2))[:3]
+    fig = Figure(figsize=(4.2 * len(views), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(views), squeeze=False)[0]
+    for ax, dims in zip(axes, views):
+        _draw(ax, data, samples, dims)
+    axes[0].legend(loc="upper right", markerscale=4, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

@@ -1,0 +1,170 @@
+"""Run directories: start a run, resume it, open it to evaluate or sample.
+
+Layout of ``runs/<name>/``::
+
+    config.yaml        the resolved config
+    metrics.jsonl      one JSON object per logged step
+    events.*           TensorBoard events (when tensorboard is installed)
+    checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically
+    figures/           samples.png: data (blue) against generated samples (red)
+    summary.json       final metrics with the protocol that produced them
+    eval.json          written by `thermogan eval`
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from thermogan import config as config_mod
+from thermogan.build import build_trainer, resolve_device
+from thermogan.config import ExperimentConfig
+from thermogan.errors import CheckpointError, ConfigError, ThermoganError
+from thermogan.metrics.modes import mode_coverage
+from thermogan.report.figures import data_vs_samples
+from thermogan.train.checkpoint import load_checkpoint
+from thermogan.train.loop import fit
+from thermogan.train.trainer import Trainer
+
+#: Config sections that may change when a run is resumed (e.g. to train for longer).
+RESUMABLE_CHANGES = ("train.",)
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / "latest.pt"
+
+
+def start(cfg: ExperimentConfig, run_dir: Path,
+          device: str | None = None) -> tuple[Trainer, dict[str, Any]]:
+    """Train ``cfg`` from scratch into ``run_dir``; returns the Trainer and the final summary."""
+    if latest_checkpoint(run_dir).exists():
+        raise ThermoganError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                             "or choose another folder with --out")
+    trainer = build_trainer(cfg, resolve_device(device or cfg.device))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_mod.save(cfg, run_dir / "config.yaml")
+    return trainer, _fit(trainer, cfg, run_dir, resumed=False)
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
+           overrides: list[str] | tuple[str, ...] = (),
+           device: str | None = None) -> tuple[Trainer, dict[str, Any]]:
+    """Continue the run in ``run_dir`` from its latest checkpoint.
+
+    ``cfg`` (from the command line) must agree with the stored config except for train.* keys;
+    ``overrides`` may change train.* keys (e.g. ``train.steps=40000`` to train for longer).
+    """
+    state = load_checkpoint(latest_checkpoint(run_dir))
+    stored = config_mod.from_dict(state["config"])
+    wanted = cfg or config_mod.from_dict(stored.to_dict())
+    if overrides:
+        wanted = config_mod.from_dict(config_mod.apply_overrides(wanted.to_dict(),
+                                                                 list(overrides)))
+    for key in _changed_keys(stored.to_dict(), wanted.to_dict()):
+        if not key.startswith(RESUMABLE_CHANGES):
+            raise ConfigError(f"{key} differs from the run in {run_dir}; only train.* may change "
+                              "when resuming")
+    trainer = build_trainer(wanted, resolve_device(device or wanted.device))
+    _load_into(trainer, state, latest_checkpoint(run_dir))
+    config_mod.save(wanted, run_dir / "config.yaml")
+    return trainer, _fit(trainer, wanted, run_dir, resumed=True)
+
+
+def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
+    try:
+        trainer.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint {path} does not fit its config ({reason})") from None
+
+
+def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
+         resumed: bool) -> dict[str, Any]:
+    t = cfg.train
+    fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
+        checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
+        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed)
+    summary = evaluate(cfg, trainer)
+    write_json(summary, run_dir / "summary.json")
+    figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
+    return summary
+
+
+def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig, Trainer]:
+    """The config and trained Trainer of a finished (or interrupted) run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    state = load_checkpoint(latest_checkpoint(run_dir))
+    try:
+        cfg = config_mod.from_dict(state["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"checkpoint {latest_checkpoint(run_dir)} holds a config that "
+                              f"this version cannot read ({err})") from None
+    trainer = build_trainer(cfg, resolve_device(device or "cpu"))
+    _load_into(trainer, state, latest_checkpoint(run_dir))
+    return cfg, trainer
+
+
+def evaluate(cfg: ExperimentConfig, trainer: Trainer) -> dict[str, Any]:
+    """Mode metrics of the run's generator, with the protocol that produced them."""
+    ev = cfg.eval
+    use_ema = ev.use_ema and trainer.G_ema is not None
+    samples = trainer.sample(ev.samples, ev.seed, use_ema=use_ema)
+    data = trainer.data
+    coverage = mode_coverage(samples, data.centers, data.std, ev.threshold)
+    return {
+        "metrics": {"modes": coverage.modes, "high_quality": coverage.high_quality,
+                    "reverse_kl": coverage.reverse_kl},
+        "protocol": {"dataset": data.name, "components": len(data.centers), "std": data.std,
+                     "samples": ev.samples, "seed": ev.seed, "threshold_std": ev.threshold,
+                     "generator": "ema" if use_ema else "raw", "step": trainer.step},
+    }
+
+
+def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
+           summary: dict[str, Any] | None = None) -> Path:
+    """Scatter of data against samples, titled with the metrics when given."""
+    gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
+    real = trainer.data.sample(cfg.eval.samples, gen, "cpu").numpy()
+    fake = trainer.sample(cfg.eval.samples, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
+    title = f"{cfg.name}, step {trainer.step}"
+    if summary:
+        m = summary["metrics"]
+        title += (f": {m['modes']}/{summary['protocol']['components']} modes, "
+                  f"{100 * m['high_quality']:.1f}% high quality, KL {m['reverse_kl']:.3f}")
+    return data_vs_samples(real, fake, path, title)
+
+
+def format_metrics(summary: dict[str, Any]) -> str:
+    """One line: modes, high-quality percentage, reverse KL and how they were computed."""
+    m, p = summary["metrics"], summary["protocol"]
+    return (f"modes {m['modes']}/{p['components']}  high quality {100 * m['high_quality']:.1f}%  "
+            f"reverse KL {m['reverse_kl']:.4f}  ({p['samples']} samples, seed {p['seed']}, "
+            f"{p['generator']} G, step {p['step']})")
+
+
+def write_json(obj: dict[str, Any], path: Path) -> None:
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    Path(path).write_text(json.dumps(clean(obj), indent=2) + "\n")

@@ -1,0 +1,62 @@
+"""Training logs: ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard if installed.
+
+On resume, lines logged after the checkpoint's step are dropped, so the log of a resumed run reads
+like the log of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class MetricsLog:
+    """Appends records to ``run_dir/metrics.jsonl`` and mirrors scalars to TensorBoard."""
+
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None,
+                 tensorboard: bool = True) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        if resume_step is not None:
+            self._truncate_after(resume_step)
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # TensorBoard is an optional extra
+                SummaryWriter = None
+            if SummaryWriter is not None:
+                self.writer = SummaryWriter(str(run_dir), purge_step=resume_step)
+        self.handle = open(self.path, "a")
+
+    def _truncate_after(self, step: int) -> None:
+        if not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+        self.path.write_text("".join(f"{line}\n" for line in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.handle.write(json.dumps({k: _json_value(v) for k, v in record.items()}) + "\n")
+        self.handle.flush()
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,78 @@
+"""The training loop around ``Trainer.train_step``: progress bar, logs, checkpoints, NaN guard.
+
+Losses stay on the device between log lines; at each log line and before each checkpoint they are
+checked, so a NaN or Inf stops the run with the exact step at which it appeared, before any
+checkpoint holding it could be written: the last good checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from thermogan.errors import DivergenceError
+from thermogan.train.checkpoint import save_checkpoint
+from thermogan.train.logging import MetricsLog
+from thermogan.train.trainer import Trainer
+
+
+def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
+                  last_checkpoint: str) -> dict[str, float]:
+    """Mean of each loss over ``pending``; DivergenceError at the first non-finite value."""
+    means = {}
+    for key in pending[0]:
+        values = torch.stack([p[key] for p in pending]).float().cpu()  # (n,)
+        bad = (~torch.isfinite(values)).nonzero()
+        if len(bad):
+            i = int(bad[0])
+            raise DivergenceError(f"{key} became {values[i].item()} at step {first_step + i + 1}; "
+                                  f"training stopped, {last_checkpoint}")
+        means[key] = values.mean().item()
+    return means
+
+
+def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, Any],
+        log_every: int = 100, checkpoint_every: int = 5000, keep_checkpoints: bool = False,
+        progress: bool = True, tensorboard: bool = True, resumed: bool = False) -> None:
+    """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``."""
+    run_dir = Path(run_dir)
+    latest = run_dir / "checkpoints" / "latest.pt"
+    saved = (f"the last good checkpoint is {latest} (step {trainer.step})" if resumed
+             else "no checkpoint had been written yet")
+    log = MetricsLog(run_dir, trainer.step if resumed else None, tensorboard)
+    bar = tqdm(total=steps, initial=trainer.step, disable=not progress, dynamic_ncols=True,
+               desc=config.get("name", "train"), unit="step")
+    pending: list[dict[str, torch.Tensor]] = []
+    first, started = trainer.step, time.perf_counter()
+    try:
+        while trainer.step < steps:
+            pending.append(trainer.train_step())
+            step, done = trainer.step, trainer.step == steps
+            bar.update(1)
+            if step % log_every == 0 or done:
+                means = _check_finite(pending, first, saved)
+                levels = trainer.describe()
+                now = time.perf_counter()
+                rate = (step - first) / (now - started)
+                log.write({"step": step, **means, **levels, "steps_per_s": rate})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in {**levels, **means}.items()})
+                pending, first, started = [], step, now
+            if step % checkpoint_every == 0 or done:
+                if pending:
+                    _check_finite(pending, first, saved)
+                _write_checkpoint(trainer, latest, config, keep_checkpoints)
+                saved = f"the last good checkpoint is {latest} (step {step})"
+    finally:
+        bar.close()
+        log.close()
+
+
+def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:
+    state = {**trainer.state_dict(), "config": config}
+    save_checkpoint(state, latest)
+    if keep:
+        save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))
