@@ -146,7 +146,7 @@ def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
     title = f"{cfg.name}, step {trainer.step}"
     if summary:
         m = summary["metrics"]
-        title += (f": {m['modes']}/{summary['protocol']['components']} modes, "
+        title += (f"\n{m['modes']}/{summary['protocol']['components']} modes, "
                   f"{100 * m['high_quality']:.1f}% high quality, KL {m['reverse_kl']:.3f}")
     return data_vs_samples(real, fake, path, title)
 

@@ -1,0 +1,26 @@
+"""Shared helpers: a tiny, fast experiment config."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY = {
+    "name": "tiny",
+    "seed": 3,
+    "device": "cpu",
+    "data": {"kind": "ring"},
+    "model": {"generator": {"kind": "mlp", "hidden": [32, 32]},
+              "discriminator": {"kind": "mlp", "hidden": [32, 32]}, "z_dim": 2},
+    "optim": {"lr_decay": {"kind": "linear", "start": 1.0, "end": 0.5, "steps": 300}},
+    "train": {"steps": 300, "batch_size": 32, "log_every": 50, "checkpoint_every": 100,
+              "ema": 0.9, "progress": False, "tensorboard": False},
+    "eval": {"samples": 500},
+}
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path

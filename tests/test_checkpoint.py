@@ -1,0 +1,58 @@
+"""Checkpoints: atomic writes, clear errors, no arbitrary unpickling."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from thermogan.errors import CheckpointError
+from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
+
+STATE = {"step": 3, "generator": {"w": torch.ones(2)}, "discriminator": {}, "g_optimizer": {},
+         "d_optimizer": {}, "rng": {"python": (3, (1, 2), None)}, "config": {"name": "x"}}
+
+
+def test_round_trip_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "c" / "latest.pt"
+    save_checkpoint(STATE, path)
+    assert os.listdir(path.parent) == ["latest.pt"]
+    back = load_checkpoint(path)
+    assert back["step"] == 3 and torch.equal(back["generator"]["w"], torch.ones(2))
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(STATE, path)
+    with pytest.raises(Exception):
+        save_checkpoint({**STATE, "bad": lambda: 0}, path)  # cannot be pickled
+    assert load_checkpoint(path)["step"] == 3
+    assert os.listdir(tmp_path) == ["latest.pt"]
+
+
+def test_corrupt_and_missing_files_name_the_file(tmp_path):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(STATE, path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="latest.pt cannot be read"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "none.pt")
+    save_checkpoint({"step": 1}, path)
+    with pytest.raises(CheckpointError, match="lacks generator"):
+        load_checkpoint(path)
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_arbitrary_objects_are_not_unpickled(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({**STATE, "evil": Boom()}, path)
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(path)
+    path.write_bytes(pickle.dumps({"step": 1}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)

@@ -1,0 +1,87 @@
+"""The command line as a user meets it: outputs, files, one-line errors and exit codes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from thermogan.cli import main
+
+
+def test_train_eval_sample_list(tiny_config, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", str(tiny_config), "--out", str(run_dir), "train.steps=200"]) == 0
+    out = capsys.readouterr().out
+    assert "modes" in out and "high quality" in out and "samples.png" in out
+    for name in ("config.yaml", "metrics.jsonl", "summary.json", "checkpoints/latest.pt",
+                 "figures/samples.png"):
+        assert (run_dir / name).is_file(), name
+    assert "steps: 200" in (run_dir / "config.yaml").read_text()
+
+    assert main(["eval", str(run_dir), "--samples", "400", "--seed", "2"]) == 0
+    result = json.loads((run_dir / "eval.json").read_text())
+    assert result["protocol"]["samples"] == 400 and result["protocol"]["seed"] == 2
+    assert result["protocol"]["generator"] == "ema" and result["protocol"]["step"] == 200
+    assert 0 <= result["metrics"]["modes"] <= 8
+    assert "modes" in capsys.readouterr().out
+
+    assert main(["sample", str(run_dir), "--n", "50", "--seed", "1",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (50, 2)
+
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    for word in ("datasets: ring, grid", "losses: minimax", "schedules: constant", "generators"):
+        assert word in listing
+
+
+def test_training_again_into_a_finished_run_refuses(tiny_config, tmp_path, capsys):
+    args = ["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20"]
+    assert main(args) == 0
+    assert main(args) == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_path, capsys):
+    assert main(["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20"]) == 0
+    assert main(["train", "--resume", str(tmp_path), "train.steps=40"]) == 0
+    assert "step 40" in capsys.readouterr().out
+    assert main(["train", str(tiny_config), "--resume", str(tmp_path), "train.steps=40",
+                 "model.z_dim=3"]) == 2
+    assert "model.z_dim differs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["train", "CONFIG", "train.stpes=5"], 2, ["train.stpes", "train.steps"]),
+    (["train", "CONFIG", "data.std=-0.1"], 2, ["data.std=-0.1"]),
+    (["train", "missing.yaml"], 2, ["missing.yaml does not exist"]),
+    (["eval", "nowhere"], 1, ["nowhere does not exist"]),
+    (["sample", "RUN", "--n", "0", "--out", "x.npy"], 1, ["--n 0"]),
+])
+def test_errors_are_one_line_with_a_nonzero_status(tiny_config, tmp_path, args, code, words):
+    args = [str(tiny_config) if a == "CONFIG" else str(tmp_path) if a == "RUN" else a
+            for a in args]
+    proc = subprocess.run([sys.executable, "-m", "thermogan.cli", *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == code
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("thermogan: error:"), proc.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_corrupt_checkpoint_is_named(tiny_config, tmp_path, capsys):
+    assert main(["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20"]) == 0
+    ckpt = tmp_path / "checkpoints" / "latest.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    assert main(["eval", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "latest.pt cannot be read" in err and len(err.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "thermogan.cli", "--debug", "eval",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr

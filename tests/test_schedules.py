@@ -1,0 +1,131 @@
+"""Schedules at exact values, their serialisation, and their errors."""
+
+import math
+
+import pytest
+
+from thermogan.errors import ConfigError
+from thermogan.schedules import (
+    SCHEDULES,
+    Constant,
+    DecayingTriangle,
+    ExponentialApproach,
+    Geometric,
+    Linear,
+    LinearToZero,
+    SineDecay,
+    Stage,
+    Stages,
+    schedule_from_dict,
+)
+
+
+def test_constant_and_linear():
+    assert Constant(0.3)(0) == Constant(0.3)(10**9) == 0.3
+    lin = Linear(start=1.0, end=0.0, steps=4)
+    assert [lin(t) for t in range(6)] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+
+
+def test_geometric_both_ends_are_trained():
+    g = Geometric(start=0.1, end=10.0, levels=20, steps=5)
+    assert g(0) == pytest.approx(0.1) and g(4) == pytest.approx(0.1)
+    assert g(5) == pytest.approx(0.1 * 100 ** (1 / 19))
+    assert g(19 * 5) == pytest.approx(10.0) and g(10**6) == pytest.approx(10.0)
+    assert g.level(99) == 19 and g.total_steps == 100
+
+
+def test_geometric_literal_is_the_papers_off_by_one():
+    g = Geometric(start=0.1, end=10.0, levels=20, steps=5, literal=True)
+    alpha = 100 ** (1 / 20)
+    assert g(0) == pytest.approx(0.1)
+    assert g(99) == pytest.approx(0.1 * alpha**19)  # the last level trained is below β_K
+    assert g(99) < 10.0 / alpha * 1.0000001
+
+
+def test_sine_decay():
+    s = SineDecay(horizon=100)
+    assert s(0) == 1.0
+    assert s(50) == pytest.approx(1 - math.sin(math.pi / 4))
+    assert s(100) == 0.0 and s(500) == 0.0
+
+
+def test_exponential_approach():
+    e = ExponentialApproach(initial=1.0, target=3.0, time_constant=3.0)
+    assert e(0) == 1.0
+    assert e(3) == pytest.approx(3.0 - 2.0 / math.e)
+    assert e(10**4) == pytest.approx(3.0)
+    assert ExponentialApproach(1.0, 3.0, 3.0, dt=0.5)(6) == pytest.approx(e(3))
+
+
+def test_linear_to_zero_pma_and_nma():
+    pma = LinearToZero(bound=1.0, total_steps=1000)
+    assert pma(0) == 1.0 and pma(400) == pytest.approx(0.5)
+    assert pma(800) == 0.0 and pma(1000) == 0.0
+    nma = LinearToZero(bound=-2.0, total_steps=1000)
+    assert nma(200) == pytest.approx(-1.5)
+
+
+def test_decaying_triangle():
+    oa = DecayingTriangle(bound=1.0, half_period=10, total_steps=100)
+    assert oa(0) == 1.0
+    assert oa(5) == pytest.approx(0.5 * 1.0 + 0.5 * -0.9)  # halfway between peaks +1 and −0.9
+    assert oa(10) == pytest.approx(-0.9)
+    assert oa(20) == pytest.approx(0.8)
+    assert oa(95) == pytest.approx(0.5 * -0.1 + 0.5 * 0.0)
+    assert oa(100) == 0.0 and oa(1000) == 0.0
+
+
+def test_stages_run_on_their_own_clock():
+    st = Stages((Stage(Constant(0.0), 10, "uniform"),
+                 Stage(Linear(0.0, 1.0, 10), 10, "cool"),
+                 Stage(Constant(5.0), None, "data")))
+    assert st.starts() == [0, 10, 20]
+    assert [st.stage(t) for t in (0, 9, 10, 19, 20, 10**6)] == [0, 0, 1, 1, 2, 2]
+    assert st(9) == 0.0 and st(15) == pytest.approx(0.5) and st(25) == 5.0
+
+
+EXAMPLES = {
+    "constant": {"value": 2.0},
+    "linear": {"start": 1.0, "end": 0.0, "steps": 10},
+    "geometric": {"start": 0.1, "end": 10.0, "levels": 3, "steps": 4},
+    "sine_decay": {"horizon": 7},
+    "exponential_approach": {"initial": 1.0, "target": 3.0, "time_constant": 3.0},
+    "linear_to_zero": {"bound": 1.0, "total_steps": 50},
+    "decaying_triangle": {"bound": 1.0, "half_period": 3, "total_steps": 30},
+    "stages": {"parts": [{"steps": 5, "schedule": {"kind": "constant", "value": 1.0}},
+                         {"schedule": {"kind": "linear", "start": 1.0, "end": 0.0, "steps": 4}}]},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEDULES))
+def test_every_schedule_round_trips_and_is_pure(kind):
+    sched = schedule_from_dict({"kind": kind, **EXAMPLES[kind]})
+    again = schedule_from_dict(sched.to_dict())
+    assert again == sched
+    values = [sched(t) for t in range(40)]
+    assert values == [again(t) for t in range(40)] == [sched(t) for t in range(40)]
+    assert all(isinstance(v, float) for v in values)
+    with pytest.raises(Exception):
+        sched.__setattr__("kind", "x")  # frozen
+
+
+def test_bare_number_is_constant():
+    assert schedule_from_dict(0.5) == Constant(0.5)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"kind": "linaer", "start": 1, "end": 0, "steps": 3}, ["'linaer'", "'linear'"]),
+    ({"kind": "linear", "start": 1, "ed": 0, "steps": 3}, ["lr.ed", "lr.end"]),
+    ({"kind": "linear", "start": 1, "end": 0, "steps": -3}, ["lr.steps=-3", "> 0"]),
+    ({"kind": "linear", "start": 1, "end": 0, "steps": 2.5}, ["lr.steps=2.5", "integer"]),
+    ({"kind": "linear", "start": "a", "end": 0, "steps": 2}, ["lr.start='a'", "number"]),
+    ({"kind": "linear", "start": 1}, ["missing", "end", "steps"]),
+    ({"kind": "geometric", "start": 0, "end": 1, "levels": 2, "steps": 1}, ["lr.start=0"]),
+    ({"kind": "stages", "parts": [{"steps": None, "schedule": 1.0}, {"schedule": 2.0}]},
+     ["parts[0].steps", "open-ended"]),
+])
+def test_bad_specs_name_the_key(spec, words):
+    with pytest.raises(ConfigError) as info:
+        schedule_from_dict(spec, "lr")
+    for word in words:
+        assert word in str(info.value)
