@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf runs/demo_ring8_vanilla
 	$(BIN)/thermogan train configs/ring8_vanilla.yaml --out runs/demo_ring8_vanilla
 
 test: $(STAMP)
