@@ -37,6 +37,13 @@ def test_train_eval_sample_list(tiny_config, tmp_path, capsys):
         assert word in listing
 
 
+def test_tensorboard_events_are_written_when_enabled(tiny_config, tmp_path):
+    pytest.importorskip("tensorboard")
+    assert main(["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20",
+                 "train.log_every=10", "train.tensorboard=true"]) == 0
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
 def test_training_again_into_a_finished_run_refuses(tiny_config, tmp_path, capsys):
     args = ["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20"]
     assert main(args) == 0
