@@ -21,6 +21,8 @@ from thermogan.errors import ConfigError, unknown_key
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.objectives.adversarial import LOSSES
 from thermogan.schedules import SCHEDULES, schedule_from_dict
+from thermogan.tempering import TEMPERINGS
+from thermogan.tempering.base import Tempering
 from thermogan.train.trainer import Trainer
 
 REGISTRIES: dict[str, dict[str, Any]] = {
@@ -29,6 +31,7 @@ REGISTRIES: dict[str, dict[str, Any]] = {
     "discriminators": DISCRIMINATORS,
     "losses": LOSSES,
     "schedules": SCHEDULES,
+    "temperings": TEMPERINGS,
 }
 
 
@@ -70,7 +73,15 @@ def call_component(registry: dict[str, Callable[..., Any]], spec: Component, whe
 
 
 def build_data(cfg: ExperimentConfig) -> ToyDataset:
-    return call_component(DATASETS, cfg.data, "data")
+    """The data set, mapped into ``data.box`` when one is set."""
+    data = call_component(DATASETS, cfg.data, "data")
+    return data if cfg.data.box is None else data.in_box(*cfg.data.box)
+
+
+def build_tempering(cfg: ExperimentConfig, data: ToyDataset) -> Tempering | None:
+    if cfg.tempering is None:
+        return None
+    return call_component(TEMPERINGS, cfg.tempering, "tempering", cfg.train.steps, data)
 
 
 def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> Trainer:
@@ -92,5 +103,5 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     return Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
                    g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
                    d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
-                   ema=cfg.train.ema, lr_schedule=lr_schedule, z_dist=cfg.model.z_dist,
+                   ema=cfg.train.ema, tempering=build_tempering(cfg, data), lr_schedule=lr_schedule, z_dist=cfg.model.z_dist,
                    seed=cfg.seed, device=device)

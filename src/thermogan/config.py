@@ -50,6 +50,14 @@ class DataConfig(Component):
     """The data set: a toy distribution from `thermogan list` and its options (radius, std, ...)."""
 
     kind: str = "ring"  # data set name
+    box: tuple[float, float] | None = None  # map the data into [a, b]^d (β-GAN); null: as is
+
+    @field_validator("box")
+    @classmethod
+    def _box_is_ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[1] > value[0]:
+            raise ValueError("expected [low, high] with high > low")
+        return value
 
 
 class ModelConfig(Strict):
@@ -119,6 +127,7 @@ class ExperimentConfig(Strict):
     seed: int = 0  # seeds weights, data and latent draws
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     data: DataConfig = DataConfig()
+    tempering: Component | None = None  # what D sees: heat (β-GAN), instance_noise; null: data
     model: ModelConfig = ModelConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()

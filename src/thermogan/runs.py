@@ -26,6 +26,7 @@ from thermogan.config import ExperimentConfig
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.metrics.modes import mode_coverage
 from thermogan.report.figures import data_vs_samples
+from thermogan.report.snapshots import LevelSnapshots, level_panel
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
@@ -98,10 +99,12 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
     t = cfg.train
     fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
         checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed)
+        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
+        callbacks=[LevelSnapshots(run_dir, t.steps, seed=cfg.eval.seed)])
     summary = evaluate(cfg, trainer)
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
+    level_panel(run_dir)
     return summary
 
 

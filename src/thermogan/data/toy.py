@@ -33,14 +33,40 @@ class ToyDataset:
     components, else the half side of each (cubic) uniform component.
     """
 
-    def __init__(self, name: str, centers: np.ndarray, std: float, halfwidth: float | None = None):
+    def __init__(self, name: str, centers: np.ndarray, std: float, halfwidth: float | None = None,
+                 scale: float = 1.0, offset: np.ndarray | float = 0.0):
         if std <= 0:
             raise ValueError(f"std={std!r}: must be > 0")
         self.name = name
         self.centers = np.asarray(centers, dtype=np.float64).reshape(len(centers), -1)
         self.std = float(std)
         self.halfwidth = halfwidth
+        self.scale, self.offset = float(scale), np.asarray(offset, dtype=np.float64)
+        self.box: tuple[float, float] | None = None  # set by in_box
         self._centers_on: dict[torch.device, Tensor] = {}
+
+    def in_box(self, low: float, high: float, margin: float = 3.0) -> ToyDataset:
+        """The same distribution mapped by an isotropic affine map into [low, high]^d.
+
+        The cube enclosing every component (``margin`` std around Gaussian centres, the whole
+        box of uniform components) is mapped onto [low, high]^d; one scale for every axis keeps
+        components round, so mode metrics are the same in either space. ``to_data`` undoes it.
+        """
+        if not high > low:
+            raise ValueError(f"box=[{low}, {high}]: high must be > low")
+        reach = self.halfwidth if self.halfwidth is not None else margin * self.std
+        lo, hi = self.centers.min(0) - reach, self.centers.max(0) + reach  # (d,)
+        scale = (high - low) / float((hi - lo).max())
+        offset = (low + high) / 2 - scale * (lo + hi) / 2  # (d,)
+        halfwidth = None if self.halfwidth is None else self.halfwidth * scale
+        boxed = ToyDataset(self.name, self.centers * scale + offset, self.std * scale, halfwidth,
+                           scale * self.scale, scale * self.offset + offset)
+        boxed.box = (float(low), float(high))
+        return boxed
+
+    def to_data(self, x: np.ndarray) -> np.ndarray:
+        """Map points of this dataset's space back to the original data space."""
+        return (np.asarray(x, dtype=np.float64) - self.offset) / self.scale
 
     @property
     def dim(self) -> int:

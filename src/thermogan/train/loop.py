@@ -8,6 +8,7 @@ checkpoint holding it could be written: the last good checkpoint is kept.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,12 @@ def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
 
 def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, Any],
         log_every: int = 100, checkpoint_every: int = 5000, keep_checkpoints: bool = False,
-        progress: bool = True, tensorboard: bool = True, resumed: bool = False) -> None:
-    """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``."""
+        progress: bool = True, tensorboard: bool = True, resumed: bool = False,
+        callbacks: Sequence[Callable[[Trainer], None]] = ()) -> None:
+    """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``.
+
+    Each callback is called with the trainer after every step (figures, snapshots).
+    """
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / "latest.pt"
     saved = (f"the last good checkpoint is {latest} (step {trainer.step})" if resumed
@@ -53,6 +58,8 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
             pending.append(trainer.train_step())
             step, done = trainer.step, trainer.step == steps
             bar.update(1)
+            for callback in callbacks:
+                callback(trainer)
             if step % log_every == 0 or done:
                 means = _check_finite(pending, first, saved)
                 levels = trainer.describe()

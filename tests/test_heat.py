@@ -1,0 +1,175 @@
+"""β-GAN's heat tempering and the instance-noise baseline, tested statistically."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from thermogan import build, config
+from thermogan.data.toy import ring
+from thermogan.schedules import Constant, Geometric
+from thermogan.tempering.heat import Heat, betagan_schedule, heat, reflect
+from thermogan.tempering.noise import instance_noise
+
+N = 200_000
+
+
+def heated(beta, x0=0.0, boundary="reflect", n=N, seed=0):
+    h = Heat(Constant(beta), -1.0, 1.0, boundary)
+    h.set_step(0)
+    x = torch.full((n, 1), x0, dtype=torch.float64)
+    return h(x, generator=torch.Generator().manual_seed(seed))[:, 0].numpy()
+
+
+@pytest.mark.parametrize("beta", [100.0, 400.0])
+def test_noise_std_is_one_over_sqrt_beta_far_from_the_walls(beta):
+    y = heated(beta)  # walls at ±1 are ≥ 10 std away: reflection (almost) never acts
+    sigma = 1 / math.sqrt(beta)
+    # (n − 1) s² / σ² ~ χ²(n − 1): two-sided test of the variance
+    stat = (N - 1) * y.var(ddof=1) / sigma**2
+    p = 2 * min(stats.chi2.cdf(stat, N - 1), stats.chi2.sf(stat, N - 1))
+    assert p > 1e-3
+    assert stats.normaltest(y).pvalue > 1e-3 and abs(y.mean()) < 5 * sigma / math.sqrt(N)
+
+
+def fold_by_hand(v, low, high):
+    """Reference: mirror at the walls until inside (an independent, loop-based implementation)."""
+    while v < low or v > high:
+        v = 2 * low - v if v < low else 2 * high - v
+    return v
+
+
+def test_reflection_is_identity_inside_and_never_leaves():
+    inside = torch.empty(10_000).uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(reflect(inside, -1.0, 1.0), inside)
+    wild = torch.randn(5_000, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 50
+    folded = reflect(wild, -1.0, 1.0)
+    assert folded.min() >= -1 and folded.max() <= 1
+    expected = [fold_by_hand(v, -1.0, 1.0) for v in wild.tolist()]
+    np.testing.assert_allclose(folded.numpy(), expected, atol=1e-9)
+    assert reflect(torch.tensor([0.5, 3.0]), 0.0, 2.0).tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("beta, x0", [(1e-4, 0.7), (0.0, 0.7)])
+def test_cold_limit_is_uniform_on_the_box(beta, x0):
+    y = heated(beta, x0=x0, n=50_000)
+    assert y.min() >= -1 and y.max() <= 1
+    assert stats.kstest(y, stats.uniform(-1, 2).cdf).pvalue > 1e-3
+
+
+def test_hot_but_not_infinite_is_not_uniform():
+    y = heated(1.0, x0=0.7, n=50_000)  # σ = 1 on a box of width 2: still far from uniform
+    assert stats.kstest(y, stats.uniform(-1, 2).cdf).pvalue < 1e-6
+
+
+def test_other_boundaries_and_the_cold_end():
+    clipped = heated(1.0, n=20_000, boundary="clip")
+    assert clipped.min() == -1.0 and clipped.max() == 1.0
+    free = heated(1.0, n=20_000, boundary="none")
+    assert free.min() < -1 and free.max() > 1
+    x = torch.randn(50, 2)
+    h = Heat(Constant(math.inf))
+    h.set_step(0)
+    assert torch.equal(h(x), x)  # β = ∞: the data unchanged
+    with pytest.raises(ValueError, match="boundary='wrap'"):
+        Heat(Constant(1.0), boundary="wrap")
+
+
+def test_the_whole_algorithm_as_one_schedule():
+    sched = betagan_schedule(1000, 0.1, 10.0, 20, (0.1, 0.7, 0.2))
+    assert [p.name for p in sched.parts] == ["uniform", "anneal", "data"]
+    assert sched.starts() == [0, 100, 800]
+    assert sched(0) == sched(99) == 0.0
+    assert sched(100) == pytest.approx(0.1) and sched(799) == pytest.approx(10.0)
+    assert sched(800) == math.inf and sched(10**6) == math.inf
+    literal = betagan_schedule(1000, 0.1, 10.0, 20, (0.1, 0.7, 0.2), literal=True)
+    assert literal(799) == pytest.approx(0.1 * 100 ** (19 / 20))  # the paper never reaches β_K
+    assert betagan_schedule(1000, fractions=(0.0, 0.8, 0.2)).parts[0].name == "anneal"
+    with pytest.raises(ValueError, match="fractions"):
+        betagan_schedule(1000, fractions=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="levels=20"):
+        betagan_schedule(10)
+
+
+def test_level_key_and_describe_follow_the_stages():
+    h = heat(1000, ring().in_box(-1, 1))
+    keys = [h.level_key(t) for t in (0, 99, 100, 134, 135, 799, 800, 999)]
+    assert keys == [(0, 0), (0, 0), (1, 0), (1, 0), (1, 1), (1, 19), (2, 0), (2, 0)]
+    h.set_step(135)
+    assert h.describe() == {"stage": 1, "level": 1, "beta": pytest.approx(0.1 * 100 ** (1 / 19))}
+
+
+def test_cold_std_derives_the_cold_end_from_the_data():
+    data = ring().in_box(-1, 1)
+    h = heat(1000, data, cold_std=2.0)
+    assert h.beta.parts[1].schedule.end == pytest.approx(1 / (2 * data.std) ** 2)
+    with pytest.raises(ValueError, match="box=None"):
+        heat(1000, ring())
+
+
+class RadialCritic(nn.Module):
+    """logit = 1 − 4|x|²: the further heated data move from 0, the less real they look."""
+
+    def forward(self, x):
+        return 1 - 4 * (x**2).sum(1, keepdim=True)
+
+
+def test_coupled_temperature_descends_the_objective():
+    h = Heat(Geometric(4.0, 4.0, 1, 10), coupled=True, coupling_lr=0.01)
+    h.set_step(0)
+    assert h.sigma() == pytest.approx(0.5)
+    out = h.update(torch.zeros(4096, 2), RadialCritic())
+    # V's real term E[log D(x + σε)] falls as σ grows, so descending V raises σ
+    assert h.offset.item() > 0 and out["sigma"].item() == pytest.approx(0.5 + h.offset.item())
+    plain = Heat(Constant(4.0))
+    plain.set_step(0)
+    assert plain.update(torch.zeros(8, 2), RadialCritic()) == {} and plain.offset.item() == 0
+
+
+def test_instance_noise_heats_both_sides_and_anneals_to_zero():
+    noise = instance_noise(1000, ring(), std_start=0.5, anneal_fraction=0.5)
+    assert noise.applies_to_fake
+    noise.set_step(0)
+    x = torch.zeros(100_000, 1)
+    assert noise(x, generator=torch.Generator().manual_seed(0)).std().item() == pytest.approx(
+        0.5, rel=0.02)
+    noise.set_step(250)
+    assert noise.describe()["noise_std"] == pytest.approx(0.25)
+    noise.set_step(500)
+    assert torch.equal(noise(x), x)
+
+
+def test_in_box_is_isotropic_and_invertible():
+    from thermogan.data.toy import grid
+
+    raw = grid()
+    boxed = raw.in_box(-1, 1)
+    assert boxed.box == (-1.0, 1.0)
+    scale = 2 / (8 + 6 * 0.05)
+    assert boxed.std == pytest.approx(0.05 * scale)
+    np.testing.assert_allclose(boxed.centers, raw.centers * scale, atol=1e-12)
+    np.testing.assert_allclose(boxed.to_data(boxed.centers), raw.centers, atol=1e-12)
+    x = boxed.sample(10_000, torch.Generator().manual_seed(0)).numpy()
+    assert (np.abs(x) > 1).any(axis=1).mean() < 0.005  # only the 3-std tails of edge modes
+
+
+def test_betagan_run_resumes_exactly(tmp_path):
+    cfg = config.load("configs/ring8_betagan.yaml", [
+        "train.steps=60", "train.batch_size=32", "model.generator.hidden=[16]",
+        "model.discriminator.hidden=[16]", "tempering.levels=4", "tempering.coupled=true",
+        "device=cpu"])
+    straight = build.build_trainer(cfg)
+    for _ in range(60):
+        straight.train_step()
+    first = build.build_trainer(cfg)
+    for _ in range(25):
+        first.train_step()
+    second = build.build_trainer(cfg)
+    second.load_state_dict(first.state_dict())
+    for _ in range(35):
+        second.train_step()
+    assert torch.equal(straight.sample(200, seed=1), second.sample(200, seed=1))
+    assert straight.tempering.offset.item() == second.tempering.offset.item() != 0
