@@ -57,6 +57,17 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}")
 
 
+def _bench_modes(args: argparse.Namespace) -> None:
+    from thermogan.bench.modes import bench_modes
+
+    if args.seeds is not None and args.seeds < 1:
+        raise ThermoganError(f"--seeds {args.seeds}: must be >= 1")
+    table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps, args.workers,
+                        args.methods.split(",") if args.methods else None)
+    print(table)
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
+
+
 def _list(args: argparse.Namespace) -> None:
     from thermogan.build import REGISTRIES
 
@@ -92,6 +103,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--raw", action="store_true", help="use G, not its EMA copy")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
+
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    bm = b.add_parser("modes", help="every stabiliser on the ring and grid, across seeds")
+    bm.add_argument("--quick", action="store_true", help="3 seeds of 3,000 steps (minutes)")
+    bm.add_argument("--seeds", type=int, help="seeds per method (default 10, quick 3)")
+    bm.add_argument("--steps", type=int, help="steps per run (default 15,000, quick 3,000)")
+    bm.add_argument("--out", type=Path, default=Path("bench-out/modes"))
+    bm.add_argument("--configs", type=Path, default=Path("configs"))
+    bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    bm.add_argument("--methods", help="comma-separated subset of the methods")
+    bm.set_defaults(func=_bench_modes)
 
     ls = sub.add_parser("list", help="print every registry")
     ls.set_defaults(func=_list)

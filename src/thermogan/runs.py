@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,13 @@ def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
          resumed: bool) -> dict[str, Any]:
     t = cfg.train
+    started = time.perf_counter()
     fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
         checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
         progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
         callbacks=[LevelSnapshots(run_dir, t.steps, seed=cfg.eval.seed)])
     summary = evaluate(cfg, trainer)
+    summary["train_seconds"] = time.perf_counter() - started
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     level_panel(run_dir)

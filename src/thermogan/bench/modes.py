@@ -1,0 +1,199 @@
+"""The mode-collapse benchmark: every stabiliser on the PacGAN mixtures, across seeds.
+
+For each data set (ring of 8, grid of 25) and each method, N seeds are trained with identical
+networks, budget and seeds (the method's config differs only in what the method changes), and
+scored with the PacGAN protocol (2,500 samples, high quality within 3 std). The results are the
+mean ± standard error over seeds of modes, high-quality %, reverse KL and wall time.
+
+Methods are config files plus overrides, read from ``configs/``: ``{data}_vanilla.yaml`` and
+``{data}_betagan.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from thermogan.errors import ThermoganError
+
+DATASETS = ("ring8", "grid25")
+
+#: method -> (config file pattern, overrides)
+METHODS: dict[str, tuple[str, list[str]]] = {
+    "vanilla (saturating)": ("{data}_vanilla.yaml", []),
+    "vanilla (non-saturating)": ("{data}_vanilla.yaml", ["objective.loss=nonsaturating"]),
+    "instance noise": ("{data}_vanilla.yaml", ["tempering={kind: instance_noise}"]),
+    "β-GAN": ("{data}_betagan.yaml", []),
+    "β'-GAN (coupled)": ("{data}_betagan.yaml", ["tempering.coupled=true"]),
+}
+
+QUICK = {"seeds": 3, "steps": 3000}
+FULL_STEPS = 15000
+
+
+@dataclass(frozen=True)
+class Job:
+    data: str
+    method: str
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+
+
+def plan(configs: Path, out: Path, seeds: int, steps: int | None,
+         methods: list[str] | None = None, datasets: tuple[str, ...] = DATASETS) -> list[Job]:
+    """Every (data set, method, seed) run; configs must exist."""
+    jobs = []
+    for data in datasets:
+        for method in methods or list(METHODS):
+            if method not in METHODS:
+                raise ThermoganError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+            pattern, overrides = METHODS[method]
+            path = configs / pattern.format(data=data)
+            if not path.is_file():
+                raise ThermoganError(f"benchmark config {path} does not exist (run from the "
+                                     "repository root or pass --configs DIR)")
+            budget = [f"train.steps={steps}"] if steps else []
+            for seed in range(seeds):
+                common = [f"seed={seed}", "device=cpu", "train.progress=false",
+                          "train.tensorboard=false", "train.checkpoint_every=1000000000"]
+                slug = "".join(c if c.isalnum() else "_" for c in method).strip("_")
+                jobs.append(Job(data, method, seed, path, tuple(overrides + budget + common),
+                                out / "runs" / data / slug / f"seed{seed}"))
+    return jobs
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train and score one run; returns its metrics, training time and samples."""
+    from thermogan import config, runs
+
+    cfg = config.load(job.config, list(job.overrides))
+    if (job.run_dir / "summary.json").exists():  # finished in an earlier, interrupted bench
+        _, trainer = runs.open_run(job.run_dir)
+        summary = json.loads((job.run_dir / "summary.json").read_text())
+    else:
+        trainer, summary = runs.start(cfg, job.run_dir, "cpu")
+    wall = summary.get("train_seconds", math.nan)
+    samples = trainer.sample(cfg.eval.samples, cfg.eval.seed).numpy()
+    data_points = trainer.data.sample(cfg.eval.samples).numpy()
+    return {"data": job.data, "method": job.method, "seed": job.seed, "wall_s": wall,
+            **summary["metrics"], "protocol": summary["protocol"], "samples": samples,
+            "data_points": data_points}
+
+
+def run_all(jobs: list[Job], workers: int = 2) -> list[dict[str, Any]]:
+    """Run the jobs on ``workers`` processes of one thread each, with a progress bar."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker) as pool:
+        results = list(tqdm(pool.imap_unordered(run_job, jobs), total=len(jobs), unit="run",
+                            desc="bench modes", dynamic_ncols=True))
+    return sorted(results, key=lambda r: (DATASETS.index(r["data"]) if r["data"] in DATASETS
+                                          else 0, list(METHODS).index(r["method"]), r["seed"]))
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        return math.inf, math.nan
+    se = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else math.nan
+    return float(arr.mean()), se
+
+
+def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± standard error per (data set, method)."""
+    rows = []
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["data"], r["method"]), []).append(r)
+    for (data, method), rs in groups.items():
+        row: dict[str, Any] = {"data": data, "method": method, "seeds": len(rs)}
+        for key in ("modes", "high_quality", "reverse_kl", "wall_s"):
+            row[key], row[f"{key}_se"] = _mean_se([float(r[key]) for r in rs])
+        row["components"] = rs[0]["protocol"]["components"]
+        rows.append(row)
+    return rows
+
+
+def _pm(mean: float, se: float, fmt: str) -> str:
+    if math.isinf(mean):
+        return "inf"
+    return f"{mean:{fmt}} ± {se:{fmt}}" if math.isfinite(se) else f"{mean:{fmt}}"
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "",
+             "| data | method | seeds | modes | high quality % | reverse KL | wall time (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['data']} | {r['method']} | {r['seeds']} | "
+            f"{_pm(r['modes'], r['modes_se'], '.2f')} / {r['components']} | "
+            f"{_pm(100 * r['high_quality'], 100 * r['high_quality_se'], '.1f')} | "
+            f"{_pm(r['reverse_kl'], r['reverse_kl_se'], '.3f')} | "
+            f"{_pm(r['wall_s'], r['wall_s_se'], '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(results: list[dict[str, Any]], path: Path, seed: int = 0) -> Path:
+    """One panel per (data set, method) for ``seed``: data (blue) against samples (red)."""
+    from matplotlib.figure import Figure
+
+    from thermogan.report.figures import DATA_COLOR, SAMPLE_COLOR
+
+    shown = [r for r in results if r["seed"] == seed]
+    datasets = list(dict.fromkeys(r["data"] for r in shown))
+    methods = list(dict.fromkeys(r["method"] for r in shown))
+    fig = Figure(figsize=(3.0 * len(methods), 3.2 * len(datasets)), layout="constrained")
+    axes = fig.subplots(len(datasets), len(methods), squeeze=False)
+    for r in shown:
+        ax = axes[datasets.index(r["data"])][methods.index(r["method"])]
+        ax.scatter(*r["data_points"].T[:2], s=1, c=DATA_COLOR, alpha=0.4, linewidths=0)
+        ax.scatter(*r["samples"].T[:2], s=1, c=SAMPLE_COLOR, alpha=0.4, linewidths=0)
+        ax.set_title(f"{r['data']}: {r['method']}\n{r['modes']} modes, "
+                     f"{100 * r['high_quality']:.0f}% HQ, KL {r['reverse_kl']:.2f}", fontsize=8)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.tick_params(labelsize=6)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
+                configs: Path = Path("configs"), steps: int | None = None, workers: int = 2,
+                methods: list[str] | None = None) -> str:
+    """Run the benchmark, write results.json, results.md and modes.png; returns the table."""
+    seeds = seeds or (QUICK["seeds"] if quick else 10)
+    steps = steps or (QUICK["steps"] if quick else FULL_STEPS)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(configs, out, seeds, steps, methods)
+    started = time.perf_counter()
+    results = run_all(jobs, workers)
+    rows = aggregate(results)
+    header = (f"Mode-collapse benchmark ({'quick' if quick else 'full'}): {seeds} seeds, "
+              f"{steps} steps per run, PacGAN protocol (2,500 samples, 3 std), "
+              f"{workers} workers, {time.perf_counter() - started:.0f} s in all.")
+    table = markdown(rows, header)
+    (out / "results.md").write_text(table)
+    per_run = [{k: v for k, v in r.items() if k not in ("samples", "data_points")}
+               for r in results]
+    (out / "results.json").write_text(json.dumps(
+        {"protocol": {"seeds": seeds, "steps": steps, "samples": 2500, "threshold_std": 3.0,
+                      "quick": quick, "methods": {m: list(METHODS[m]) for m in
+                                                  (methods or list(METHODS))}},
+         "summary": rows, "runs": per_run}, indent=2, default=str) + "\n")
+    figure(results, out / "modes.png")
+    return table
