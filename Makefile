@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf runs/demo_ring8_vanilla
-	$(BIN)/thermogan train configs/ring8_vanilla.yaml --out runs/demo_ring8_vanilla
+	rm -rf runs/demo
+	$(BIN)/thermogan train configs/ring8_vanilla.yaml --out runs/demo/vanilla
+	$(BIN)/thermogan train configs/ring8_betagan.yaml --out runs/demo/betagan
+	$(BIN)/thermogan report runs/demo/vanilla runs/demo/betagan --out runs/demo/compare.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -92,3 +92,14 @@ def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "thermogan.cli", "--debug", "eval",
                            str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_report_compares_runs(tiny_config, tmp_path, capsys):
+    for name in ("a", "b"):
+        assert main(["train", str(tiny_config), "--out", str(tmp_path / name),
+                     "train.steps=20", f"name={name}"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("a ") and rows[1].startswith("b ") and "modes" in rows[0]
+    assert (tmp_path / "compare.png").is_file()

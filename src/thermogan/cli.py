@@ -1,4 +1,4 @@
-"""The ``thermogan`` command line: train, eval, sample, list.
+"""The ``thermogan`` command line: train, eval, sample, report, bench, list.
 
 Errors print one line and exit non-zero (2 for config errors); ``--debug`` shows the traceback.
 """
@@ -68,6 +68,15 @@ def _bench_modes(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
 
 
+def _report(args: argparse.Namespace) -> None:
+    from thermogan import runs
+
+    out = args.out or Path(args.run_dirs[0]).parent / "compare.png"
+    for row in runs.compare(args.run_dirs, out):
+        print(row)
+    print(f"figure: {out}")
+
+
 def _list(args: argparse.Namespace) -> None:
     from thermogan.build import REGISTRIES
 
@@ -114,6 +123,11 @@ def parser() -> argparse.ArgumentParser:
     bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bm.add_argument("--methods", help="comma-separated subset of the methods")
     bm.set_defaults(func=_bench_modes)
+
+    r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
+    r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    r.add_argument("--out", type=Path, help="figure path (default: beside the first run)")
+    r.set_defaults(func=_report)
 
     ls = sub.add_parser("list", help="print every registry")
     ls.set_defaults(func=_list)

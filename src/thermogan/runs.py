@@ -26,7 +26,7 @@ from thermogan.build import build_trainer, resolve_device
 from thermogan.config import ExperimentConfig
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.metrics.modes import mode_coverage
-from thermogan.report.figures import data_vs_samples
+from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.snapshots import LevelSnapshots, level_panel
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
@@ -143,6 +143,26 @@ def evaluate(cfg: ExperimentConfig, trainer: Trainer) -> dict[str, Any]:
     }
 
 
+def compare(run_dirs: list[Path], out: Path) -> list[str]:
+    """Rows of metrics (from each run's summary.json) and a side-by-side figure of the runs."""
+    rows, panels = [], []
+    for run_dir in run_dirs:
+        cfg, trainer = open_run(run_dir)
+        summary_path = Path(run_dir) / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else evaluate(
+            cfg, trainer)
+        rows.append(f"{cfg.name:<22} {format_metrics(summary)}")
+        m = summary["metrics"]
+        gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
+        panels.append((f"{cfg.name}\n{m['modes']}/{summary['protocol']['components']} modes, "
+                       f"{100 * m['high_quality']:.1f}% HQ, KL {float(m['reverse_kl']):.3f}",
+                       trainer.data.sample(cfg.eval.samples, gen, "cpu").numpy(),
+                       trainer.sample(cfg.eval.samples, cfg.eval.seed,
+                                      use_ema=cfg.eval.use_ema).numpy()))
+    side_by_side(panels, out)
+    return rows
+
+
 def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
            summary: dict[str, Any] | None = None) -> Path:
     """Scatter of data against samples, titled with the metrics when given."""
@@ -161,7 +181,7 @@ def format_metrics(summary: dict[str, Any]) -> str:
     """One line: modes, high-quality percentage, reverse KL and how they were computed."""
     m, p = summary["metrics"], summary["protocol"]
     return (f"modes {m['modes']}/{p['components']}  high quality {100 * m['high_quality']:.1f}%  "
-            f"reverse KL {m['reverse_kl']:.4f}  ({p['samples']} samples, seed {p['seed']}, "
+            f"reverse KL {float(m['reverse_kl']):.4f}  ({p['samples']} samples, seed {p['seed']}, "
             f"{p['generator']} G, step {p['step']})")
 
 

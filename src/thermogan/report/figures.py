@@ -51,3 +51,19 @@ def data_vs_samples(data: np.ndarray, samples: np.ndarray, path: str | Path,
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+
+def side_by_side(panels: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path) -> Path:
+    """One column per (title, data, samples) panel, for comparing runs; 2-D views of the data."""
+    fig = Figure(figsize=(4.2 * len(panels), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, data, samples) in zip(axes, panels):
+        data = np.asarray(data).reshape(len(data), -1)
+        samples = np.asarray(samples).reshape(len(samples), -1)
+        _draw(ax, data, samples, (0,) if data.shape[1] == 1 else (0, 1))
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(loc="upper right", markerscale=4, fontsize=8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

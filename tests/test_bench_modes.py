@@ -1,0 +1,55 @@
+"""The mode-collapse benchmark: its plan, its statistics and its files."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thermogan.bench.modes import METHODS, aggregate, markdown, plan
+from thermogan.cli import main
+from thermogan.errors import ThermoganError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_plan_gives_every_method_the_same_seeds_and_budget(tmp_path):
+    jobs = plan(CONFIGS, tmp_path, seeds=3, steps=500)
+    assert len(jobs) == 2 * len(METHODS) * 3
+    for job in jobs:
+        assert "train.steps=500" in job.overrides and f"seed={job.seed}" in job.overrides
+    assert len({j.run_dir for j in jobs}) == len(jobs)
+    with pytest.raises(ThermoganError, match="does not exist"):
+        plan(tmp_path, tmp_path, 1, 10)
+    with pytest.raises(ThermoganError, match="unknown method"):
+        plan(CONFIGS, tmp_path, 1, 10, methods=["gan"])
+
+
+def test_aggregate_is_mean_and_standard_error():
+    rng = np.random.default_rng(0)
+    modes, hq = rng.integers(5, 9, 10), rng.random(10)
+    results = [{"data": "ring8", "method": "m", "seed": i, "modes": int(modes[i]),
+                "high_quality": float(hq[i]), "reverse_kl": 0.1 * i, "wall_s": 1.0,
+                "protocol": {"components": 8}} for i in range(10)]
+    (row,) = aggregate(results)
+    assert row["modes"] == pytest.approx(modes.mean())
+    assert row["modes_se"] == pytest.approx(modes.std(ddof=1) / math.sqrt(10))
+    assert row["high_quality_se"] == pytest.approx(hq.std(ddof=1) / math.sqrt(10))
+    results[0]["reverse_kl"] = math.inf
+    (row,) = aggregate(results)
+    assert math.isinf(row["reverse_kl"])
+    assert "| inf |" in markdown([row], "header")
+
+
+def test_cli_writes_results(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
+                 "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
+    table = (out / "results.md").read_text()
+    assert table.count("| ring8 |") == 2 and table.count("| grid25 |") == 2
+    result = json.loads((out / "results.json").read_text())
+    assert len(result["runs"]) == 8 and result["protocol"]["steps"] == 40
+    assert {r["seed"] for r in result["runs"]} == {0, 1}
+    assert (out / "modes.png").is_file()
+    assert "results.md" in capsys.readouterr().out
