@@ -103,3 +103,22 @@ def test_report_compares_runs(tiny_config, tmp_path, capsys):
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("a ") and rows[1].startswith("b ") and "modes" in rows[0]
     assert (tmp_path / "compare.png").is_file()
+
+
+def test_dynamics_commands_write_figures_and_data(tmp_path, capsys):
+    assert main(["dynamics", "figure1", "--out", str(tmp_path)]) == 0
+    for name in ("a_autonomous", "b_beta_prime_gan", "c_beta_gan", "d_beta_gan_slow"):
+        assert (tmp_path / f"figure1_{name}.png").is_file()
+    assert (tmp_path / "figure1.png").is_file()
+    assert main(["dynamics", "amplitude", "--T-values", "3,30", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "amplitude.json").read_text())
+    assert [r["T"] for r in rows] == [3.0, 30.0]
+    assert rows[0]["analytic"] == pytest.approx(0.632, abs=5e-4)
+    assert rows[1]["relative_error"] < 1e-4
+    assert (tmp_path / "amplitude.csv").read_text().startswith("T,numeric,analytic")
+    assert main(["dynamics", "amplitude", "--T-values", "3", "--lam", "1",
+                 "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "amplitude.json").read_text())[0]["analytic"] is None
+    capsys.readouterr()
+    assert main(["dynamics", "figure1", "--init", "1,2", "--out", str(tmp_path)]) == 1
+    assert "--init '1,2': expected 3 numbers" in capsys.readouterr().err

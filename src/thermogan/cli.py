@@ -1,4 +1,4 @@
-"""The ``thermogan`` command line: train, eval, sample, report, bench, list.
+"""The ``thermogan`` command line: train, eval, sample, report, dynamics, bench, list.
 
 Errors print one line and exit non-zero (2 for config errors); ``--debug`` shows the traceback.
 """
@@ -68,6 +68,39 @@ def _bench_modes(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
 
 
+def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ThermoganError(f"{name} {text!r}: expected comma-separated numbers") from None
+    if n is not None and len(values) != n:
+        raise ThermoganError(f"{name} {text!r}: expected {n} numbers")
+    return values
+
+
+def _dynamics(args: argparse.Namespace) -> None:
+    from thermogan.dynamics import experiments as ex
+
+    try:
+        if args.experiment == "figure1":
+            opt = ex.Figure1Options(args.f, args.alpha_r, args.alpha_0, args.T, args.T_slow,
+                                    _floats(args.init, 3, "--init"),
+                                    _floats(args.init_autonomous, 2, "--init-autonomous"),
+                                    args.horizon, args.horizon_slow, args.coupling_sign)
+            for path in ex.figure1(args.out, opt):
+                print(f"wrote {path}")
+            return
+        T_values = _floats(args.T_values, None, "--T-values")
+        init = _floats(args.init, 3, "--init") if args.init else None
+        rows = ex.amplitude_table(list(T_values), args.f, args.lam, args.alpha_r, args.alpha_0,
+                                  init, args.coupling_sign)
+    except ValueError as err:
+        raise ThermoganError(str(err)) from None
+    print(ex.format_table(rows))
+    for path in ex.write_amplitude(rows, args.out, args.alpha_0, args.alpha_r):
+        print(f"wrote {path}")
+
+
 def _report(args: argparse.Namespace) -> None:
     from thermogan import runs
 
@@ -123,6 +156,30 @@ def parser() -> argparse.ArgumentParser:
     bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bm.add_argument("--methods", help="comma-separated subset of the methods")
     bm.set_defaults(func=_bench_modes)
+
+    dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
+    dyn_sub = dyn.add_subparsers(dest="experiment", required=True)
+    for name, text in (("figure1", "the four panels of the paper's Fig. 1"),
+                       ("amplitude", "steady oscillation amplitude against T")):
+        d = dyn_sub.add_parser(name, help=text)
+        d.add_argument("--out", type=Path, default=Path("runs/dynamics"))
+        d.add_argument("--f", default="linear", help="linear (WGAN) or js (Jensen-Shannon)")
+        d.add_argument("--alpha-r", type=float, default=3.0, help="target data location")
+        d.add_argument("--alpha-0", type=float, default=1.0, help="initial data location")
+        d.add_argument("--coupling-sign", type=int, default=1, choices=(1, -1),
+                       help="+1: α descends L (reproduces the paper); -1: eq. 8 as printed")
+        d.set_defaults(func=_dynamics)
+        if name == "figure1":
+            d.add_argument("--T", type=float, default=3.0, help="annealing time, panels b, c")
+            d.add_argument("--T-slow", type=float, default=30.0, help="annealing time, panel d")
+            d.add_argument("--init", default="1,0,1", help="θ,ψ,α at t=0 for panels b-d")
+            d.add_argument("--init-autonomous", default="1,2", help="θ,ψ at t=0 for panel a")
+            d.add_argument("--horizon", type=float, default=60.0, help="final time, panels a-c")
+            d.add_argument("--horizon-slow", type=float, default=150.0, help="final time, panel d")
+        else:
+            d.add_argument("--T-values", default="1,3,10,30,100")
+            d.add_argument("--lam", type=int, default=0, choices=(0, 1), help="λ: 1 for β'-GAN")
+            d.add_argument("--init", help="θ,ψ,α at t=0 (default: α_0,0,α_0)")
 
     r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
