@@ -63,7 +63,8 @@ def _bench_modes(args: argparse.Namespace) -> None:
     if args.seeds is not None and args.seeds < 1:
         raise ThermoganError(f"--seeds {args.seeds}: must be >= 1")
     table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps, args.workers,
-                        args.methods.split(",") if args.methods else None)
+                        args.methods.split(",") if args.methods else None,
+                        tuple(args.datasets.split(",")))
     print(table)
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
 
@@ -93,7 +94,7 @@ def _dynamics(args: argparse.Namespace) -> None:
         T_values = _floats(args.T_values, None, "--T-values")
         init = _floats(args.init, 3, "--init") if args.init else None
         rows = ex.amplitude_table(list(T_values), args.f, args.lam, args.alpha_r, args.alpha_0,
-                                  init, args.coupling_sign)
+                                  init, args.coupling_sign, args.horizon)
     except ValueError as err:
         raise ThermoganError(str(err)) from None
     print(ex.format_table(rows))
@@ -155,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     bm.add_argument("--configs", type=Path, default=Path("configs"))
     bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bm.add_argument("--methods", help="comma-separated subset of the methods")
+    bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
     bm.set_defaults(func=_bench_modes)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
@@ -180,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
             d.add_argument("--T-values", default="1,3,10,30,100")
             d.add_argument("--lam", type=int, default=0, choices=(0, 1), help="λ: 1 for β'-GAN")
             d.add_argument("--init", help="θ,ψ,α at t=0 (default: α_0,0,α_0)")
+            d.add_argument("--horizon", type=float, default=12.0,
+                           help="time before the 3-period measuring window, in units of T")
 
     r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")

@@ -174,12 +174,12 @@ def figure(results: list[dict[str, Any]], path: Path, seed: int = 0) -> Path:
 
 def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
                 configs: Path = Path("configs"), steps: int | None = None, workers: int = 2,
-                methods: list[str] | None = None) -> str:
+                methods: list[str] | None = None, datasets: tuple[str, ...] = DATASETS) -> str:
     """Run the benchmark, write results.json, results.md and modes.png; returns the table."""
     seeds = seeds or (QUICK["seeds"] if quick else 10)
     steps = steps or (QUICK["steps"] if quick else FULL_STEPS)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(configs, out, seeds, steps, methods)
+    jobs = plan(configs, out, seeds, steps, methods, datasets)
     started = time.perf_counter()
     results = run_all(jobs, workers)
     rows = aggregate(results)

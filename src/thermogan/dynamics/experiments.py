@@ -56,14 +56,14 @@ def figure1(out: Path, opt: Figure1Options = Figure1Options()) -> list[Path]:
 def amplitude_table(T_values: list[float], f: str = "linear", lam: int = 0,
                     alpha_r: float = 3.0, alpha_0: float = 1.0,
                     init: tuple[float, float, float] | None = None,
-                    coupling_sign: int = 1) -> list[dict[str, float]]:
+                    coupling_sign: int = 1, settle: float = 12.0) -> list[dict[str, float]]:
     """Numeric and (where it applies) analytic steady amplitude for each T."""
     state0 = init or (alpha_0, 0.0, alpha_0)
     closed = f == "linear" and lam == 0 and state0 == (alpha_0, 0.0, alpha_0)
     rows = []
     for T in T_values:
         system = TinyGAN(f, alpha_r, alpha_0, T, lam, coupling_sign)
-        numeric = numeric_amplitude(system, state0)
+        numeric = numeric_amplitude(system, state0, settle=settle)
         analytic = steady_amplitude(T, alpha_0, alpha_r) if closed else math.nan
         rows.append({"T": T, "numeric": numeric, "analytic": analytic,
                      "relative_error": abs(numeric - analytic) / analytic if closed else math.nan})

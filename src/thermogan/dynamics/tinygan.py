@@ -134,13 +134,16 @@ def steady_amplitude(T: float, alpha_0: float = 1.0, alpha_r: float = 3.0) -> fl
 
 
 def numeric_amplitude(system: TinyGAN, state0: tuple[float, float, float],
-                      periods: int = 3) -> float:
+                      periods: int = 3, settle: float = 12.0) -> float:
     """Half the peak-to-peak of ψ over the last ``periods`` periods (2π) after the transient.
 
-    The run lasts 12 T + 2π·periods, so the transient e^{−t/T} has decayed by e^{−12} first.
+    The run lasts ``settle``·T + 2π·periods, so the transient e^{−t/T} has decayed by e^{−settle}
+    before the window.
     """
+    if not settle > 0:
+        raise ValueError(f"settle={settle!r}: must be > 0")
     window = 2 * math.pi * periods
-    t_end = 12 * max(system.T, 1.0) + window
+    t_end = settle * max(system.T, 1.0) + window
     t_eval = np.linspace(t_end - window, t_end, 4000 * periods)
     _, states = system.solve(state0, t_end, t_eval)
     psi = states[:, 1]

@@ -69,8 +69,9 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
             ax.hist(real[:, 0], bins, color=DATA_COLOR, alpha=0.5, density=True)
             ax.hist(fake[:, 0], bins, color=SAMPLE_COLOR, alpha=0.5, density=True)
         else:
-            ax.scatter(*real[:, :3].T, s=1, c=DATA_COLOR, alpha=0.4, linewidths=0)
-            ax.scatter(*fake[:, :3].T, s=1, c=SAMPLE_COLOR, alpha=0.4, linewidths=0)
+            size, alpha = (4, 0.7) if dim == 3 else (1, 0.4)
+            ax.scatter(*real[:, :3].T, s=size, c=DATA_COLOR, alpha=alpha, linewidths=0)
+            ax.scatter(*fake[:, :3].T, s=size, c=SAMPLE_COLOR, alpha=alpha, linewidths=0)
         ax.set_title(f"{_beta_label(float(shot['beta']))}\nΛ = {int(shot['updates']):,}",
                      fontsize=8)
         ax.tick_params(labelsize=6)
