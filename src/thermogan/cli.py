@@ -6,6 +6,7 @@ Errors print one line and exit non-zero (2 for config errors); ``--debug`` shows
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -221,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thermogan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and friends
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except Exception as err:  # anything unforeseen: one line unless --debug
         if args.debug:
             raise
