@@ -152,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     bm = b.add_parser("modes", help="every stabiliser on the ring and grid, across seeds")
     bm.add_argument("--quick", action="store_true", help="3 seeds of 3,000 steps (minutes)")
     bm.add_argument("--seeds", type=int, help="seeds per method (default 10, quick 3)")
-    bm.add_argument("--steps", type=int, help="steps per run (default 15,000, quick 3,000)")
+    bm.add_argument("--steps", type=int, help="steps per run (default 12,000, quick 3,000)")
     bm.add_argument("--out", type=Path, default=Path("bench-out/modes"))
     bm.add_argument("--configs", type=Path, default=Path("configs"))
     bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
