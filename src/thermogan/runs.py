@@ -32,8 +32,9 @@ from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
 
-#: Config sections that may change when a run is resumed (e.g. to train for longer).
-RESUMABLE_CHANGES = ("train.",)
+#: Config keys that may change when a run is resumed: train for longer, lower the learning rate
+#: after a divergence, score differently, move to another device.
+RESUMABLE_CHANGES = ("train.", "optim.", "eval.", "device")
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
@@ -68,8 +69,8 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
            device: str | None = None) -> tuple[Trainer, dict[str, Any]]:
     """Continue the run in ``run_dir`` from its latest checkpoint.
 
-    ``cfg`` (from the command line) must agree with the stored config except for train.* keys;
-    ``overrides`` may change train.* keys (e.g. ``train.steps=40000`` to train for longer).
+    ``cfg`` (from the command line) must agree with the stored config except for the keys in
+    RESUMABLE_CHANGES, which ``overrides`` may change (e.g. ``train.steps=40000``).
     """
     state = load_checkpoint(latest_checkpoint(run_dir))
     stored = config_mod.from_dict(state["config"])
@@ -79,8 +80,8 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
                                                                  list(overrides)))
     for key in _changed_keys(stored.to_dict(), wanted.to_dict()):
         if not key.startswith(RESUMABLE_CHANGES):
-            raise ConfigError(f"{key} differs from the run in {run_dir}; only train.* may change "
-                              "when resuming")
+            raise ConfigError(f"{key} differs from the run in {run_dir}; only train.*, optim.*, "
+                              "eval.* and device may change when resuming")
     trainer = build_trainer(wanted, resolve_device(device or wanted.device))
     _load_into(trainer, state, latest_checkpoint(run_dir))
     config_mod.save(wanted, run_dir / "config.yaml")

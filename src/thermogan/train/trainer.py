@@ -53,7 +53,9 @@ class Trainer:
         self.gp_weight = self.loss.gp_weight if gp_weight is None else gp_weight
         self.g_opt = g_optimizer or torch.optim.Adam(self.G.parameters(), 1e-3, betas=(0.5, 0.999))
         self.d_opt = d_optimizer or torch.optim.Adam(self.D.parameters(), 1e-3, betas=(0.5, 0.999))
-        self.base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.g_opt, self.d_opt)]
+        # hyperparameters as configured: a resumed run keeps these, not the checkpoint's
+        self.hparams = [[{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+                        for opt in (self.g_opt, self.d_opt)]
         self.batch_size, self.d_steps = batch_size, d_steps
         self.tempering = (tempering or Tempering()).to(self.device)
         self.lr_schedule = lr_schedule
@@ -101,9 +103,9 @@ class Trainer:
     def _advance_schedules(self) -> None:
         if self.lr_schedule is not None:
             factor = self.lr_schedule(self.step)
-            for opt, lrs in zip((self.g_opt, self.d_opt), self.base_lrs):
-                for group, lr in zip(opt.param_groups, lrs):
-                    group["lr"] = lr * factor
+            for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
+                for group, hp in zip(opt.param_groups, groups):
+                    group["lr"] = hp["lr"] * factor
         self.tempering.set_step(self.step)
 
     def train_step(self) -> dict[str, Tensor]:
@@ -171,4 +173,7 @@ class Trainer:
         self.tempering.load_state_dict(state["tempering"])
         self.g_opt.load_state_dict(state["g_optimizer"])
         self.d_opt.load_state_dict(state["d_optimizer"])
+        for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
+            for group, hp in zip(opt.param_groups, groups):
+                group.update(hp)
         rng.restore(self.rng, state["rng"])
