@@ -1,4 +1,4 @@
-"""The ``thermogan`` command line: train, eval, sample, report, dynamics, bench, list.
+"""The ``thermogan`` command line: train, eval, sample, report, dynamics, bench, data, list.
 
 Errors print one line and exit non-zero (2 for config errors); ``--debug`` shows the traceback.
 """
@@ -103,6 +103,13 @@ def _dynamics(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _data_fetch(args: argparse.Namespace) -> None:
+    from thermogan.data.download import fetch_mnist
+
+    folder = fetch_mnist(args.dir)
+    print(f"MNIST verified in {folder}")
+
+
 def _report(args: argparse.Namespace) -> None:
     from thermogan import runs
 
@@ -185,6 +192,13 @@ def parser() -> argparse.ArgumentParser:
             d.add_argument("--init", help="θ,ψ,α at t=0 (default: α_0,0,α_0)")
             d.add_argument("--horizon", type=float, default=12.0,
                            help="time before the 3-period measuring window, in units of T")
+
+    data = sub.add_parser("data", help="data sets").add_subparsers(dest="data", required=True)
+    fetch = data.add_parser("fetch", help="download a data set and verify its SHA-256 sums")
+    fetch.add_argument("dataset", choices=["mnist"])
+    fetch.add_argument("--dir", type=Path,
+                       help="data folder (default: $THERMOGAN_DATA, else ~/.cache/thermogan)")
+    fetch.set_defaults(func=_data_fetch)
 
     r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
