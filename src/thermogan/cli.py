@@ -110,6 +110,27 @@ def _data_fetch(args: argparse.Namespace) -> None:
     print(f"MNIST verified in {folder}")
 
 
+def _data_classifier(args: argparse.Namespace) -> None:
+    import json
+
+    from thermogan.data.download import data_dir
+    from thermogan.data.images import load_mnist
+    from thermogan.metrics import classifier as clf
+
+    root = data_dir(args.dir)
+    mnist = args.mnist or root / "mnist"
+    x, y = load_mnist(mnist, "train")
+    x_test, y_test = load_mnist(mnist, "test")
+    model = clf.train_classifier(x, y, epochs=args.epochs, seed=args.seed)
+    acc = clf.accuracy(model, x_test, y_test)
+    out = args.out or root / "classifier" / "mnist_cnn.pt"
+    digest = clf.save_classifier(model, out)
+    record = {"weights": str(out), "sha256": digest, "test_accuracy": acc,
+              "epochs": args.epochs, "seed": args.seed, "torch": __import__("torch").__version__}
+    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"test accuracy {100 * acc:.2f}%  weights {out}  sha256 {digest}")
+
+
 def _report(args: argparse.Namespace) -> None:
     from thermogan import runs
 
@@ -199,6 +220,13 @@ def parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dir", type=Path,
                        help="data folder (default: $THERMOGAN_DATA, else ~/.cache/thermogan)")
     fetch.set_defaults(func=_data_fetch)
+    cl = data.add_parser("classifier", help="train the MNIST feature network of the image metrics")
+    cl.add_argument("--dir", type=Path, help="data folder (as for fetch)")
+    cl.add_argument("--mnist", type=Path, help="folder of the MNIST archives (default DIR/mnist)")
+    cl.add_argument("--out", type=Path, help="weights file (default DIR/classifier/mnist_cnn.pt)")
+    cl.add_argument("--epochs", type=int, default=3)
+    cl.add_argument("--seed", type=int, default=0)
+    cl.set_defaults(func=_data_classifier)
 
     r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
