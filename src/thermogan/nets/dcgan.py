@@ -1,0 +1,56 @@
+"""DCGAN for 32 × 32 images with width parameter C (Radford et al. 2016; as used by Tempered
+Adversarial Networks, METHODS.md §3): 4 × 4 kernels, batch norm, ReLU in G, leaky ReLU (0.2) in
+D, Tanh output, Xavier initialisation.
+
+G: z → ConvT(4C, 4×4) · BN · ReLU → 8×8 (2C) → 16×16 (C) → 32×32 (channels) · Tanh.
+D: 32×32 → Conv(C) · LReLU → 8×8 (2C) · BN → 4×4 (4C) · BN → Conv(1, 4×4) logit.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def xavier_init(module: nn.Module) -> None:
+    """Xavier-uniform weights and zero biases for every convolution and linear layer."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, z_dim) -> images (B, channels, 32, 32) in [−1, 1]."""
+
+    def __init__(self, z_dim: int, channels: int = 1, width: int = 64):
+        super().__init__()
+        c = width
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(z_dim, 4 * c, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(),
+            nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh(),
+        )
+        xavier_init(self)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])  # (B, channels, 32, 32)
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (B, channels, 32, 32) -> logits (B, 1)."""
+
+    def __init__(self, channels: int = 1, width: int = 64):
+        super().__init__()
+        c = width
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * c), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 1, 4, 1, 0),
+        )
+        xavier_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten(1)  # (B, 1)

@@ -1,0 +1,45 @@
+"""Fully connected networks with batch normalisation: the β-GAN MNIST experiment (METHODS.md §1).
+
+G: z(784) | [Linear(256) · BN · ReLU] × 3 | Linear(784), reshaped to the image.
+D: x(784) | Linear(256) · BN · ReLU | Linear(512) · BN · ReLU | Linear(512) · BN · ReLU | logit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+def _bn_stack(in_dim: int, widths: Sequence[int]) -> tuple[list[nn.Module], int]:
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU()]
+        in_dim = width
+    return layers, in_dim
+
+
+class FCGenerator(nn.Module):
+    """z (B, z_dim) -> images (B, *shape), linear output."""
+
+    def __init__(self, z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (256, 256, 256)):
+        super().__init__()
+        self.shape = tuple(shape)
+        layers, width = _bn_stack(z_dim, hidden)
+        self.net = nn.Sequential(*layers, nn.Linear(width, math.prod(self.shape)))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(len(z), *self.shape)  # (B, *shape)
+
+
+class FCDiscriminator(nn.Module):
+    """images (B, *shape) -> logits (B, 1)."""
+
+    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512)):
+        super().__init__()
+        layers, width = _bn_stack(math.prod(shape), hidden)
+        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))  # (B, 1)
