@@ -8,21 +8,31 @@ from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.objectives.penalties import gradient_penalty
 
 
+SHAPES = {"mlp": (3,), "paper3d": (3,), "fc": (1, 28, 28), "dcgan": (3, 32, 32)}
+
+
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_generators_map_z_to_data(name):
     torch.manual_seed(0)
-    g = GENERATORS[name](3, 3)
-    assert g(torch.randn(7, 3)).shape == (7, 3)
+    g = GENERATORS[name](3, SHAPES[name])
+    assert g(torch.randn(7, 3)).shape == (7, *SHAPES[name])
 
 
 @pytest.mark.parametrize("name", sorted(DISCRIMINATORS))
 def test_discriminators_return_one_logit(name):
-    d = DISCRIMINATORS[name](3, 1)
-    assert d(torch.randn(7, 3)).shape == (7, 1)
+    d = DISCRIMINATORS[name](SHAPES[name])
+    assert d(torch.randn(7, *SHAPES[name])).shape == (7, 1)
+
+
+def test_vector_nets_refuse_images_and_dcgan_refuses_other_sizes():
+    with pytest.raises(ValueError, match="for vector data"):
+        GENERATORS["mlp"](3, (1, 28, 28))
+    with pytest.raises(ValueError, match="32×32"):
+        DISCRIMINATORS["dcgan"]((1, 28, 28))
 
 
 def test_paper3d_architecture():
-    g, d = GENERATORS["paper3d"](3, 3), DISCRIMINATORS["paper3d"](3, 1)
+    g, d = GENERATORS["paper3d"](3, (3,)), DISCRIMINATORS["paper3d"]((3,))
     assert [type(m) for m in g] == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear]
     assert [m.out_features for m in g if isinstance(m, nn.Linear)] == [128, 128, 3]
     assert [type(m) for m in d] == [nn.Linear, nn.Tanh] * 3 + [nn.Linear]
@@ -31,9 +41,9 @@ def test_paper3d_architecture():
 
 def test_mlp_options_are_checked():
     with pytest.raises(ValueError, match="activation='sigmoid'"):
-        GENERATORS["mlp"](2, 2, activation="sigmoid")
+        GENERATORS["mlp"](2, (2,), activation="sigmoid")
     with pytest.raises(ValueError, match="hidden"):
-        GENERATORS["mlp"](2, 2, hidden=[0])
+        GENERATORS["mlp"](2, (2,), hidden=[0])
 
 
 def test_gradient_penalty_of_a_linear_critic_is_exact():

@@ -92,9 +92,9 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
     torch.manual_seed(cfg.seed)
     G = call_component(GENERATORS, cfg.model.generator, "model.generator",
-                       cfg.model.z_dim, data.dim)
+                       cfg.model.z_dim, data.shape)
     D = call_component(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator",
-                       data.dim, 1)
+                       data.shape)
     opt = cfg.optim
     g_opt = torch.optim.Adam(G.parameters(), opt.g_lr, betas=opt.betas)
     d_opt = torch.optim.Adam(D.parameters(), opt.d_lr, betas=opt.betas)

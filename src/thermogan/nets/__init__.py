@@ -1,4 +1,6 @@
-"""Network registries: each entry is ``factory(in_dim, out_dim, **options) -> nn.Module``."""
+"""Network registries. Generators: ``factory(z_dim, shape, **options)``; discriminators:
+``factory(shape, **options)``, returning one logit per sample. ``shape`` is a sample's shape:
+(d,) for vectors, (C, H, W) for images."""
 
 from __future__ import annotations
 
@@ -6,7 +8,20 @@ from collections.abc import Callable
 
 from torch import nn
 
-from thermogan.nets.mlp import mlp, paper3d_discriminator, paper3d_generator
+from thermogan.nets.dcgan import dcgan_discriminator, dcgan_generator
+from thermogan.nets.fc import fc_discriminator, fc_generator
+from thermogan.nets.mlp import (
+    mlp_discriminator,
+    mlp_generator,
+    paper3d_discriminator,
+    paper3d_generator,
+)
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "paper3d": paper3d_generator}
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "paper3d": paper3d_discriminator}
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp_generator, "paper3d": paper3d_generator, "fc": fc_generator,
+    "dcgan": dcgan_generator,
+}
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp_discriminator, "paper3d": paper3d_discriminator, "fc": fc_discriminator,
+    "dcgan": dcgan_discriminator,
+}

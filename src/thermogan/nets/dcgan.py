@@ -8,6 +8,8 @@ D: 32×32 → Conv(C) · LReLU → 8×8 (2C) · BN → 4×4 (4C) · BN → Conv(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 
@@ -54,3 +56,18 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten(1)  # (B, 1)
+
+
+def _channels(shape: Sequence[int]) -> int:
+    if len(shape) != 3 or tuple(shape[1:]) != (32, 32):
+        raise ValueError(f"shape={tuple(shape)!r}: DCGAN here is for 32×32 images "
+                         "(set data.pad: true for MNIST)")
+    return int(shape[0])
+
+
+def dcgan_generator(z_dim: int, shape: Sequence[int], width: int = 64) -> DCGANGenerator:
+    return DCGANGenerator(z_dim, _channels(shape), width)
+
+
+def dcgan_discriminator(shape: Sequence[int], width: int = 64) -> DCGANDiscriminator:
+    return DCGANDiscriminator(_channels(shape), width)

@@ -43,3 +43,12 @@ class FCDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1))  # (B, 1)
+
+
+def fc_generator(z_dim: int, shape: Sequence[int],
+                 hidden: Sequence[int] = (256, 256, 256)) -> FCGenerator:
+    return FCGenerator(z_dim, shape, hidden)
+
+
+def fc_discriminator(shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512)) -> FCDiscriminator:
+    return FCDiscriminator(shape, hidden)

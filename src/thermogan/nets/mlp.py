@@ -36,11 +36,30 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128),
     return nn.Sequential(*layers)
 
 
-def paper3d_generator(in_dim: int, out_dim: int) -> nn.Sequential:
+def _vector_dim(shape: Sequence[int], name: str) -> int:
+    if len(shape) != 1:
+        raise ValueError(f"shape={tuple(shape)!r}: {name} is for vector data; "
+                         "use fc or dcgan for images")
+    return int(shape[0])
+
+
+def mlp_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (128, 128),
+                  activation: str = "relu") -> nn.Sequential:
+    """G: z (B, z_dim) -> x (B, d)."""
+    return mlp(z_dim, _vector_dim(shape, "mlp"), hidden, activation)
+
+
+def mlp_discriminator(shape: Sequence[int], hidden: Sequence[int] = (128, 128),
+                      activation: str = "relu") -> nn.Sequential:
+    """D: x (B, d) -> logit (B, 1)."""
+    return mlp(_vector_dim(shape, "mlp"), 1, hidden, activation)
+
+
+def paper3d_generator(z_dim: int, shape: Sequence[int]) -> nn.Sequential:
     """The β-GAN 3-D toy generator: ReLU(128) | ReLU(128) | Linear."""
-    return mlp(in_dim, out_dim, (128, 128), "relu")
+    return mlp(z_dim, _vector_dim(shape, "paper3d"), (128, 128), "relu")
 
 
-def paper3d_discriminator(in_dim: int, out_dim: int = 1) -> nn.Sequential:
+def paper3d_discriminator(shape: Sequence[int]) -> nn.Sequential:
     """The β-GAN 3-D toy discriminator: Tanh(128) × 3 | logit."""
-    return mlp(in_dim, out_dim, (128, 128, 128), "tanh")
+    return mlp(_vector_dim(shape, "paper3d"), 1, (128, 128, 128), "tanh")
