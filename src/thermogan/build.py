@@ -16,7 +16,9 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 
 from thermogan.config import Component, ExperimentConfig
-from thermogan.data.toy import DATASETS, ToyDataset
+from thermogan.data import DATASETS
+from thermogan.data.images import ImageData
+from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError, unknown_key
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.objectives.adversarial import LOSSES
@@ -72,13 +74,18 @@ def call_component(registry: dict[str, Callable[..., Any]], spec: Component, whe
         raise ConfigError(f"{where}.{err}") from None
 
 
-def build_data(cfg: ExperimentConfig) -> ToyDataset:
-    """The data set, mapped into ``data.box`` when one is set."""
+def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
+    """The data set, mapped into ``data.box`` when one is set (images live in [−1, 1])."""
     data = call_component(DATASETS, cfg.data, "data")
-    return data if cfg.data.box is None else data.in_box(*cfg.data.box)
+    if cfg.data.box is None or isinstance(data, ImageData) and cfg.data.box == data.box:
+        return data
+    if isinstance(data, ImageData):
+        raise ConfigError(f"data.box={list(cfg.data.box)!r}: images live in [-1, 1]; "
+                          "set data.box to [-1, 1] or null")
+    return data.in_box(*cfg.data.box)
 
 
-def build_tempering(cfg: ExperimentConfig, data: ToyDataset) -> Tempering | None:
+def build_tempering(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> Tempering | None:
     if cfg.tempering is None:
         return None
     return call_component(TEMPERINGS, cfg.tempering, "tempering", cfg.train.steps, data)

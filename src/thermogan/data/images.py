@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from thermogan.data.download import MNIST_SHA256, sha256
+from thermogan.data.download import MNIST_SHA256, data_dir, sha256
 from thermogan.errors import ThermoganError
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -194,7 +194,13 @@ def _as_images(array: np.ndarray, source: Path) -> Tensor:
 
 
 class ImageData:
-    """A data source of images held in memory; batches drawn uniformly with replacement."""
+    """A data source of images held in memory; batches drawn uniformly with replacement.
+
+    Images live in the box [−1, 1] already (``box``); they have no component std (``std``).
+    """
+
+    box = (-1.0, 1.0)
+    std = None
 
     def __init__(self, images: Tensor, labels: Tensor | None = None, name: str = "images"):
         self.images, self.labels, self.name = images, labels, name
@@ -211,3 +217,43 @@ class ImageData:
         idx = torch.randint(len(self.images), (n,), generator=generator, device=where)  # (n,)
         batch = self.images[idx]  # (n, C, H, W)
         return batch.to(device) if device is not None else batch
+
+
+def _mnist_root(root: str | None) -> Path:
+    return Path(root) if root else data_dir() / "mnist"
+
+
+def mnist(root: str | None = None, split: str = "train", pad: bool = False) -> ImageData:
+    """MNIST from ``root`` (default: the data folder's mnist/), 28×28 or padded to 32×32."""
+    images, labels = load_mnist(_mnist_root(root), split, pad)
+    return ImageData(images, labels, "mnist")
+
+
+def stacked(root: str | None = None, split: str = "train", n: int = 60000, seed: int = 0,
+            pad: bool = True) -> ImageData:
+    """Stacked MNIST: ``n`` colour images drawn from MNIST with ``seed``; labels are the modes."""
+    if n < 1:
+        raise ValueError(f"n={n!r}: must be >= 1")
+    images, labels = load_mnist(_mnist_root(root), split, pad)
+    x, modes = stacked_mnist(images, labels, n, seed)
+    return ImageData(x, modes, "stacked_mnist")
+
+
+def cifar10(root: str | None = None, split: str = "train") -> ImageData:
+    """CIFAR-10 from its python batches in ``root`` (default: the data folder's cifar-10/)."""
+    images, labels = load_cifar10(Path(root) if root else data_dir() / "cifar-10", split)
+    return ImageData(images, labels, "cifar10")
+
+
+def array_file(path: str, key: str | None = None) -> ImageData:
+    """Images from an .npz file."""
+    return ImageData(load_array_file(path, key), None, Path(path).stem)
+
+
+def image_folder(path: str) -> ImageData:
+    """Images from a folder of PNG/JPEG files."""
+    return ImageData(load_image_folder(path), None, Path(path).name)
+
+
+IMAGE_DATASETS = {"mnist": mnist, "stacked_mnist": stacked, "cifar10": cifar10,
+                  "npz": array_file, "image_folder": image_folder}

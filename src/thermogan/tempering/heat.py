@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.schedules import Constant, Geometric, Schedule, Stage, Stages
 from thermogan.tempering.base import Tempering
@@ -139,7 +140,7 @@ class Heat(Tempering):
         return {"stage": stage, "level": level, "beta": self._beta}
 
 
-def heat(total_steps: int, data: ToyDataset, beta_start: float = 0.1,
+def heat(total_steps: int, data: ToyDataset | ImageData, beta_start: float = 0.1,
          beta_end: float = 10.0, cold_std: float | None = None, levels: int = 20,
          fractions: tuple[float, float, float] = (0.1, 0.7, 0.2), schedule: str = "both",
          boundary: str = "reflect", coupled: bool = False, coupling_lr: float = 1e-3) -> Heat:
@@ -155,6 +156,8 @@ def heat(total_steps: int, data: ToyDataset, beta_start: float = 0.1,
     if schedule not in ("both", "paper"):
         raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
     if cold_std is not None:
+        if data.std is None:
+            raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")
         if not cold_std > 0:
             raise ValueError(f"cold_std={cold_std!r}: must be > 0")
         beta_end = 1 / (cold_std * data.std) ** 2
