@@ -173,3 +173,18 @@ def test_betagan_run_resumes_exactly(tmp_path):
         second.train_step()
     assert torch.equal(straight.sample(200, seed=1), second.sample(200, seed=1))
     assert straight.tempering.offset.item() == second.tempering.offset.item() != 0
+
+
+def test_ema_restarts_at_each_temperature_level():
+    cfg = config.load("configs/ring8_betagan.yaml", [
+        "train.steps=100", "train.batch_size=16", "model.generator.hidden=[8]",
+        "model.discriminator.hidden=[8]", "tempering.levels=4", "train.ema=0.99", "device=cpu"])
+    trainer = build.build_trainer(cfg)  # stages: 10 uniform steps, 4 levels × 17, then data
+    for _ in range(11):
+        trainer.train_step()
+    same = [torch.equal(a, b) for a, b in zip(trainer.G.parameters(),
+                                              trainer.G_ema.module.parameters())]
+    assert all(same)  # step 10 opened the first cooling level: the average restarted
+    trainer.train_step()
+    assert not all(torch.equal(a, b) for a, b in zip(trainer.G.parameters(),
+                                                     trainer.G_ema.module.parameters()))

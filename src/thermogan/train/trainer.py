@@ -32,7 +32,9 @@ class Trainer:
     """Trains G against D on ``data``; see ``train_step`` for the order of the updates.
 
     ``lr_schedule`` multiplies both learning rates at each step (None: constant). ``ema`` is the
-    decay of an exponential moving average of G's weights (None: none). ``gp_weight`` weights a
+    decay of an exponential moving average of G's weights (None: none); with a tempering that has
+    levels (β-GAN), the average restarts at the first step of each level, so that it never mixes
+    generators trained against different temperatures. ``gp_weight`` weights a
     gradient penalty on interpolates of what D sees (None: the loss's default, 10 for wgan-gp).
     """
 
@@ -120,9 +122,15 @@ class Trainer:
         # G step, then the moving average of its weights
         g_loss = self._g_step()
         if self.G_ema is not None:
+            if self._first_step_of_level():  # the average restarts with each temperature
+                self.G_ema.n_averaged.zero_()
             self.G_ema.update_parameters(self.G)
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss, **extra}
+
+    def _first_step_of_level(self) -> bool:
+        key = getattr(self.tempering, "level_key", None)
+        return key is not None and self.step > 0 and key(self.step) != key(self.step - 1)
 
     def describe(self) -> dict[str, float]:
         """Current levels for logs and the progress bar (tempering's stage/level, lr factor)."""
