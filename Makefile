@@ -17,7 +17,10 @@ demo: $(STAMP)
 	rm -rf runs/demo
 	$(BIN)/thermogan train configs/ring8_vanilla.yaml --out runs/demo/vanilla
 	$(BIN)/thermogan train configs/ring8_betagan.yaml --out runs/demo/betagan
-	$(BIN)/thermogan report runs/demo/vanilla runs/demo/betagan --out runs/demo/compare.png
+	$(BIN)/thermogan train configs/ring8_betagan.yaml --out runs/demo/betagan_cold \
+		name=ring8_betagan_cold tempering.cold_std=2
+	$(BIN)/thermogan report runs/demo/vanilla runs/demo/betagan runs/demo/betagan_cold \
+		--out runs/demo/compare.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
