@@ -14,7 +14,7 @@ from thermogan.errors import ThermoganError
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan import config, runs
+    from thermogan import config, runs, scoring
 
     if args.resume is not None:
         cfg = config.load(args.config, args.overrides) if args.config else None
@@ -26,21 +26,22 @@ def _train(args: argparse.Namespace) -> None:
         cfg = config.load(args.config, args.overrides)
         run_dir = args.out or Path("runs") / cfg.name
         trainer, summary = runs.start(cfg, run_dir, args.device)
-    print(f"{run_dir}: step {trainer.step}: {runs.format_metrics(summary)}")
+    print(f"{run_dir}: step {trainer.step}: {scoring.format_metrics(summary)}")
     print(f"figure: {run_dir / 'figures' / 'samples.png'}")
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from thermogan import runs
+    from thermogan import runs, scoring
 
     cfg, trainer = runs.open_run(args.run_dir, args.device)
-    if args.samples is not None:
-        cfg.eval.samples = args.samples
-    if args.seed is not None:
-        cfg.eval.seed = args.seed
-    summary = runs.evaluate(cfg, trainer)
+    for key in ("samples", "seed", "classifier"):
+        if getattr(args, key) is not None:
+            setattr(cfg.eval, key, str(args.classifier) if key == "classifier" else getattr(args, key))
+    summary = scoring.evaluate(cfg, trainer)
+    if not summary["metrics"]:
+        raise ThermoganError(f"{args.run_dir}: {summary['protocol']['note']}")
     runs.write_json(summary, Path(args.run_dir) / "eval.json")
-    print(runs.format_metrics(summary))
+    print(scoring.format_metrics(summary))
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -54,7 +55,15 @@ def _sample(args: argparse.Namespace) -> None:
     samples = trainer.sample(args.n, args.seed, use_ema=not args.raw).numpy()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, samples)
+    if out.suffix == ".png":
+        if samples.ndim != 4:
+            raise ThermoganError(f"--out {out}: a PNG grid needs image samples; use .npy")
+        from thermogan.report.images import image_panels
+
+        image_panels([(f"{args.run_dir}: {len(samples)} samples, seed {args.seed}", samples)],
+                     out, cols=1, size=6.0)
+    else:
+        np.save(out, samples)
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}")
 
 
@@ -164,10 +173,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", type=Path)
     e.add_argument("--samples", type=int, help="number of samples (default: the config's)")
     e.add_argument("--seed", type=int, help="latent seed (default: the config's)")
+    e.add_argument("--classifier", type=Path, help="MNIST feature network (default: the config's)")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=_eval)
 
-    s = sub.add_parser("sample", help="write generated samples to a .npy file")
+    s = sub.add_parser("sample", help="write generated samples to a .npy file (or a .png grid)")
     s.add_argument("run_dir", type=Path)
     s.add_argument("--n", type=int, default=2500)
     s.add_argument("--seed", type=int, default=0)
@@ -224,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("--dir", type=Path, help="data folder (as for fetch)")
     cl.add_argument("--mnist", type=Path, help="folder of the MNIST archives (default DIR/mnist)")
     cl.add_argument("--out", type=Path, help="weights file (default DIR/classifier/mnist_cnn.pt)")
-    cl.add_argument("--epochs", type=int, default=3)
+    cl.add_argument("--epochs", type=int, default=4)
     cl.add_argument("--seed", type=int, default=0)
     cl.set_defaults(func=_data_classifier)
 

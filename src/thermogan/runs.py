@@ -6,7 +6,9 @@ Layout of ``runs/<name>/``::
     metrics.jsonl      one JSON object per logged step
     events.*           TensorBoard events (when tensorboard is installed)
     checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically
-    figures/           samples.png: data (blue) against generated samples (red)
+    figures/           samples.png: data against generated samples; levels.png: one panel per
+                       temperature level; fd_mnist.png: tracked fd_mnist (image runs)
+    fd_mnist.jsonl     fd_mnist every eval.track_every steps (image runs that track it)
     summary.json       final metrics with the protocol that produced them
     eval.json          written by `thermogan eval`
 """
@@ -21,13 +23,18 @@ from typing import Any
 
 import torch
 
+import numpy as np
+
 from thermogan import config as config_mod
+from thermogan import scoring
 from thermogan.build import build_trainer, resolve_device
 from thermogan.config import ExperimentConfig
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
-from thermogan.metrics.modes import mode_coverage
+from thermogan.report.curves import metric_curves
 from thermogan.report.figures import data_vs_samples, side_by_side
+from thermogan.report.images import image_panels
 from thermogan.report.snapshots import LevelSnapshots, level_panel
+from thermogan.tracking import FdTrack, read_track
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
@@ -98,17 +105,27 @@ def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
 
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
          resumed: bool) -> dict[str, Any]:
-    t = cfg.train
+    t, ev = cfg.train, cfg.eval
+    scorer = scoring.image_scorer(cfg)  # before training: a missing classifier fails now
+    image = scoring.is_image(cfg)
+    callbacks: list[Any] = [LevelSnapshots(run_dir, t.steps, n=36 if image else 1000,
+                                           seed=ev.seed)]
+    if ev.track_every is not None:
+        if scorer is None:
+            raise ConfigError(f"eval.track_every={ev.track_every}: fd_mnist tracking needs MNIST "
+                              f"or Stacked MNIST data, not {cfg.data.kind!r}")
+        callbacks.append(FdTrack(run_dir, scorer, ev.track_every, ev.track_samples, ev.seed,
+                                 ev.use_ema, trainer.step if resumed else None))
     started = time.perf_counter()
     fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
         checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
-        callbacks=[LevelSnapshots(run_dir, t.steps, seed=cfg.eval.seed)])
-    summary = evaluate(cfg, trainer)
+        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks)
+    summary = scoring.evaluate(cfg, trainer, scorer)
     summary["train_seconds"] = time.perf_counter() - started
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     level_panel(run_dir)
+    track_figure(run_dir, cfg.name)
     return summary
 
 
@@ -128,62 +145,57 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
     return cfg, trainer
 
 
-def evaluate(cfg: ExperimentConfig, trainer: Trainer) -> dict[str, Any]:
-    """Mode metrics of the run's generator, with the protocol that produced them."""
-    ev = cfg.eval
-    use_ema = ev.use_ema and trainer.G_ema is not None
-    samples = trainer.sample(ev.samples, ev.seed, use_ema=use_ema)
-    data = trainer.data
-    coverage = mode_coverage(samples, data.centers, data.std, ev.threshold)
-    return {
-        "metrics": {"modes": coverage.modes, "high_quality": coverage.high_quality,
-                    "reverse_kl": coverage.reverse_kl},
-        "protocol": {"dataset": data.name, "components": len(data.centers), "std": data.std,
-                     "samples": ev.samples, "seed": ev.seed, "threshold_std": ev.threshold,
-                     "generator": "ema" if use_ema else "raw", "step": trainer.step},
-    }
-
-
 def compare(run_dirs: list[Path], out: Path) -> list[str]:
     """Rows of metrics (from each run's summary.json) and a side-by-side figure of the runs."""
     rows, panels = [], []
     for run_dir in run_dirs:
         cfg, trainer = open_run(run_dir)
         summary_path = Path(run_dir) / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.exists() else evaluate(
-            cfg, trainer)
-        rows.append(f"{cfg.name:<22} {format_metrics(summary)}")
-        m = summary["metrics"]
-        gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
-        panels.append((f"{cfg.name}\n{m['modes']}/{summary['protocol']['components']} modes, "
-                       f"{100 * m['high_quality']:.1f}% HQ, KL {float(m['reverse_kl']):.3f}",
-                       trainer.data.sample(cfg.eval.samples, gen, "cpu").numpy(),
-                       trainer.sample(cfg.eval.samples, cfg.eval.seed,
-                                      use_ema=cfg.eval.use_ema).numpy()))
-    side_by_side(panels, out)
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
+            scoring.evaluate(cfg, trainer))
+        rows.append(f"{cfg.name:<22} {scoring.format_metrics(summary)}")
+        real, fake = _real_and_fake(cfg, trainer, 64 if scoring.is_image(cfg) else None)
+        panels.append((f"{cfg.name}\n{scoring.headline(summary)}", real, fake))
+    if panels[0][1].ndim == 4:
+        image_panels([(title, fake) for title, _, fake in panels], out, cols=len(panels),
+                     size=3.6)
+    else:
+        side_by_side(panels, out)
     return rows
+
+
+def _real_and_fake(cfg: ExperimentConfig, trainer: Trainer,
+                   n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Data and generated samples as the figures show them (eval seed, eval generator)."""
+    n = n or scoring.eval_samples(cfg)
+    gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
+    real = trainer.data.sample(n, gen, "cpu").cpu().numpy()
+    return real, trainer.sample(n, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
 
 
 def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
            summary: dict[str, Any] | None = None) -> Path:
-    """Scatter of data against samples, titled with the metrics when given."""
-    gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
-    real = trainer.data.sample(cfg.eval.samples, gen, "cpu").numpy()
-    fake = trainer.sample(cfg.eval.samples, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
+    """Data against samples (a scatter, or grids of images), titled with the metrics when given."""
     title = f"{cfg.name}, step {trainer.step}"
     if summary:
-        m = summary["metrics"]
-        title += (f"\n{m['modes']}/{summary['protocol']['components']} modes, "
-                  f"{100 * m['high_quality']:.1f}% high quality, KL {m['reverse_kl']:.3f}")
-    return data_vs_samples(real, fake, path, title)
+        title += f"\n{scoring.headline(summary)}"
+    if scoring.is_image(cfg):
+        real, fake = _real_and_fake(cfg, trainer, 64)
+        return image_panels([("data", real), ("generated", fake)], path, cols=2, title=title,
+                            size=4.0)
+    return data_vs_samples(*_real_and_fake(cfg, trainer), path, title)
 
 
-def format_metrics(summary: dict[str, Any]) -> str:
-    """One line: modes, high-quality percentage, reverse KL and how they were computed."""
-    m, p = summary["metrics"], summary["protocol"]
-    return (f"modes {m['modes']}/{p['components']}  high quality {100 * m['high_quality']:.1f}%  "
-            f"reverse KL {float(m['reverse_kl']):.4f}  ({p['samples']} samples, seed {p['seed']}, "
-            f"{p['generator']} G, step {p['step']})")
+def track_figure(run_dir: Path, name: str) -> Path | None:
+    """``figures/fd_mnist.png``: the tracked fd_mnist over training; None when nothing was tracked."""
+    records = read_track(run_dir)
+    if not records:
+        return None
+    steps = np.array([r["step"] for r in records])
+    values = np.array([r["fd_mnist"] for r in records])
+    return metric_curves([(name, steps, values)], Path(run_dir) / "figures" / "fd_mnist.png",
+                         ylabel="fd_mnist (tracked samples)", title=f"{name}: fd_mnist over "
+                         "training", log_y=True)
 
 
 def write_json(obj: dict[str, Any], path: Path) -> None:

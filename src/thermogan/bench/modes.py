@@ -84,7 +84,7 @@ def _init_worker() -> None:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Train and score one run; returns its metrics, training time and samples."""
-    from thermogan import config, runs
+    from thermogan import config, runs, scoring
 
     cfg = config.load(job.config, list(job.overrides))
     if (job.run_dir / "summary.json").exists():  # finished in an earlier, interrupted bench
@@ -93,8 +93,9 @@ def run_job(job: Job) -> dict[str, Any]:
     else:
         trainer, summary = runs.start(cfg, job.run_dir, "cpu")
     wall = summary.get("train_seconds", math.nan)
-    samples = trainer.sample(cfg.eval.samples, cfg.eval.seed).numpy()
-    data_points = trainer.data.sample(cfg.eval.samples).numpy()
+    n = scoring.eval_samples(cfg)
+    samples = trainer.sample(n, cfg.eval.seed).numpy()
+    data_points = trainer.data.sample(n).numpy()
     return {"data": job.data, "method": job.method, "seed": job.seed, "wall_s": wall,
             **summary["metrics"], "protocol": summary["protocol"], "samples": samples,
             "data_points": data_points}

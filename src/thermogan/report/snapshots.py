@@ -16,11 +16,15 @@ import torch
 from matplotlib.figure import Figure
 
 from thermogan.report.figures import DATA_COLOR, SAMPLE_COLOR
+from thermogan.report.images import image_panels
 from thermogan.train.trainer import Trainer
 
 
 class LevelSnapshots:
-    """A training callback: saves a snapshot whenever the tempering's (stage, level) changes."""
+    """A training callback: saves a snapshot whenever the tempering's (stage, level) changes.
+
+    ``n`` points are kept per snapshot (use a few dozen for images).
+    """
 
     def __init__(self, run_dir: str | Path, total_steps: int, n: int = 1000, seed: int = 0):
         self.dir = Path(run_dir) / "figures" / "levels"
@@ -51,12 +55,27 @@ def _beta_label(beta: float) -> str:
     return f"β = {beta:.3g}"
 
 
+def _title(shot: dict[str, np.ndarray]) -> str:
+    return f"{_beta_label(float(shot['beta']))}\nΛ = {int(shot['updates']):,}"
+
+
 def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int = 6) -> Path | None:
-    """One figure with every snapshot of the run, in order; None when there is none."""
+    """One figure with every snapshot of the run, in order; None when there is none.
+
+    Points: what D saw (blue) against G's samples (red). Images: a grid of G's samples per
+    snapshot in ``levels.png`` (as the β-GAN paper's Fig. 3) and what D saw in ``levels_seen.png``.
+    """
     files = sorted((Path(run_dir) / "figures" / "levels").glob("step_*.npz"))
     if not files:
         return None
     shots = [dict(np.load(f)) for f in files]
+    out = Path(path) if path else Path(run_dir) / "figures" / "levels.png"
+    if shots[0]["real"].ndim == 4:  # images (n, C, H, W)
+        image_panels([(_title(s), s["fake"]) for s in shots], out, cols,
+                     "generated samples at the end of each temperature level")
+        image_panels([(_title(s), s["real"]) for s in shots], out.with_name(f"{out.stem}_seen.png"),
+                     cols, "what D saw as real (heated data) at each level")
+        return out
     dim = shots[0]["real"].shape[1]
     rows = math.ceil(len(shots) / cols)
     fig = Figure(figsize=(2.6 * min(cols, len(shots)), 2.7 * rows), layout="constrained")
@@ -72,9 +91,7 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
             size, alpha = (4, 0.7) if dim == 3 else (1, 0.4)
             ax.scatter(*real[:, :3].T, s=size, c=DATA_COLOR, alpha=alpha, linewidths=0)
             ax.scatter(*fake[:, :3].T, s=size, c=SAMPLE_COLOR, alpha=alpha, linewidths=0)
-        ax.set_title(f"{_beta_label(float(shot['beta']))}\nΛ = {int(shot['updates']):,}",
-                     fontsize=8)
+        ax.set_title(_title(shot), fontsize=8)
         ax.tick_params(labelsize=6)
-    out = Path(path) if path else Path(run_dir) / "figures" / "levels.png"
     fig.savefig(out, dpi=110)
     return out

@@ -19,11 +19,11 @@ def _json_value(value: Any) -> Any:
 
 
 class MetricsLog:
-    """Appends records to ``run_dir/metrics.jsonl`` and mirrors scalars to TensorBoard."""
+    """Appends records to ``run_dir/<name>`` and mirrors scalars to TensorBoard."""
 
     def __init__(self, run_dir: str | Path, resume_step: int | None = None,
-                 tensorboard: bool = True) -> None:
-        self.path = Path(run_dir) / "metrics.jsonl"
+                 tensorboard: bool = True, name: str = "metrics.jsonl") -> None:
+        self.path = Path(run_dir) / name
         if resume_step is not None:
             self._truncate_after(resume_step)
         self.writer = None

@@ -42,7 +42,8 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
         callbacks: Sequence[Callable[[Trainer], None]] = ()) -> None:
     """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``.
 
-    Each callback is called with the trainer after every step (figures, snapshots).
+    Each callback is called with the trainer after every step (figures, snapshots, tracked
+    metrics); a callback with a ``close`` method is closed when training ends or fails.
     """
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / "latest.pt"
@@ -76,6 +77,8 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
     finally:
         bar.close()
         log.close()
+        for callback in callbacks:
+            getattr(callback, "close", lambda: None)()
 
 
 def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:

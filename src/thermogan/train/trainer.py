@@ -8,6 +8,7 @@ resume needs, so that a resumed run is bit-identical on CPU to an uninterrupted 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import torch
@@ -144,16 +145,24 @@ class Trainer:
         """The generator used for evaluation: the EMA copy when there is one."""
         return self.G_ema.module if self.G_ema is not None else self.G
 
-    @torch.no_grad()
     def sample(self, n: int, seed: int, use_ema: bool = True, batch: int = 10000) -> Tensor:
         """``n`` generated samples on the CPU, from latents drawn with a generator seeded ``seed``."""
+        return torch.cat(list(self.sample_batches(n, seed, use_ema, batch)))
+
+    def sample_batches(self, n: int, seed: int, use_ema: bool = True,
+                       batch: int = 10000) -> Iterator[Tensor]:
+        """The samples of ``sample(n, seed)``, yielded ``batch`` at a time (on the CPU)."""
         net = self.sampler if use_ema else self.G
         gen = torch.Generator(self.device).manual_seed(seed)
         was_training = net.training
         net.eval()
-        out = [net(self.sample_z(min(batch, n - i), gen)).cpu() for i in range(0, n, batch)]
-        net.train(was_training)
-        return torch.cat(out)
+        try:
+            for i in range(0, n, batch):
+                with torch.no_grad():
+                    out = net(self.sample_z(min(batch, n - i), gen)).cpu()
+                yield out
+        finally:
+            net.train(was_training)
 
     # ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,54 @@
+"""Figures of images: grids of samples, side by side, each under a title.
+
+Images are (N, C, H, W) arrays in [−1, 1] with C = 1 (grey) or 3 (RGB); they are tiled into one
+picture per grid with a one-pixel light border between tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def tile(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """One picture (rows·(H+1)+1, cols·(W+1)+1, C) in [0, 1] holding every image of (N, C, H, W)."""
+    images = np.asarray(images, dtype=np.float32)
+    n, c, h, w = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 0.85, dtype=np.float32)
+    pixels = np.clip((images + 1) / 2, 0, 1).transpose(0, 2, 3, 1)  # (N, H, W, C)
+    for i, image in enumerate(pixels):
+        r, q = divmod(i, cols)
+        out[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + q * (w + 1): 1 + q * (w + 1) + w] = image
+    return out
+
+
+def _show(ax, images: np.ndarray, title: str, cols: int | None = None) -> None:
+    picture = tile(images, cols)
+    if picture.shape[2] == 1:
+        ax.imshow(picture[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(picture, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.set_axis_off()
+
+
+def image_panels(panels: list[tuple[str, np.ndarray]], path: str | Path, cols: int = 6,
+                 title: str = "", size: float = 2.6) -> Path:
+    """A figure of grids, ``cols`` grids per row, each (title, images (N, C, H, W))."""
+    cols = min(cols, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = Figure(figsize=(size * cols, (size + 0.35) * rows + (0.4 if title else 0)),
+                 layout="constrained")
+    for i, (name, images) in enumerate(panels):
+        _show(fig.add_subplot(rows, cols, i + 1), images, name)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,47 @@
+"""``fd_mnist`` over training: a callback that scores the generator every N steps.
+
+Records go to ``run_dir/fd_mnist.jsonl`` (step, fd_mnist and the tempering's stage, level and β);
+on resume, records after the checkpoint's step are dropped, as for metrics.jsonl. The same latents
+(``seed``) are used at every evaluation, so the curve moves only when the generator does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from thermogan.image_scores import MnistScorer, features_and_digits
+from thermogan.train.logging import MetricsLog
+from thermogan.train.trainer import Trainer
+
+TRACK_FILE = "fd_mnist.jsonl"
+
+
+class FdTrack:
+    """Training callback: ``fd_mnist`` of ``samples`` generated images every ``every`` steps."""
+
+    def __init__(self, run_dir: str | Path, scorer: MnistScorer, every: int, samples: int,
+                 seed: int = 0, use_ema: bool = True, resume_step: int | None = None):
+        self.scorer, self.every, self.samples = scorer, every, samples
+        self.seed, self.use_ema = seed, use_ema
+        self.log = MetricsLog(run_dir, resume_step, tensorboard=False, name=TRACK_FILE)
+
+    def __call__(self, trainer: Trainer) -> None:
+        if trainer.step % self.every:
+            return
+        fake = trainer.sample(self.samples, self.seed, self.use_ema and trainer.G_ema is not None)
+        feats, _ = features_and_digits(self.scorer.model, fake)
+        self.log.write({"step": trainer.step, "fd_mnist": self.scorer.fd(feats),
+                        **trainer.describe()})
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def read_track(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of ``fd_mnist.jsonl`` (empty when the run tracked nothing)."""
+    path = Path(run_dir) / TRACK_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
