@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 TINY = {
@@ -24,3 +25,20 @@ def tiny_config(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))
     return path
+
+
+@pytest.fixture
+def mnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder (THERMOGAN_DATA) with small MNIST files and an untrained feature network."""
+    from helpers import fake_mnist
+
+    from thermogan.metrics.classifier import MnistClassifier, save_classifier
+
+    home = tmp_path / "data"
+    (home / "mnist").mkdir(parents=True)
+    fake_mnist(home / "mnist", n=96, prefix="train", compress=False, seed=1)
+    fake_mnist(home / "mnist", n=48, prefix="t10k", compress=False, seed=2)
+    torch.manual_seed(0)
+    save_classifier(MnistClassifier(), home / "classifier" / "mnist_cnn.pt")
+    monkeypatch.setenv("THERMOGAN_DATA", str(home))
+    return home

@@ -1,10 +1,12 @@
 """Every shipped config loads, builds and trains for a few steps."""
 
+import math
 from pathlib import Path
 
 import pytest
 
 from thermogan import config, runs
+from thermogan.tracking import read_track
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
 
@@ -17,22 +19,34 @@ def test_every_experiment_has_its_vanilla_twin():
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_trains(path, tmp_path):
+def test_config_trains(path, tmp_path, mnist_home):
+    """Toy configs as they are; image configs on small MNIST files (the mnist_home fixture)."""
     cfg = config.load(path, ["train.steps=40", "train.batch_size=16", "train.progress=false",
                              "train.tensorboard=false", "eval.samples=200", "device=cpu"])
+    image = cfg.data.kind == "mnist"
+    if image:
+        cfg.eval.track_every, cfg.eval.track_samples = 20, 50
     assert cfg.name == path.stem
     _, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == 40
-    assert (tmp_path / "run" / "figures" / "samples.png").is_file()
+    figures = tmp_path / "run" / "figures"
+    assert (figures / "samples.png").is_file()
     if cfg.tempering is not None and cfg.tempering.kind == "heat":
-        assert (tmp_path / "run" / "figures" / "levels.png").is_file()
+        assert (figures / "levels.png").is_file()
+    if image:
+        assert math.isfinite(summary["metrics"]["fd_mnist"])
+        assert summary["scores"]["fd_mnist"]["protocol"]["fake"] == 200
+        assert [r["step"] for r in read_track(tmp_path / "run")] == [20, 40]
+        assert (figures / "fd_mnist.png").is_file()
 
 
-@pytest.mark.parametrize("data", ["ring8", "grid25", "mog3d", "mog3d5", "cubes", "mog1d"])
+@pytest.mark.parametrize("data", ["ring8", "grid25", "mog3d", "mog3d5", "cubes", "mog1d", "mnist",
+                                  "mnist_{}_cpu"])
 def test_twins_share_networks_budget_and_seed(data):
     root = CONFIGS[0].parent
-    van = config.load(root / f"{data}_vanilla.yaml").to_dict()
-    beta = config.load(root / f"{data}_betagan.yaml").to_dict()
+    pattern = data if "{}" in data else data + "_{}"
+    van = config.load(root / f"{pattern.format('vanilla')}.yaml").to_dict()
+    beta = config.load(root / f"{pattern.format('betagan')}.yaml").to_dict()
     for key in ("model", "optim", "train", "seed", "eval", "objective"):
         if key == "model":
             van[key].pop("z_dist"), beta[key].pop("z_dist")

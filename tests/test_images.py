@@ -20,25 +20,9 @@ from thermogan.data.images import (
     stacked_mnist,
 )
 
+from helpers import fake_mnist, write_idx
+
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-def write_idx(path, array, compress=True):
-    code = {np.uint8: 0x08, np.int32: 0x0C}[array.dtype.type]
-    header = bytes([0, 0, code, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
-    body = array.astype(array.dtype.newbyteorder(">")).tobytes()
-    data = header + body
-    path.write_bytes(gzip.compress(data) if compress else data)
-
-
-def fake_mnist(root, n=20, prefix="train", compress=True):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, n, dtype=np.uint8)
-    suffix = ".gz" if compress else ""
-    write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", images, compress)
-    write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
-    return images, labels
 
 
 @pytest.mark.parametrize("compress", [True, False])
