@@ -61,3 +61,12 @@ def test_oscillation_recovers_a_settled_oscillation_under_noise():
     assert result.level == pytest.approx(40, abs=3)
     windowed = oscillation(steps, noisy, cutoff=0.05, window=10000)
     assert windowed.window[1] - windowed.window[0] == pytest.approx(10000)
+
+
+def test_a_drift_after_the_knee_is_not_an_oscillation():
+    steps = np.arange(0, 20000, 100.0)
+    drifting = np.where(steps < 5000, 1000 - 0.15 * steps, 250 - 0.005 * (steps - 5000))
+    wobble = 2.0 * np.sin(2 * np.pi * steps / 3000)
+    result = oscillation(steps, drifting + wobble, cutoff=0.1)
+    assert result.knee_step == pytest.approx(5000, abs=300)
+    assert result.amplitude == pytest.approx(4.0, rel=0.15)  # the wobble, not the 75-unit drift

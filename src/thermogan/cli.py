@@ -79,6 +79,27 @@ def _bench_modes(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
 
 
+def _bench_oscillation(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from thermogan.bench import oscillation as osc
+
+    base = osc.QUICK if args.quick else osc.Protocol()
+    changes = {key: getattr(args, key) for key in ("seeds", "steps", "every", "samples",
+                                                   "cutoff", "window")
+               if getattr(args, key) is not None}
+    if args.levels:
+        changes["levels"] = tuple(int(k) for k in _floats(args.levels, None, "--levels"))
+    for key, value in changes.items():
+        if key != "levels" and value <= 0:
+            raise ThermoganError(f"--{key} {value}: must be > 0")
+    protocol = dataclasses.replace(base, **changes)
+    print(osc.bench_oscillation(args.out, protocol, args.config, args.workers,
+                                "quick" if args.quick else "reduced"))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
+          f"{args.out / 'oscillation.png'}")
+
+
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -197,6 +218,20 @@ def parser() -> argparse.ArgumentParser:
     bm.add_argument("--methods", help="comma-separated subset of the methods")
     bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
     bm.set_defaults(func=_bench_modes)
+    bo = b.add_parser("oscillation", help="fd_mnist oscillation against annealing levels K "
+                      "(the nonstationary-GAN paper's Fig. 5)")
+    bo.add_argument("--quick", action="store_true", help="K = 2, 10; 1 seed of 2,000 steps")
+    bo.add_argument("--levels", help="comma-separated K (default 2,5,10,20)")
+    bo.add_argument("--seeds", type=int, help="seeds per K (default 2, quick 1)")
+    bo.add_argument("--steps", type=int, help="steps per run (default 8,000, quick 2,000)")
+    bo.add_argument("--every", type=int, help="steps between fd_mnist evaluations (default 100)")
+    bo.add_argument("--samples", type=int, help="samples per evaluation (default 1,000)")
+    bo.add_argument("--cutoff", type=float, help="low-pass cutoff per evaluation (default 0.1)")
+    bo.add_argument("--window", type=int, help="steps after the knee (default: to the end)")
+    bo.add_argument("--config", type=Path, default=Path("configs/mnist_betagan_cpu.yaml"))
+    bo.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
+    bo.set_defaults(func=_bench_oscillation)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(dest="experiment", required=True)
@@ -250,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _split_overrides(args: argparse.Namespace) -> None:
     """``train KEY=VALUE`` with no config file: the first positional is an override."""
-    if getattr(args, "config", None) and "=" in args.config:
+    if args.command == "train" and args.config and "=" in args.config:
         args.overrides = [args.config, *args.overrides]
         args.config = None
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
-
+from thermogan.bench.pool import run_pool
 from thermogan.errors import ThermoganError
 
 DATASETS = ("ring8", "grid25")
@@ -76,12 +74,6 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
     return jobs
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def run_job(job: Job) -> dict[str, Any]:
     """Train and score one run; returns its metrics, training time and samples."""
     from thermogan import config, runs, scoring
@@ -103,10 +95,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def run_all(jobs: list[Job], workers: int = 2) -> list[dict[str, Any]]:
     """Run the jobs on ``workers`` processes of one thread each, with a progress bar."""
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker) as pool:
-        results = list(tqdm(pool.imap_unordered(run_job, jobs), total=len(jobs), unit="run",
-                            desc="bench modes", dynamic_ncols=True))
+    results = run_pool(run_job, jobs, workers, "bench modes")
     return sorted(results, key=lambda r: (DATASETS.index(r["data"]) if r["data"] in DATASETS
                                           else 0, list(METHODS).index(r["method"]), r["seed"]))
 

@@ -10,7 +10,9 @@ The paper leaves the procedure open (METHODS.md §2); our choices:
   axes scaled to [0, 1] (the Kneedle criterion for a decreasing convex curve).
 - ``mean_swing``: the mean absolute difference between consecutive local extrema of the filtered
   curve in the window after the knee, i.e. the mean max-to-min amplitude of its oscillations
-  (peak-to-peak of the window when it holds fewer than two extrema).
+  (peak-to-peak of the window when it holds fewer than two extrema). The window's straight-line
+  trend is removed first, so a curve that is still drifting (a short run) is not read as one big
+  oscillation; on a settled, horizontal curve this changes nothing.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ def oscillation(steps: np.ndarray, values: np.ndarray, cutoff: float = 0.1,
     knee = knee_index(filtered)
     end = steps[knee] + window if window is not None else steps[-1]
     inside = (steps >= steps[knee]) & (steps <= end)
-    part = filtered[inside]
+    part, at = filtered[inside], steps[inside]
+    if len(part) > 1:
+        detrended = part - np.polyval(np.polyfit(at, part, 1), at)
+    else:
+        detrended = part - part.mean()
     return Oscillation(filtered, float(steps[knee]), (float(steps[knee]), float(min(end, steps[-1]))),
-                       mean_swing(part), float(part.mean()))
+                       mean_swing(detrended), float(part.mean()))
