@@ -137,3 +137,16 @@ def test_images_without_a_trusted_metric_say_so(tmp_path, capsys):
     tracked = mnist_config(tmp_path, data={"kind": "npz", "path": str(tmp_path / "faces.npz")})
     assert main(["train", str(tracked), "--out", str(tmp_path / "run2")]) == 2
     assert "eval.track_every=10: fd_mnist tracking needs MNIST" in capsys.readouterr().err
+
+
+def test_stacked_mnist_runs_report_modes(tmp_path, mnist_home):
+    path = mnist_config(tmp_path, data={"kind": "stacked_mnist", "n": 200},
+                        model={"generator": {"kind": "dcgan", "width": 8},
+                               "discriminator": {"kind": "dcgan", "width": 8}, "z_dim": 16},
+                        eval={"samples": 100})
+    _, summary = runs.start(config.load(path, ["train.steps=8", "tempering=null"]),
+                            tmp_path / "run")
+    m, scores = summary["metrics"], summary["scores"]
+    assert 1 <= m["stacked_modes"] <= 100 and m["stacked_kl"] >= 0
+    assert scores["fd_mnist"]["protocol"]["channels"] == 3
+    assert scores["fd_mnist"]["protocol"]["real"] == 10000  # the stacked test reference

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from thermogan.metrics.stacked import classify_channels, mode_stats, modes_from_digits
+from thermogan.metrics.stacked import mode_stats, modes_from_digits
 
 
 def test_uniform_over_every_mode():
@@ -25,11 +25,7 @@ def test_random_sampler_kl_is_small_and_close_to_its_expectation():
     assert np.mean(kls) == pytest.approx(999 / 52000, rel=0.1)
 
 
-def test_triples_and_channel_classification():
+def test_triples():
     assert modes_from_digits(np.array([[1, 2, 3], [0, 0, 9]])).tolist() == [123, 9]
     with pytest.raises(ValueError):
         modes_from_digits(np.array([[1, 2, 10]]))
-    images = np.zeros((4, 3, 2, 2))
-    images[:, 0], images[:, 1], images[:, 2] = 7, 3, 1  # "classifier": the pixel value
-    digits = classify_channels(images, lambda x: x[:, 0, 0, 0].astype(int), batch=3)
-    assert digits.tolist() == [[7, 3, 1]] * 4

@@ -57,17 +57,20 @@ class Job:
 def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
     if not config.is_file():
         raise ThermoganError(f"config {config} does not exist")
-    if min(p.levels) < 1:
-        raise ThermoganError(f"--levels {list(p.levels)}: each K must be >= 1")
     if p.steps < 10 * p.every:
         raise ThermoganError(f"--steps {p.steps} with --every {p.every} gives fewer than 10 "
                              "evaluations; the curve cannot be filtered")
-    return [Job(k, seed, config, (f"tempering.levels={k}", f"seed={seed}",
+    from thermogan import config as config_mod
+
+    jobs = [Job(k, seed, config, (f"tempering.levels={k}", f"seed={seed}",
                                   f"train.steps={p.steps}", f"eval.track_every={p.every}",
                                   f"eval.track_samples={p.samples}", "train.progress=false",
                                   "train.tensorboard=false", f"name=K{k}_seed{seed}"),
                 out / "runs" / f"K{k}_seed{seed}")
             for k in p.levels for seed in range(p.seeds)]
+    for job in jobs:  # a bad config fails here, before any worker starts
+        config_mod.load(job.config, list(job.overrides))
+    return jobs
 
 
 def run_job(job: Job) -> dict[str, Any]:

@@ -8,8 +8,6 @@ Pure math here: the digits come in as an array.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 MODES = 1000
@@ -29,14 +27,3 @@ def mode_stats(modes: np.ndarray) -> dict[str, float]:
     p = counts[counts > 0] / counts.sum()
     return {"modes": int((counts > 0).sum()), "kl": float(np.sum(p * np.log(p * MODES))),
             "samples": int(counts.sum())}
-
-
-def classify_channels(images: np.ndarray, classify: Callable[[np.ndarray], np.ndarray],
-                      batch: int = 1000) -> np.ndarray:
-    """Digit triples (N, 3) of images (N, 3, H, W): ``classify`` maps (B, 1, H, W) to labels (B,)."""
-    out = np.empty((len(images), 3), dtype=np.int64)
-    for i in range(0, len(images), batch):
-        chunk = images[i:i + batch]  # (B, 3, H, W)
-        for c in range(3):
-            out[i:i + batch, c] = classify(chunk[:, c:c + 1])
-    return out

@@ -1,0 +1,45 @@
+"""`thermogan bench oscillation` end to end on small MNIST files, and its argument checks."""
+
+import json
+
+import yaml
+
+from thermogan.bench.oscillation import Protocol, bench_oscillation
+from thermogan.cli import main
+
+
+def tiny_config(tmp_path):
+    raw = {"name": "tiny", "device": "cpu", "data": {"kind": "mnist"},
+           "tempering": {"kind": "heat", "levels": 3},
+           "model": {"generator": {"kind": "fc", "hidden": [16]},
+                     "discriminator": {"kind": "fc", "hidden": [16]}, "z_dim": 8},
+           "train": {"steps": 10, "batch_size": 8}, "eval": {"samples": 40}}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home):
+    p = Protocol(levels=(2, 4), seeds=1, steps=60, every=4, samples=20, cutoff=0.2)
+    text = bench_oscillation(tmp_path / "out", p, tiny_config(tmp_path), workers=2)
+    assert "| 2 | 1 |" in text and "| 4 | 1 |" in text
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    for run in record["runs"]:
+        assert run["steps"] == list(range(4, 61, 4))
+        assert run["window"][0] == run["knee_step"] and run["window"][1] == 60
+        assert run["amplitude"] >= 0 and run["sha256"]
+    assert (tmp_path / "out" / "oscillation.png").is_file()
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, mnist_home):
+    assert main(["bench", "oscillation", "--config", str(tmp_path / "none.yaml"),
+                 "--out", str(tmp_path)]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["bench", "oscillation", "--config", str(tiny_config(tmp_path)), "--steps", "50",
+                 "--every", "10", "--out", str(tmp_path)]) == 1
+    assert "fewer than 10 evaluations" in capsys.readouterr().err
+    assert main(["bench", "oscillation", "--levels", "2,x", "--out", str(tmp_path)]) == 1
+    assert "--levels" in capsys.readouterr().err
+    assert main(["bench", "oscillation", "--config", str(tiny_config(tmp_path)), "--levels", "1",
+                 "--steps", "60", "--every", "4", "--out", str(tmp_path)]) == 2
+    assert "tempering.levels=1" in capsys.readouterr().err
