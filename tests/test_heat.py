@@ -10,6 +10,7 @@ from torch import nn
 
 from thermogan import build, config
 from thermogan.data.toy import ring
+from thermogan.objectives.adversarial import get_loss
 from thermogan.schedules import Constant, Geometric
 from thermogan.tempering.heat import Heat, betagan_schedule, heat, reflect
 from thermogan.tempering.noise import instance_noise
@@ -121,12 +122,13 @@ def test_coupled_temperature_descends_the_objective():
     h = Heat(Geometric(4.0, 4.0, 1, 10), coupled=True, coupling_lr=0.01)
     h.set_step(0)
     assert h.sigma() == pytest.approx(0.5)
-    out = h.update(torch.zeros(4096, 2), RadialCritic())
+    out = h.update(torch.zeros(4096, 2), RadialCritic(), get_loss("minimax"))
     # V's real term E[log D(x + σε)] falls as σ grows, so descending V raises σ
     assert h.offset.item() > 0 and out["sigma"].item() == pytest.approx(0.5 + h.offset.item())
     plain = Heat(Constant(4.0))
     plain.set_step(0)
-    assert plain.update(torch.zeros(8, 2), RadialCritic()) == {} and plain.offset.item() == 0
+    assert plain.update(torch.zeros(8, 2), RadialCritic(), get_loss("minimax")) == {}
+    assert plain.offset.item() == 0
 
 
 def test_instance_noise_heats_both_sides_and_anneals_to_zero():

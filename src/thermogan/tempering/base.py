@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from thermogan.objectives.adversarial import AdversarialLoss
+
 
 class Tempering(nn.Module):
     """The identity tempering; subclasses override ``set_step``, ``forward`` and, if learned,
@@ -30,8 +32,10 @@ class Tempering(nn.Module):
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         return x
 
-    def update(self, real: Tensor, discriminator: nn.Module) -> dict[str, Tensor]:
-        """The tempering's own optimisation step (learned temperings); returns losses to log."""
+    def update(self, real: Tensor, discriminator: nn.Module,
+               adversarial: AdversarialLoss) -> dict[str, Tensor]:
+        """The tempering's own step after D's, with D fixed (learned temperings, β'-GAN's
+        coupling); ``real`` is the raw batch of the last D step. Returns losses to log."""
         return {}
 
     def describe(self) -> dict[str, float]:

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.schedules import Constant, Geometric, Schedule, Stage, Stages
+from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.tempering.base import Tempering
 
 BOUNDARIES = ("reflect", "clip", "none")
@@ -121,7 +122,8 @@ class Heat(Tempering):
             return self._uniform(x, generator)
         return self.heat(x, sigma, generator)
 
-    def update(self, real: Tensor, discriminator: nn.Module) -> dict[str, Tensor]:
+    def update(self, real: Tensor, discriminator: nn.Module,
+               adversarial: AdversarialLoss) -> dict[str, Tensor]:
         """β'-GAN: one descent step of δ on V's real term, −E[log D(x_β)] ascending (D fixed)."""
         if not self.coupled or self._beta == 0:
             return {}

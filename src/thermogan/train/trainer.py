@@ -82,8 +82,8 @@ class Trainer:
 
     def _d_step(self) -> tuple[Tensor, Tensor]:
         real = self.data.sample(self.batch_size, self.rng, self.device)  # (B, ...)
-        real_seen = self.tempering(real, generator=self.rng)  # (B, ...)
-        with torch.no_grad():
+        real_seen = self.tempering(real, generator=self.rng).detach()  # (B, ...); a lens keeps
+        with torch.no_grad():                                      # its own graph for its step
             fake_seen = self._seen_fake(self.G(self.sample_z(self.batch_size)))  # (B, ...)
         loss = self.loss.d(self.D(real_seen), self.D(fake_seen))
         if self.gp_weight:
@@ -119,7 +119,7 @@ class Trainer:
         for _ in range(self.d_steps):
             d_loss, real = self._d_step()
         # tempering step: learned temperings update with D fixed (no-op otherwise)
-        extra = self.tempering.update(real, self.D)
+        extra = self.tempering.update(real, self.D, self.loss)
         # G step, then the moving average of its weights
         g_loss = self._g_step()
         if self.G_ema is not None:

@@ -1,0 +1,130 @@
+"""The lens (Tempered Adversarial Networks): identity at start, its loss per GAN variant by hand,
+λ(t), the update order inside the trainer, checkpoints and the same-initial-weights property."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from thermogan import build, config
+from thermogan.errors import ConfigError
+from thermogan.objectives.adversarial import get_loss
+from thermogan.schedules import SineDecay
+from thermogan.tempering.lens import Lens, LensNet, lens
+from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
+
+
+class Shape:
+    def __init__(self, *shape):
+        self.shape = shape
+
+
+@pytest.mark.parametrize("shape", [(2,), (1, 32, 32), (3, 16, 16)])
+def test_lens_is_the_identity_at_start_and_keeps_shapes(shape):
+    tempering = lens(1000, Shape(*shape), width=8, blocks=8)
+    x = torch.randn(4, *shape)
+    assert torch.equal(tempering(x), x)
+    image_convs = [m for m in tempering.net.modules() if isinstance(m, nn.Conv2d)]
+    if len(shape) == 3:  # 8 residual blocks of two 3×3 stride-1 convolutions, plus in and out
+        assert len(image_convs) == 18
+        assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in image_convs)
+
+
+def shifted_lens(weight, shift=(1.0, 0.0, 0.0)):
+    """A lens whose output is exactly x + shift (zero weights, bias = shift)."""
+    net = LensNet((3,), width=4, blocks=1)
+    with torch.no_grad():
+        net.out.bias.copy_(torch.tensor(shift))
+    return Lens(net, weight)
+
+
+@pytest.mark.parametrize("loss, adv", [("minimax", math.log1p(math.exp(2.0))),
+                                       ("nonsaturating", math.log1p(math.exp(2.0))),
+                                       ("lsgan", 4.0), ("wgan-gp", 2.0)])
+def test_lens_loss_per_variant_by_hand(loss, adv):
+    D = nn.Linear(3, 1)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[2.0, 0.0, 0.0]]))
+        D.bias.zero_()
+    tempering = shifted_lens(SineDecay(horizon=100))
+    tempering.set_step(50)  # λ = 1 − sin(π/4)
+    real = torch.zeros(5, 3)
+    lensed = tempering(real)  # every row (1, 0, 0): D's logit 2, squared error 1
+    total, got_adv, recon = tempering.loss(real, lensed, D, get_loss(loss))
+    lam = 1 - math.sin(math.pi / 4)
+    assert got_adv.item() == pytest.approx(adv)
+    assert recon.item() == pytest.approx(1.0)
+    assert total.item() == pytest.approx(lam * adv + 1.0)
+
+
+def test_lambda_schedule_and_fixed_weight():
+    tempering = lens(1000, Shape(2), weight={"kind": "sine_decay", "horizon": 400})
+    values = []
+    for step in (0, 100, 200, 400, 800):
+        tempering.set_step(step)
+        values.append(tempering.describe()["lambda"])
+    expected = [1.0, 1 - math.sin(math.pi / 8), 1 - math.sin(math.pi / 4), 0.0, 0.0]
+    assert values == pytest.approx(expected)
+    fixed = lens(1000, Shape(2), weight=1.0)
+    fixed.set_step(10**6)
+    assert fixed.describe()["lambda"] == 1.0
+    default = lens(1000, Shape(2))
+    default.set_step(5000)  # default horizon K = 10⁴
+    assert default.describe()["lambda"] == pytest.approx(1 - math.sin(math.pi / 4))
+
+
+def test_unsupported_loss_is_named():
+    tempering = shifted_lens(SineDecay(horizon=10))
+    with pytest.raises(ConfigError, match="objective.loss='rkl'"):
+        tempering.loss(torch.zeros(2, 3), torch.zeros(2, 3), nn.Linear(3, 1), get_loss("rkl"))
+
+
+def lens_config(tiny_config, *extra):
+    return config.load(tiny_config, ["tempering={kind: lens, width: 16, blocks: 2, lr: 1e-3}",
+                                     *extra])
+
+
+def test_trainer_computes_the_lens_once_per_step_in_the_papers_order(tiny_config):
+    trainer = build.build_trainer(lens_config(tiny_config))
+    calls, order = [], []
+    trainer.tempering.net.register_forward_hook(lambda *_: calls.append(1))
+    for name, net in (("D", trainer.D), ("G", trainer.G)):
+        net.register_forward_hook(lambda *_, n=name: order.append(n))
+    opt_step = trainer.tempering.optimizer.step
+    trainer.tempering.optimizer.step = lambda: (order.append("lens"), opt_step())
+    before = [p.clone() for p in trainer.tempering.parameters()]
+    out = trainer.train_step()
+    assert len(calls) == 1  # L(x) once per step
+    assert order.index("lens") > order.index("D") and order[-1] == "D"  # D, lens, then G's D pass
+    assert "G" in order[order.index("lens"):]
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.tempering.parameters()))
+    assert {"lens_adv", "lens_recon"} <= set(out)
+
+
+def test_lens_resumes_exactly_from_a_checkpoint(tiny_config, tmp_path):
+    cfg = lens_config(tiny_config)
+    straight = build.build_trainer(cfg)
+    for _ in range(6):
+        straight.train_step()
+    first = build.build_trainer(cfg)
+    for _ in range(3):
+        first.train_step()
+    save_checkpoint({**first.state_dict(), "config": cfg.to_dict()}, tmp_path / "c.pt")
+    resumed = build.build_trainer(cfg)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "c.pt"))
+    assert resumed.tempering.optimizer.state_dict()["state"]  # Adam moments came back
+    for _ in range(3):
+        resumed.train_step()
+    for a, b in zip(straight.tempering.state_dict().values(),
+                    resumed.tempering.state_dict().values()):
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a, b)
+
+
+def test_runs_with_and_without_the_lens_start_from_the_same_weights(tiny_config):
+    plain = build.build_trainer(config.load(tiny_config))
+    lensed = build.build_trainer(lens_config(tiny_config))
+    for a, b in ((plain.G, lensed.G), (plain.D, lensed.D)):
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert torch.equal(x, y), name
