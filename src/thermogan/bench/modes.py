@@ -9,7 +9,7 @@ Methods are config files plus overrides, read from ``configs/``: ``{data}_vanill
 ``{data}_betagan.yaml`` (same networks, z, EMA and budget). β-GAN follows the paper (β from 0.1
 to 10 over 20 levels); "cold end from data" ends the cooling at noise of twice the data's std
 instead (``tempering.cold_std=2``), which METHODS.md §1 asks us to study. "lens (TAN)" is the
-vanilla twin with a vector lens (residual MLP, 128 units, 2 blocks, Adam 1e-3, λ(t) decaying to 0
+vanilla twin with a vector lens (residual MLP, 64 units, 2 blocks, Adam 1e-3, λ(t) decaying to 0
 over the default 10,000 steps). The full run (10 seeds,
 12,000 steps per run, 120 runs) takes about 40 minutes on 2 cores.
 """
@@ -38,7 +38,7 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β'-GAN (coupled)": ("{data}_betagan.yaml", ["tempering.coupled=true"]),
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
-                   ["tempering={kind: lens, width: 128, blocks: 2, lr: 1.0e-3}"]),
+                   ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
 }
 
 QUICK = {"seeds": 3, "steps": 3000}
