@@ -34,9 +34,12 @@ def _eval(args: argparse.Namespace) -> None:
     from thermogan import runs, scoring
 
     cfg, trainer = runs.open_run(args.run_dir, args.device)
-    for key in ("samples", "seed", "classifier"):
-        if getattr(args, key) is not None:
-            setattr(cfg.eval, key, str(args.classifier) if key == "classifier" else getattr(args, key))
+    if args.samples is not None:
+        cfg.eval.samples = args.samples
+    if args.seed is not None:
+        cfg.eval.seed = args.seed
+    if args.classifier is not None:
+        cfg.eval.classifier = str(args.classifier)
     summary = scoring.evaluate(cfg, trainer)
     if not summary["metrics"]:
         raise ThermoganError(f"{args.run_dir}: {summary['protocol']['note']}")

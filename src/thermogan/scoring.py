@@ -20,6 +20,7 @@ from typing import Any
 from thermogan.build import build_data
 from thermogan.config import ExperimentConfig
 from thermogan.data.download import data_dir
+from thermogan.data.images import IMAGE_DATASETS
 from thermogan.image_scores import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
@@ -32,8 +33,6 @@ NO_METRIC = "no trusted metric for this data: the feature network reads MNIST di
 
 
 def is_image(cfg: ExperimentConfig) -> bool:
-    from thermogan.data.images import IMAGE_DATASETS
-
     return cfg.data.kind in IMAGE_DATASETS
 
 

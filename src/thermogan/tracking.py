@@ -30,7 +30,7 @@ class FdTrack:
     def __call__(self, trainer: Trainer) -> None:
         if trainer.step % self.every:
             return
-        fake = trainer.sample(self.samples, self.seed, self.use_ema and trainer.G_ema is not None)
+        fake = trainer.sample(self.samples, self.seed, self.use_ema)
         feats, _ = features_and_digits(self.scorer.model, fake)
         self.log.write({"step": trainer.step, "fd_mnist": self.scorer.fd(feats),
                         **trainer.describe()})

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError
 
 DATASETS = ("ring8", "grid25")
@@ -104,14 +104,6 @@ def run_all(jobs: list[Job], workers: int = 2) -> list[dict[str, Any]]:
                                           else 0, list(METHODS).index(r["method"]), r["seed"]))
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        return math.inf, math.nan
-    se = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else math.nan
-    return float(arr.mean()), se
-
-
 def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean ± standard error per (data set, method)."""
     rows = []
@@ -121,16 +113,10 @@ def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (data, method), rs in groups.items():
         row: dict[str, Any] = {"data": data, "method": method, "seeds": len(rs)}
         for key in ("modes", "high_quality", "reverse_kl", "wall_s"):
-            row[key], row[f"{key}_se"] = _mean_se([float(r[key]) for r in rs])
+            row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
         row["components"] = rs[0]["protocol"]["components"]
         rows.append(row)
     return rows
-
-
-def _pm(mean: float, se: float, fmt: str) -> str:
-    if math.isinf(mean):
-        return "inf"
-    return f"{mean:{fmt}} ± {se:{fmt}}" if math.isfinite(se) else f"{mean:{fmt}}"
 
 
 def markdown(rows: list[dict[str, Any]], header: str) -> str:
@@ -140,10 +126,10 @@ def markdown(rows: list[dict[str, Any]], header: str) -> str:
     for r in rows:
         lines.append(
             f"| {r['data']} | {r['method']} | {r['seeds']} | "
-            f"{_pm(r['modes'], r['modes_se'], '.2f')} / {r['components']} | "
-            f"{_pm(100 * r['high_quality'], 100 * r['high_quality_se'], '.1f')} | "
-            f"{_pm(r['reverse_kl'], r['reverse_kl_se'], '.3f')} | "
-            f"{_pm(r['wall_s'], r['wall_s_se'], '.1f')} |")
+            f"{plus_minus(r['modes'], r['modes_se'], '.2f')} / {r['components']} | "
+            f"{plus_minus(100 * r['high_quality'], 100 * r['high_quality_se'], '.1f')} | "
+            f"{plus_minus(r['reverse_kl'], r['reverse_kl_se'], '.3f')} | "
+            f"{plus_minus(r['wall_s'], r['wall_s_se'], '.1f')} |")
     return "\n".join(lines) + "\n"
 
 

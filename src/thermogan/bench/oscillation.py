@@ -27,8 +27,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError
 from thermogan.metrics.oscillation import oscillation
+from thermogan.report.figures import save_figure
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,11 @@ def table(results: list[dict[str, Any]], header: str) -> str:
              "|---|---|---|---|---|---|---|"]
     for k in sorted({r["levels"] for r in results}):
         rows = [r for r in results if r["levels"] == k]
-        cols = [_pm([r[key] for r in rows], fmt) for key, fmt in (
+        cols = [plus_minus(*mean_se([r[key] for r in rows]), fmt) for key, fmt in (
             ("knee_step", ".0f"), ("level", ".1f"), ("amplitude", ".2f"),
             ("final_fd_mnist", ".1f"), ("wall_s", ".0f"))]
         lines.append(f"| {k} | {len(rows)} | " + " | ".join(cols) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _pm(values: list[float], fmt: str) -> str:
-    arr = np.asarray(values, dtype=np.float64)
-    if len(arr) < 2:
-        return format(arr[0], fmt)
-    return f"{format(arr.mean(), fmt)} ± {format(arr.std(ddof=1) / math.sqrt(len(arr)), fmt)}"
 
 
 def figure(results: list[dict[str, Any]], path: Path) -> Path:
@@ -132,8 +127,8 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path:
     left.legend(fontsize=8)
     ks = sorted({r["levels"] for r in results})
     amps = [[r["amplitude"] for r in results if r["levels"] == k] for k in ks]
-    right.errorbar(ks, [np.mean(a) for a in amps],
-                   yerr=[np.std(a, ddof=1) / math.sqrt(len(a)) if len(a) > 1 else 0 for a in amps],
+    stats = [mean_se(a) for a in amps]
+    right.errorbar(ks, [m for m, _ in stats], yerr=[0 if math.isnan(se) else se for _, se in stats],
                    marker="o", capsize=3)
     for k, a in zip(ks, amps):
         right.scatter([k] * len(a), a, s=10, color="gray", alpha=0.6)
@@ -143,8 +138,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path:
     right.minorticks_off()
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
 
 
 def bench_oscillation(out: Path, p: Protocol, config: Path, workers: int = 2,

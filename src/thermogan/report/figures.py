@@ -16,6 +16,14 @@ from matplotlib.figure import Figure
 DATA_COLOR, SAMPLE_COLOR = "tab:blue", "tab:red"
 
 
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (its folder created when missing); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
 def _draw(ax: Axes, data: np.ndarray, samples: np.ndarray, dims: tuple[int, ...]) -> None:
     if len(dims) == 1:
         both = np.concatenate([data[:, 0], samples[:, 0]])
@@ -47,10 +55,7 @@ def data_vs_samples(data: np.ndarray, samples: np.ndarray, path: str | Path,
     axes[0].legend(loc="upper right", markerscale=4, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
 
 
 def side_by_side(panels: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path) -> Path:
@@ -63,7 +68,4 @@ def side_by_side(panels: list[tuple[str, np.ndarray, np.ndarray]], path: str | P
         _draw(ax, data, samples, (0,) if data.shape[1] == 1 else (0, 1))
         ax.set_title(title, fontsize=9)
     axes[0].legend(loc="upper right", markerscale=4, fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from thermogan.report.figures import save_figure
+
 
 def tile(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     """One picture (rows·(H+1)+1, cols·(W+1)+1, C) in [0, 1] holding every image of (N, C, H, W)."""
@@ -48,7 +50,4 @@ def image_panels(panels: list[tuple[str, np.ndarray]], path: str | Path, cols: i
         _show(fig.add_subplot(rows, cols, i + 1), images, name)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
