@@ -103,6 +103,27 @@ def _bench_oscillation(args: argparse.Namespace) -> None:
           f"{args.out / 'oscillation.png'}")
 
 
+def _bench_lens(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from thermogan.bench import lens as bl
+
+    base = bl.QUICK if args.quick else bl.Protocol()
+    changes: dict[str, object] = {key: getattr(args, key) for key in (
+        "seeds", "steps", "horizon", "every", "samples", "scale") if getattr(args, key) is not None}
+    for key, value in changes.items():
+        if key != "scale" and value <= 0:
+            raise ThermoganError(f"--{key} {value}: must be > 0")
+    for key in ("data", "variants"):
+        if getattr(args, key):
+            changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
+    protocol = dataclasses.replace(base, **changes)
+    print(bl.bench_lens(args.out, protocol, args.configs, args.workers, args.device,
+                        "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
+          f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
+
+
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -235,6 +256,22 @@ def parser() -> argparse.ArgumentParser:
     bo.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
     bo.set_defaults(func=_bench_oscillation)
+    bl = b.add_parser("lens", help="DCGAN with and without the lens on MNIST and Stacked MNIST "
+                      "(Tempered Adversarial Networks)")
+    bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")
+    bl.add_argument("--data", help="comma-separated: mnist, stacked (default both)")
+    bl.add_argument("--variants", help="comma-separated: gan, lsgan, wgangp (default gan)")
+    bl.add_argument("--seeds", type=int, help="seeds per run (default 3, quick 1)")
+    bl.add_argument("--steps", type=int, help="steps per run (default: the config's)")
+    bl.add_argument("--horizon", type=int, help="K, the steps over which λ decays to 0")
+    bl.add_argument("--every", type=int, help="steps between fd_mnist evaluations")
+    bl.add_argument("--samples", type=int, help="samples per tracked fd_mnist")
+    bl.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
+    bl.add_argument("--configs", type=Path, default=Path("configs"))
+    bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
+    bl.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
+    bl.set_defaults(func=_bench_lens)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(dest="experiment", required=True)

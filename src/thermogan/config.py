@@ -122,6 +122,8 @@ class EvalConfig(Strict):
     classifier: str | None = None  # MNIST feature network; null: DATA/classifier/mnist_cnn.pt
     track_every: int | None = Field(None, gt=0)  # log fd_mnist every N steps; null: never
     track_samples: int = Field(2000, gt=1)  # generated samples per tracked fd_mnist
+    snapshot_every: int | None = Field(None, gt=0)  # save samples and what D saw every N steps
+    # (figures/snapshots.png: generated vs lensed images over training); null: never
 
 
 class ExperimentConfig(Strict):

@@ -33,7 +33,8 @@ from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.report.curves import metric_curves
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
-from thermogan.report.snapshots import LevelSnapshots, level_panel
+from thermogan.report.snapshots import (level_panel, level_snapshots, periodic_snapshots,
+                                        snapshot_panel)
 from thermogan.tracking import FdTrack, read_track
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
@@ -108,8 +109,11 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
     t, ev = cfg.train, cfg.eval
     scorer = scoring.image_scorer(cfg)  # before training: a missing classifier fails now
     image = scoring.is_image(cfg)
-    callbacks: list[Any] = [LevelSnapshots(run_dir, t.steps, n=36 if image else 1000,
-                                           seed=ev.seed)]
+    callbacks: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000,
+                                            seed=ev.seed)]
+    if ev.snapshot_every is not None:
+        callbacks.append(periodic_snapshots(run_dir, ev.snapshot_every, t.steps,
+                                            n=16 if image else 1000, seed=ev.seed))
     if ev.track_every is not None:
         if scorer is None:
             raise ConfigError(f"eval.track_every={ev.track_every}: fd_mnist tracking needs MNIST "
@@ -125,6 +129,7 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     level_panel(run_dir)
+    snapshot_panel(run_dir)
     track_figure(run_dir, cfg.name)
     return summary
 

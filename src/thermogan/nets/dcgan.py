@@ -4,6 +4,9 @@ D, Tanh output, Xavier initialisation.
 
 G: z → ConvT(4C, 4×4) · BN · ReLU → 8×8 (2C) → 16×16 (C) → 32×32 (channels) · Tanh.
 D: 32×32 → Conv(C) · LReLU → 8×8 (2C) · BN → 4×4 (4C) · BN → Conv(1, 4×4) logit.
+
+For WGAN-GP the critic takes ``norm="none"``: batch norm couples the samples of a batch, which
+the per-sample gradient penalty assumes they are not (Gulrajani et al. 2017, Sec. 4).
 """
 
 from __future__ import annotations
@@ -40,16 +43,24 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])  # (B, channels, 32, 32)
 
 
-class DCGANDiscriminator(nn.Module):
-    """images (B, channels, 32, 32) -> logits (B, 1)."""
+NORMS = ("batch", "none")
 
-    def __init__(self, channels: int = 1, width: int = 64):
+
+class DCGANDiscriminator(nn.Module):
+    """images (B, channels, 32, 32) -> logits (B, 1); ``norm`` is "batch" or "none"."""
+
+    def __init__(self, channels: int = 1, width: int = 64, norm: str = "batch"):
         super().__init__()
-        c = width
+        c, batch = width, norm == "batch"
+
+        def down(i: int, o: int) -> list[nn.Module]:
+            conv = nn.Conv2d(i, o, 4, 2, 1, bias=not batch)
+            return [conv, nn.BatchNorm2d(o), nn.LeakyReLU(0.2)] if batch else [
+                conv, nn.LeakyReLU(0.2)]
+
         self.net = nn.Sequential(
             nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * c), nn.LeakyReLU(0.2),
+            *down(c, 2 * c), *down(2 * c, 4 * c),
             nn.Conv2d(4 * c, 1, 4, 1, 0),
         )
         xavier_init(self)
@@ -69,5 +80,8 @@ def dcgan_generator(z_dim: int, shape: Sequence[int], width: int = 64) -> DCGANG
     return DCGANGenerator(z_dim, _channels(shape), width)
 
 
-def dcgan_discriminator(shape: Sequence[int], width: int = 64) -> DCGANDiscriminator:
-    return DCGANDiscriminator(_channels(shape), width)
+def dcgan_discriminator(shape: Sequence[int], width: int = 64,
+                        norm: str = "batch") -> DCGANDiscriminator:
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
+    return DCGANDiscriminator(_channels(shape), width, norm)

@@ -29,7 +29,7 @@ def tile(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return out
 
 
-def _show(ax, images: np.ndarray, title: str, cols: int | None = None) -> None:
+def show_images(ax, images: np.ndarray, title: str, cols: int | None = None) -> None:
     picture = tile(images, cols)
     if picture.shape[2] == 1:
         ax.imshow(picture[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -47,7 +47,7 @@ def image_panels(panels: list[tuple[str, np.ndarray]], path: str | Path, cols: i
     fig = Figure(figsize=(size * cols, (size + 0.35) * rows + (0.4 if title else 0)),
                  layout="constrained")
     for i, (name, images) in enumerate(panels):
-        _show(fig.add_subplot(rows, cols, i + 1), images, name)
+        show_images(fig.add_subplot(rows, cols, i + 1), images, name)
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path, dpi=110)

@@ -1,41 +1,42 @@
-"""Snapshots at the end of each temperature level and stage, and the panel that shows them.
+"""Snapshots of what D saw as real against what G made, and the panels that show them.
 
-As in the β-GAN papers' figures: what D saw (heated data, blue) against what G made (red), titled
-with β and the cumulative number of gradient evaluations Λ, counted as parameter updates
-(steps × (D steps + 1)). Snapshots are saved as ``figures/levels/step_N.npz`` when taken, so a
-resumed run keeps those taken before the interruption.
+Two kinds, each saved as ``figures/<kind>/step_N.npz`` when taken (so a resumed run keeps those
+taken before the interruption):
+
+- ``levels``: at the end of each temperature level and stage, as in the β-GAN papers' figures:
+  heated data (blue) against G's samples (red), titled with β and the cumulative number of
+  gradient evaluations Λ, counted as parameter updates (steps × (D steps + 1));
+- ``snapshots``: every N steps (``eval.snapshot_every``), as the Tempered Adversarial Networks
+  paper's Fig. 1 and 4: generated samples above what D saw (the lensed data L(x)), titled with
+  the step and λ. The same data and latents are used at every snapshot.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from thermogan.report.figures import DATA_COLOR, SAMPLE_COLOR
-from thermogan.report.images import image_panels
+from thermogan.report.figures import DATA_COLOR, SAMPLE_COLOR, save_figure
+from thermogan.report.images import image_panels, show_images
 from thermogan.train.trainer import Trainer
 
 
-class LevelSnapshots:
-    """A training callback: saves a snapshot whenever the tempering's (stage, level) changes.
+class Snapshots:
+    """A training callback: saves ``n`` tempered data points and ``n`` samples when ``due``."""
 
-    ``n`` points are kept per snapshot (use a few dozen for images).
-    """
-
-    def __init__(self, run_dir: str | Path, total_steps: int, n: int = 1000, seed: int = 0):
-        self.dir = Path(run_dir) / "figures" / "levels"
-        self.total, self.n, self.seed = total_steps, n, seed
+    def __init__(self, folder: Path, due: Callable[[Trainer], bool], n: int, seed: int):
+        self.dir, self.due, self.n, self.seed = folder, due, n, seed
 
     def __call__(self, trainer: Trainer) -> None:
-        step, tempering = trainer.step, trainer.tempering
-        key = getattr(tempering, "level_key", None)
-        if step != self.total and (key is None or key(step) == key(step - 1)):
+        if not self.due(trainer):
             return
-        tempering.set_step(step - 1)  # the level that has just ended
+        step, tempering = trainer.step, trainer.tempering
+        tempering.set_step(step - 1)  # the level of the step that has just run
         gen = torch.Generator(trainer.device).manual_seed(self.seed)
         with torch.no_grad():
             seen = tempering(trainer.data.sample(self.n, gen, trainer.device), generator=gen)
@@ -44,7 +45,29 @@ class LevelSnapshots:
         self.dir.mkdir(parents=True, exist_ok=True)
         np.savez(self.dir / f"step_{step:09d}.npz", real=seen.cpu().numpy(), fake=fake.numpy(),
                  step=step, updates=step * (trainer.d_steps + 1),
-                 beta=info.get("beta", math.inf), stage=info.get("stage", 0))
+                 beta=info.get("beta", math.inf), stage=info.get("stage", 0),
+                 weight=info.get("lambda", math.nan))
+
+
+def level_snapshots(run_dir: str | Path, total_steps: int, n: int = 1000,
+                    seed: int = 0) -> Snapshots:
+    """Snapshots whenever the tempering's (stage, level) changes, and at the end."""
+    def due(trainer: Trainer) -> bool:
+        step, key = trainer.step, getattr(trainer.tempering, "level_key", None)
+        return step == total_steps or key is not None and key(step) != key(step - 1)
+    return Snapshots(Path(run_dir) / "figures" / "levels", due, n, seed)
+
+
+def periodic_snapshots(run_dir: str | Path, every: int, total_steps: int, n: int = 16,
+                       seed: int = 0) -> Snapshots:
+    """Snapshots every ``every`` steps and at the end."""
+    def due(trainer: Trainer) -> bool:
+        return trainer.step % every == 0 or trainer.step == total_steps
+    return Snapshots(Path(run_dir) / "figures" / "snapshots", due, n, seed)
+
+
+def _shots(run_dir: str | Path, kind: str) -> list[dict[str, np.ndarray]]:
+    return [dict(np.load(f)) for f in sorted((Path(run_dir) / "figures" / kind).glob("step_*.npz"))]
 
 
 def _beta_label(beta: float) -> str:
@@ -65,10 +88,9 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
     Points: what D saw (blue) against G's samples (red). Images: a grid of G's samples per
     snapshot in ``levels.png`` (as the β-GAN paper's Fig. 3) and what D saw in ``levels_seen.png``.
     """
-    files = sorted((Path(run_dir) / "figures" / "levels").glob("step_*.npz"))
-    if not files:
+    shots = _shots(run_dir, "levels")
+    if not shots:
         return None
-    shots = [dict(np.load(f)) for f in files]
     out = Path(path) if path else Path(run_dir) / "figures" / "levels.png"
     if shots[0]["real"].ndim == 4:  # images (n, C, H, W)
         image_panels([(_title(s), s["fake"]) for s in shots], out, cols,
@@ -93,5 +115,58 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
             ax.scatter(*fake[:, :3].T, s=size, c=SAMPLE_COLOR, alpha=alpha, linewidths=0)
         ax.set_title(_title(shot), fontsize=8)
         ax.tick_params(labelsize=6)
-    fig.savefig(out, dpi=110)
-    return out
+    return save_figure(fig, out, dpi=110)
+
+
+def _evenly(items: list, most: int) -> list:
+    """At most ``most`` items spread evenly from first to last."""
+    if len(items) <= most:
+        return items
+    return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)]
+
+
+def load_shots(run_dir: str | Path) -> list[dict[str, np.ndarray]]:
+    """The periodic snapshots of a run (``eval.snapshot_every``), in order."""
+    return _shots(run_dir, "snapshots")
+
+
+def snapshot_rows(rows: list[tuple[str, list[dict[str, np.ndarray]], str]], path: str | Path,
+                  title: str = "", most: int = 8) -> Path:
+    """A grid of image tiles: one row per (label, snapshots, "fake" or "real"), one column per
+    step of the first row's snapshots (at most ``most``, spread evenly), titled with the step and
+    λ; a row without a snapshot at that step leaves the cell empty."""
+    columns = _evenly(rows[0][1], most)
+    fig = Figure(figsize=(1.9 * len(columns) + 0.6, 2.2 * len(rows) + (0.4 if title else 0)),
+                 layout="constrained")
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
+    for r, (label, shots, key) in enumerate(rows):
+        by_step = {int(s["step"]): s for s in shots}
+        for c, column in enumerate(columns):
+            ax, step = axes[r, c], int(column["step"])
+            weight = float(column["weight"])
+            name = "" if r else f"step {step:,}" + ("" if math.isnan(weight) else
+                                                     f"\nλ = {weight:.2f}")
+            if step in by_step:
+                show_images(ax, by_step[step][key], name)
+            else:
+                ax.set_axis_off()
+        axes[r, 0].text(-0.08, 0.5, label, transform=axes[r, 0].transAxes, rotation=90,
+                        ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path, dpi=110)
+
+
+def snapshot_panel(run_dir: str | Path) -> Path | None:
+    """``figures/snapshots.png``: generated samples (top) over what D saw (bottom), by step.
+
+    For a lens these are G(z) and L(x) as training goes (Sajjadi et al. 2018, Fig. 1 and 4).
+    None when the run took no periodic snapshots or its data are not images.
+    """
+    shots = load_shots(run_dir)
+    if not shots or shots[0]["real"].ndim != 4:
+        return None
+    lensed = not math.isnan(float(shots[0]["weight"]))
+    return snapshot_rows([("generated G(z)", shots, "fake"),
+                          ("lensed data L(x)" if lensed else "what D saw as real", shots, "real")],
+                         Path(run_dir) / "figures" / "snapshots.png")

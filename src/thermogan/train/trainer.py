@@ -80,10 +80,11 @@ class Trainer:
     def _seen_fake(self, fake: Tensor) -> Tensor:
         return self.tempering(fake, generator=self.rng) if self.tempering.applies_to_fake else fake
 
-    def _d_step(self) -> tuple[Tensor, Tensor]:
+    def _d_step(self, last: bool) -> tuple[Tensor, Tensor]:
         real = self.data.sample(self.batch_size, self.rng, self.device)  # (B, ...)
-        real_seen = self.tempering(real, generator=self.rng).detach()  # (B, ...); a lens keeps
-        with torch.no_grad():                                      # its own graph for its step
+        with torch.set_grad_enabled(last):  # a lens keeps the last D step's graph for its step
+            real_seen = self.tempering(real, generator=self.rng).detach()  # (B, ...)
+        with torch.no_grad():
             fake_seen = self._seen_fake(self.G(self.sample_z(self.batch_size)))  # (B, ...)
         loss = self.loss.d(self.D(real_seen), self.D(fake_seen))
         if self.gp_weight:
@@ -116,8 +117,8 @@ class Trainer:
         # advance schedules: learning rate and the tempering's level at this step
         self._advance_schedules()
         # D step(s): real batch through the tempering, fake batch detached from G
-        for _ in range(self.d_steps):
-            d_loss, real = self._d_step()
+        for i in range(self.d_steps):
+            d_loss, real = self._d_step(last=i == self.d_steps - 1)
         # tempering step: learned temperings update with D fixed (no-op otherwise)
         extra = self.tempering.update(real, self.D, self.loss)
         # G step, then the moving average of its weights

@@ -1,0 +1,265 @@
+"""With and without the lens (Sajjadi et al. 2018, *Tempered Adversarial Networks*): DCGAN on MNIST
+and Stacked MNIST, for each GAN variant, over seeds, from the same initial G and D.
+
+Each pair of runs comes from one config (``configs/tan_<data>_<variant>_cpu.yaml``, or the paper
+scale without ``_cpu``): as is (with the lens) and with ``tempering=null``. Both build G and D
+from the same seed before the lens exists, so they start from identical weights. Every run logs
+``fd_mnist`` of a fixed set of latents every M steps, takes snapshots of G(z) and L(x), and ends
+with the protocol's evaluation (10,000 samples for MNIST; 26,000 for Stacked MNIST, which adds
+its modes and KL).
+
+Protocols:
+- reduced (CPU, the default): the original GAN loss on MNIST and Stacked MNIST, 3 seeds, the
+  ``_cpu`` configs (DCGAN C = 16, an 8-channel lens, 2,000 steps, λ → 0 over 500); about 35
+  minutes on 2 cores. ``--variants gan,lsgan,wgangp`` adds the other losses (WGAN-GP's 5 critic
+  steps make it about 2.5 times the cost of the others).
+- quick: MNIST and Stacked MNIST, 1 seed, 300 steps, λ → 0 over 75; about 3 minutes.
+- paper (GPU): ``--scale paper --device cuda --workers 1`` (C = 64, a 16-channel lens, 100,000
+  steps, K = 10,000).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
+from thermogan.errors import ThermoganError
+from thermogan.report.figures import save_figure
+from thermogan.report.snapshots import load_shots, snapshot_rows
+
+DATA = ("mnist", "stacked")
+VARIANTS = ("gan", "lsgan", "wgangp")
+VARIANT_NAMES = {"gan": "GAN", "lsgan": "LSGAN", "wgangp": "WGAN-GP"}
+DATA_NAMES = {"mnist": "MNIST", "stacked": "Stacked MNIST"}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    data: tuple[str, ...] = DATA
+    variants: tuple[str, ...] = ("gan",)
+    seeds: int = 3
+    steps: int | None = None  # None: the config's
+    horizon: int | None = None  # K of λ(t); None: the config's
+    every: int | None = None  # steps between fd_mnist evaluations; None: the config's
+    samples: int | None = None  # samples per tracked fd_mnist; None: the config's
+    eval_samples: int | None = None  # final evaluation; None: the protocol's (10,000 / 26,000)
+    scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
+
+
+QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_samples=2000)
+
+
+@dataclass(frozen=True)
+class Job:
+    data: str
+    variant: str
+    lens: bool
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+    device: str
+
+
+def config_path(config_dir: Path, data: str, variant: str, scale: str) -> Path:
+    return config_dir / f"tan_{data}_{variant}{'_cpu' if scale == 'cpu' else ''}.yaml"
+
+
+def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]:
+    out = [f"seed={seed}", f"name={name}", "train.progress=false", "train.tensorboard=false"]
+    for key, value in (("train.steps", p.steps), ("tempering.weight.horizon", p.horizon),
+                       ("eval.track_every", p.every), ("eval.track_samples", p.samples),
+                       ("eval.samples", p.eval_samples)):
+        if value is not None and (lens or not key.startswith("tempering")):
+            out.append(f"{key}={value}")
+    if not lens:
+        out.append("tempering=null")
+    return tuple(out)
+
+
+def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:
+    """Every run of the protocol, lens runs first (the longest); each config is checked here."""
+    for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS)):
+        bad = [g for g in given if g not in valid]
+        if bad or not given:
+            raise ThermoganError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
+    if p.scale not in ("cpu", "paper"):
+        raise ThermoganError(f"--scale {p.scale}: expected cpu or paper")
+    from thermogan import config as config_mod
+
+    jobs = []
+    for lens in (True, False):
+        for data in p.data:
+            for variant in p.variants:
+                path = config_path(config_dir, data, variant, p.scale)
+                if not path.is_file():
+                    raise ThermoganError(f"config {path} does not exist (--configs names the "
+                                         "folder of the tan_*.yaml files)")
+                for seed in range(p.seeds):
+                    name = f"{data}_{variant}_{'lens' if lens else 'nolens'}_seed{seed}"
+                    jobs.append(Job(data, variant, lens, seed, path,
+                                    _overrides(p, seed, lens, name), out / "runs" / name, device))
+    for job in jobs:  # a bad config or override fails here, before any worker starts
+        cfg = config_mod.load(job.config, list(job.overrides))
+        if cfg.eval.track_every is None:
+            raise ThermoganError(f"config {job.config}: eval.track_every is not set, so there "
+                                 "would be no fd_mnist curve (use --every)")
+    return jobs
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run (or reuse a finished one) and return its metrics and tracked curve."""
+    from thermogan import config, runs
+    from thermogan.tracking import read_track
+
+    if not (job.run_dir / "summary.json").exists():
+        runs.start(config.load(job.config, list(job.overrides)), job.run_dir, job.device)
+    summary = json.loads((job.run_dir / "summary.json").read_text())
+    track = read_track(job.run_dir)
+    metrics = summary["metrics"]
+    return {"data": job.data, "variant": job.variant, "lens": job.lens, "seed": job.seed,
+            "run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
+            "fd_mnist": metrics.get("fd_mnist"), "kid_mnist": metrics.get("kid_mnist"),
+            "stacked_modes": metrics.get("stacked_modes"),
+            "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
+            "horizon": _horizon(summary, job),
+            "steps": [r["step"] for r in track], "curve": [r["fd_mnist"] for r in track]}
+
+
+def _horizon(summary: dict[str, Any], job: Job) -> int | None:
+    """K of the lens run's λ(t), for the curves' marker."""
+    if not job.lens:
+        return None
+    from thermogan import config
+
+    weight = config.load(job.config, list(job.overrides)).tempering.options().get("weight")
+    return weight.get("horizon") if isinstance(weight, dict) else None
+
+
+def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted({(r["data"], r["variant"]) for r in results},
+                  key=lambda g: (DATA.index(g[0]), VARIANTS.index(g[1])))
+
+
+def _rows(results: list[dict[str, Any]], data: str, variant: str, lens: bool) -> list[dict]:
+    return sorted((r for r in results if (r["data"], r["variant"], r["lens"]) ==
+                   (data, variant, lens)), key=lambda r: r["seed"])
+
+
+def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (data, variant): the lens/no-lens ratio of mean final fd_mnist, and paired wins."""
+    out = []
+    for data, variant in _groups(results):
+        with_lens = {r["seed"]: r for r in _rows(results, data, variant, True)}
+        without = {r["seed"]: r for r in _rows(results, data, variant, False)}
+        seeds = sorted(set(with_lens) & set(without))
+        if not seeds:
+            continue
+        fd_lens = [with_lens[s]["fd_mnist"] for s in seeds]
+        fd_plain = [without[s]["fd_mnist"] for s in seeds]
+        out.append({"data": data, "variant": variant, "seeds": len(seeds),
+                    "ratio": float(np.mean(fd_lens) / np.mean(fd_plain)),
+                    "lens_better": int(sum(a < b for a, b in zip(fd_lens, fd_plain)))})
+    return out
+
+
+def table(results: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "", "| data | loss | lens | seeds | final fd_mnist | Stacked modes (of 1000) "
+             "| Stacked KL | wall time (s) |", "|---|---|---|---|---|---|---|---|"]
+    for data, variant in _groups(results):
+        for lens in (False, True):
+            rows = _rows(results, data, variant, lens)
+            if not rows:
+                continue
+            cells = [plus_minus(*mean_se([r["fd_mnist"] for r in rows]), ".1f")]
+            for key, fmt in (("stacked_modes", ".1f"), ("stacked_kl", ".3f")):
+                values = [r[key] for r in rows if r[key] is not None]
+                cells.append(plus_minus(*mean_se(values), fmt) if values else "–")
+            cells.append(plus_minus(*mean_se([r["wall_s"] for r in rows]), ".0f"))
+            lines.append(f"| {DATA_NAMES[data]} | {VARIANT_NAMES[variant]} | "
+                         f"{'yes' if lens else 'no'} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines += ["", "| data | loss | fd_mnist with lens / without (ratio of means) | "
+              "seeds where the lens is better |", "|---|---|---|---|"]
+    for c in comparison(results):
+        lines.append(f"| {DATA_NAMES[c['data']]} | {VARIANT_NAMES[c['variant']]} | "
+                     f"{c['ratio']:.3f} | {c['lens_better']} / {c['seeds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def curves(results: list[dict[str, Any]], path: Path) -> Path:
+    """fd_mnist over training, without (blue) and with (orange) the lens; thin: seeds, bold: mean;
+    dashed: K, where λ reaches 0."""
+    groups = _groups(results)
+    fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
+    for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+        for lens, color in ((False, "C0"), (True, "C1")):
+            rows = [r for r in _rows(results, data, variant, lens) if r["curve"]]
+            for r in rows:
+                ax.plot(r["steps"], r["curve"], color=color, lw=0.7, alpha=0.35)
+            if rows and all(r["steps"] == rows[0]["steps"] for r in rows):
+                ax.plot(rows[0]["steps"], np.mean([r["curve"] for r in rows], axis=0),
+                        color=color, lw=2, label=f"{'with' if lens else 'without'} lens "
+                        f"(mean of {len(rows)})")
+            horizon = next((r["horizon"] for r in rows if r.get("horizon")), None)
+            if lens and horizon:
+                ax.axvline(horizon, color=color, ls="--", lw=0.9, label="λ reaches 0 (K)")
+        ax.set(xlabel="training step", ylabel="fd_mnist (tracked samples)", yscale="log",
+               title=f"{DATA_NAMES[data]}, {VARIANT_NAMES[variant]}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Per (data, variant), seed 0: G(z) and L(x) of the lens run over training, and G(z) of
+    the run without a lens at the same steps (the paper's Fig. 1 and 4)."""
+    paths = []
+    for data, variant in _groups(results):
+        pair = {r["lens"]: r for r in results
+                if (r["data"], r["variant"], r["seed"]) == (data, variant, 0)}
+        if set(pair) != {True, False}:
+            continue
+        lensed, plain = load_shots(pair[True]["run_dir"]), load_shots(pair[False]["run_dir"])
+        if not lensed or lensed[0]["real"].ndim != 4:
+            continue
+        paths.append(snapshot_rows(
+            [("with lens: G(z)", lensed, "fake"), ("with lens: L(x)", lensed, "real"),
+             ("without lens: G(z)", plain, "fake")],
+            out / f"evolution_{data}_{variant}.png",
+            f"{DATA_NAMES[data]}, {VARIANT_NAMES[variant]}, seed 0: samples and lensed data "
+            "over training"))
+    return paths
+
+
+def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
+               device: str = "cpu", label: str = "reduced") -> str:
+    """Run every pair, then write results.md, results.json, curves.png and evolution_*.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(config_dir, out, p, device)
+    started = time.perf_counter()
+    results = sorted(run_pool(run_job, jobs, workers, "bench lens"),
+                     key=lambda r: (r["data"], r["variant"], r["lens"], r["seed"]))
+    first = results[0]
+    header = (f"With and without the lens ({label}, {p.scale} configs): "
+              f"{', '.join(VARIANT_NAMES[v] for v in p.variants)} on "
+              f"{', '.join(DATA_NAMES[d] for d in p.data)}; {p.seeds} seed(s), the same initial "
+              f"G and D with and without the lens; {first['protocol']['step']} steps; final "
+              f"metrics of the protocol's samples against the test set; "
+              f"{time.perf_counter() - started:.0f} s in all with {workers} worker(s). "
+              f"Classifier {first['protocol'].get('classifier_sha256')}.")
+    text = table(results, header)
+    (out / "results.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(
+        {"protocol": {**p.__dict__, "configs": str(config_dir), "label": label, "device": device},
+         "comparison": comparison(results), "runs": results}, indent=2) + "\n")
+    curves(results, out / "curves.png")
+    evolution(results, out)
+    return text
