@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from thermogan import config, runs
 from thermogan.tracking import read_track
@@ -23,9 +24,11 @@ def test_config_trains(path, tmp_path, mnist_home):
     """Toy configs as they are; image configs on small MNIST files (the mnist_home fixture)."""
     cfg = config.load(path, ["train.steps=40", "train.batch_size=16", "train.progress=false",
                              "train.tensorboard=false", "eval.samples=200", "device=cpu"])
-    image = cfg.data.kind == "mnist"
+    image = cfg.data.kind in ("mnist", "stacked_mnist")
     if image:
         cfg.eval.track_every, cfg.eval.track_samples = 20, 50
+        if cfg.eval.snapshot_every is not None:
+            cfg.eval.snapshot_every = 20
     assert cfg.name == path.stem
     _, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == 40
@@ -38,6 +41,10 @@ def test_config_trains(path, tmp_path, mnist_home):
         assert summary["scores"]["fd_mnist"]["protocol"]["fake"] == 200
         assert [r["step"] for r in read_track(tmp_path / "run")] == [20, 40]
         assert (figures / "fd_mnist.png").is_file()
+    if cfg.eval.snapshot_every is not None:
+        assert sorted(p.name for p in (figures / "snapshots").iterdir()) == [
+            "step_000000020.npz", "step_000000040.npz"]
+        assert (figures / "snapshots.png").is_file()
 
 
 @pytest.mark.parametrize("data", ["ring8", "grid25", "mog3d", "mog3d5", "cubes", "mog1d", "mnist",
@@ -52,3 +59,32 @@ def test_twins_share_networks_budget_and_seed(data):
             van[key].pop("z_dist"), beta[key].pop("z_dist")
         assert van[key] == beta[key], key
     assert van["data"] == beta["data"]
+
+
+TAN = [p for p in CONFIGS if p.stem.startswith("tan_") and not p.stem.endswith("_cpu")]
+
+
+@pytest.mark.parametrize("path", TAN, ids=[p.stem for p in TAN])
+def test_lens_configs_differ_from_their_cpu_twin_in_scale_only(path):
+    paper = config.load(path).to_dict()
+    cpu = config.load(path.with_name(f"{path.stem}_cpu.yaml")).to_dict()
+    assert paper["data"] == cpu["data"] and paper["objective"] == cpu["objective"]
+    assert paper["optim"] == cpu["optim"] and paper["train"]["d_steps"] == cpu["train"]["d_steps"]
+    assert paper["tempering"]["kind"] == cpu["tempering"]["kind"] == "lens"
+    assert paper["model"]["generator"]["kind"] == cpu["model"]["generator"]["kind"] == "dcgan"
+    assert paper["optim"]["g_lr"] == paper["optim"]["d_lr"] == 1e-4  # the paper's Adam rate
+    assert paper["train"]["batch_size"] == 64
+
+
+@pytest.mark.parametrize("name", ["tan_mnist_gan_cpu", "tan_stacked_wgangp"])
+def test_a_lens_config_and_its_twin_without_the_lens_start_from_the_same_weights(name,
+                                                                                 mnist_home):
+    from thermogan.build import build_trainer
+
+    root = CONFIGS[0].parent
+    lensed = build_trainer(config.load(root / f"{name}.yaml", ["device=cpu"]))
+    plain = build_trainer(config.load(root / f"{name}.yaml", ["device=cpu", "tempering=null"]))
+    assert lensed.tempering.__class__.__name__ == "Lens"
+    for a, b in ((plain.G, lensed.G), (plain.D, lensed.D)):
+        for (key, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert torch.equal(x, y), key

@@ -40,3 +40,21 @@ def test_xavier_init_and_same_seed_same_weights():
     bound = (6 / (fan_in + fan_out)) ** 0.5
     assert conv.weight.abs().max() <= bound
     assert conv.weight.abs().max() > 0.9 * bound
+
+
+def test_dcgan_critic_without_batch_norm_scores_each_image_alone():
+    """WGAN-GP's per-sample gradient penalty needs a critic whose output for one image does not
+    depend on the rest of the batch: true without batch norm, false with it (in training mode)."""
+    import pytest
+
+    from thermogan.nets.dcgan import dcgan_discriminator
+
+    x = torch.randn(6, 3, 32, 32)
+    for norm, independent in (("none", True), ("batch", False)):
+        torch.manual_seed(0)
+        d = dcgan_discriminator((3, 32, 32), width=8, norm=norm).train()
+        alone = d(x[:2])
+        assert torch.allclose(d(x)[:2], alone, atol=1e-6) == independent
+        assert any(isinstance(m, nn.BatchNorm2d) for m in d.modules()) != independent
+    with pytest.raises(ValueError, match="norm='layer'"):
+        dcgan_discriminator((1, 32, 32), norm="layer")

@@ -128,3 +128,58 @@ def test_runs_with_and_without_the_lens_start_from_the_same_weights(tiny_config)
     for a, b in ((plain.G, lensed.G), (plain.D, lensed.D)):
         for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
             assert torch.equal(x, y), name
+
+
+def test_wgan_gp_penalises_interpolates_between_lensed_data_and_fakes(tiny_config, monkeypatch):
+    """The penalty gets L(x), not x, as its real end; with 3 critic steps L(x) keeps a graph only
+    in the last one, and the lens step reuses that batch."""
+    from thermogan.train import trainer as trainer_mod
+
+    trainer = build.build_trainer(lens_config(tiny_config, "objective.loss=wgan-gp",
+                                              "train.d_steps=3"))
+    with torch.no_grad():  # a lens that visibly moves the data: L(x) = x + 0.5
+        trainer.tempering.net.out.bias.fill_(0.5)
+    seen, graphs = [], []
+    penalty = trainer_mod.gradient_penalty
+    monkeypatch.setattr(trainer_mod, "gradient_penalty",
+                        lambda D, real, fake, rng: (seen.append(real), penalty(D, real, fake, rng))[1])
+    trainer.tempering.net.register_forward_hook(
+        lambda _m, inputs, out: graphs.append((inputs[0], out.detach().clone(), out.requires_grad)))
+    update = trainer.tempering.update
+    reused = []
+    trainer.tempering.update = lambda real, *a: (reused.append(real), update(real, *a))[1]
+    trainer.train_step()
+    assert len(seen) == 3 and [g for *_, g in graphs] == [False, False, True]
+    for real_seen, (x, lensed, _) in zip(seen, graphs):
+        assert torch.equal(real_seen, lensed)
+        assert torch.allclose(real_seen, x + 0.5)
+    assert reused[0] is graphs[-1][0]  # the lens step: the last critic step's batch, no new L(x)
+    assert len(graphs) == 3
+
+
+
+def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config, tmp_path):
+    import numpy as np
+
+    from thermogan.report.snapshots import (load_shots, periodic_snapshots, snapshot_panel,
+                                            snapshot_rows)
+
+    trainer = build.build_trainer(lens_config(tiny_config, "tempering.weight=0.5"))
+    callback = periodic_snapshots(tmp_path, every=4, total_steps=10, n=8, seed=3)
+    for _ in range(10):
+        trainer.train_step()
+        callback(trainer)
+    shots = load_shots(tmp_path)
+    assert [int(s["step"]) for s in shots] == [4, 8, 10]
+    gen = torch.Generator().manual_seed(3)
+    x = trainer.data.sample(8, gen, "cpu")
+    with torch.no_grad():
+        assert np.allclose(shots[-1]["real"], trainer.tempering(x).numpy(), atol=1e-6)
+        assert np.allclose(shots[-1]["fake"], trainer.sample(8, 3).numpy())
+    assert all(float(s["weight"]) == 0.5 for s in shots)
+    assert snapshot_panel(tmp_path) is None  # vectors: no image grid
+    images = [{"step": np.array(s), "weight": np.array(w), "real": np.zeros((4, 1, 8, 8)),
+               "fake": np.ones((4, 1, 8, 8))} for s, w in ((5, 0.9), (10, 0.1))]
+    path = snapshot_rows([("G(z)", images, "fake"), ("L(x)", images[1:], "real")],
+                         tmp_path / "rows.png")
+    assert path.is_file()
