@@ -58,6 +58,17 @@ def test_lens_loss_per_variant_by_hand(loss, adv):
     assert total.item() == pytest.approx(lam * adv + 1.0)
 
 
+def test_reconstruction_sums_or_averages_each_samples_squared_error():
+    real = torch.zeros(2, 3)
+    lensed = torch.tensor([[1.0, 2.0, 2.0], [0.0, 0.0, 3.0]])  # squared errors 9 and 9 per row
+    D = nn.Linear(3, 1)
+    for recon, expected in (("sum", 9.0), ("mean", 3.0)):
+        tempering = Lens(LensNet((3,), 4, 1), SineDecay(horizon=10), recon=recon)
+        assert tempering.loss(real, lensed, D, get_loss("lsgan"))[2].item() == expected
+    with pytest.raises(ValueError, match="recon='max'"):
+        lens(10, Shape(3), recon="max")
+
+
 def test_lambda_schedule_and_fixed_weight():
     tempering = lens(1000, Shape(2), weight={"kind": "sine_decay", "horizon": 400})
     values = []

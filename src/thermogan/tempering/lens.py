@@ -2,8 +2,10 @@
 real data, with its own parameters and optimizer.
 
 D sees ``{L(X), G(Z)}``. The lens minimises ``λ(t)·L_adv + ‖X − L(X)‖²`` (squared error summed
-over each sample's entries, averaged over the batch), where ``L_adv`` is the negated
-discriminator loss on the lensed real batch, per GAN variant (METHODS.md §3):
+over each sample's entries, averaged over the batch, as METHODS.md §3 reads the paper; ``recon:
+mean`` averages over the entries instead, which makes the reconstruction term as many times
+weaker as a sample has entries), where ``L_adv`` is the negated discriminator loss on the lensed
+real batch, per GAN variant (METHODS.md §3):
 
 - GAN (minimax, non-saturating): ``−log(1 − D(L(X)))``, i.e. softplus of D's logit;
 - LSGAN: ``D(L(X))²``;  WGAN, WGAN-GP and hinge critics: ``D(L(X))``.
@@ -32,6 +34,9 @@ from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.schedules import Schedule, schedule_from_dict
 from thermogan.tempering.base import Tempering
+
+#: How the squared error of one sample is reduced over its entries.
+RECONSTRUCTIONS = ("sum", "mean")
 
 #: L_adv per adversarial loss, from D's logits on the lensed real batch.
 ADVERSARIAL_TERMS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -83,9 +88,11 @@ class Lens(Tempering):
     """A learned tempering of the real batch; ``weight`` is the schedule λ(t)."""
 
     def __init__(self, net: LensNet, weight: Schedule, lr: float = 1e-4,
-                 betas: tuple[float, float] = (0.5, 0.999)) -> None:
+                 betas: tuple[float, float] = (0.5, 0.999), recon: str = "sum") -> None:
         super().__init__()
-        self.net, self.weight = net, weight
+        if recon not in RECONSTRUCTIONS:
+            raise ValueError(f"recon={recon!r}: expected {' or '.join(RECONSTRUCTIONS)}")
+        self.net, self.weight, self.recon = net, weight, recon
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr, betas=betas)
         self._lambda = weight(0)
         self._cache: tuple[Tensor, Tensor] | None = None
@@ -107,7 +114,8 @@ class Lens(Tempering):
             raise ConfigError(f"objective.loss={adversarial.name!r}: the lens supports "
                               f"{', '.join(ADVERSARIAL_TERMS)}")
         adv = ADVERSARIAL_TERMS[adversarial.name](discriminator(lensed))
-        recon = ((real - lensed) ** 2).flatten(1).sum(1).mean()
+        squared = ((real - lensed) ** 2).flatten(1)  # (B, entries)
+        recon = (squared.sum(1) if self.recon == "sum" else squared.mean(1)).mean()
         return self._lambda * adv + recon, adv, recon
 
     def update(self, real: Tensor, discriminator: nn.Module,
@@ -138,15 +146,16 @@ class Lens(Tempering):
 
 def lens(total_steps: int, data: Any, width: int = 16, blocks: int = 8, lr: float = 1e-4,
          betas: tuple[float, float] = (0.5, 0.999),
-         weight: float | dict[str, Any] | None = None) -> Lens:
+         weight: float | dict[str, Any] | None = None, recon: str = "sum") -> Lens:
     """The lens tempering (config ``tempering: {kind: lens}``).
 
     ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4) or a schedule; default
     ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and 10⁵; METHODS.md §3).
-    ``width`` is the lens's channels (images) or units (vectors).
+    ``width`` is the lens's channels (images) or units (vectors). ``recon`` reduces each
+    sample's squared error by ``sum`` (METHODS.md §3) or ``mean`` over its entries.
     """
     if width < 1 or blocks < 0:
         raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
     spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
     schedule = schedule_from_dict(spec, "tempering.weight")
-    return Lens(LensNet(tuple(data.shape), width, blocks), schedule, lr, betas)
+    return Lens(LensNet(tuple(data.shape), width, blocks), schedule, lr, betas, recon)
