@@ -6,6 +6,9 @@ import pytest
 import torch
 import yaml
 
+# `make test` runs two xdist workers on two cores: one thread each, not two each fighting.
+torch.set_num_threads(1)
+
 TINY = {
     "name": "tiny",
     "seed": 3,
