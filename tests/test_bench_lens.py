@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from thermogan.bench.lens import Protocol, bench_lens, comparison, plan, table
+from thermogan.bench.lens import Protocol, bench_lens, comparison, plan, run_job, table
 from thermogan.cli import main
 from thermogan.config import load
-from thermogan.errors import ThermoganError
+from thermogan.errors import ConfigError, ThermoganError
 
 
 def write_configs(folder, steps=12):
@@ -43,6 +43,17 @@ def test_plan_pairs_each_seed_with_and_without_the_lens(tmp_path):
         if job.lens:
             assert cfg.tempering.options()["weight"]["horizon"] == 4
         assert job.run_dir.name == f"mnist_gan_{'lens' if job.lens else 'nolens'}_seed{job.seed}"
+
+
+def test_settings_reach_every_run_and_tempering_ones_only_the_lens_runs(tmp_path):
+    configs = write_configs(tmp_path / "configs")
+    p = Protocol(data=("mnist",), seeds=1, settings=("tempering.recon=mean", "optim.g_lr=3e-4"))
+    for job in plan(configs, tmp_path / "out", p):
+        cfg = load(job.config, list(job.overrides))
+        assert cfg.optim.g_lr == 3e-4
+        assert (cfg.tempering is not None and cfg.tempering.options()["recon"] == "mean") == job.lens
+    with pytest.raises(ConfigError, match="tempering.recn"):
+        plan(configs, tmp_path / "out", Protocol(settings=("tempering.recn=mean",)))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -90,6 +101,21 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
     # finished runs are reused: a second call trains nothing and gives the same table rows
     again = bench_lens(out, Protocol(seeds=1), configs, workers=1)
     assert again.splitlines()[2:] == text.splitlines()[2:]
+
+
+def test_a_run_is_reused_only_with_its_config_and_an_interrupted_one_is_finished(
+        tmp_path, mnist_home):
+    configs = write_configs(tmp_path / "configs", steps=8)
+    p = Protocol(data=("mnist",), seeds=1)
+    job = plan(configs, tmp_path / "out", p)[0]
+    first = run_job(job)
+    (job.run_dir / "summary.json").unlink()  # as if killed after its last checkpoint
+    again = run_job(job)
+    assert again["protocol"]["step"] == 8 and again["curve"] == first["curve"]
+    other = plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1,
+                                                     settings=("tempering.recon=mean",)))[0]
+    with pytest.raises(ThermoganError, match="tempering.recon differs from this bench's"):
+        run_job(other)
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):

@@ -24,6 +24,21 @@ def test_bad_components_name_the_key(tiny_config, override, words):
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize("override, word", [
+    ("tempering.recn=mean", "'tempering.recon'"),
+    ("tempering.width=wide", "tempering.width='wide': expected int"),
+    ("model.generator.widht=8", "'model.generator.width'"),
+    ("objective.loss=lsgn", "'lsgan'"),
+])
+def test_components_are_checked_without_building(tmp_path, monkeypatch, override, word):
+    """No data files here: check_components must not need them to find a bad option."""
+    monkeypatch.setenv("THERMOGAN_DATA", str(tmp_path))
+    cfg = config.load("configs/tan_mnist_gan_cpu.yaml", [override])
+    with pytest.raises(ConfigError, match=word):
+        build.check_components(cfg)
+    build.check_components(config.load("configs/tan_mnist_gan_cpu.yaml"))
+
+
 def test_same_seed_same_initial_weights(tiny_config):
     a = build.build_trainer(config.load(tiny_config))
     b = build.build_trainer(config.load(tiny_config))

@@ -50,13 +50,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def call_component(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
-                   *args: Any) -> Any:
-    """``registry[spec.kind](*args, **options)`` with every option checked first."""
+def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
+                    n_args: int = 0) -> dict[str, Any]:
+    """``spec``'s options, each checked against ``registry[spec.kind]``'s signature after its
+    first ``n_args`` positional parameters."""
     if spec.kind not in registry:
         raise unknown_key(where, spec.kind, registry, what="kind")
     factory = registry[spec.kind]
-    params = list(inspect.signature(factory).parameters)[len(args):]
+    params = list(inspect.signature(factory).parameters)[n_args:]
     hints = typing.get_type_hints(factory)
     options = spec.options()
     for key, value in options.items():
@@ -66,12 +67,33 @@ def call_component(registry: dict[str, Callable[..., Any]], spec: Component, whe
             try:
                 options[key] = TypeAdapter(hints[key]).validate_python(value)
             except ValidationError:
-                expected = str(hints[key]).replace("collections.abc.", "")
+                hint = hints[key]
+                expected = (hint.__name__ if isinstance(hint, type)
+                            else str(hint).replace("collections.abc.", ""))
                 raise ConfigError(f"{where}.{key}={value!r}: expected {expected}") from None
+    return options
+
+
+def call_component(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
+                   *args: Any) -> Any:
+    """``registry[spec.kind](*args, **options)`` with every option checked first."""
+    options = checked_options(registry, spec, where, len(args))
     try:
-        return factory(*args, **options)
+        return registry[spec.kind](*args, **options)
     except ValueError as err:
         raise ConfigError(f"{where}.{err}") from None
+
+
+def check_components(cfg: ExperimentConfig) -> None:
+    """Every component's kind and option names and types, checked without building anything
+    (values that only the factory can judge are checked when it runs)."""
+    checked_options(DATASETS, cfg.data, "data")
+    checked_options(GENERATORS, cfg.model.generator, "model.generator", 2)
+    checked_options(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator", 1)
+    if cfg.tempering is not None:
+        checked_options(TEMPERINGS, cfg.tempering, "tempering", 2)
+    if cfg.objective.loss not in LOSSES:
+        raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
 
 
 def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
@@ -94,9 +116,8 @@ def build_tempering(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> Temp
 def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> Trainer:
     """A fresh Trainer for ``cfg``; weights are initialised from ``cfg.seed``."""
     device = device or resolve_device(cfg.device)
+    check_components(cfg)
     data = build_data(cfg)
-    if cfg.objective.loss not in LOSSES:
-        raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
     torch.manual_seed(cfg.seed)
     G = call_component(GENERATORS, cfg.model.generator, "model.generator",
                        cfg.model.z_dim, data.shape)

@@ -117,7 +117,7 @@ def _bench_lens(args: argparse.Namespace) -> None:
     for key in ("data", "variants"):
         if getattr(args, key):
             changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
-    protocol = dataclasses.replace(base, **changes)
+    protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
     print(bl.bench_lens(args.out, protocol, args.configs, args.workers, args.device,
                         "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
@@ -267,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     bl.add_argument("--every", type=int, help="steps between fd_mnist evaluations")
     bl.add_argument("--samples", type=int, help="samples per tracked fd_mnist")
     bl.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
+    bl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for every run (tempering.* ones for the lens runs "
+                    "only), e.g. --set tempering.recon=mean; repeatable")
     bl.add_argument("--configs", type=Path, default=Path("configs"))
     bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
     bl.add_argument("--workers", type=int, default=2, help="processes (one thread each)")

@@ -61,12 +61,13 @@ def start(cfg: ExperimentConfig, run_dir: Path,
     return trainer, _fit(trainer, cfg, run_dir, resumed=False)
 
 
-def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
     keys = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            keys += _changed_keys(a, b, f"{prefix}{key}.")
+            keys += changed_keys(a, b, f"{prefix}{key}.")
         elif a != b:
             keys.append(f"{prefix}{key}")
     return keys
@@ -86,7 +87,7 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
     if overrides:
         wanted = config_mod.from_dict(config_mod.apply_overrides(wanted.to_dict(),
                                                                  list(overrides)))
-    for key in _changed_keys(stored.to_dict(), wanted.to_dict()):
+    for key in changed_keys(stored.to_dict(), wanted.to_dict()):
         if not key.startswith(RESUMABLE_CHANGES):
             raise ConfigError(f"{key} differs from the run in {run_dir}; only train.*, optim.*, "
                               "eval.* and device may change when resuming")

@@ -52,6 +52,7 @@ class Protocol:
     samples: int | None = None  # samples per tracked fd_mnist; None: the config's
     eval_samples: int | None = None  # final evaluation; None: the protocol's (10,000 / 26,000)
     scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
+    settings: tuple[str, ...] = ()  # KEY=VALUE for every run; tempering.* ones for lens runs only
 
 
 QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_samples=2000)
@@ -80,6 +81,7 @@ def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]
                        ("eval.samples", p.eval_samples)):
         if value is not None and (lens or not key.startswith("tempering")):
             out.append(f"{key}={value}")
+    out += [s for s in p.settings if lens or not s.startswith("tempering")]
     if not lens:
         out.append("tempering=null")
     return tuple(out)
@@ -94,6 +96,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     if p.scale not in ("cpu", "paper"):
         raise ThermoganError(f"--scale {p.scale}: expected cpu or paper")
     from thermogan import config as config_mod
+    from thermogan.build import check_components
 
     jobs = []
     for lens in (True, False):
@@ -109,6 +112,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
                                     _overrides(p, seed, lens, name), out / "runs" / name, device))
     for job in jobs:  # a bad config or override fails here, before any worker starts
         cfg = config_mod.load(job.config, list(job.overrides))
+        check_components(cfg)
         if cfg.eval.track_every is None:
             raise ThermoganError(f"config {job.config}: eval.track_every is not set, so there "
                                  "would be no fd_mnist curve (use --every)")
@@ -116,12 +120,18 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse a finished one) and return its metrics and tracked curve."""
+    """Train one run (or finish an interrupted one, or reuse a finished one, provided its config
+    is the job's) and return its metrics and tracked curve."""
     from thermogan import config, runs
     from thermogan.tracking import read_track
 
+    cfg = config.load(job.config, list(job.overrides))
+    _check_same_config(job.run_dir, cfg.to_dict())
     if not (job.run_dir / "summary.json").exists():
-        runs.start(config.load(job.config, list(job.overrides)), job.run_dir, job.device)
+        if runs.latest_checkpoint(job.run_dir).exists():
+            runs.resume(job.run_dir, cfg, device=job.device)
+        else:
+            runs.start(cfg, job.run_dir, job.device)
     summary = json.loads((job.run_dir / "summary.json").read_text())
     track = read_track(job.run_dir)
     metrics = summary["metrics"]
@@ -132,6 +142,19 @@ def run_job(job: Job) -> dict[str, Any]:
             "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
             "horizon": _horizon(summary, job),
             "steps": [r["step"] for r in track], "curve": [r["fd_mnist"] for r in track]}
+
+
+def _check_same_config(run_dir: Path, wanted: dict[str, Any]) -> None:
+    """A run already in ``run_dir`` is reused only if it was trained with the wanted config."""
+    from thermogan import config, runs
+
+    if not (run_dir / "config.yaml").exists():
+        return
+    stored = config.load(run_dir / "config.yaml").to_dict()
+    changed = [k for k in runs.changed_keys(stored, wanted) if k != "device"]
+    if changed:
+        raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
+                             "bench's; choose another --out")
 
 
 def _horizon(summary: dict[str, Any], job: Job) -> int | None:
