@@ -80,9 +80,13 @@ def test_comparison_is_the_ratio_of_means_and_the_paired_wins():
     (c,) = comparison(results)
     assert c["ratio"] == pytest.approx(20.0 / 20.0)
     assert c["lens_better"] == 1 and c["seeds"] == 2
+    assert c["p_sign"] == pytest.approx(0.75)  # P(at least 1 win of 2 | fair coin)
     text = table(results, "header")
     assert "| MNIST | GAN | yes | 2 | 20.0 ± 10.0 | – | – | 10 ± 0 |" in text
-    assert "| MNIST | GAN | 1.000 | 1 / 2 |" in text
+    assert "| MNIST | GAN | 1.000 | 1 / 2 | 0.750 |" in text
+    (sweep,) = comparison([result("mnist", lens, s, 2.0 - lens) for lens in (False, True)
+                           for s in range(3)])
+    assert sweep["lens_better"] == 3 and sweep["p_sign"] == pytest.approx(1 / 8)
 
 
 def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home):

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from scipy.stats import binomtest
 
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
@@ -178,7 +179,8 @@ def _rows(results: list[dict[str, Any]], data: str, variant: str, lens: bool) ->
 
 
 def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (data, variant): the lens/no-lens ratio of mean final fd_mnist, and paired wins."""
+    """Per (data, variant): the lens/no-lens ratio of mean final fd_mnist, the seeds where the lens
+    did better (paired by seed), and the one-sided sign test's p-value for that many wins."""
     out = []
     for data, variant in _groups(results):
         with_lens = {r["seed"]: r for r in _rows(results, data, variant, True)}
@@ -188,9 +190,10 @@ def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         fd_lens = [with_lens[s]["fd_mnist"] for s in seeds]
         fd_plain = [without[s]["fd_mnist"] for s in seeds]
+        wins = int(sum(a < b for a, b in zip(fd_lens, fd_plain)))
         out.append({"data": data, "variant": variant, "seeds": len(seeds),
-                    "ratio": float(np.mean(fd_lens) / np.mean(fd_plain)),
-                    "lens_better": int(sum(a < b for a, b in zip(fd_lens, fd_plain)))})
+                    "ratio": float(np.mean(fd_lens) / np.mean(fd_plain)), "lens_better": wins,
+                    "p_sign": float(binomtest(wins, len(seeds), alternative="greater").pvalue)})
     return out
 
 
@@ -210,10 +213,10 @@ def table(results: list[dict[str, Any]], header: str) -> str:
             lines.append(f"| {DATA_NAMES[data]} | {VARIANT_NAMES[variant]} | "
                          f"{'yes' if lens else 'no'} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += ["", "| data | loss | fd_mnist with lens / without (ratio of means) | "
-              "seeds where the lens is better |", "|---|---|---|---|"]
+              "seeds where the lens is better | p (one-sided sign test) |", "|---|---|---|---|---|"]
     for c in comparison(results):
         lines.append(f"| {DATA_NAMES[c['data']]} | {VARIANT_NAMES[c['variant']]} | "
-                     f"{c['ratio']:.3f} | {c['lens_better']} / {c['seeds']} |")
+                     f"{c['ratio']:.3f} | {c['lens_better']} / {c['seeds']} | {c['p_sign']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
