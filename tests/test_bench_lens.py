@@ -116,10 +116,9 @@ def test_a_run_is_reused_only_with_its_config_and_an_interrupted_one_is_finished
     (job.run_dir / "summary.json").unlink()  # as if killed after its last checkpoint
     again = run_job(job)
     assert again["protocol"]["step"] == 8 and again["curve"] == first["curve"]
-    other = plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1,
-                                                     settings=("tempering.recon=mean",)))[0]
     with pytest.raises(ThermoganError, match="tempering.recon differs from this bench's"):
-        run_job(other)
+        plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1,
+                                                 settings=("tempering.recon=mean",)))
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):

@@ -88,6 +88,19 @@ def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]
     return tuple(out)
 
 
+def _check_same_config(run_dir: Path, wanted: dict[str, Any]) -> None:
+    """A run already in ``run_dir`` is reused only if it was trained with the wanted config."""
+    from thermogan import config, runs
+
+    if not (run_dir / "config.yaml").exists():
+        return
+    stored = config.load(run_dir / "config.yaml").to_dict()
+    changed = [k for k in runs.changed_keys(stored, wanted) if k != "device"]
+    if changed:
+        raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
+                             "bench's; choose another --out")
+
+
 def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:
     """Every run of the protocol, lens runs first (the longest); each config is checked here."""
     for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS)):
@@ -111,9 +124,10 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
                     name = f"{data}_{variant}_{'lens' if lens else 'nolens'}_seed{seed}"
                     jobs.append(Job(data, variant, lens, seed, path,
                                     _overrides(p, seed, lens, name), out / "runs" / name, device))
-    for job in jobs:  # a bad config or override fails here, before any worker starts
+    for job in jobs:  # a bad config or override, or a reused run that differs, fails here
         cfg = config_mod.load(job.config, list(job.overrides))
         check_components(cfg)
+        _check_same_config(job.run_dir, cfg.to_dict())
         if cfg.eval.track_every is None:
             raise ThermoganError(f"config {job.config}: eval.track_every is not set, so there "
                                  "would be no fd_mnist curve (use --every)")
@@ -121,13 +135,12 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or finish an interrupted one, or reuse a finished one, provided its config
-    is the job's) and return its metrics and tracked curve."""
+    """Train one run (or finish an interrupted one, or reuse a finished one: ``plan`` checked
+    that its config is the job's) and return its metrics and tracked curve."""
     from thermogan import config, runs
     from thermogan.tracking import read_track
 
     cfg = config.load(job.config, list(job.overrides))
-    _check_same_config(job.run_dir, cfg.to_dict())
     if not (job.run_dir / "summary.json").exists():
         if runs.latest_checkpoint(job.run_dir).exists():
             runs.resume(job.run_dir, cfg, device=job.device)
@@ -143,19 +156,6 @@ def run_job(job: Job) -> dict[str, Any]:
             "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
             "horizon": _horizon(summary, job),
             "steps": [r["step"] for r in track], "curve": [r["fd_mnist"] for r in track]}
-
-
-def _check_same_config(run_dir: Path, wanted: dict[str, Any]) -> None:
-    """A run already in ``run_dir`` is reused only if it was trained with the wanted config."""
-    from thermogan import config, runs
-
-    if not (run_dir / "config.yaml").exists():
-        return
-    stored = config.load(run_dir / "config.yaml").to_dict()
-    changed = [k for k in runs.changed_keys(stored, wanted) if k != "device"]
-    if changed:
-        raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
-                             "bench's; choose another --out")
 
 
 def _horizon(summary: dict[str, Any], job: Job) -> int | None:
