@@ -21,7 +21,6 @@ Protocols:
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,7 +269,6 @@ def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"), worke
     """Run every pair, then write results.md, results.json, curves.png and evolution_*.png."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_dir, out, p, device)
-    started = time.perf_counter()
     results = sorted(run_pool(run_job, jobs, workers, "bench lens"),
                      key=lambda r: (r["data"], r["variant"], r["lens"], r["seed"]))
     first = results[0]
@@ -279,7 +277,8 @@ def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"), worke
               f"{', '.join(DATA_NAMES[d] for d in p.data)}; {p.seeds} seed(s), the same initial "
               f"G and D with and without the lens; {first['protocol']['step']} steps; final "
               f"metrics of the protocol's samples against the test set; "
-              f"{time.perf_counter() - started:.0f} s in all with {workers} worker(s). "
+              f"{sum(r['wall_s'] or 0 for r in results) / 60:.0f} min of training summed over "
+              "the runs (one thread each). "
               f"Classifier {first['protocol'].get('classifier_sha256')}.")
     text = table(results, header)
     (out / "results.md").write_text(text)
