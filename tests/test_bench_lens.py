@@ -51,7 +51,8 @@ def test_settings_reach_every_run_and_tempering_ones_only_the_lens_runs(tmp_path
     for job in plan(configs, tmp_path / "out", p):
         cfg = load(job.config, list(job.overrides))
         assert cfg.optim.g_lr == 3e-4
-        assert (cfg.tempering is not None and cfg.tempering.options()["recon"] == "mean") == job.lens
+        recon = None if cfg.tempering is None else cfg.tempering.options()["recon"]
+        assert (recon == "mean") == job.lens
     with pytest.raises(ConfigError, match="tempering.recn"):
         plan(configs, tmp_path / "out", Protocol(settings=("tempering.recn=mean",)))
 

@@ -11,8 +11,9 @@ its modes and KL).
 Protocols:
 - reduced (CPU, the default): the original GAN loss on MNIST and Stacked MNIST, 3 seeds, the
   ``_cpu`` configs (DCGAN C = 16, an 8-channel lens with a per-pixel reconstruction term,
-  2,000 steps, λ → 0 over 500); about 35 minutes on 2 cores. ``--variants gan,lsgan,wgangp`` adds the other losses (WGAN-GP's 5 critic
-  steps make it about 2.5 times the cost of the others).
+  2,000 steps, λ → 0 over 500); about 35 minutes on 2 cores. ``--variants gan,lsgan,wgangp``
+  adds the other losses (WGAN-GP's 5 critic steps make it about 2.5 times the cost of the
+  others).
 - quick: MNIST and Stacked MNIST, 1 seed, 300 steps, λ → 0 over 75; about 3 minutes.
 - paper (GPU): ``--scale paper --device cuda --workers 1`` (C = 64, a 16-channel lens, 100,000
   steps, K = 10,000).
@@ -139,8 +140,8 @@ def run_job(job: Job) -> dict[str, Any]:
     from thermogan import config, runs
     from thermogan.tracking import read_track
 
-    cfg = config.load(job.config, list(job.overrides))
     if not (job.run_dir / "summary.json").exists():
+        cfg = config.load(job.config, list(job.overrides))
         if runs.latest_checkpoint(job.run_dir).exists():
             runs.resume(job.run_dir, cfg, device=job.device)
         else:
