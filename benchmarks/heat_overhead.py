@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "ring8_betagan.yaml"
 

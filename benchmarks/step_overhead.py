@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 from thermogan.data.toy import ring
 from thermogan.nets.mlp import mlp
 from thermogan.train.loop import fit

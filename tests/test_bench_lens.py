@@ -8,7 +8,7 @@ import yaml
 
 from thermogan.bench.lens import Protocol, bench_lens, comparison, plan, run_job, table
 from thermogan.cli import main
-from thermogan.config import load
+from thermogan.experiment.config import load
 from thermogan.errors import ConfigError, ThermoganError
 
 

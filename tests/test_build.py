@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 from thermogan.errors import ConfigError
 
 

@@ -56,7 +56,7 @@ def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_pa
     assert main(["train", "--resume", str(tmp_path), "train.steps=40", "optim.g_lr=1e-5",
                  "optim.lr_decay=null"]) == 0
     assert "step 40" in capsys.readouterr().out
-    from thermogan import runs
+    from thermogan.experiment import runs
 
     cfg, trainer = runs.open_run(tmp_path)
     assert cfg.optim.g_lr == 1e-5 and trainer.g_opt.param_groups[0]["lr"] == 1e-5

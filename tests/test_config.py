@@ -2,7 +2,7 @@
 
 import pytest
 
-from thermogan import config
+from thermogan.experiment import config
 from thermogan.errors import ConfigError
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from thermogan import config, runs
-from thermogan.tracking import read_track
+from thermogan.experiment import config, runs
+from thermogan.experiment.tracking import read_track
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
 
@@ -82,7 +82,7 @@ def test_lens_configs_differ_from_their_cpu_twin_in_scale_only(path):
 @pytest.mark.parametrize("name", ["tan_mnist_gan_cpu", "tan_stacked_wgangp"])
 def test_a_lens_config_and_its_twin_without_the_lens_start_from_the_same_weights(name,
                                                                                  mnist_home):
-    from thermogan.build import build_trainer
+    from thermogan.experiment.build import build_trainer
 
     root = CONFIGS[0].parent
     lensed = build_trainer(config.load(root / f"{name}.yaml", ["device=cpu"]))

@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 from thermogan.data.toy import ring
 from thermogan.objectives.adversarial import get_loss
 from thermogan.schedules import Constant, Geometric

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import get_loss
 from thermogan.schedules import SineDecay

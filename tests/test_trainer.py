@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from thermogan import build, config
+from thermogan.experiment import build, config
 from thermogan.errors import DivergenceError
 from thermogan.tempering.base import Tempering
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint

@@ -14,7 +14,7 @@ from thermogan.errors import ThermoganError
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan import config, runs, scoring
+    from thermogan.experiment import config, runs, scoring
 
     if args.resume is not None:
         cfg = config.load(args.config, args.overrides) if args.config else None
@@ -31,7 +31,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from thermogan import runs, scoring
+    from thermogan.experiment import runs, scoring
 
     cfg, trainer = runs.open_run(args.run_dir, args.device)
     if args.samples is not None:
@@ -50,7 +50,7 @@ def _eval(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from thermogan import runs
+    from thermogan.experiment import runs
 
     if args.n <= 0:
         raise ThermoganError(f"--n {args.n}: must be > 0")
@@ -186,7 +186,7 @@ def _data_classifier(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from thermogan import runs
+    from thermogan.experiment import runs
 
     out = args.out or Path(args.run_dirs[0]).parent / "compare.png"
     for row in runs.compare(args.run_dirs, out):
@@ -195,7 +195,7 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from thermogan.build import REGISTRIES
+    from thermogan.experiment.build import REGISTRIES
 
     for name, registry in REGISTRIES.items():
         print(f"{name}: {', '.join(registry)}")

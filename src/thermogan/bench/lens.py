@@ -90,7 +90,7 @@ def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]
 
 def _check_same_config(run_dir: Path, wanted: dict[str, Any]) -> None:
     """A run already in ``run_dir`` is reused only if it was trained with the wanted config."""
-    from thermogan import config, runs
+    from thermogan.experiment import config, runs
 
     if not (run_dir / "config.yaml").exists():
         return
@@ -109,8 +109,8 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
             raise ThermoganError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
     if p.scale not in ("cpu", "paper"):
         raise ThermoganError(f"--scale {p.scale}: expected cpu or paper")
-    from thermogan import config as config_mod
-    from thermogan.build import check_components
+    from thermogan.experiment import config as config_mod
+    from thermogan.experiment.build import check_components
 
     jobs = []
     for lens in (True, False):
@@ -137,8 +137,8 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
 def run_job(job: Job) -> dict[str, Any]:
     """Train one run (or finish an interrupted one, or reuse a finished one: ``plan`` checked
     that its config is the job's) and return its metrics and tracked curve."""
-    from thermogan import config, runs
-    from thermogan.tracking import read_track
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.tracking import read_track
 
     if not (job.run_dir / "summary.json").exists():
         cfg = config.load(job.config, list(job.overrides))
@@ -162,7 +162,7 @@ def _horizon(summary: dict[str, Any], job: Job) -> int | None:
     """K of the lens run's λ(t), for the curves' marker."""
     if not job.lens:
         return None
-    from thermogan import config
+    from thermogan.experiment import config
 
     weight = config.load(job.config, list(job.overrides)).tempering.options().get("weight")
     return weight.get("horizon") if isinstance(weight, dict) else None

@@ -80,7 +80,7 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
 
 def run_job(job: Job) -> dict[str, Any]:
     """Train and score one run; returns its metrics, training time and samples."""
-    from thermogan import config, runs, scoring
+    from thermogan.experiment import config, runs, scoring
 
     cfg = config.load(job.config, list(job.overrides))
     if (job.run_dir / "summary.json").exists():  # finished in an earlier, interrupted bench

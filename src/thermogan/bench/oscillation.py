@@ -62,7 +62,7 @@ def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
     if p.steps < 10 * p.every:
         raise ThermoganError(f"--steps {p.steps} with --every {p.every} gives fewer than 10 "
                              "evaluations; the curve cannot be filtered")
-    from thermogan import config as config_mod
+    from thermogan.experiment import config as config_mod
 
     jobs = [Job(k, seed, config, (f"tempering.levels={k}", f"seed={seed}",
                                   f"train.steps={p.steps}", f"eval.track_every={p.every}",
@@ -77,8 +77,8 @@ def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Train one run (or reuse a finished one) and return its tracked curve."""
-    from thermogan import config, runs
-    from thermogan.tracking import read_track
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.tracking import read_track
 
     if not (job.run_dir / "summary.json").exists():
         runs.start(config.load(job.config, list(job.overrides)), job.run_dir, "cpu")

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from thermogan.build import build_data
-from thermogan.config import ExperimentConfig
+from thermogan.experiment.build import build_data
+from thermogan.experiment.config import ExperimentConfig
 from thermogan.data.download import data_dir
 from thermogan.data.images import IMAGE_DATASETS
-from thermogan.image_scores import MnistScorer
+from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
 from thermogan.train.trainer import Trainer

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from thermogan.image_scores import MnistScorer, features_and_digits
+from thermogan.experiment.mnist_scorer import MnistScorer
+from thermogan.metrics.features import features_and_digits
 from thermogan.train.logging import MetricsLog
 from thermogan.train.trainer import Trainer
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from thermogan.config import Component, ExperimentConfig
+from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.data import DATASETS
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset

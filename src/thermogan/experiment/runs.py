@@ -25,17 +25,17 @@ import torch
 
 import numpy as np
 
-from thermogan import config as config_mod
-from thermogan import scoring
-from thermogan.build import build_trainer, resolve_device
-from thermogan.config import ExperimentConfig
+from thermogan.experiment import config as config_mod
+from thermogan.experiment import scoring
+from thermogan.experiment.build import build_trainer, resolve_device
+from thermogan.experiment.config import ExperimentConfig
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.report.curves import metric_curves
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
 from thermogan.report.snapshots import (level_panel, level_snapshots, periodic_snapshots,
                                         snapshot_panel)
-from thermogan.tracking import FdTrack, read_track
+from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer

@@ -1,4 +1,8 @@
-"""Image metrics from the project's MNIST classifier, each with the protocol that produced it.
+"""Scoring generated images with the project's MNIST classifier, each metric with its protocol.
+
+The scoring layer over ``metrics/`` (as torch-fidelity layers it): the math lives in
+``metrics/frechet.py``, ``kid.py`` and ``stacked.py``, the features in ``metrics/features.py``;
+this module caches the reference set's features and statistics and records every protocol.
 
 - ``fd_mnist``: Fréchet distance between the classifier's penultimate features (128-d per channel)
   of the real *test* set and of generated images. Not FID: no Inception network is involved, and
@@ -22,26 +26,10 @@ import torch
 from torch import Tensor
 
 from thermogan.metrics.classifier import MnistClassifier
+from thermogan.metrics.features import FEATURE_NETWORK, features_and_digits
 from thermogan.metrics.frechet import FeatureStats, frechet_distance
 from thermogan.metrics.kid import kid
 from thermogan.metrics.stacked import mode_stats, modes_from_digits
-
-FEATURE_NETWORK = "thermogan MNIST CNN (penultimate layer, 128-d per channel)"
-
-
-@torch.no_grad()
-def features_and_digits(model: MnistClassifier, images: Tensor,
-                        batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Features (N, 128·C) and predicted digits (N, C) of images (N, C, H, W), channel by channel."""
-    feats, digits = [], []
-    for i in range(0, len(images), batch):
-        chunk = images[i:i + batch].float().cpu()  # (B, C, H, W)
-        b, c = chunk.shape[:2]
-        h = model.features(chunk.reshape(b * c, 1, *chunk.shape[2:]))  # (B·C, 128)
-        digits.append(model.fc2(h).argmax(1).reshape(b, c).numpy())
-        feats.append(h.reshape(b, c * h.shape[1]).numpy())
-    return np.concatenate(feats), np.concatenate(digits)
-
 
 class MnistScorer:
     """Scores generated images against a real reference set with the MNIST classifier.
