@@ -23,6 +23,7 @@ demo: $(STAMP)
 		--out runs/demo/compare.png
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -24,8 +24,8 @@ import torch
 from thermogan.data.download import data_dir
 from thermogan.data.images import load_mnist, stacked_mnist
 from thermogan.experiment.mnist_scorer import MnistScorer
-from thermogan.metrics.features import features_and_digits
 from thermogan.metrics.classifier import load_classifier
+from thermogan.metrics.features import features_and_digits
 from thermogan.metrics.kid import kid
 from thermogan.metrics.stacked import mode_stats, modes_from_digits
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from thermogan.experiment import build, config
 from thermogan.data.toy import ring
+from thermogan.experiment import build, config
 from thermogan.nets.mlp import mlp
 from thermogan.train.loop import fit
 

@@ -80,3 +80,54 @@ def test_wgan_gp_carries_its_penalty_weight():
 def test_unknown_loss_suggests_the_closest():
     with pytest.raises(ConfigError, match="did you mean 'hinge'"):
         get_loss("hnge")
+
+
+PER_EXAMPLE = {  # (real term, fake term, G term) of one logit h, written out from the formulas
+    "minimax": (lambda h: -math.log(sig(h)), lambda h: -math.log(1 - sig(h)),
+                lambda h: math.log(1 - sig(h))),
+    "nonsaturating": (lambda h: -math.log(sig(h)), lambda h: -math.log(1 - sig(h)),
+                      lambda h: -math.log(sig(h))),
+    "lsgan": (lambda h: 0.5 * (h - 1) ** 2, lambda h: 0.5 * h**2, lambda h: 0.5 * (h - 1) ** 2),
+    "wgan": (lambda h: -h, lambda h: h, lambda h: -h),
+    "wgan-gp": (lambda h: -h, lambda h: h, lambda h: -h),
+    "hinge": (lambda h: max(0.0, 1 - h), lambda h: max(0.0, 1 + h), lambda h: -h),
+    "rkl": (lambda h: math.exp(h), lambda h: -h, lambda h: h),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_per_example_terms_match_the_formulas_and_reduce_to_the_losses(kind):
+    loss = get_loss(kind)
+    h = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    for method, formula in zip((loss.real_term, loss.fake_term, loss.g_term), PER_EXAMPLE[kind]):
+        for shape in ((13,), (13, 1)):  # logits as (B,) or (B, 1): always (B,) terms
+            terms = method(h.reshape(shape))
+            assert terms.shape == (13,)
+            assert terms.tolist() == pytest.approx([formula(v) for v in h.tolist()], rel=1e-9)
+    assert loss.d(REAL, FAKE).item() == pytest.approx(
+        (loss.real_term(REAL).mean() + loss.fake_term(FAKE).mean()).item())
+    assert d_loss(loss, REAL, FAKE).item() == pytest.approx(d_loss(kind, REAL, FAKE).item())
+    assert g_loss(LOSSES[kind], FAKE).item() == pytest.approx(loss.g_term(FAKE).mean().item())
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_monotone_real_says_whether_the_real_term_is_monotone(kind):
+    loss = get_loss(kind)
+    steps = torch.diff(loss.real_term(torch.linspace(-5, 5, 201)))
+    monotone = bool((steps <= 0).all() or (steps >= 0).all())
+    assert loss.monotone_real == monotone
+
+
+def test_gradient_penalty_per_example_against_a_linear_critic():
+    from torch import nn
+
+    from thermogan.objectives.penalties import gradient_penalty, gradient_penalty_terms
+
+    critic = nn.Linear(3, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, 0.0, 4.0]]))  # ‖∇D‖ = 5 everywhere
+    real, fake = torch.randn(6, 3), torch.randn(6, 3)
+    terms = gradient_penalty_terms(critic, real, fake, torch.Generator().manual_seed(0))
+    assert terms.shape == (6,) and torch.allclose(terms, torch.full((6,), 16.0))
+    mean = gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+    assert mean.item() == pytest.approx(16.0)

@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from thermogan.bench.lens import Protocol, bench_lens, comparison, plan, run_job, table
+from thermogan.bench.lens import Protocol, _horizon, bench_lens, comparison, plan, run_job, table
 from thermogan.cli import main
-from thermogan.experiment.config import load
 from thermogan.errors import ConfigError, ThermoganError
+from thermogan.experiment.config import Component, load
 
 
 def write_configs(folder, steps=12):
@@ -47,10 +47,10 @@ def test_plan_pairs_each_seed_with_and_without_the_lens(tmp_path):
 
 def test_settings_reach_every_run_and_tempering_ones_only_the_lens_runs(tmp_path):
     configs = write_configs(tmp_path / "configs")
-    p = Protocol(data=("mnist",), seeds=1, settings=("tempering.recon=mean", "optim.g_lr=3e-4"))
+    p = Protocol(data=("mnist",), seeds=1, settings=("tempering.recon=mean", "optim.g.lr=3.0e-4"))
     for job in plan(configs, tmp_path / "out", p):
         cfg = load(job.config, list(job.overrides))
-        assert cfg.optim.g_lr == 3e-4
+        assert cfg.optim.g.options()["lr"] == 3e-4
         recon = None if cfg.tempering is None else cfg.tempering.options()["recon"]
         assert (recon == "mean") == job.lens
     with pytest.raises(ConfigError, match="tempering.recn"):
@@ -114,12 +114,21 @@ def test_a_run_is_reused_only_with_its_config_and_an_interrupted_one_is_finished
     p = Protocol(data=("mnist",), seeds=1)
     job = plan(configs, tmp_path / "out", p)[0]
     first = run_job(job)
+    assert first["horizon"] == 6  # from the config the job loaded
     (job.run_dir / "summary.json").unlink()  # as if killed after its last checkpoint
     again = run_job(job)
     assert again["protocol"]["step"] == 8 and again["curve"] == first["curve"]
     with pytest.raises(ThermoganError, match="tempering.recon differs from this bench's"):
         plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1,
                                                  settings=("tempering.recon=mean",)))
+
+
+def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
+    lens = Component(kind="lens", weight={"kind": "sine_decay", "horizon": 9})
+    noise = Component(kind="instance_noise")
+    assert _horizon(lens) == 9 and _horizon([noise, lens]) == 9
+    assert _horizon(None) is None and _horizon(noise) is None and _horizon([noise]) is None
+    assert _horizon(Component(kind="lens", weight=0.5)) is None
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 from thermogan.bench.modes import METHODS, aggregate, markdown, plan
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
+from thermogan.experiment.config import load, save
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -24,6 +25,17 @@ def test_plan_gives_every_method_the_same_seeds_and_budget(tmp_path):
         plan(tmp_path, tmp_path, 1, 10)
     with pytest.raises(ThermoganError, match="unknown method"):
         plan(CONFIGS, tmp_path, 1, 10, methods=["gan"])
+
+
+def test_plan_refuses_a_run_folder_that_holds_another_config(tmp_path):
+    (job,) = plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))
+    job.run_dir.mkdir(parents=True)
+    save(load(job.config, [*job.overrides, "train.steps=400", "device=cuda"]),
+         job.run_dir / "config.yaml")
+    with pytest.raises(ThermoganError, match="train.steps differs from this bench's"):
+        plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))
+    save(load(job.config, [*job.overrides, "device=cuda"]), job.run_dir / "config.yaml")
+    plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))  # device may differ
 
 
 def test_aggregate_is_mean_and_standard_error():

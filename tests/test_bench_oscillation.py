@@ -1,11 +1,14 @@
 """`thermogan bench oscillation` end to end on small MNIST files, and its argument checks."""
 
+import dataclasses
 import json
 
+import pytest
 import yaml
 
-from thermogan.bench.oscillation import Protocol, bench_oscillation
+from thermogan.bench.oscillation import Protocol, bench_oscillation, plan
 from thermogan.cli import main
+from thermogan.errors import ThermoganError
 
 
 def tiny_config(tmp_path):
@@ -29,6 +32,9 @@ def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home):
         assert run["window"][0] == run["knee_step"] and run["window"][1] == 60
         assert run["amplitude"] >= 0 and run["sha256"]
     assert (tmp_path / "out" / "oscillation.png").is_file()
+    # the finished runs are reused only by the same protocol
+    with pytest.raises(ThermoganError, match="eval.track_samples differs from this bench's"):
+        plan(tiny_config(tmp_path), tmp_path / "out", dataclasses.replace(p, samples=10))
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, mnist_home):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from thermogan.experiment import build, config
 from thermogan.errors import ConfigError
+from thermogan.experiment import build, config
 
 
 @pytest.mark.parametrize("override, words", [
@@ -15,9 +15,19 @@ from thermogan.errors import ConfigError
     ("model.generator.activation=sigmoid", ["model.generator.activation='sigmoid'"]),
     ("model.discriminator.hiden=[3]", ["'model.discriminator.hidden'"]),
     ("objective.loss=hnge", ["'hnge'", "'hinge'"]),
+    ("optim.g.betas=[0.5, 1.5]", ["optim.g.betas=[0.5, 1.5]", "[0, 1)"]),
+    ("optim.d.kind=adamw", ["unknown kind 'adamw' at optim.d", "'adam'"]),
+    ("optim.d.momentun=0.9", ["unknown key 'optim.d.momentun'"]),
+    ("optim.g={kind: sgd, momentum: 1.5}", ["optim.g.momentum=1.5"]),
+    ("tempering=[{kind: instance_noise}, {kind: heet}]", ["tempering[1]", "'heat'"]),
+    ("tempering={kind: instance_noise, std: {kind: constant_contoller}}",
+     ["'constant_controller'"]),
+    ("model.conditional=true", ["model.conditional=true", "data 'box' has no labels"]),
+    ("model.generator.num_classes=8", ["model.conditional=true instead"]),
 ])
 def test_bad_components_name_the_key(tiny_config, override, words):
-    cfg = config.load(tiny_config, [override])
+    cfg = config.load(tiny_config, [override, *(["data.kind=box"] if "conditional" in override
+                                                 else [])])
     with pytest.raises(ConfigError) as info:
         build.build_trainer(cfg)
     for word in words:
@@ -43,7 +53,7 @@ def test_same_seed_same_initial_weights(tiny_config):
     a = build.build_trainer(config.load(tiny_config))
     b = build.build_trainer(config.load(tiny_config))
     c = build.build_trainer(config.load(tiny_config, ["seed=4"]))
-    for pa, pb, pc in zip(a.G.parameters(), b.G.parameters(), c.G.parameters()):
+    for pa, pb in zip(a.G.parameters(), b.G.parameters()):
         assert torch.equal(pa, pb)
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.G.parameters(), c.G.parameters()))
 
@@ -56,3 +66,14 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             build.resolve_device("cuda")
+
+
+def test_optimizers_and_temperings_come_from_their_registries(tiny_config):
+    cfg = config.load(tiny_config, ["optim.d={kind: sgd, lr: 0.01, momentum: 0.5}",
+                                    "tempering=[{kind: instance_noise}, {kind: lens, width: 4}]"])
+    trainer = build.build_trainer(cfg)
+    assert isinstance(trainer.d_opt, torch.optim.SGD) and isinstance(trainer.g_opt,
+                                                                     torch.optim.Adam)
+    assert trainer.d_opt.param_groups[0]["momentum"] == 0.5
+    assert [type(t).__name__ for t in trainer.temperings] == ["InstanceNoise", "Lens"]
+    assert list(trainer.players) == ["lens"]

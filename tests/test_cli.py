@@ -53,13 +53,13 @@ def test_training_again_into_a_finished_run_refuses(tiny_config, tmp_path, capsy
 
 def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_path, capsys):
     assert main(["train", str(tiny_config), "--out", str(tmp_path), "train.steps=20"]) == 0
-    assert main(["train", "--resume", str(tmp_path), "train.steps=40", "optim.g_lr=1e-5",
+    assert main(["train", "--resume", str(tmp_path), "train.steps=40", "optim.g.lr=1.0e-5",
                  "optim.lr_decay=null"]) == 0
     assert "step 40" in capsys.readouterr().out
     from thermogan.experiment import runs
 
     cfg, trainer = runs.open_run(tmp_path)
-    assert cfg.optim.g_lr == 1e-5 and trainer.g_opt.param_groups[0]["lr"] == 1e-5
+    assert cfg.optim.g.options()["lr"] == 1e-5 and trainer.g_opt.param_groups[0]["lr"] == 1e-5
     assert main(["train", str(tiny_config), "--resume", str(tmp_path), "train.steps=40",
                  "model.z_dim=3"]) == 2
     assert "model.z_dim differs" in capsys.readouterr().err

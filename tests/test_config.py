@@ -2,14 +2,15 @@
 
 import pytest
 
-from thermogan.experiment import config
 from thermogan.errors import ConfigError
+from thermogan.experiment import config
 
 
 def test_defaults_and_overrides(tiny_config):
-    cfg = config.load(tiny_config, ["train.steps=50", "optim.g_lr=2e-4", "data.std=0.02",
+    cfg = config.load(tiny_config, ["train.steps=50", "optim.g.lr=2e-4", "data.std=0.02",
                                     "model.generator.hidden=[16]"])
-    assert cfg.train.steps == 50 and cfg.optim.g_lr == 2e-4
+    assert cfg.train.steps == 50 and float(cfg.optim.g.options()["lr"]) == 2e-4
+    assert cfg.optim.d.options() == {"lr": 1e-3, "betas": [0.5, 0.999]}  # the default's
     assert cfg.data.options() == {"std": 0.02}
     assert cfg.model.generator.options()["hidden"] == [16]
     assert cfg.model.discriminator.options()["hidden"] == [32, 32]  # untouched
@@ -30,7 +31,9 @@ def test_resolved_config_round_trips(tiny_config, tmp_path):
     ("train.steps=many", ["train.steps='many'", "integer"]),
     ("train.batch_size=0", ["train.batch_size=0"]),
     ("train.ema=1.5", ["train.ema=1.5"]),
-    ("optim.betas=[0.5, 1.5]", ["optim.betas", "[0, 1)"]),
+    ("optim.g_lr=2e-4", ["optim.g_lr was replaced by optim.g.lr", "kind: adam"]),
+    ("optim.betas=[0.5, 0.9]", ["optim.betas was replaced by optim.g.betas and optim.d.betas"]),
+    ("tempering=[{kind: heat}, 3]", ["tempering"]),
     ("optim.lr_decay={kind: linear, start: 1, end: 0, steps: 0}", ["optim.lr_decay.steps=0"]),
     ("model.z_dist=cauchy", ["model.z_dist='cauchy'"]),
     ("train", ["KEY=VALUE"]),

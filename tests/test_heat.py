@@ -8,12 +8,16 @@ import torch
 from scipy import stats
 from torch import nn
 
-from thermogan.experiment import build, config
+from thermogan.data.batch import Batch
 from thermogan.data.toy import ring
+from thermogan.errors import ConfigError
+from thermogan.experiment import build, config
 from thermogan.objectives.adversarial import get_loss
 from thermogan.schedules import Constant, Geometric
-from thermogan.tempering.heat import Heat, betagan_schedule, heat, reflect
-from thermogan.tempering.noise import instance_noise
+from thermogan.step import DStep
+from thermogan.tempering.heat import Heat, betagan_schedule, reflect
+from thermogan.tempering.heat import heated as heat_map
+from thermogan.tempering.noise import InstanceNoise, noised
 
 N = 200_000
 
@@ -96,7 +100,7 @@ def test_the_whole_algorithm_as_one_schedule():
 
 
 def test_level_key_and_describe_follow_the_stages():
-    h = heat(1000, ring().in_box(-1, 1))
+    h = Heat.for_run(1000, ring().in_box(-1, 1))
     keys = [h.level_key(t) for t in (0, 99, 100, 134, 135, 799, 800, 999)]
     assert keys == [(0, 0), (0, 0), (1, 0), (1, 0), (1, 1), (1, 19), (2, 0), (2, 0)]
     h.set_step(135)
@@ -105,10 +109,10 @@ def test_level_key_and_describe_follow_the_stages():
 
 def test_cold_std_derives_the_cold_end_from_the_data():
     data = ring().in_box(-1, 1)
-    h = heat(1000, data, cold_std=2.0)
+    h = Heat.for_run(1000, data, cold_std=2.0)
     assert h.beta.parts[1].schedule.end == pytest.approx(1 / (2 * data.std) ** 2)
     with pytest.raises(ValueError, match="box=None"):
-        heat(1000, ring())
+        Heat.for_run(1000, ring())
 
 
 class RadialCritic(nn.Module):
@@ -118,22 +122,65 @@ class RadialCritic(nn.Module):
         return 1 - 4 * (x**2).sum(1, keepdim=True)
 
 
-def test_coupled_temperature_descends_the_objective():
+def record(x):
+    """A D record holding only a real batch (what the coupling reads)."""
+    empty = torch.zeros(len(x))
+    return DStep(Batch(x), Batch(x), x, x, empty, empty, torch.zeros(()))
+
+
+@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "wgan", "hinge"])
+def test_coupled_temperature_descends_the_objective(loss):
     h = Heat(Geometric(4.0, 4.0, 1, 10), coupled=True, coupling_lr=0.01)
     h.set_step(0)
     assert h.sigma() == pytest.approx(0.5)
-    out = h.update(torch.zeros(4096, 2), RadialCritic(), get_loss("minimax"))
-    # V's real term E[log D(x + σε)] falls as σ grows, so descending V raises σ
+    (coupling,) = h.players()
+    out = coupling.update(record(torch.zeros(4096, 2)), RadialCritic(), get_loss(loss),
+                          torch.Generator().manual_seed(0))
+    # V's real term (−D's real loss on x + σε) falls as σ grows, so descending V raises σ
     assert h.offset.item() > 0 and out["sigma"].item() == pytest.approx(0.5 + h.offset.item())
     plain = Heat(Constant(4.0))
-    plain.set_step(0)
-    assert plain.update(torch.zeros(8, 2), RadialCritic(), get_loss("minimax")) == {}
-    assert plain.offset.item() == 0
+    assert plain.players() == [] and plain.offset.item() == 0
+
+
+def test_coupling_uses_the_configured_losss_real_term():
+    """One step of δ equals −lr·∂/∂δ of −mean(real_term(D(x + (σ+δ)ε))), computed by hand."""
+    critic, x = RadialCritic(), torch.zeros(256, 2)
+    for name in ("minimax", "wgan"):
+        h = Heat(Constant(4.0), coupled=True, coupling_lr=0.1)
+        h.set_step(0)
+        h.players()[0].update(record(x), critic, get_loss(name), torch.Generator().manual_seed(5))
+        eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+        delta = torch.zeros((), requires_grad=True)
+        logits = critic(heat_map(x, eps, 0.5 + delta))
+        value = -get_loss(name).real_term(logits).mean()
+        (grad,) = torch.autograd.grad(value, delta)
+        assert h.offset.item() == pytest.approx(-0.1 * grad.item(), rel=1e-5)
+
+
+def test_coupling_refuses_a_loss_whose_real_term_goes_both_ways():
+    h = Heat(Constant(4.0), coupled=True)
+    with pytest.raises(ConfigError, match="lsgan"):
+        h.players()[0].check(get_loss("lsgan"))
+    cfg = config.load("configs/ring8_betagan.yaml", ["tempering.coupled=true",
+                                                     "objective.loss=lsgan"])
+    with pytest.raises(ConfigError, match="coupled=false"):
+        build.build_trainer(cfg)
+
+
+def test_pure_maps_match_their_modules():
+    x, eps = torch.rand(64, 3) * 2 - 1, torch.randn(64, 3)
+    assert torch.equal(noised(x, eps, 0.3), x + 0.3 * eps)
+    assert torch.equal(heat_map(x, eps, 0.2, boundary="none"), x + 0.2 * eps)
+    h = Heat(Constant(25.0))
+    h.set_step(0)
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    noise = torch.randn(x.shape, generator=gen_b)
+    assert torch.equal(h(x, generator=gen_a), heat_map(x, noise, 0.2))
 
 
 def test_instance_noise_heats_both_sides_and_anneals_to_zero():
-    noise = instance_noise(1000, ring(), std_start=0.5, anneal_fraction=0.5)
-    assert noise.applies_to_fake
+    noise = InstanceNoise.for_run(1000, ring(), std_start=0.5, anneal_fraction=0.5)
+    assert noise.sides == ("real", "fake")
     noise.set_step(0)
     x = torch.zeros(100_000, 1)
     assert noise(x, generator=torch.Generator().manual_seed(0)).std().item() == pytest.approx(
@@ -154,7 +201,7 @@ def test_in_box_is_isotropic_and_invertible():
     assert boxed.std == pytest.approx(0.05 * scale)
     np.testing.assert_allclose(boxed.centers, raw.centers * scale, atol=1e-12)
     np.testing.assert_allclose(boxed.to_data(boxed.centers), raw.centers, atol=1e-12)
-    x = boxed.sample(10_000, torch.Generator().manual_seed(0)).numpy()
+    x = boxed.sample(10_000, torch.Generator().manual_seed(0)).x.numpy()
     assert (np.abs(x) > 1).any(axis=1).mean() < 0.005  # only the 3-std tails of edge modes
 
 
@@ -174,7 +221,21 @@ def test_betagan_run_resumes_exactly(tmp_path):
     for _ in range(35):
         second.train_step()
     assert torch.equal(straight.sample(200, seed=1), second.sample(200, seed=1))
-    assert straight.tempering.offset.item() == second.tempering.offset.item() != 0
+    assert straight.temperings[0].offset.item() == second.temperings[0].offset.item() != 0
+
+
+def test_coupling_noise_differs_between_seeds():
+    """Each run's coupling draws from its own stream, seeded from the run seed (not the step)."""
+    offsets = []
+    for seed in (0, 1):
+        cfg = config.load("configs/ring8_betagan.yaml", [
+            "train.steps=40", "train.batch_size=16", "model.generator.hidden=[8]",
+            "model.discriminator.hidden=[8]", "tempering.levels=2", "tempering.coupled=true",
+            f"seed={seed}", "tempering.fractions=[0.0, 0.9, 0.1]"])
+        trainer = build.build_trainer(cfg)
+        trainer.train_step()
+        offsets.append(trainer.temperings[0].offset.item())
+    assert offsets[0] != offsets[1]
 
 
 def test_ema_restarts_at_each_temperature_level():

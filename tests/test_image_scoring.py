@@ -8,13 +8,13 @@ import pytest
 import torch
 import yaml
 
-from thermogan.experiment import config, runs
 from thermogan.cli import main
+from thermogan.experiment import config, runs
 from thermogan.experiment.mnist_scorer import MnistScorer
-from thermogan.metrics.features import features_and_digits
-from thermogan.metrics.classifier import MnistClassifier, weights_hash
-from thermogan.report.images import tile
 from thermogan.experiment.tracking import read_track
+from thermogan.metrics.classifier import MnistClassifier, weights_hash
+from thermogan.metrics.features import features_and_digits
+from thermogan.report.images import tile
 
 
 def images(n, channels=1, seed=0):

@@ -1,13 +1,13 @@
-"""Image loaders on small files written here in the real formats, and on the real MNIST if present."""
+"""Image loaders on small files written here in the real formats, and on the real MNIST if
+present; labels and classes of the image data sets."""
 
-import gzip
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import fake_mnist, write_idx
 
 from thermogan.data.images import (
     DataFileError,
@@ -19,8 +19,6 @@ from thermogan.data.images import (
     read_idx,
     stacked_mnist,
 )
-
-from helpers import fake_mnist, write_idx
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -126,7 +124,30 @@ def test_image_data_draws_reproducibly():
     data = ImageData(torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1))
     a = data.sample(16, torch.Generator().manual_seed(1))
     b = data.sample(16, torch.Generator().manual_seed(1))
-    assert a.shape == (16, 1, 1, 1) and torch.equal(a, b)
+    assert a.x.shape == (16, 1, 1, 1) and torch.equal(a.x, b.x)
+    assert a.y is None and data.num_classes is None and data.is_image
+
+
+def test_image_labels_travel_with_their_images():
+    images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1)
+    data = ImageData(images, torch.arange(50) % 7, num_classes=7)
+    batch = data.sample(40, torch.Generator().manual_seed(2))
+    assert batch.y.dtype == torch.int64
+    assert torch.equal(batch.y, batch.x.flatten().long() % 7)
+    with pytest.raises(ValueError, match="together"):
+        ImageData(images, torch.zeros(50, dtype=torch.int64))
+
+
+def test_labelled_image_sets_say_how_many_classes(tmp_path):
+    from helpers import fake_mnist
+
+    from thermogan.data.images import mnist, stacked
+
+    images, labels = fake_mnist(tmp_path, n=30, prefix="train", compress=False)
+    data = mnist(str(tmp_path))
+    assert data.num_classes == 10 and torch.equal(data.labels, torch.as_tensor(labels).long())
+    three = stacked(str(tmp_path), n=40, seed=1)
+    assert three.num_classes == 1000 and three.sample(5).y.max() < 1000
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the real MNIST archives are not here")

@@ -7,17 +7,22 @@ import pytest
 import torch
 from torch import nn
 
+from thermogan.data.batch import Batch
 from thermogan.experiment import build, config
-from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import get_loss
 from thermogan.schedules import SineDecay
-from thermogan.tempering.lens import Lens, LensNet, lens
+from thermogan.step import DStep
+from thermogan.tempering.lens import Lens, LensNet
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 
 
 class Shape:
     def __init__(self, *shape):
         self.shape = shape
+
+
+def lens(total_steps, data, **options):
+    return Lens.for_run(total_steps, data, **options)
 
 
 @pytest.mark.parametrize("shape", [(2,), (1, 32, 32), (3, 16, 16)])
@@ -39,9 +44,12 @@ def shifted_lens(weight, shift=(1.0, 0.0, 0.0)):
     return Lens(net, weight)
 
 
-@pytest.mark.parametrize("loss, adv", [("minimax", math.log1p(math.exp(2.0))),
+@pytest.mark.parametrize("loss, adv", [("minimax", math.log1p(math.exp(2.0))),  # −log(1 − D)
                                        ("nonsaturating", math.log1p(math.exp(2.0))),
-                                       ("lsgan", 4.0), ("wgan-gp", 2.0)])
+                                       ("lsgan", 0.5 * 4.0),  # ½D², LSGAN's fake term
+                                       ("wgan-gp", 2.0), ("wgan", 2.0),  # D
+                                       ("hinge", 3.0),  # relu(1 + D)
+                                       ("rkl", -2.0)])  # −D: rkl's fake side is high logits
 def test_lens_loss_per_variant_by_hand(loss, adv):
     D = nn.Linear(3, 1)
     with torch.no_grad():
@@ -85,10 +93,27 @@ def test_lambda_schedule_and_fixed_weight():
     assert default.describe()["lambda"] == pytest.approx(1 - math.sin(math.pi / 4))
 
 
-def test_unsupported_loss_is_named():
-    tempering = shifted_lens(SineDecay(horizon=10))
-    with pytest.raises(ConfigError, match="objective.loss='rkl'"):
-        tempering.loss(torch.zeros(2, 3), torch.zeros(2, 3), nn.Linear(3, 1), get_loss("rkl"))
+def test_lens_in_ones_own_loop_without_detach_still_steps_correctly():
+    """The natural loop D(lens(x)) → D's backward → the lens's update: D's backward consumed the
+    lens's graph; the player notices and computes L(x) again. D is left untouched."""
+    torch.manual_seed(0)
+    tempering = lens(100, Shape(3), width=4, blocks=1, lr=1e-2)
+    (player,) = tempering.players()
+    D = nn.Linear(3, 1)
+    x = torch.randn(16, 3)
+    seen = tempering(x)
+    D(seen).mean().backward()  # a D step that forgot .detach()
+    d_state = {k: v.clone() for k, v in D.state_dict().items()}
+    d_grads = [p.grad.clone() for p in D.parameters()]
+    empty = torch.zeros(16)
+    before = [p.clone() for p in tempering.parameters()]
+    out = player.update(DStep(Batch(x), Batch(x), seen.detach(), x, empty, empty,
+                              torch.zeros(())), D, get_loss("minimax"))
+    assert {"lens_adv", "lens_recon"} == set(out)
+    assert any(not torch.equal(a, b) for a, b in zip(before, tempering.parameters()))
+    assert all(torch.equal(v, D.state_dict()[k]) for k, v in d_state.items())
+    assert all(torch.equal(g, p.grad) for g, p in zip(d_grads, D.parameters()))
+    assert all(p.grad is None for p in tempering.parameters())
 
 
 def lens_config(tiny_config, *extra):
@@ -99,17 +124,19 @@ def lens_config(tiny_config, *extra):
 def test_trainer_computes_the_lens_once_per_step_in_the_papers_order(tiny_config):
     trainer = build.build_trainer(lens_config(tiny_config))
     calls, order = [], []
-    trainer.tempering.net.register_forward_hook(lambda *_: calls.append(1))
+    lensed = trainer.temperings[0]
+    lensed.net.register_forward_hook(lambda *_: calls.append(1))
     for name, net in (("D", trainer.D), ("G", trainer.G)):
         net.register_forward_hook(lambda *_, n=name: order.append(n))
-    opt_step = trainer.tempering.optimizer.step
-    trainer.tempering.optimizer.step = lambda: (order.append("lens"), opt_step())
-    before = [p.clone() for p in trainer.tempering.parameters()]
+    optimizer = trainer.players["lens"].optimizer
+    opt_step = optimizer.step
+    optimizer.step = lambda: (order.append("lens"), opt_step())
+    before = [p.clone() for p in lensed.parameters()]
     out = trainer.train_step()
     assert len(calls) == 1  # L(x) once per step
     assert order.index("lens") > order.index("D") and order[-1] == "D"  # D, lens, then G's D pass
     assert "G" in order[order.index("lens"):]
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.tempering.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, lensed.parameters()))
     assert {"lens_adv", "lens_recon"} <= set(out)
 
 
@@ -124,13 +151,12 @@ def test_lens_resumes_exactly_from_a_checkpoint(tiny_config, tmp_path):
     save_checkpoint({**first.state_dict(), "config": cfg.to_dict()}, tmp_path / "c.pt")
     resumed = build.build_trainer(cfg)
     resumed.load_state_dict(load_checkpoint(tmp_path / "c.pt"))
-    assert resumed.tempering.optimizer.state_dict()["state"]  # Adam moments came back
+    assert resumed.players["lens"].optimizer.state_dict()["state"]  # Adam moments came back
     for _ in range(3):
         resumed.train_step()
-    for a, b in zip(straight.tempering.state_dict().values(),
-                    resumed.tempering.state_dict().values()):
-        if isinstance(a, torch.Tensor):
-            assert torch.equal(a, b)
+    for a, b in zip(straight.temperings.state_dict().values(),
+                    resumed.temperings.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_runs_with_and_without_the_lens_start_from_the_same_weights(tiny_config):
@@ -148,17 +174,18 @@ def test_wgan_gp_penalises_interpolates_between_lensed_data_and_fakes(tiny_confi
 
     trainer = build.build_trainer(lens_config(tiny_config, "objective.loss=wgan-gp",
                                               "train.d_steps=3"))
+    lensed = trainer.temperings[0]
     with torch.no_grad():  # a lens that visibly moves the data: L(x) = x + 0.5
-        trainer.tempering.net.out.bias.fill_(0.5)
+        lensed.net.out.bias.fill_(0.5)
     seen, graphs = [], []
-    penalty = trainer_mod.gradient_penalty
-    monkeypatch.setattr(trainer_mod, "gradient_penalty",
-                        lambda D, real, fake, rng: (seen.append(real), penalty(D, real, fake, rng))[1])
-    trainer.tempering.net.register_forward_hook(
+    penalty = trainer_mod.gradient_penalty_terms
+    monkeypatch.setattr(trainer_mod, "gradient_penalty_terms",
+                        lambda D, real, *a: (seen.append(real), penalty(D, real, *a))[1])
+    lensed.net.register_forward_hook(
         lambda _m, inputs, out: graphs.append((inputs[0], out.detach().clone(), out.requires_grad)))
-    update = trainer.tempering.update
+    take = lensed.take
     reused = []
-    trainer.tempering.update = lambda real, *a: (reused.append(real), update(real, *a))[1]
+    lensed.take = lambda fallback: (lambda got: (reused.append(got[0]), got)[1])(take(fallback))
     trainer.train_step()
     assert len(seen) == 3 and [g for *_, g in graphs] == [False, False, True]
     for real_seen, (x, lensed, _) in zip(seen, graphs):
@@ -172,8 +199,12 @@ def test_wgan_gp_penalises_interpolates_between_lensed_data_and_fakes(tiny_confi
 def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config, tmp_path):
     import numpy as np
 
-    from thermogan.report.snapshots import (load_shots, periodic_snapshots, snapshot_panel,
-                                            snapshot_rows)
+    from thermogan.report.snapshots import (
+        load_shots,
+        periodic_snapshots,
+        snapshot_panel,
+        snapshot_rows,
+    )
 
     trainer = build.build_trainer(lens_config(tiny_config, "tempering.weight=0.5"))
     callback = periodic_snapshots(tmp_path, every=4, total_steps=10, n=8, seed=3)
@@ -183,9 +214,9 @@ def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config
     shots = load_shots(tmp_path)
     assert [int(s["step"]) for s in shots] == [4, 8, 10]
     gen = torch.Generator().manual_seed(3)
-    x = trainer.data.sample(8, gen, "cpu")
+    x = trainer.data.sample(8, gen, "cpu").x
     with torch.no_grad():
-        assert np.allclose(shots[-1]["real"], trainer.tempering(x).numpy(), atol=1e-6)
+        assert np.allclose(shots[-1]["real"], trainer.temperings[0](x).numpy(), atol=1e-6)
         assert np.allclose(shots[-1]["fake"], trainer.sample(8, 3).numpy())
     assert all(float(s["weight"]) == 0.5 for s in shots)
     assert snapshot_panel(tmp_path) is None  # vectors: no image grid

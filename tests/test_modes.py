@@ -18,7 +18,7 @@ def test_perfect_ring_sampler_matches_the_analytic_values():
     n, reps = 2500, 60
     hq, kl = [], []
     for _ in range(reps):
-        cov = mode_coverage(d.sample(n, rng), d.centers, d.std)
+        cov = mode_coverage(d.sample(n, rng).x, d.centers, d.std)
         assert cov.modes == 8
         hq.append(cov.high_quality)
         kl.append(cov.reverse_kl)

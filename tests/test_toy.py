@@ -41,7 +41,7 @@ def test_mog1d_centres():
 
 def test_gaussian_components_have_the_stated_std():
     d = ring()
-    x = d.sample(40000, torch.Generator().manual_seed(0)).double().numpy()
+    x = d.sample(40000, torch.Generator().manual_seed(0)).x.double().numpy()
     nearest = np.argmin(((x[:, None] - d.centers[None]) ** 2).sum(-1), axis=1)
     resid = x - d.centers[nearest]  # (N, 2)
     # sample std of N(0, σ²) has relative standard error 1/sqrt(2N): allow 5 of them
@@ -53,7 +53,7 @@ def test_gaussian_components_have_the_stated_std():
 
 def test_cubes_are_uniform_on_two_cubes():
     d = cubes()
-    x = d.sample(20000, torch.Generator().manual_seed(1)).numpy()
+    x = d.sample(20000, torch.Generator().manual_seed(1)).x.numpy()
     inside = np.all((np.abs(x) >= 0.3) & (np.abs(x) <= 0.8), axis=1)
     assert inside.all()
     assert np.all(np.sign(x[:, 0:1]) == np.sign(x))  # each sample within one cube
@@ -63,7 +63,7 @@ def test_cubes_are_uniform_on_two_cubes():
 
 
 def test_box_is_uniform():
-    x = box(dim=3, low=-1, high=1).sample(20000, torch.Generator().manual_seed(2)).numpy()
+    x = box(dim=3, low=-1, high=1).sample(20000, torch.Generator().manual_seed(2)).x.numpy()
     for j in range(3):
         assert stats.kstest(x[:, j], stats.uniform(-1, 2).cdf).pvalue > 1e-4
 
@@ -73,9 +73,32 @@ def test_every_dataset_is_deterministic_under_a_seeded_generator(name):
     d = DATASETS[name]()
     a = d.sample(64, torch.Generator().manual_seed(7))
     b = d.sample(64, torch.Generator().manual_seed(7))
-    assert a.shape == (64, d.dim) and a.dtype == torch.float32
-    assert torch.equal(a, b)
+    assert a.x.shape == (64, d.dim) and a.x.dtype == torch.float32
+    assert torch.equal(a.x, b.x)
     assert len(d.centers) >= 1 and d.std > 0
+    assert d.is_image is False
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_mixture_samples_are_labelled_with_their_component(name):
+    d = DATASETS[name]()
+    batch = d.sample(2000, torch.Generator().manual_seed(3))
+    if name in ("box", "cubes"):  # not class data
+        assert d.num_classes is None and batch.y is None
+        return
+    assert d.num_classes == len(d.centers)
+    assert batch.y.dtype == torch.int64 and batch.y.shape == (2000,)
+    # each sample lies nearest to the centre of its own component
+    centers = torch.as_tensor(d.centers, dtype=torch.float32)
+    nearest = torch.cdist(batch.x, centers).argmin(1)
+    assert torch.equal(nearest, batch.y)
+    # components are drawn uniformly: chi-square test of the label counts
+    counts = torch.bincount(batch.y, minlength=d.num_classes).numpy()
+    assert stats.chisquare(counts).pvalue > 1e-4
+    # the box map keeps the labels
+    boxed = d.in_box(-1, 1)
+    assert boxed.num_classes == d.num_classes
+    assert torch.equal(boxed.sample(50, torch.Generator().manual_seed(3)).y, batch.y[:50])
 
 
 @pytest.mark.parametrize("factory, kwargs, word", [

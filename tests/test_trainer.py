@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from thermogan.experiment import build, config
+from thermogan.data.batch import Batch
 from thermogan.errors import DivergenceError
+from thermogan.experiment import build, config
 from thermogan.tempering.base import Tempering
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 from thermogan.train.loop import fit
@@ -58,32 +59,136 @@ def test_ema_tracks_the_generator(tiny_config):
         assert torch.allclose(new, 0.5 * old + 0.5 * g)
 
 
-class Recording(Tempering):
-    """A tempering that shifts real data, counts its update calls and records its steps."""
+class Shift(Tempering):
+    """A tempering on both sides that records its steps and shifts by its level."""
 
-    def __init__(self):
+    sides = ("real", "fake")
+
+    def __init__(self, level):
         super().__init__()
-        self.steps, self.updates = [], 0
+        self.source, self.steps = level, []
 
     def set_step(self, step):
         self.steps.append(step)
-        self.level.fill_(step)
+        self.level.fill_(self.source(step))
 
     def forward(self, x, *, generator=None):
-        return x + 100.0
-
-    def update(self, real, discriminator, adversarial):
-        self.updates += 1
-        return {"tempering_loss": torch.tensor(0.0)}
+        return x + self.level
 
 
-def test_tempering_hook_sees_every_step(tiny_config):
-    trainer = build.build_trainer(config.load(tiny_config))
-    trainer.tempering = Recording()
-    out = [trainer.train_step() for _ in range(3)]
-    assert trainer.tempering.steps == [0, 1, 2] and trainer.tempering.updates == 3
-    assert "tempering_loss" in out[0]
-    assert trainer.state_dict()["tempering"]["level"].item() == 2
+class RecordingPlayer:
+    """A player that keeps every record it is handed and the state of D it saw."""
+
+    name = "recorder"
+
+    def __init__(self, log):
+        self.log, self.records, self.count = log, [], 0
+
+    def check(self, loss):
+        self.loss = loss
+
+    def update(self, d, discriminator, loss, generator=None):
+        self.log.append("player")
+        self.records.append(d)
+        self.count += 1
+        self.draw = torch.rand((), generator=generator)
+        return {"recorder": torch.tensor(float(self.count))}
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = state["count"]
+
+
+def seams_trainer(tiny_config, log, weight=0.5):
+    from plugins import Pull, SignTracker
+
+    from thermogan.objectives.terms import WeightedTerm
+    from thermogan.schedules import Constant
+
+    cfg = config.load(tiny_config)
+    trainer = build.build_trainer(cfg)
+    controller = SignTracker(rate=0.1, start=0.2)
+    player = RecordingPlayer(log)
+    return build_with(trainer, [Shift(controller)], [player],
+                      [WeightedTerm(Pull(), Constant(weight))]), controller, player
+
+
+def build_with(trainer, temperings, players, terms):
+    from thermogan.train.trainer import Trainer
+
+    return Trainer(trainer.G, trainer.D, trainer.data, z_dim=2, temperings=temperings,
+                   players=players, g_terms=terms, batch_size=32, seed=5)
+
+
+def test_the_step_runs_its_seams_in_order_and_hands_on_the_d_record(tiny_config):
+    log = []
+    trainer, controller, player = seams_trainer(tiny_config, log)
+    trainer.D.register_forward_hook(lambda *_: log.append("D"))
+    trainer.G.register_forward_hook(lambda *_: log.append("G"))
+    observe = controller.observe
+    controller.observe = lambda d: (log.append("controller"), observe(d))[1]
+    out = trainer.train_step()
+    # D step (G makes the fake batch, D scores both sides), controller, player, G step
+    assert log == ["G", "D", "D", "controller", "player", "G", "D"]
+    (d,) = player.records
+    assert d.real_logits.shape == d.fake_logits.shape == (32,)
+    assert torch.allclose(d.real_seen, d.real.x + 0.2)  # the level the controller gave
+    assert torch.allclose(d.fake_seen, d.fake.x + 0.2)
+    assert not d.real_seen.requires_grad and not d.fake.x.requires_grad
+    assert out["d_real"].item() == pytest.approx(d.real_logits.mean().item())
+    assert out["d_real_sign"].item() == pytest.approx(torch.sign(d.real_logits).mean().item())
+    assert out["d_loss"].item() == pytest.approx(d.loss.item())
+    assert controller.seen.item() == 1
+    assert controller.value.item() == pytest.approx(
+        0.2 + 0.1 * (torch.sign(d.real_logits).mean().item() - 0.6))
+    assert {"g_pull", "recorder", "g_loss", "d_fake"} <= set(out)
+
+
+def test_a_g_term_adds_its_weighted_value_to_gs_loss(tiny_config):
+    """The G loss with the term is the adversarial loss plus weight × term, on the same batch."""
+    log = []
+    trainer, _, _ = seams_trainer(tiny_config, log, weight=0.5)
+    out = trainer.train_step()
+    assert out["g_loss"].item() != pytest.approx(out["g_pull"].item())
+    plain, _, _ = seams_trainer(tiny_config, [], weight=0.0)
+    plain_out = plain.train_step()
+    assert "g_pull" not in plain_out  # a zero weight does not compute the term
+    assert out["g_loss"].item() == pytest.approx(plain_out["g_loss"].item()
+                                                 + 0.5 * out["g_pull"].item(), rel=1e-5)
+
+
+def test_seams_resume_exactly(tiny_config):
+    straight, _, _ = seams_trainer(tiny_config, [])
+    for _ in range(20):
+        straight.train_step()
+    first, _, _ = seams_trainer(tiny_config, [])
+    for _ in range(8):
+        first.train_step()
+    state = first.state_dict()
+    assert state["players"] == {"recorder": {"count": 8}}
+    second, controller, player = seams_trainer(tiny_config, [])
+    second.load_state_dict(state)
+    for _ in range(12):
+        second.train_step()
+    assert player.count == 20 and controller.seen.item() == 20
+    assert torch.equal(straight.sample(64, seed=1), second.sample(64, seed=1))
+    assert torch.equal(straight.temperings[0].source.value, controller.value)
+
+
+def test_each_consumer_has_its_own_stream(tiny_config):
+    """Adding a consumer (a tempering that draws noise) leaves the others' draws unchanged."""
+    from thermogan.tempering.noise import InstanceNoise
+
+    cfg = config.load(tiny_config)
+    plain = build.build_trainer(cfg)
+    noisy = build_with(build.build_trainer(cfg), [InstanceNoise(lambda step: 0.0)], [], [])
+    plain = build_with(plain, [], [], [])
+    a, b = plain.d_step(), noisy.d_step()
+    assert torch.equal(a.real.x, b.real.x) and torch.equal(a.fake.x, b.fake.x)
+    seeds = {name: gen.initial_seed() for name, gen in plain.rngs.items()}
+    assert len(set(seeds.values())) == len(seeds)
 
 
 class PoisonedAfter:
@@ -94,8 +199,8 @@ class PoisonedAfter:
 
     def sample(self, n, generator=None, device=None):
         self.calls += 1
-        x = self.data.sample(n, generator, device)
-        return x * float("nan") if self.calls > self.n else x
+        batch = self.data.sample(n, generator, device)
+        return Batch(batch.x * float("nan")) if self.calls > self.n else batch
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):

@@ -32,6 +32,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs, scoring
+    from thermogan.jsonio import write_json
 
     cfg, trainer = runs.open_run(args.run_dir, args.device)
     if args.samples is not None:
@@ -43,8 +44,31 @@ def _eval(args: argparse.Namespace) -> None:
     summary = scoring.evaluate(cfg, trainer)
     if not summary["metrics"]:
         raise ThermoganError(f"{args.run_dir}: {summary['protocol']['note']}")
-    runs.write_json(summary, Path(args.run_dir) / "eval.json")
+    write_json(summary, Path(args.run_dir) / "eval.json")
     print(scoring.format_metrics(summary))
+
+
+def _classes(text: str | None, num_classes: int | None) -> list[int] | None:
+    """``--labels``: None, ``all`` (every class) or comma-separated classes, checked."""
+    if text is None:
+        return None
+    if num_classes is None:
+        raise ThermoganError(f"--labels {text}: this run's generator is not class-conditional "
+                             "(train with model.conditional=true)")
+    if text == "all":
+        if num_classes > 100:
+            raise ThermoganError(f"--labels all: {num_classes} classes are too many rows; "
+                                 "name some, e.g. --labels 3,17,420")
+        return list(range(num_classes))
+    try:
+        classes = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise ThermoganError(f"--labels {text!r}: expected all, or classes like 3 or 1,5,7"
+                             ) from None
+    bad = [c for c in classes if not 0 <= c < num_classes]
+    if bad:
+        raise ThermoganError(f"--labels {text}: classes run from 0 to {num_classes - 1}")
+    return classes
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -52,22 +76,33 @@ def _sample(args: argparse.Namespace) -> None:
 
     from thermogan.experiment import runs
 
-    if args.n <= 0:
+    if args.n is not None and args.n <= 0:
         raise ThermoganError(f"--n {args.n}: must be > 0")
     _, trainer = runs.open_run(args.run_dir, args.device)
-    samples = trainer.sample(args.n, args.seed, use_ema=not args.raw).numpy()
+    classes = _classes(args.labels, trainer.num_classes)
+    rows = classes is not None and len(classes) > 1
+    n = args.n if args.n is not None else (8 if rows else 2500)
     out = Path(args.out)
+    if out.suffix == ".png" and not trainer.data.is_image:
+        raise ThermoganError(f"--out {out}: a PNG grid needs image samples; use .npy")
+    draws = [None] if classes is None else classes
+    samples = np.concatenate([trainer.sample(n, args.seed, use_ema=not args.raw,
+                                             labels=c).numpy() for c in draws])
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".png":
-        if samples.ndim != 4:
-            raise ThermoganError(f"--out {out}: a PNG grid needs image samples; use .npy")
-        from thermogan.report.images import image_panels
+        from thermogan.report.images import class_rows, image_panels
 
-        image_panels([(f"{args.run_dir}: {len(samples)} samples, seed {args.seed}", samples)],
-                     out, cols=1, size=6.0)
+        title = f"{args.run_dir}: seed {args.seed}"
+        if rows:
+            class_rows(samples, classes, out, f"{title}; one row per class, same z per column")
+        else:
+            suffix = f", class {classes[0]}" if classes else ""
+            image_panels([(f"{title}, {len(samples)} samples{suffix}", samples)], out, cols=1,
+                         size=6.0)
     else:
         np.save(out, samples)
-    print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}")
+    order = f" ({n} per class, classes {args.labels} in order)" if rows else ""
+    print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}{order}")
 
 
 def _bench_modes(args: argparse.Namespace) -> None:
@@ -118,8 +153,8 @@ def _bench_lens(args: argparse.Namespace) -> None:
         if getattr(args, key):
             changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
     protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
-    print(bl.bench_lens(args.out, protocol, args.configs, args.workers, args.device,
-                        "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"))
+    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
+    print(bl.bench_lens(args.out, protocol, args.configs, args.workers, args.device, label))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
 
@@ -202,7 +237,8 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="thermogan", description="Temperature-controlled GAN training.")
+    p = argparse.ArgumentParser(prog="thermogan",
+                                description="Temperature-controlled GAN training.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -224,10 +260,13 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="write generated samples to a .npy file (or a .png grid)")
     s.add_argument("run_dir", type=Path)
-    s.add_argument("--n", type=int, default=2500)
+    s.add_argument("--n", type=int, help="samples (default 2,500), or per class with several "
+                   "--labels (default 8)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--raw", action="store_true", help="use G, not its EMA copy")
+    s.add_argument("--labels", help="conditional G: a class (3), classes (1,5,7) or all: one row "
+                   "per class in a .png grid (default: labels drawn uniformly)")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
 

@@ -33,7 +33,7 @@ def closest(key: str, valid: Iterable[str]) -> str | None:
 
 
 def unknown_key(where: str, key: str, valid: Iterable[str], what: str = "key") -> ConfigError:
-    """A ConfigError for an unknown key (or registry name) at ``where``, with the closest valid one."""
+    """A ConfigError for an unknown key (or registry name) at ``where``, and the closest one."""
     valid = sorted(valid)
     near = closest(key, valid)
     if what == "key":

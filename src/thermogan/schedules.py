@@ -80,7 +80,7 @@ class Linear(Schedule):
 
 @dataclass(frozen=True)
 class Geometric(Schedule):
-    """K geometric levels from ``start`` to ``end``, ``steps`` steps at each; the last level holds."""
+    """K geometric levels from ``start`` to ``end``, ``steps`` steps each; the last one holds."""
 
     kind: ClassVar[str] = "geometric"
     start: float

@@ -21,10 +21,9 @@ Protocols:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -33,8 +32,12 @@ from scipy.stats import binomtest
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError
+from thermogan.jsonio import write_json
 from thermogan.report.figures import save_figure
 from thermogan.report.snapshots import load_shots, snapshot_rows
+
+if TYPE_CHECKING:
+    from thermogan.experiment.config import Component
 
 DATA = ("mnist", "stacked")
 VARIANTS = ("gan", "lsgan", "wgangp")
@@ -88,19 +91,6 @@ def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]
     return tuple(out)
 
 
-def _check_same_config(run_dir: Path, wanted: dict[str, Any]) -> None:
-    """A run already in ``run_dir`` is reused only if it was trained with the wanted config."""
-    from thermogan.experiment import config, runs
-
-    if not (run_dir / "config.yaml").exists():
-        return
-    stored = config.load(run_dir / "config.yaml").to_dict()
-    changed = [k for k in runs.changed_keys(stored, wanted) if k != "device"]
-    if changed:
-        raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
-                             "bench's; choose another --out")
-
-
 def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:
     """Every run of the protocol, lens runs first (the longest); each config is checked here."""
     for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS)):
@@ -110,6 +100,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     if p.scale not in ("cpu", "paper"):
         raise ThermoganError(f"--scale {p.scale}: expected cpu or paper")
     from thermogan.experiment import config as config_mod
+    from thermogan.experiment import runs
     from thermogan.experiment.build import check_components
 
     jobs = []
@@ -127,7 +118,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     for job in jobs:  # a bad config or override, or a reused run that differs, fails here
         cfg = config_mod.load(job.config, list(job.overrides))
         check_components(cfg)
-        _check_same_config(job.run_dir, cfg.to_dict())
+        runs.check_reusable(cfg, job.run_dir)
         if cfg.eval.track_every is None:
             raise ThermoganError(f"config {job.config}: eval.track_every is not set, so there "
                                  "would be no fd_mnist curve (use --every)")
@@ -135,18 +126,13 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or finish an interrupted one, or reuse a finished one: ``plan`` checked
-    that its config is the job's) and return its metrics and tracked curve."""
+    """Train one run (or finish an interrupted one, or reuse a finished one:
+    ``runs.train_or_reuse``) and return its metrics and tracked curve."""
     from thermogan.experiment import config, runs
     from thermogan.experiment.tracking import read_track
 
-    if not (job.run_dir / "summary.json").exists():
-        cfg = config.load(job.config, list(job.overrides))
-        if runs.latest_checkpoint(job.run_dir).exists():
-            runs.resume(job.run_dir, cfg, device=job.device)
-        else:
-            runs.start(cfg, job.run_dir, job.device)
-    summary = json.loads((job.run_dir / "summary.json").read_text())
+    cfg = config.load(job.config, list(job.overrides))
+    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
     track = read_track(job.run_dir)
     metrics = summary["metrics"]
     return {"data": job.data, "variant": job.variant, "lens": job.lens, "seed": job.seed,
@@ -154,18 +140,21 @@ def run_job(job: Job) -> dict[str, Any]:
             "fd_mnist": metrics.get("fd_mnist"), "kid_mnist": metrics.get("kid_mnist"),
             "stacked_modes": metrics.get("stacked_modes"),
             "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
-            "horizon": _horizon(summary, job),
+            "horizon": _horizon(cfg.tempering),
             "steps": [r["step"] for r in track], "curve": [r["fd_mnist"] for r in track]}
 
 
-def _horizon(summary: dict[str, Any], job: Job) -> int | None:
-    """K of the lens run's λ(t), for the curves' marker."""
-    if not job.lens:
-        return None
-    from thermogan.experiment import config
-
-    weight = config.load(job.config, list(job.overrides)).tempering.options().get("weight")
+def _horizon(tempering: Component | list[Component] | None) -> int | None:
+    """K of the lens's λ(t), for the curves' marker; None without a lens or a horizon."""
+    lens = _lens(tempering)
+    weight = lens.options().get("weight") if lens is not None else None
     return weight.get("horizon") if isinstance(weight, dict) else None
+
+
+def _lens(tempering: Component | list[Component] | None) -> Component | None:
+    """The lens among a config's temperings (``tempering:`` is one component, a list or null)."""
+    chain = tempering if isinstance(tempering, (list, tuple)) else [tempering]
+    return next((c for c in chain if c is not None and c.kind == "lens"), None)
 
 
 def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -283,9 +272,9 @@ def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"), worke
               f"Classifier {first['protocol'].get('classifier_sha256')}.")
     text = table(results, header)
     (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps(
-        {"protocol": {**p.__dict__, "configs": str(config_dir), "label": label, "device": device},
-         "comparison": comparison(results), "runs": results}, indent=2) + "\n")
+    write_json({"protocol": {**p.__dict__, "configs": config_dir, "label": label,
+                             "device": device},
+                "comparison": comparison(results), "runs": results}, out / "results.json")
     curves(results, out / "curves.png")
     evolution(results, out)
     return text

@@ -16,7 +16,6 @@ over the default 10,000 steps). The full run (10 seeds,
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError
+from thermogan.jsonio import write_json
 
 DATASETS = ("ring8", "grid25")
 
@@ -75,23 +75,25 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
                 slug = "".join(c if c.isalnum() else "_" for c in method).strip("_")
                 jobs.append(Job(data, method, seed, path, tuple(overrides + budget + common),
                                 out / "runs" / data / slug / f"seed{seed}"))
+    from thermogan.experiment import config, runs
+
+    for job in jobs:  # a bad override, or a reused run of another config, fails here
+        runs.check_reusable(config.load(job.config, list(job.overrides)), job.run_dir)
     return jobs
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Train and score one run; returns its metrics, training time and samples."""
+    """Train and score one run (or reuse it: ``runs.train_or_reuse``); returns its metrics,
+    training time and samples."""
     from thermogan.experiment import config, runs, scoring
 
     cfg = config.load(job.config, list(job.overrides))
-    if (job.run_dir / "summary.json").exists():  # finished in an earlier, interrupted bench
-        _, trainer = runs.open_run(job.run_dir)
-        summary = json.loads((job.run_dir / "summary.json").read_text())
-    else:
-        trainer, summary = runs.start(cfg, job.run_dir, "cpu")
+    summary = runs.train_or_reuse(cfg, job.run_dir)
+    _, trainer = runs.open_run(job.run_dir)
     wall = summary.get("train_seconds", math.nan)
     n = scoring.eval_samples(cfg)
     samples = trainer.sample(n, cfg.eval.seed).numpy()
-    data_points = trainer.data.sample(n).numpy()
+    data_points = trainer.data.sample(n).x.numpy()
     return {"data": job.data, "method": job.method, "seed": job.seed, "wall_s": wall,
             **summary["metrics"], "protocol": summary["protocol"], "samples": samples,
             "data_points": data_points}
@@ -174,10 +176,9 @@ def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
     (out / "results.md").write_text(table)
     per_run = [{k: v for k, v in r.items() if k not in ("samples", "data_points")}
                for r in results]
-    (out / "results.json").write_text(json.dumps(
-        {"protocol": {"seeds": seeds, "steps": steps, "samples": 2500, "threshold_std": 3.0,
-                      "quick": quick, "methods": {m: list(METHODS[m]) for m in
-                                                  (methods or list(METHODS))}},
-         "summary": rows, "runs": per_run}, indent=2, default=str) + "\n")
+    write_json({"protocol": {"seeds": seeds, "steps": steps, "samples": 2500,
+                             "threshold_std": 3.0, "quick": quick,
+                             "methods": {m: METHODS[m] for m in (methods or list(METHODS))}},
+                "summary": rows, "runs": per_run}, out / "results.json")
     figure(results, out / "modes.png")
     return table

@@ -16,7 +16,6 @@ Protocols:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from matplotlib.figure import Figure
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError
+from thermogan.jsonio import write_json
 from thermogan.metrics.oscillation import oscillation
 from thermogan.report.figures import save_figure
 
@@ -63,6 +63,7 @@ def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
         raise ThermoganError(f"--steps {p.steps} with --every {p.every} gives fewer than 10 "
                              "evaluations; the curve cannot be filtered")
     from thermogan.experiment import config as config_mod
+    from thermogan.experiment import runs
 
     jobs = [Job(k, seed, config, (f"tempering.levels={k}", f"seed={seed}",
                                   f"train.steps={p.steps}", f"eval.track_every={p.every}",
@@ -70,19 +71,17 @@ def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
                                   "train.tensorboard=false", f"name=K{k}_seed{seed}"),
                 out / "runs" / f"K{k}_seed{seed}")
             for k in p.levels for seed in range(p.seeds)]
-    for job in jobs:  # a bad config fails here, before any worker starts
-        config_mod.load(job.config, list(job.overrides))
+    for job in jobs:  # a bad config, or a reused run of another config, fails here
+        runs.check_reusable(config_mod.load(job.config, list(job.overrides)), job.run_dir)
     return jobs
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse a finished one) and return its tracked curve."""
+    """Train one run (or reuse it: ``runs.train_or_reuse``) and return its tracked curve."""
     from thermogan.experiment import config, runs
     from thermogan.experiment.tracking import read_track
 
-    if not (job.run_dir / "summary.json").exists():
-        runs.start(config.load(job.config, list(job.overrides)), job.run_dir, "cpu")
-    summary = json.loads((job.run_dir / "summary.json").read_text())
+    summary = runs.train_or_reuse(config.load(job.config, list(job.overrides)), job.run_dir)
     track = read_track(job.run_dir)
     return {"levels": job.levels, "seed": job.seed, "wall_s": summary.get("train_seconds"),
             "final_fd_mnist": summary["metrics"].get("fd_mnist"),
@@ -157,8 +156,7 @@ def bench_oscillation(out: Path, p: Protocol, config: Path, workers: int = 2,
               f"{results[0]['sha256']}.")
     text = table(results, header)
     (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps(
-        {"protocol": {**p.__dict__, "config": str(config), "label": label}, "runs": results},
-        indent=2) + "\n")
+    write_json({"protocol": {**p.__dict__, "config": config, "label": label}, "runs": results},
+               out / "results.json")
     figure(results, out / "oscillation.png")
     return text

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from thermogan.data.batch import Batch
 from thermogan.data.download import MNIST_SHA256, data_dir, sha256
 from thermogan.errors import ThermoganError
 
@@ -114,8 +115,9 @@ def stacked_mnist(images: Tensor, labels: Tensor, n: int, seed: int) -> tuple[Te
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles dicts, lists, bytes and numpy arrays, and nothing else."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("builtins", "bytes"),
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+               ("numpy", "dtype"), ("builtins", "bytes"),
                ("_codecs", "encode")}  # how protocol-2 pickles written by Python 3 store bytes
 
     def find_class(self, module: str, name: str) -> object:
@@ -197,25 +199,35 @@ class ImageData:
     """A data source of images held in memory; batches drawn uniformly with replacement.
 
     Images live in the box [−1, 1] already (``box``); they have no component std (``std``).
+    ``num_classes``: the number of classes of ``labels`` (None without labels); for Stacked
+    MNIST it is the 1000 digit triples, whether or not each occurs in the drawn images.
     """
 
     box = (-1.0, 1.0)
     std = None
+    #: Image data sets hold images: the one place that says so.
+    is_image = True
 
-    def __init__(self, images: Tensor, labels: Tensor | None = None, name: str = "images"):
+    def __init__(self, images: Tensor, labels: Tensor | None = None, name: str = "images",
+                 num_classes: int | None = None):
+        if (labels is None) != (num_classes is None):
+            raise ValueError("labels and num_classes come together")
         self.images, self.labels, self.name = images, labels, name
+        self.num_classes = num_classes
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
 
     def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+               device: torch.device | str | None = None) -> Batch:
+        """``n`` images (n, C, H, W) drawn uniformly with replacement, and their labels."""
         where = generator.device if generator is not None else self.images.device
         if self.images.device != where:  # keep the images where the draws happen, once
             self.images = self.images.to(where)
+            self.labels = None if self.labels is None else self.labels.to(where)
         idx = torch.randint(len(self.images), (n,), generator=generator, device=where)  # (n,)
-        batch = self.images[idx]  # (n, C, H, W)
+        batch = Batch(self.images[idx], None if self.labels is None else self.labels[idx])
         return batch.to(device) if device is not None else batch
 
 
@@ -226,7 +238,7 @@ def _mnist_root(root: str | None) -> Path:
 def mnist(root: str | None = None, split: str = "train", pad: bool = False) -> ImageData:
     """MNIST from ``root`` (default: the data folder's mnist/), 28×28 or padded to 32×32."""
     images, labels = load_mnist(_mnist_root(root), split, pad)
-    return ImageData(images, labels, "mnist")
+    return ImageData(images, labels, "mnist", num_classes=10)
 
 
 def stacked(root: str | None = None, split: str = "train", n: int = 60000, seed: int = 0,
@@ -236,13 +248,13 @@ def stacked(root: str | None = None, split: str = "train", n: int = 60000, seed:
         raise ValueError(f"n={n!r}: must be >= 1")
     images, labels = load_mnist(_mnist_root(root), split, pad)
     x, modes = stacked_mnist(images, labels, n, seed)
-    return ImageData(x, modes, "stacked_mnist")
+    return ImageData(x, modes, "stacked_mnist", num_classes=1000)
 
 
 def cifar10(root: str | None = None, split: str = "train") -> ImageData:
     """CIFAR-10 from its python batches in ``root`` (default: the data folder's cifar-10/)."""
     images, labels = load_cifar10(Path(root) if root else data_dir() / "cifar-10", split)
-    return ImageData(images, labels, "cifar10")
+    return ImageData(images, labels, "cifar10", num_classes=10)
 
 
 def array_file(path: str, key: str | None = None) -> ImageData:

@@ -13,6 +13,10 @@ Protocols:
 - two cubes: uniform on [−0.8, −0.3]³ ∪ [0.3, 0.8]³ (Mehrjou et al. 2018, Fig. 2).
 - 1-D mixture: ``modes`` Gaussians ``spacing`` apart, centred on 0 (our choice: 4 at ±1, ±3).
 - box: uniform on [low, high]^dim.
+
+Labels: a sample of a mixture is labelled with the index of its component (``num_classes`` = K);
+``cubes`` and ``box`` are not class data (their components are halves of one shape, or one box)
+and carry no labels.
 """
 
 from __future__ import annotations
@@ -24,23 +28,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from thermogan.data.batch import Batch
+
 
 class ToyDataset:
     """An equal-weight mixture of Gaussian or uniform-box components.
 
     ``centers``: (K, d) component centres. ``std``: the per-coordinate std of every component
     (for a uniform box of side s it is s / sqrt(12)). ``halfwidth``: None for Gaussian
-    components, else the half side of each (cubic) uniform component.
+    components, else the half side of each (cubic) uniform component. ``labelled``: whether a
+    sample carries its component's index as its label.
     """
 
+    #: Toy data are vectors, never images.
+    is_image = False
+
     def __init__(self, name: str, centers: np.ndarray, std: float, halfwidth: float | None = None,
-                 scale: float = 1.0, offset: np.ndarray | float = 0.0):
+                 scale: float = 1.0, offset: np.ndarray | float = 0.0, labelled: bool = True):
         if std <= 0:
             raise ValueError(f"std={std!r}: must be > 0")
         self.name = name
         self.centers = np.asarray(centers, dtype=np.float64).reshape(len(centers), -1)
         self.std = float(std)
         self.halfwidth = halfwidth
+        self.labelled = labelled
         self.scale, self.offset = float(scale), np.asarray(offset, dtype=np.float64)
         self.box: tuple[float, float] | None = None  # set by in_box
         self._centers_on: dict[torch.device, Tensor] = {}
@@ -60,7 +71,7 @@ class ToyDataset:
         offset = (low + high) / 2 - scale * (lo + hi) / 2  # (d,)
         halfwidth = None if self.halfwidth is None else self.halfwidth * scale
         boxed = ToyDataset(self.name, self.centers * scale + offset, self.std * scale, halfwidth,
-                           scale * self.scale, scale * self.offset + offset)
+                           scale * self.scale, scale * self.offset + offset, self.labelled)
         boxed.box = (float(low), float(high))
         return boxed
 
@@ -76,6 +87,11 @@ class ToyDataset:
     def shape(self) -> tuple[int, ...]:
         return (self.dim,)
 
+    @property
+    def num_classes(self) -> int | None:
+        """The number of components when samples are labelled with theirs, else None."""
+        return len(self.centers) if self.labelled else None
+
     def _centers(self, device: torch.device) -> Tensor:
         if device not in self._centers_on:
             self._centers_on[device] = torch.as_tensor(self.centers, dtype=torch.float32,
@@ -83,8 +99,8 @@ class ToyDataset:
         return self._centers_on[device]
 
     def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Tensor:
-        """``n`` samples, shape (n, d), drawn with ``generator`` on ``device``."""
+               device: torch.device | str | None = None) -> Batch:
+        """``n`` samples (n, d) and their components (n,), drawn with ``generator``."""
         device = torch.device(device) if device is not None else (
             generator.device if generator is not None else torch.device("cpu"))
         centers = self._centers(device)  # (K, d)
@@ -94,7 +110,7 @@ class ToyDataset:
         else:
             unit = torch.rand(n, self.dim, generator=generator, device=device)
             noise = (2 * unit - 1) * self.halfwidth
-        return centers[idx] + noise  # (n, d)
+        return Batch(centers[idx] + noise, idx if self.labelled else None)  # (n, d), (n,)
 
     def __repr__(self) -> str:
         return f"ToyDataset({self.name!r}, K={len(self.centers)}, d={self.dim}, std={self.std:g})"
@@ -148,7 +164,8 @@ def cubes(low: float = 0.3, high: float = 0.8) -> ToyDataset:
     if not high > low:
         raise ValueError(f"high={high!r}: must be > low={low!r}")
     mid, half = (low + high) / 2, (high - low) / 2
-    return ToyDataset("cubes", np.array([[-mid] * 3, [mid] * 3]), 2 * half / math.sqrt(12), half)
+    return ToyDataset("cubes", np.array([[-mid] * 3, [mid] * 3]), 2 * half / math.sqrt(12), half,
+                      labelled=False)
 
 
 def box(dim: int = 2, low: float = -1.0, high: float = 1.0) -> ToyDataset:
@@ -158,7 +175,7 @@ def box(dim: int = 2, low: float = -1.0, high: float = 1.0) -> ToyDataset:
         raise ValueError(f"high={high!r}: must be > low={low!r}")
     half = (high - low) / 2
     return ToyDataset(f"box{dim}d", np.full((1, dim), (low + high) / 2), 2 * half / math.sqrt(12),
-                      half)
+                      half, labelled=False)
 
 
 DATASETS: dict[str, Callable[..., ToyDataset]] = {

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from thermogan.data.batch import Batch
 from thermogan.schedules import ExponentialApproach
 from thermogan.tempering.base import Tempering
 from thermogan.train.trainer import Trainer
@@ -49,8 +50,8 @@ class Origin:
     """Data source of zeros, shape (n, 1); MovingDirac puts them where they belong."""
 
     def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Tensor:
-        return torch.zeros(n, 1, dtype=torch.float64, device=device)
+               device: torch.device | str | None = None) -> Batch:
+        return Batch(torch.zeros(n, 1, dtype=torch.float64, device=device))
 
 
 def sgd_trajectory(eta: float, t_end: float, T: float = 3.0, alpha_0: float = 1.0,
@@ -67,7 +68,7 @@ def sgd_trajectory(eta: float, t_end: float, T: float = 3.0, alpha_0: float = 1.
     trainer = Trainer(G, D, Origin(), z_dim=1, loss=LOSS_OF[f],
                       g_optimizer=torch.optim.SGD(G.parameters(), lr=eta),
                       d_optimizer=torch.optim.SGD(D.parameters(), lr=eta), batch_size=1,
-                      tempering=MovingDirac(alpha))
+                      temperings=MovingDirac(alpha))
     steps = int(round(t_end / eta))
     states = np.empty((steps + 1, 3))
     states[0] = (theta_0, psi_0, alpha_0)

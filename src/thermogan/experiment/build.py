@@ -1,4 +1,5 @@
-"""The one place where a config becomes objects: data set, networks, loss, optimizers, trainer.
+"""The one place where a config becomes objects: data set, networks, loss, temperings, G terms,
+optimizers, trainer.
 
 Components chosen by ``kind`` are looked up in their registry, and their options are checked
 against the factory's signature: an unknown option names the closest valid one, a value of the
@@ -15,15 +16,17 @@ from typing import Any
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.data import DATASETS
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError, unknown_key
+from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.objectives.adversarial import LOSSES
+from thermogan.objectives.terms import G_TERMS, WeightedTerm
+from thermogan.optim import OPTIMIZERS
 from thermogan.schedules import SCHEDULES, schedule_from_dict
-from thermogan.tempering import TEMPERINGS
+from thermogan.tempering import CONTROLLERS, TEMPERINGS
 from thermogan.tempering.base import Tempering
 from thermogan.train.trainer import Trainer
 
@@ -32,8 +35,11 @@ REGISTRIES: dict[str, dict[str, Any]] = {
     "generators": GENERATORS,
     "discriminators": DISCRIMINATORS,
     "losses": LOSSES,
+    "optimizers": OPTIMIZERS,
     "schedules": SCHEDULES,
+    "controllers": CONTROLLERS,
     "temperings": TEMPERINGS,
+    "g_terms": G_TERMS,
 }
 
 
@@ -51,15 +57,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
-                    n_args: int = 0) -> dict[str, Any]:
-    """``spec``'s options, each checked against ``registry[spec.kind]``'s signature after its
-    first ``n_args`` positional parameters."""
+                    n_args: int = 0, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``spec``'s options (but ``exclude``), each checked against ``registry[spec.kind]``'s
+    signature after its first ``n_args`` positional parameters."""
     if spec.kind not in registry:
         raise unknown_key(where, spec.kind, registry, what="kind")
     factory = registry[spec.kind]
     params = list(inspect.signature(factory).parameters)[n_args:]
     hints = typing.get_type_hints(factory)
-    options = spec.options()
+    options = {k: v for k, v in spec.options().items() if k not in exclude}
     for key, value in options.items():
         if key not in params:
             raise unknown_key(where, key, ["kind", *params])
@@ -75,23 +81,39 @@ def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, wh
 
 
 def call_component(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
-                   *args: Any) -> Any:
-    """``registry[spec.kind](*args, **options)`` with every option checked first."""
-    options = checked_options(registry, spec, where, len(args))
+                   *args: Any, exclude: tuple[str, ...] = (), **given: Any) -> Any:
+    """``registry[spec.kind](*args, **options, **given)`` with every option checked first;
+    ``given`` are keywords the config does not set (a network's ``num_classes``)."""
+    options = checked_options(registry, spec, where, len(args), exclude)
     try:
-        return registry[spec.kind](*args, **options)
+        return registry[spec.kind](*args, **options, **given)
+    except ConfigError:
+        raise
     except ValueError as err:
         raise ConfigError(f"{where}.{err}") from None
+
+
+def _tempering_where(cfg: ExperimentConfig, i: int) -> str:
+    return f"tempering[{i}]" if isinstance(cfg.tempering, list) else "tempering"
 
 
 def check_components(cfg: ExperimentConfig) -> None:
     """Every component's kind and option names and types, checked without building anything
     (values that only the factory can judge are checked when it runs)."""
     checked_options(DATASETS, cfg.data, "data")
+    for where, spec in (("model.generator", cfg.model.generator),
+                        ("model.discriminator", cfg.model.discriminator)):
+        if "num_classes" in spec.options():
+            raise ConfigError(f"{where}.num_classes: set model.conditional=true instead; the "
+                              "classes come from the data")
     checked_options(GENERATORS, cfg.model.generator, "model.generator", 2)
     checked_options(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator", 1)
-    if cfg.tempering is not None:
-        checked_options(TEMPERINGS, cfg.tempering, "tempering", 2)
+    for i, spec in enumerate(cfg.temperings()):
+        checked_options(TEMPERINGS, spec, _tempering_where(cfg, i), 2)
+    for i, spec in enumerate(cfg.objective.g_terms):
+        checked_options(G_TERMS, spec, f"objective.g_terms[{i}]", exclude=("weight",))
+    checked_options(OPTIMIZERS, cfg.optim.g, "optim.g", 1)
+    checked_options(OPTIMIZERS, cfg.optim.d, "optim.d", 1)
     if cfg.objective.loss not in LOSSES:
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
 
@@ -99,18 +121,39 @@ def check_components(cfg: ExperimentConfig) -> None:
 def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
     """The data set, mapped into ``data.box`` when one is set (images live in [−1, 1])."""
     data = call_component(DATASETS, cfg.data, "data")
-    if cfg.data.box is None or isinstance(data, ImageData) and cfg.data.box == data.box:
+    if cfg.data.box is None or data.is_image and cfg.data.box == data.box:
         return data
-    if isinstance(data, ImageData):
+    if data.is_image:
         raise ConfigError(f"data.box={list(cfg.data.box)!r}: images live in [-1, 1]; "
                           "set data.box to [-1, 1] or null")
     return data.in_box(*cfg.data.box)
 
 
-def build_tempering(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> Tempering | None:
-    if cfg.tempering is None:
+def build_temperings(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> list[Tempering]:
+    """The temperings in the order they apply."""
+    return [call_component(TEMPERINGS, spec, _tempering_where(cfg, i), cfg.train.steps, data)
+            for i, spec in enumerate(cfg.temperings())]
+
+
+def build_g_terms(cfg: ExperimentConfig) -> list[WeightedTerm]:
+    """Each G term with its weight (a number or a schedule; default 1)."""
+    terms = []
+    for i, spec in enumerate(cfg.objective.g_terms):
+        where = f"objective.g_terms[{i}]"
+        weight = schedule_from_dict(spec.options().get("weight", 1.0), f"{where}.weight")
+        terms.append(WeightedTerm(call_component(G_TERMS, spec, where, exclude=("weight",)),
+                                  weight))
+    return terms
+
+
+def num_classes(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> int | None:
+    """The classes a conditional model is given (None when ``model.conditional`` is false)."""
+    if not cfg.model.conditional:
         return None
-    return call_component(TEMPERINGS, cfg.tempering, "tempering", cfg.train.steps, data)
+    if data.num_classes is None:
+        raise ConfigError(f"model.conditional=true: data {cfg.data.kind!r} has no labels; "
+                          "set model.conditional=false or choose labelled data")
+    return data.num_classes
 
 
 def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> Trainer:
@@ -118,18 +161,20 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     device = device or resolve_device(cfg.device)
     check_components(cfg)
     data = build_data(cfg)
+    classes = num_classes(cfg, data)
     torch.manual_seed(cfg.seed)
     G = call_component(GENERATORS, cfg.model.generator, "model.generator",
-                       cfg.model.z_dim, data.shape)
+                       cfg.model.z_dim, data.shape, num_classes=classes)
     D = call_component(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator",
-                       data.shape)
+                       data.shape, num_classes=classes)
     opt = cfg.optim
-    g_opt = torch.optim.Adam(G.parameters(), opt.g_lr, betas=opt.betas)
-    d_opt = torch.optim.Adam(D.parameters(), opt.d_lr, betas=opt.betas)
+    g_opt = call_component(OPTIMIZERS, opt.g, "optim.g", G.parameters())
+    d_opt = call_component(OPTIMIZERS, opt.d, "optim.d", D.parameters())
     lr_schedule = None if opt.lr_decay is None else schedule_from_dict(opt.lr_decay,
                                                                       "optim.lr_decay")
     return Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
                    g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
                    d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
-                   ema=cfg.train.ema, tempering=build_tempering(cfg, data), lr_schedule=lr_schedule, z_dist=cfg.model.z_dist,
-                   seed=cfg.seed, device=device)
+                   ema=cfg.train.ema, temperings=build_temperings(cfg, data),
+                   g_terms=build_g_terms(cfg), num_classes=classes, lr_schedule=lr_schedule,
+                   z_dist=cfg.model.z_dist, seed=cfg.seed, device=device)

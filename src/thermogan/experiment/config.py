@@ -1,7 +1,7 @@
 """Typed experiment configs: YAML files plus dotted ``key=value`` overrides, checked strictly.
 
-``load(path, overrides)`` returns an ``ExperimentConfig``. An unknown or mistyped key, a value of the
-wrong type or an impossible value raises ``ConfigError`` with one line naming the key, the value
+``load(path, overrides)`` returns an ``ExperimentConfig``. An unknown or mistyped key, a value of
+the wrong type or an impossible value raises ``ConfigError`` with one line naming the key, the value
 and, for unknown keys, the closest valid key. Components chosen by ``kind`` (data set, networks)
 carry their own options; ``build.py`` checks those against the component's signature.
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from thermogan.errors import ConfigError, unknown_key
 from thermogan.schedules import schedule_from_dict
@@ -67,6 +67,7 @@ class ModelConfig(Strict):
     discriminator: Component = Component(kind="mlp", hidden=[128, 128])  # D: x -> logit
     z_dim: int = Field(2, gt=0)  # dimension of the latent z
     z_dist: Literal["normal", "uniform"] = "normal"  # N(0, I), or U[-1, 1]^z_dim
+    conditional: bool = False  # class-conditional G(z, y) and D(x, y) on the data's labels
 
 
 class ObjectiveConfig(Strict):
@@ -74,22 +75,33 @@ class ObjectiveConfig(Strict):
 
     loss: str = "minimax"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | rkl
     gp_weight: float | None = Field(None, ge=0)  # gradient penalty; null: the loss's default
+    g_terms: list[Component] = []  # terms added to G's loss: {kind, weight (number or
+    # schedule), ...options}; none ships yet (variational annealing's score term comes next)
+
+
+#: Keys of the optim section before optimizers became components, and where they went.
+REPLACED_OPTIM_KEYS = {"g_lr": "optim.g.lr", "d_lr": "optim.d.lr",
+                       "betas": "optim.g.betas and optim.d.betas"}
 
 
 class OptimConfig(Strict):
-    """Adam for both players; ``lr_decay`` multiplies both learning rates at each step."""
+    """One optimizer per player (see `thermogan list`); ``lr_decay`` multiplies both learning
+    rates at each step."""
 
-    g_lr: float = Field(1e-3, gt=0)  # generator learning rate
-    d_lr: float = Field(1e-3, gt=0)  # discriminator learning rate
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    g: Component = Component(kind="adam", lr=1e-3, betas=[0.5, 0.999])  # G's optimizer
+    d: Component = Component(kind="adam", lr=1e-3, betas=[0.5, 0.999])  # D's optimizer
     lr_decay: ScheduleSpec | None = None  # schedule of a learning-rate multiplier; null: 1
 
-    @field_validator("betas")
+    @model_validator(mode="before")
     @classmethod
-    def _betas_in_range(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not all(0 <= b < 1 for b in value):
-            raise ValueError("each beta must be in [0, 1)")
-        return value
+    def _refuse_replaced_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            for key, new in REPLACED_OPTIM_KEYS.items():
+                if key in raw:
+                    raise ConfigError(f"optim.{key} was replaced by {new}: optimizers are "
+                                      "components, e.g. optim.g: {kind: adam, lr: 2.0e-4, "
+                                      "betas: [0.5, 0.999]}")
+        return raw
 
     @field_validator("lr_decay")
     @classmethod
@@ -133,7 +145,8 @@ class ExperimentConfig(Strict):
     seed: int = 0  # seeds weights, data and latent draws
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     data: DataConfig = DataConfig()
-    tempering: Component | None = None  # what D sees: heat (β-GAN), instance_noise; null: data
+    tempering: Component | list[Component] | None = None  # what D sees: one tempering or a list
+    # applied in order (heat, instance_noise, lens); null: the data as they are
     model: ModelConfig = ModelConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
@@ -143,9 +156,15 @@ class ExperimentConfig(Strict):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def temperings(self) -> list[Component]:
+        """The tempering components, in the order they apply (none, one, or a list)."""
+        if self.tempering is None:
+            return []
+        return self.tempering if isinstance(self.tempering, list) else [self.tempering]
+
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``a.b.c=value`` -> (["a", "b", "c"], value); the value is read as YAML (1e-3, [1, 2], null)."""
+    """``a.b.c=value`` -> (["a", "b", "c"], value); the value is read as YAML ([1, 2], null)."""
     if "=" not in text:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.steps=1000")
     key, raw = text.split("=", 1)

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from thermogan.metrics.classifier import MnistClassifier
@@ -30,6 +29,7 @@ from thermogan.metrics.features import FEATURE_NETWORK, features_and_digits
 from thermogan.metrics.frechet import FeatureStats, frechet_distance
 from thermogan.metrics.kid import kid
 from thermogan.metrics.stacked import mode_stats, modes_from_digits
+
 
 class MnistScorer:
     """Scores generated images against a real reference set with the MNIST classifier.

@@ -1,4 +1,5 @@
-"""Run directories: start a run, resume it, open it to evaluate or sample.
+"""Run directories: start a run, resume it, reuse a finished one (benches), open one to evaluate
+or sample.
 
 Layout of ``runs/<name>/``::
 
@@ -16,26 +17,29 @@ Layout of ``runs/<name>/``::
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-import numpy as np
-
+from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.experiment import config as config_mod
 from thermogan.experiment import scoring
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
-from thermogan.errors import CheckpointError, ConfigError, ThermoganError
+from thermogan.experiment.tracking import FdTrack, read_track
+from thermogan.jsonio import restore_floats, write_json
 from thermogan.report.curves import metric_curves
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
-from thermogan.report.snapshots import (level_panel, level_snapshots, periodic_snapshots,
-                                        snapshot_panel)
-from thermogan.experiment.tracking import FdTrack, read_track
+from thermogan.report.snapshots import (
+    level_panel,
+    level_snapshots,
+    periodic_snapshots,
+    snapshot_panel,
+)
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
@@ -71,6 +75,34 @@ def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
         elif a != b:
             keys.append(f"{prefix}{key}")
     return keys
+
+
+def check_reusable(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """Raise ThermoganError when ``run_dir`` holds a run whose config differs from ``cfg`` in
+    more than its device; an empty or missing folder passes."""
+    stored_path = Path(run_dir) / "config.yaml"
+    if not stored_path.exists():
+        return
+    stored = config_mod.load(stored_path).to_dict()
+    changed = [key for key in changed_keys(stored, cfg.to_dict()) if key != "device"]
+    if changed:
+        raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
+                             "bench's; choose another --out")
+
+
+def train_or_reuse(cfg: ExperimentConfig, run_dir: Path, device: str = "cpu") -> dict[str, Any]:
+    """The summary of ``cfg`` trained in ``run_dir``, read from its summary.json (non-finite
+    numbers as floats): a finished run is reused, an interrupted one (a checkpoint, no summary)
+    resumed, otherwise one is started. A run of another config in ``run_dir`` raises
+    ThermoganError (see ``check_reusable``)."""
+    run_dir = Path(run_dir)
+    check_reusable(cfg, run_dir)
+    if not (run_dir / "summary.json").exists():
+        if latest_checkpoint(run_dir).exists():
+            resume(run_dir, cfg, device=device)
+        else:
+            start(cfg, run_dir, device)
+    return restore_floats(json.loads((run_dir / "summary.json").read_text()))
 
 
 def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
@@ -109,7 +141,7 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
          resumed: bool) -> dict[str, Any]:
     t, ev = cfg.train, cfg.eval
     scorer = scoring.image_scorer(cfg)  # before training: a missing classifier fails now
-    image = scoring.is_image(cfg)
+    image = trainer.data.is_image
     callbacks: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000,
                                             seed=ev.seed)]
     if ev.snapshot_every is not None:
@@ -160,7 +192,7 @@ def compare(run_dirs: list[Path], out: Path) -> list[str]:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
             scoring.evaluate(cfg, trainer))
         rows.append(f"{cfg.name:<22} {scoring.format_metrics(summary)}")
-        real, fake = _real_and_fake(cfg, trainer, 64 if scoring.is_image(cfg) else None)
+        real, fake = _real_and_fake(cfg, trainer, 64 if trainer.data.is_image else None)
         panels.append((f"{cfg.name}\n{scoring.headline(summary)}", real, fake))
     if panels[0][1].ndim == 4:
         image_panels([(title, fake) for title, _, fake in panels], out, cols=len(panels),
@@ -175,7 +207,7 @@ def _real_and_fake(cfg: ExperimentConfig, trainer: Trainer,
     """Data and generated samples as the figures show them (eval seed, eval generator)."""
     n = n or scoring.eval_samples(cfg)
     gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
-    real = trainer.data.sample(n, gen, "cpu").cpu().numpy()
+    real = trainer.data.sample(n, gen, "cpu").x.numpy()
     return real, trainer.sample(n, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
 
 
@@ -185,7 +217,7 @@ def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
     title = f"{cfg.name}, step {trainer.step}"
     if summary:
         title += f"\n{scoring.headline(summary)}"
-    if scoring.is_image(cfg):
+    if trainer.data.is_image:
         real, fake = _real_and_fake(cfg, trainer, 64)
         return image_panels([("data", real), ("generated", fake)], path, cols=2, title=title,
                             size=4.0)
@@ -193,7 +225,8 @@ def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
 
 
 def track_figure(run_dir: Path, name: str) -> Path | None:
-    """``figures/fd_mnist.png``: the tracked fd_mnist over training; None when nothing was tracked."""
+    """``figures/fd_mnist.png``: the tracked fd_mnist over training; None when nothing was
+    tracked."""
     records = read_track(run_dir)
     if not records:
         return None
@@ -203,13 +236,3 @@ def track_figure(run_dir: Path, name: str) -> Path | None:
                          ylabel="fd_mnist (tracked samples)", title=f"{name}: fd_mnist over "
                          "training", log_y=True)
 
-
-def write_json(obj: dict[str, Any], path: Path) -> None:
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        return value
-
-    Path(path).write_text(json.dumps(clean(obj), indent=2) + "\n")

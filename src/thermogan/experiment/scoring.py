@@ -8,6 +8,8 @@
 - Other images (CIFAR-10, folders, arrays): no trusted metric exists here (the feature network
   reads MNIST digits), and the summary says so instead of inventing a number.
 
+A class-conditional generator is scored with labels drawn uniformly over its classes.
+
 Every summary is ``{"metrics": {name: value}, "protocol": {...}}``; image metrics also keep each
 metric's own protocol record (feature-network hash, sample counts, seed, split) under ``scores``.
 """
@@ -17,10 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from thermogan.data.download import data_dir
 from thermogan.experiment.build import build_data
 from thermogan.experiment.config import ExperimentConfig
-from thermogan.data.download import data_dir
-from thermogan.data.images import IMAGE_DATASETS
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
@@ -30,10 +31,6 @@ from thermogan.train.trainer import Trainer
 MNIST_LIKE = {"mnist": 10000, "stacked_mnist": 26000}
 TOY_SAMPLES = 2500
 NO_METRIC = "no trusted metric for this data: the feature network reads MNIST digits"
-
-
-def is_image(cfg: ExperimentConfig) -> bool:
-    return cfg.data.kind in IMAGE_DATASETS
 
 
 def eval_samples(cfg: ExperimentConfig) -> int:
@@ -76,7 +73,9 @@ def evaluate(cfg: ExperimentConfig, trainer: Trainer,
     n = eval_samples(cfg)
     protocol = {"dataset": cfg.data.kind, "samples": n, "seed": ev.seed,
                 "generator": "ema" if use_ema else "raw", "step": trainer.step}
-    if not is_image(cfg):
+    if trainer.num_classes is not None:  # a conditional G is scored on uniformly drawn labels
+        protocol["labels"] = f"uniform over {trainer.num_classes} classes"
+    if not trainer.data.is_image:
         return _toy_summary(cfg, trainer, n, use_ema, protocol)
     scorer = scorer or image_scorer(cfg)
     if scorer is None:

@@ -5,9 +5,9 @@ result records the SHA-256 of its weights: numbers computed with different featu
 never silently compared. The hash is taken over the tensors' bytes in key order (``weights_hash``),
 so it depends on the weights only, not on how the file was written.
 
-Architecture: conv(1→32, 5) · ReLU · maxpool 2 · conv(32→64, 5) · ReLU · maxpool 2 · linear(1024→128)
-· ReLU (the 128 *features*) · linear(128→10). Input: 1 × 28 × 28 in [−1, 1]; 32 × 32 inputs (MNIST
-padded for DCGAN) are centre-cropped to 28 × 28.
+Architecture: conv(1→32, 5) · ReLU · maxpool 2 · conv(32→64, 5) · ReLU · maxpool 2 ·
+linear(1024→128) · ReLU (the 128 *features*) · linear(128→10). Input: 1 × 28 × 28 in [−1, 1];
+32 × 32 inputs (MNIST padded for DCGAN) are centre-cropped to 28 × 28.
 """
 
 from __future__ import annotations

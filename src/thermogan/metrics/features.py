@@ -18,7 +18,7 @@ FEATURE_NETWORK = "thermogan MNIST CNN (penultimate layer, 128-d per channel)"
 @torch.no_grad()
 def features_and_digits(model: MnistClassifier, images: Tensor,
                         batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Features (N, 128·C) and predicted digits (N, C) of images (N, C, H, W), channel by channel."""
+    """Features (N, 128·C) and predicted digits (N, C) of images (N, C, H, W), by channel."""
     feats, digits = [], []
     for i in range(0, len(images), batch):
         chunk = images[i:i + batch].float().cpu()  # (B, C, H, W)

@@ -3,8 +3,9 @@ Fig. 5): low-pass filter the curve, find its knee, average the max-to-min swings
 
 The paper leaves the procedure open (METHODS.md §2); our choices:
 
-- ``lowpass``: a Butterworth filter of order 2 run forwards and backwards (``scipy.signal.filtfilt``,
-  so without phase lag); ``cutoff`` is in cycles per sample of the curve.
+- ``lowpass``: a Butterworth filter of order 2 run forwards and backwards
+  (``scipy.signal.filtfilt``, so without phase lag); ``cutoff`` is in cycles per sample of the
+  curve.
 - ``knee_index``: from the curve's maximum on (a GAN's score first worsens while G leaves its
   initialisation), the point farthest below the chord from that maximum to the last point, both
   axes scaled to [0, 1] (the Kneedle criterion for a decreasing convex curve).
@@ -81,5 +82,6 @@ def oscillation(steps: np.ndarray, values: np.ndarray, cutoff: float = 0.1,
         detrended = part - np.polyval(np.polyfit(at, part, 1), at)
     else:
         detrended = part - part.mean()
-    return Oscillation(filtered, float(steps[knee]), (float(steps[knee]), float(min(end, steps[-1]))),
-                       mean_swing(detrended), float(part.mean()))
+    window = (float(steps[knee]), float(min(end, steps[-1])))
+    return Oscillation(filtered, float(steps[knee]), window, mean_swing(detrended),
+                       float(part.mean()))

@@ -1,6 +1,10 @@
 """Network registries. Generators: ``factory(z_dim, shape, **options)``; discriminators:
 ``factory(shape, **options)``, returning one logit per sample. ``shape`` is a sample's shape:
-(d,) for vectors, (C, H, W) for images."""
+(d,) for vectors, (C, H, W) for images.
+
+Every factory takes ``num_classes`` (default None: unconditional, G(z) and D(x)). Set, it builds
+the class-conditional network, called G(z, y) and D(x, y) with labels y (B,) int64: generators
+conditioned by a label embedding, discriminators by projection (``nets/conditional.py``)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,10 @@
 
 G: z(784) | [Linear(256) · BN · ReLU] × 3 | Linear(784), reshaped to the image.
 D: x(784) | Linear(256) · BN · ReLU | Linear(512) · BN · ReLU | Linear(512) · BN · ReLU | logit.
+
+With ``num_classes`` set they are class-conditional (``nets/conditional.py``): G(z, y) feeds
+[z, embed(y)] to the same layers, with a min(num_classes, 32)-wide label embedding; D(x, y) is a
+projection discriminator whose φ(x) is the last hidden ReLU's output (512 features by default).
 """
 
 from __future__ import annotations
@@ -10,6 +14,12 @@ import math
 from collections.abc import Sequence
 
 from torch import Tensor, nn
+
+from thermogan.nets.conditional import (
+    LabelConcatGenerator,
+    ProjectionDiscriminator,
+    label_embed_dim,
+)
 
 
 def _bn_stack(in_dim: int, widths: Sequence[int]) -> tuple[list[nn.Module], int]:
@@ -45,10 +55,22 @@ class FCDiscriminator(nn.Module):
         return self.net(x.flatten(1))  # (B, 1)
 
 
-def fc_generator(z_dim: int, shape: Sequence[int],
-                 hidden: Sequence[int] = (256, 256, 256)) -> FCGenerator:
-    return FCGenerator(z_dim, shape, hidden)
+def fc_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (256, 256, 256),
+                 num_classes: int | None = None) -> FCGenerator | LabelConcatGenerator:
+    """G(z), or with ``num_classes`` G(z, y) = FCGenerator([z, embed(y)])."""
+    if num_classes is None:
+        return FCGenerator(z_dim, shape, hidden)
+    embed_dim = label_embed_dim(num_classes)
+    return LabelConcatGenerator(FCGenerator(z_dim + embed_dim, shape, hidden), num_classes,
+                                embed_dim)
 
 
-def fc_discriminator(shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512)) -> FCDiscriminator:
-    return FCDiscriminator(shape, hidden)
+def fc_discriminator(shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512),
+                     num_classes: int | None = None) -> FCDiscriminator | ProjectionDiscriminator:
+    """D(x), or with ``num_classes`` the projection discriminator D(x, y) on its last hidden
+    layer."""
+    d = FCDiscriminator(shape, hidden)
+    if num_classes is None:
+        return d
+    return ProjectionDiscriminator(nn.Sequential(nn.Flatten(), *d.net[:-1]), d.net[-1],
+                                   num_classes)

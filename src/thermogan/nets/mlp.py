@@ -3,6 +3,10 @@
 Paper preset (Mehrjou et al. 2018, Fig. 2): G = z(3) | ReLU(128) | ReLU(128) | Linear(3);
 D = x(3) | Tanh(128) | Tanh(128) | Tanh(128) | Sigmoid(1). Our discriminators return the logit; the
 sigmoid lives in the loss (``objectives/adversarial.py``).
+
+With ``num_classes`` set, every network here is class-conditional (``nets/conditional.py``): G(z, y)
+feeds [z, embed(y)] to the same layers, with a min(num_classes, 32)-wide label embedding; D(x, y)
+is a projection discriminator whose φ(x) is the output of the last hidden activation.
 """
 
 from __future__ import annotations
@@ -11,6 +15,12 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from thermogan.nets.conditional import (
+    LabelConcatGenerator,
+    ProjectionDiscriminator,
+    label_embed_dim,
+)
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -18,6 +28,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
     "silu": nn.SiLU,
 }
+VectorGenerator = nn.Sequential | LabelConcatGenerator  # G(z), or G(z, y) with num_classes
+VectorDiscriminator = nn.Sequential | ProjectionDiscriminator  # D(x), or D(x, y)
 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128),
@@ -43,23 +55,47 @@ def _vector_dim(shape: Sequence[int], name: str) -> int:
     return int(shape[0])
 
 
+def _vector_generator(z_dim: int, d: int, hidden: Sequence[int], activation: str,
+                      num_classes: int | None) -> VectorGenerator:
+    """``mlp`` from z to d; with ``num_classes``, from [z, embed(y)] to d."""
+    if num_classes is None:
+        return mlp(z_dim, d, hidden, activation)
+    embed_dim = label_embed_dim(num_classes)
+    return LabelConcatGenerator(mlp(z_dim + embed_dim, d, hidden, activation), num_classes,
+                                embed_dim)
+
+
+def _vector_discriminator(d: int, hidden: Sequence[int], activation: str,
+                          num_classes: int | None) -> VectorDiscriminator:
+    """``mlp`` from d to one logit; with ``num_classes``, its projection discriminator."""
+    net = mlp(d, 1, hidden, activation)
+    if num_classes is None:
+        return net
+    return ProjectionDiscriminator(net[:-1], net[-1], num_classes)
+
+
 def mlp_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (128, 128),
-                  activation: str = "relu") -> nn.Sequential:
-    """G: z (B, z_dim) -> x (B, d)."""
-    return mlp(z_dim, _vector_dim(shape, "mlp"), hidden, activation)
+                  activation: str = "relu", num_classes: int | None = None) -> VectorGenerator:
+    """G: z (B, z_dim) -> x (B, d), an nn.Sequential; with ``num_classes``, G(z, y)."""
+    return _vector_generator(z_dim, _vector_dim(shape, "mlp"), hidden, activation, num_classes)
 
 
 def mlp_discriminator(shape: Sequence[int], hidden: Sequence[int] = (128, 128),
-                      activation: str = "relu") -> nn.Sequential:
-    """D: x (B, d) -> logit (B, 1)."""
-    return mlp(_vector_dim(shape, "mlp"), 1, hidden, activation)
+                      activation: str = "relu",
+                      num_classes: int | None = None) -> VectorDiscriminator:
+    """D: x (B, d) -> logit (B, 1), an nn.Sequential; with ``num_classes``, D(x, y)."""
+    return _vector_discriminator(_vector_dim(shape, "mlp"), hidden, activation, num_classes)
 
 
-def paper3d_generator(z_dim: int, shape: Sequence[int]) -> nn.Sequential:
+def paper3d_generator(z_dim: int, shape: Sequence[int],
+                      num_classes: int | None = None) -> VectorGenerator:
     """The β-GAN 3-D toy generator: ReLU(128) | ReLU(128) | Linear."""
-    return mlp(z_dim, _vector_dim(shape, "paper3d"), (128, 128), "relu")
+    return _vector_generator(z_dim, _vector_dim(shape, "paper3d"), (128, 128), "relu",
+                             num_classes)
 
 
-def paper3d_discriminator(shape: Sequence[int]) -> nn.Sequential:
+def paper3d_discriminator(shape: Sequence[int],
+                          num_classes: int | None = None) -> VectorDiscriminator:
     """The β-GAN 3-D toy discriminator: Tanh(128) × 3 | logit."""
-    return mlp(_vector_dim(shape, "paper3d"), 1, (128, 128, 128), "tanh")
+    return _vector_discriminator(_vector_dim(shape, "paper3d"), (128, 128, 128), "tanh",
+                                 num_classes)

@@ -1,18 +1,24 @@
-"""Adversarial losses as functions of discriminator logits h (D = sigmoid(h) where it applies).
+"""Adversarial losses as per-example functions of discriminator logits h (D = sigmoid(h) where it
+applies).
 
-Each loss is a pair (discriminator loss, generator loss), both minimised, averaged over the batch:
+Each loss has three terms, each mapping logits (B,) or (B, 1) to a (B,) tensor, all minimised:
+D's term on real samples, D's term on generated ones, and G's term on generated ones. The
+discriminator loss is ``mean(real_term) + mean(fake_term)``, the generator loss ``mean(g_term)``.
 
-- ``minimax`` (Goodfellow et al. 2014; the unmodified β-GAN loss): D: −log D(x) − log(1 − D(G(z)));
-  G: log(1 − D(G(z))) (saturating).
-- ``nonsaturating``: same D; G: −log D(G(z)).
-- ``lsgan`` (Mao et al. 2017, labels a=0, b=c=1): D: ½(h_r − 1)² + ½h_f²; G: ½(h_f − 1)².
-- ``wgan`` / ``wgan-gp`` (Arjovsky et al. 2017; Gulrajani et al. 2017): D: h_f − h_r; G: −h_f.
+- ``minimax`` (Goodfellow et al. 2014; the unmodified β-GAN loss): real −log D(x), fake
+  −log(1 − D(G(z))); G: log(1 − D(G(z))) (saturating).
+- ``nonsaturating``: same D terms; G: −log D(G(z)).
+- ``lsgan`` (Mao et al. 2017, labels a=0, b=c=1): real ½(h − 1)², fake ½h²; G: ½(h − 1)².
+- ``wgan`` / ``wgan-gp`` (Arjovsky et al. 2017; Gulrajani et al. 2017): real −h, fake h; G: −h.
   ``wgan-gp`` adds a gradient penalty of weight 10 by default (``objectives/penalties.py``).
-- ``hinge`` (Lim & Ye 2017): D: relu(1 − h_r) + relu(1 + h_f); G: −h_f.
+- ``hinge`` (Lim & Ye 2017): real relu(1 − h), fake relu(1 + h); G: −h.
 - ``rkl`` (variational annealing, Chen et al. 2019): D = −exp(h), V = E_μ[D(x)] + E_ρ[log(−D(x'))]
-  = −E_μ[e^{h_r}] + E_ρ[h_f]; D maximises V (loss e^{h_r} − h_f), G minimises it (loss h_f).
+  = −E_μ[e^{h_r}] + E_ρ[h_f]; D maximises V (real term e^h, fake term −h), G minimises it (h).
 
-log D = −softplus(−h) and log(1 − D) = −softplus(h), so the sigmoid losses stay finite for any logit.
+log D = −softplus(−h) and log(1 − D) = −softplus(h), so the sigmoid losses stay finite for any
+logit. Parts that move data towards what D calls fake reuse these terms: the lens of Tempered
+Adversarial Networks minimises the fake term on the lensed data, β'-GAN's coupling ascends the
+real term on heated data (``monotone_real`` says whether that makes sense for a loss).
 """
 
 from __future__ import annotations
@@ -25,83 +31,88 @@ from torch import Tensor
 
 from thermogan.errors import unknown_key
 
+Term = Callable[[Tensor], Tensor]
+
+
+def _flat(h: Tensor) -> Tensor:
+    return h.reshape(h.shape[0])  # (B, 1) or (B,) -> (B,)
+
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A named pair of losses on logits, and the default weight of its gradient penalty."""
+    """A named set of per-example terms on logits, and the default weight of its gradient penalty.
+
+    ``monotone_real``: D's real term decreases (or, for ``rkl``, increases) monotonically in the
+    logit, so ascending it moves D's verdict on a sample towards "fake"; False for LSGAN, whose
+    real term has its minimum at h = 1 and can be ascended in either direction.
+    """
 
     name: str
-    d: Callable[[Tensor, Tensor], Tensor]
-    g: Callable[[Tensor], Tensor]
+    real: Term
+    fake: Term
+    gen: Term
     gp_weight: float = 0.0
+    monotone_real: bool = True
+
+    def real_term(self, h: Tensor) -> Tensor:
+        """D's loss on each real sample (B,), from its logits (B,) or (B, 1)."""
+        return self.real(_flat(h))
+
+    def fake_term(self, h: Tensor) -> Tensor:
+        """D's loss on each generated sample (B,)."""
+        return self.fake(_flat(h))
+
+    def g_term(self, h: Tensor) -> Tensor:
+        """G's loss on each generated sample (B,)."""
+        return self.gen(_flat(h))
+
+    def d(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """The discriminator loss: the mean real term plus the mean fake term."""
+        return self.real_term(real_logits).mean() + self.fake_term(fake_logits).mean()
+
+    def g(self, fake_logits: Tensor) -> Tensor:
+        """The generator loss: the mean G term."""
+        return self.g_term(fake_logits).mean()
 
 
-def _d_sigmoid(real: Tensor, fake: Tensor) -> Tensor:
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+def _neg(h: Tensor) -> Tensor:
+    return -h
 
 
-def _g_saturating(fake: Tensor) -> Tensor:
-    return -F.softplus(fake).mean()
-
-
-def _g_nonsaturating(fake: Tensor) -> Tensor:
-    return F.softplus(-fake).mean()
-
-
-def _d_lsgan(real: Tensor, fake: Tensor) -> Tensor:
-    return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
-
-
-def _g_lsgan(fake: Tensor) -> Tensor:
-    return 0.5 * ((fake - 1) ** 2).mean()
-
-
-def _d_wgan(real: Tensor, fake: Tensor) -> Tensor:
-    return fake.mean() - real.mean()
-
-
-def _g_critic(fake: Tensor) -> Tensor:
-    return -fake.mean()
-
-
-def _d_hinge(real: Tensor, fake: Tensor) -> Tensor:
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-
-
-def _d_rkl(real: Tensor, fake: Tensor) -> Tensor:
-    return real.exp().mean() - fake.mean()
-
-
-def _g_rkl(fake: Tensor) -> Tensor:
-    return fake.mean()
+def _identity(h: Tensor) -> Tensor:
+    return h
 
 
 LOSSES: dict[str, AdversarialLoss] = {
     loss.name: loss
     for loss in (
-        AdversarialLoss("minimax", _d_sigmoid, _g_saturating),
-        AdversarialLoss("nonsaturating", _d_sigmoid, _g_nonsaturating),
-        AdversarialLoss("lsgan", _d_lsgan, _g_lsgan),
-        AdversarialLoss("wgan", _d_wgan, _g_critic),
-        AdversarialLoss("wgan-gp", _d_wgan, _g_critic, gp_weight=10.0),
-        AdversarialLoss("hinge", _d_hinge, _g_critic),
-        AdversarialLoss("rkl", _d_rkl, _g_rkl),
+        AdversarialLoss("minimax", lambda h: F.softplus(-h), F.softplus, lambda h: -F.softplus(h)),
+        AdversarialLoss("nonsaturating", lambda h: F.softplus(-h), F.softplus,
+                        lambda h: F.softplus(-h)),
+        AdversarialLoss("lsgan", lambda h: 0.5 * (h - 1) ** 2, lambda h: 0.5 * h**2,
+                        lambda h: 0.5 * (h - 1) ** 2, monotone_real=False),
+        AdversarialLoss("wgan", _neg, _identity, _neg),
+        AdversarialLoss("wgan-gp", _neg, _identity, _neg, gp_weight=10.0),
+        AdversarialLoss("hinge", lambda h: F.relu(1 - h), lambda h: F.relu(1 + h), _neg),
+        AdversarialLoss("rkl", lambda h: h.exp(), _neg, _identity),
     )
 }
 
 
-def get_loss(kind: str) -> AdversarialLoss:
-    """The registered loss called ``kind``; an unknown name raises ConfigError with a suggestion."""
-    if kind not in LOSSES:
-        raise unknown_key("", kind, LOSSES, what="loss")
-    return LOSSES[kind]
+def get_loss(loss: str | AdversarialLoss) -> AdversarialLoss:
+    """A loss given by name or as an object; an unknown name raises ConfigError, with a hint."""
+    if isinstance(loss, AdversarialLoss):
+        return loss
+    if loss not in LOSSES:
+        raise unknown_key("", str(loss), LOSSES, what="loss")
+    return LOSSES[loss]
 
 
-def d_loss(kind: str, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+def d_loss(loss: str | AdversarialLoss, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Discriminator loss (to minimise) for logits on real (B, 1) and fake (B, 1) inputs."""
-    return get_loss(kind).d(real_logits, fake_logits)
+    return get_loss(loss).d(real_logits, fake_logits)
 
 
-def g_loss(kind: str, fake_logits: Tensor) -> Tensor:
+def g_loss(loss: str | AdversarialLoss, fake_logits: Tensor) -> Tensor:
     """Generator loss (to minimise) for logits on fake inputs (B, 1)."""
-    return get_loss(kind).g(fake_logits)
+    return get_loss(loss).g(fake_logits)

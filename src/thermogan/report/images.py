@@ -51,3 +51,17 @@ def image_panels(panels: list[tuple[str, np.ndarray]], path: str | Path, cols: i
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path, dpi=110)
+
+
+def class_rows(samples: np.ndarray, classes: list[int], path: str | Path, title: str = "") -> Path:
+    """One row of images per class: ``samples`` (R·k, C, H, W) holds k images of each of the R
+    ``classes`` in order; each row is labelled with its class."""
+    k = len(samples) // len(classes)
+    fig = Figure(figsize=(0.9 * k + 0.8, 0.9 * len(classes) + (0.5 if title else 0.2)),
+                 layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    show_images(ax, samples, title, cols=k)
+    h = samples.shape[2] + 1
+    for r, label in enumerate(classes):
+        ax.text(-2, 1 + r * h + h / 2, str(label), ha="right", va="center", fontsize=9)
+    return save_figure(fig, path, dpi=110)

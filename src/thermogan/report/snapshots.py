@@ -35,13 +35,14 @@ class Snapshots:
     def __call__(self, trainer: Trainer) -> None:
         if not self.due(trainer):
             return
-        step, tempering = trainer.step, trainer.tempering
-        tempering.set_step(step - 1)  # the level of the step that has just run
+        step = trainer.step
+        trainer.set_levels(step - 1)  # the levels of the step that has just run
         gen = torch.Generator(trainer.device).manual_seed(self.seed)
         with torch.no_grad():
-            seen = tempering(trainer.data.sample(self.n, gen, trainer.device), generator=gen)
+            real = trainer.data.sample(self.n, gen, trainer.device).x  # (n, ...)
+            seen = trainer.see(real, "real", generator=gen)
         fake = trainer.sample(self.n, self.seed)
-        info = tempering.describe()
+        info = trainer.describe()
         self.dir.mkdir(parents=True, exist_ok=True)
         np.savez(self.dir / f"step_{step:09d}.npz", real=seen.cpu().numpy(), fake=fake.numpy(),
                  step=step, updates=step * (trainer.d_steps + 1),
@@ -53,8 +54,8 @@ def level_snapshots(run_dir: str | Path, total_steps: int, n: int = 1000,
                     seed: int = 0) -> Snapshots:
     """Snapshots whenever the tempering's (stage, level) changes, and at the end."""
     def due(trainer: Trainer) -> bool:
-        step, key = trainer.step, getattr(trainer.tempering, "level_key", None)
-        return step == total_steps or key is not None and key(step) != key(step - 1)
+        step = trainer.step
+        return step == total_steps or trainer.level_key(step) != trainer.level_key(step - 1)
     return Snapshots(Path(run_dir) / "figures" / "levels", due, n, seed)
 
 

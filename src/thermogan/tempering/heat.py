@@ -16,21 +16,29 @@ gradient of the GAN objective, on top of the annealing. Like the generator, it d
 V = E[log D(x_β)] + E[log(1 − D(G(z)))]: an offset δ, with σ = max(σ_schedule + δ, 0), takes one
 step of ``coupling_lr`` per training step along −∂V/∂δ (with D fixed, after D's step). This is our
 reading of the paper's coupled system (its eq. 8 with the sign of METHODS.md §2), a variant to
-study: it can settle on the wrong equilibrium.
+study: it can settle on the wrong equilibrium. V's real term is the configured loss's
+(``AdversarialLoss.real_term``), so the coupling ascends D's loss on heated data whatever the
+loss; LSGAN, whose real term can be ascended either way, is refused. The coupling is a player
+(``Coupling``) with its own random stream.
+
+Math: ``heated(x, noise, sigma, low, high, boundary)`` is ``fold(x + σ·noise)``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
-from thermogan.schedules import Constant, Geometric, Schedule, Stage, Stages
+from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
+from thermogan.schedules import Constant, Geometric, Schedule, Stage, Stages
+from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
 
 BOUNDARIES = ("reflect", "clip", "none")
@@ -41,6 +49,21 @@ def reflect(x: Tensor, low: float, high: float) -> Tensor:
     width = high - low
     u = torch.remainder(x - low, 2 * width)  # in [0, 2·width)
     return low + torch.where(u > width, 2 * width - u, u)
+
+
+def fold(y: Tensor, low: float, high: float, boundary: str = "reflect") -> Tensor:
+    """Bring ``y`` back into the box: mirror reflection, clipping, or nothing (``none``)."""
+    if boundary == "reflect":
+        return reflect(y, low, high)
+    if boundary == "clip":
+        return y.clamp(low, high)
+    return y
+
+
+def heated(x: Tensor, noise: Tensor, sigma: float | Tensor, low: float = -1.0, high: float = 1.0,
+           boundary: str = "reflect") -> Tensor:
+    """Data heated to noise scale σ = β^{-1/2}: ``x + σ·noise`` folded into [low, high]^d."""
+    return fold(x + sigma * noise, low, high, boundary)
 
 
 def betagan_schedule(total_steps: int, beta_start: float = 0.1, beta_end: float = 10.0,
@@ -60,12 +83,17 @@ def betagan_schedule(total_steps: int, beta_start: float = 0.1, beta_end: float 
                          f"({int(fractions[1] * total_steps)})")
     cooling = Geometric(beta_start, beta_end, levels, per_level, literal)
     parts = [Stage(Constant(0.0), uniform_steps, "uniform")] if uniform_steps else []
-    parts += [Stage(cooling, cooling.total_steps, "anneal"), Stage(Constant(math.inf), None, "data")]
+    parts += [Stage(cooling, cooling.total_steps, "anneal"),
+              Stage(Constant(math.inf), None, "data")]
     return Stages(tuple(parts))
 
 
 class Heat(Tempering):
-    """Heated real data at the β of ``beta(step)``, kept in the box [low, high]^d."""
+    """Heated real data at the β of ``beta(step)``, kept in the box [low, high]^d.
+
+    With ``coupled=True`` (β'-GAN) an offset δ of the noise scale is trained by the ``Coupling``
+    player that ``players()`` returns.
+    """
 
     def __init__(self, beta: Schedule, low: float = -1.0, high: float = 1.0,
                  boundary: str = "reflect", coupled: bool = False, coupling_lr: float = 1e-3):
@@ -75,16 +103,16 @@ class Heat(Tempering):
         if not high > low:
             raise ValueError(f"high={high!r}: must be > low={low!r}")
         self.beta, self.low, self.high, self.boundary = beta, low, high, boundary
-        self.coupled, self.coupling_lr = coupled, coupling_lr
         self.register_buffer("offset", torch.zeros(()))  # β'-GAN's δ, in units of σ
+        self._coupling = Coupling(self, coupling_lr) if coupled else None
         self._step, self._beta = 0, beta(0)
 
     def set_step(self, step: int) -> None:
         self._step, self._beta = step, self.beta(step)
         self.level.fill_(self._beta)
 
-    def level_key(self, step: int) -> tuple[int, int]:
-        """(stage, level) in force at ``step``: a snapshot is taken whenever it changes."""
+    def level_key(self, step: int) -> Hashable:
+        """(stage, level) in force at ``step``."""
         if not isinstance(self.beta, Stages):
             return (0, 0)
         stage = self.beta.stage(step)
@@ -92,80 +120,107 @@ class Heat(Tempering):
         local = step - self.beta.starts()[stage]
         return (stage, inner.level(local) if isinstance(inner, Geometric) else 0)
 
+    def base_sigma(self) -> float:
+        """The scheduled noise scale β^{-1/2}: inf at β = 0, 0 at β = ∞."""
+        return math.inf if self._beta == 0 else 1 / math.sqrt(self._beta)
+
     def sigma(self) -> float:
-        """The noise scale in force: β^{-1/2} (+ δ for β'-GAN); inf at β = 0, 0 at β = ∞."""
-        base = math.inf if self._beta == 0 else 1 / math.sqrt(self._beta)
-        return max(base + float(self.offset), 0.0) if self.coupled else base
-
-    def _uniform(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return self.low + (self.high - self.low) * u
-
-    def _fold(self, y: Tensor) -> Tensor:
-        if self.boundary == "reflect":
-            return reflect(y, self.low, self.high)
-        if self.boundary == "clip":
-            return y.clamp(self.low, self.high)
-        return y
+        """The noise scale in force: β^{-1/2} (+ δ for β'-GAN, never below 0)."""
+        base = self.base_sigma()
+        return max(base + float(self.offset), 0.0) if self._coupling else base
 
     def heat(self, x: Tensor, sigma: float | Tensor,
              generator: torch.Generator | None = None) -> Tensor:
         """``x`` (B, ...) plus N(0, σ²) noise, folded into the box."""
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return self._fold(x + sigma * noise)
+        return heated(x, noise, sigma, self.low, self.high, self.boundary)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         sigma = self.sigma()
         if sigma == 0:
             return x
-        if math.isinf(sigma):
-            return self._uniform(x, generator)
+        if math.isinf(sigma):  # β = 0: the uniform distribution on the box
+            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            return self.low + (self.high - self.low) * u
         return self.heat(x, sigma, generator)
-
-    def update(self, real: Tensor, discriminator: nn.Module,
-               adversarial: AdversarialLoss) -> dict[str, Tensor]:
-        """β'-GAN: one descent step of δ on V's real term, −E[log D(x_β)] ascending (D fixed)."""
-        if not self.coupled or self._beta == 0:
-            return {}
-        delta = self.offset.clone().requires_grad_(True)
-        base = 1 / math.sqrt(self._beta)  # 0 on the data stage
-        sigma = torch.clamp(base + delta, min=0.0)
-        gen = torch.Generator(real.device).manual_seed(self._step)
-        value = -F.softplus(-discriminator(self.heat(real, sigma, gen))).mean()  # E[log D(x_β)]
-        (grad,) = torch.autograd.grad(value, delta)
-        with torch.no_grad():
-            self.offset.sub_(self.coupling_lr * grad)
-        return {"sigma": torch.tensor(self.sigma())}
 
     def describe(self) -> dict[str, float]:
         stage, level = self.level_key(self._step)
-        return {"stage": stage, "level": level, "beta": self._beta}
+        out = {"stage": stage, "level": level, "beta": self._beta}
+        if self._coupling:
+            out["sigma"] = self.sigma()
+        return out
+
+    def players(self) -> list[Player]:
+        return [self._coupling] if self._coupling else []
+
+    @classmethod
+    def for_run(cls, total_steps: int, data: ToyDataset | ImageData, beta_start: float = 0.1,
+                beta_end: float = 10.0, cold_std: float | None = None, levels: int = 20,
+                fractions: tuple[float, float, float] = (0.1, 0.7, 0.2), schedule: str = "both",
+                boundary: str = "reflect", coupled: bool = False,
+                coupling_lr: float = 1e-3) -> Heat:
+        """The β-GAN tempering for a run of ``total_steps`` (config ``tempering: {kind: heat}``).
+
+        The box comes from ``data.box``. ``cold_std`` (ours, off by default) derives the cold end
+        from the data: β_K = 1 / (cold_std · σ_data)², the noise at the last level being
+        ``cold_std`` times the finest std of the data; it replaces ``beta_end``. ``schedule``:
+        ``both`` (both ends of the cooling trained) or ``paper`` (the literal Algorithm 1).
+        """
+        if data.box is None:
+            raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
+        if schedule not in ("both", "paper"):
+            raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
+        if cold_std is not None:
+            if data.std is None:
+                raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")
+            if not cold_std > 0:
+                raise ValueError(f"cold_std={cold_std!r}: must be > 0")
+            beta_end = 1 / (cold_std * data.std) ** 2
+        for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
+            if not value > 0:
+                raise ValueError(f"{name}={value!r}: must be > 0")
+        beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
+                                literal=schedule == "paper")
+        return cls(beta, data.box[0], data.box[1], boundary, coupled, coupling_lr)
 
 
-def heat(total_steps: int, data: ToyDataset | ImageData, beta_start: float = 0.1,
-         beta_end: float = 10.0, cold_std: float | None = None, levels: int = 20,
-         fractions: tuple[float, float, float] = (0.1, 0.7, 0.2), schedule: str = "both",
-         boundary: str = "reflect", coupled: bool = False, coupling_lr: float = 1e-3) -> Heat:
-    """The β-GAN tempering for a run of ``total_steps`` (config ``tempering: {kind: heat}``).
+class Coupling:
+    """β'-GAN's player: one descent step of δ per training step on V's real term, D fixed.
 
-    The box comes from ``data.box``. ``cold_std`` (ours, off by default) derives the cold end from
-    the data: β_K = 1 / (cold_std · σ_data)², the noise at the last level being ``cold_std`` times
-    the finest std of the data; it replaces ``beta_end``. ``schedule``: ``both`` (both ends of
-    the cooling trained) or ``paper`` (the literal Algorithm 1).
+    V's real term is −E[real_term(D(x_β))] (E[log D(x_β)] for the minimax loss); descending it
+    in δ ascends D's loss on the heated data: the noise grows where D tells heated data from
+    fake too easily. Noise comes from the player's own generator.
     """
-    if data.box is None:
-        raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
-    if schedule not in ("both", "paper"):
-        raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
-    if cold_std is not None:
-        if data.std is None:
-            raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")
-        if not cold_std > 0:
-            raise ValueError(f"cold_std={cold_std!r}: must be > 0")
-        beta_end = 1 / (cold_std * data.std) ** 2
-    for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
-        if not value > 0:
-            raise ValueError(f"{name}={value!r}: must be > 0")
-    beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
-                            literal=schedule == "paper")
-    return Heat(beta, data.box[0], data.box[1], boundary, coupled, coupling_lr)
+
+    name = "coupling"
+
+    def __init__(self, heat: Heat, lr: float = 1e-3) -> None:
+        self.heat, self.lr = heat, lr
+
+    def check(self, loss: AdversarialLoss) -> None:
+        """Refuse a loss whose real term can be ascended in either direction (LSGAN)."""
+        if not loss.monotone_real:
+            raise ConfigError(f"objective.loss={loss.name!r}: β'-GAN's coupling ascends D's real "
+                              "term, which this loss can ascend in either direction; use a "
+                              "minimax, non-saturating, WGAN or hinge loss, or coupled=false")
+
+    def update(self, d: DStep, discriminator: nn.Module, loss: AdversarialLoss,
+               generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        heat = self.heat
+        if heat._beta == 0:  # the uniform stage has no noise scale to move
+            return {}
+        delta = heat.offset.clone().requires_grad_(True)
+        sigma = torch.clamp(heat.base_sigma() + delta, min=0.0)
+        logits = discriminate(discriminator, heat.heat(d.real.x, sigma, generator), d.real.y)
+        value = -loss.real_term(logits).mean()  # V's real term
+        (grad,) = torch.autograd.grad(value, delta)
+        with torch.no_grad():
+            heat.offset.sub_(self.lr * grad)
+        return {"sigma": torch.tensor(heat.sigma())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # δ lives in the Heat's buffer, saved with the temperings
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

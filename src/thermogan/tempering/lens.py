@@ -4,16 +4,32 @@ real data, with its own parameters and optimizer.
 D sees ``{L(X), G(Z)}``. The lens minimises ``λ(t)·L_adv + ‖X − L(X)‖²`` (squared error summed
 over each sample's entries, averaged over the batch, as METHODS.md §3 reads the paper; ``recon:
 mean`` averages over the entries instead, which makes the reconstruction term as many times
-weaker as a sample has entries), where ``L_adv`` is the negated discriminator loss on the lensed
-real batch, per GAN variant (METHODS.md §3):
+weaker as a sample has entries), where ``L_adv`` is the configured loss's fake term on the lensed
+real batch (``AdversarialLoss.fake_term``: D's loss were L(X) labelled fake), so the lens moves
+the data towards what D calls fake. Per GAN variant (METHODS.md §3):
 
-- GAN (minimax, non-saturating): ``−log(1 − D(L(X)))``, i.e. softplus of D's logit;
-- LSGAN: ``D(L(X))²``;  WGAN, WGAN-GP and hinge critics: ``D(L(X))``.
+- GAN (minimax, non-saturating): ``−log(1 − D(L(X)))``, i.e. softplus of D's logit, as the paper;
+- WGAN, WGAN-GP: ``D(L(X))``, as the paper;
+- LSGAN: ``½D(L(X))²``: half the paper's ``D(L(X))²`` (LSGAN's fake term carries the ½ of Mao
+  et al.), which is the paper's lens with λ halved;
+- hinge: ``relu(1 + D(L(X)))``; rkl: ``−D(L(X))`` (the paper has neither).
 
 So early on (λ ≈ 1) the lens moves the data towards what D takes for fake, and as λ(t) decays to 0
 (``1 − sin(tπ/2K)`` by default) it must become the identity. Update order in the trainer: D on
-(L(x) detached, G(z) detached), then the lens with D fixed, then G. L(x) is computed once per
-step: the D step's forward pass is kept and reused by the lens step.
+(L(x) detached, G(z) detached), then the lens with D fixed (its player, ``LensPlayer``), then G.
+L(x) is computed once per step: the lens keeps the graph of its last forward pass made with
+gradients enabled and its player reuses it.
+
+In a loop of one's own::
+
+    seen = lens(x)                                    # keeps L(x) and its graph
+    d_loss = loss.d(D(seen.detach()), D(fake.detach()))
+    ...                                               # D's step
+    (player,) = lens.players()
+    player.update(DStep(real=Batch(x), ...), D, loss)  # the lens's step, D untouched
+
+If D's loss did backpropagate through the lens (``D(lens(x))`` without ``detach``), that graph
+is gone; the player notices (the lens's parameters hold gradients) and computes L(x) again.
 
 Networks: for images, fully convolutional: a 3×3 convolution to ``width`` channels, ``blocks``
 residual blocks of two 3×3 stride-1 convolutions, a 3×3 convolution back, plus a skip from input
@@ -30,23 +46,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
-from thermogan.schedules import Schedule, schedule_from_dict
+from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
+from thermogan.tempering.control import Level, level_source
 
 #: How the squared error of one sample is reduced over its entries.
 RECONSTRUCTIONS = ("sum", "mean")
 
-#: L_adv per adversarial loss, from D's logits on the lensed real batch.
-ADVERSARIAL_TERMS: dict[str, Callable[[Tensor], Tensor]] = {
-    "minimax": lambda h: F.softplus(h).mean(),
-    "nonsaturating": lambda h: F.softplus(h).mean(),
-    "lsgan": lambda h: (h**2).mean(),
-    "wgan": lambda h: h.mean(),
-    "wgan-gp": lambda h: h.mean(),
-    "hinge": lambda h: h.mean(),
-}
+
+def reconstruction(x: Tensor, lensed: Tensor, reduce: str = "sum") -> Tensor:
+    """‖x − L(x)‖² of each sample (B,), summed (or averaged) over its entries."""
+    squared = ((x - lensed) ** 2).flatten(1)  # (B, entries)
+    return squared.sum(1) if reduce == "sum" else squared.mean(1)
 
 
 class _Residual(nn.Module):
@@ -85,77 +97,101 @@ class LensNet(nn.Module):
 
 
 class Lens(Tempering):
-    """A learned tempering of the real batch; ``weight`` is the schedule λ(t)."""
+    """A learned tempering of the real batch; ``weight`` is λ(t) (a schedule or a controller).
 
-    def __init__(self, net: LensNet, weight: Schedule, lr: float = 1e-4,
+    The lens's parameters are trained by its player (``players()``), with its own Adam.
+    """
+
+    def __init__(self, net: LensNet, weight: Level, lr: float = 1e-4,
                  betas: tuple[float, float] = (0.5, 0.999), recon: str = "sum") -> None:
         super().__init__()
         if recon not in RECONSTRUCTIONS:
             raise ValueError(f"recon={recon!r}: expected {' or '.join(RECONSTRUCTIONS)}")
         self.net, self.weight, self.recon = net, weight, recon
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr, betas=betas)
-        self._lambda = weight(0)
-        self._cache: tuple[Tensor, Tensor] | None = None
+        self._player = LensPlayer(self, torch.optim.Adam(net.parameters(), lr, betas=betas))
+        self._lambda = float(weight(0))
+        self._kept: tuple[Tensor, Tensor] | None = None
 
     def set_step(self, step: int) -> None:
-        self._lambda = self.weight(step)
+        self._lambda = float(self.weight(step))
         self.level.fill_(self._lambda)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         out = self.net(x)
-        if torch.is_grad_enabled():  # the D step: keep L(x) for the lens step
-            self._cache = (x, out)
+        if torch.is_grad_enabled():  # the D step: keep L(x) and its graph for the lens step
+            self._kept = (x, out)
         return out
 
-    def loss(self, real: Tensor, lensed: Tensor, discriminator: nn.Module,
-             adversarial: AdversarialLoss) -> tuple[Tensor, Tensor, Tensor]:
-        """(total, L_adv, reconstruction) of the lens on one batch."""
-        if adversarial.name not in ADVERSARIAL_TERMS:
-            raise ConfigError(f"objective.loss={adversarial.name!r}: the lens supports "
-                              f"{', '.join(ADVERSARIAL_TERMS)}")
-        adv = ADVERSARIAL_TERMS[adversarial.name](discriminator(lensed))
-        squared = ((real - lensed) ** 2).flatten(1)  # (B, entries)
-        recon = (squared.sum(1) if self.recon == "sum" else squared.mean(1)).mean()
-        return self._lambda * adv + recon, adv, recon
+    def take(self, fallback: Tensor) -> tuple[Tensor, Tensor]:
+        """(x, L(x)) of the last forward pass with gradients, if its graph is still whole; else
+        (``fallback``, L(fallback)) computed now. The kept pass is used once."""
+        kept, self._kept = self._kept, None
+        freed = any(p.grad is not None for p in self.net.parameters())  # D backpropagated here
+        if kept is None or freed:
+            x = kept[0] if kept is not None else fallback
+            return x, self.net(x)
+        return kept
 
-    def update(self, real: Tensor, discriminator: nn.Module,
-               adversarial: AdversarialLoss) -> dict[str, Tensor]:
-        """One Adam step of the lens with D fixed, on the L(x) of this step's D step."""
-        if self._cache is not None and self._cache[0] is real:
-            lensed = self._cache[1]
-        else:  # D saw this batch without a graph (no_grad): compute L(x) once here
-            lensed = self.net(real)
-        self._cache = None
-        discriminator.requires_grad_(False)
-        total, adv, recon = self.loss(real, lensed, discriminator, adversarial)
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
-        discriminator.requires_grad_(True)
-        return {"lens_adv": adv.detach(), "lens_recon": recon.detach()}
+    def loss(self, real: Tensor, lensed: Tensor, discriminator: nn.Module,
+             adversarial: AdversarialLoss,
+             labels: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(total, L_adv, reconstruction) of the lens on one batch."""
+        adv = adversarial.fake_term(discriminate(discriminator, lensed, labels)).mean()
+        recon = reconstruction(real, lensed, self.recon).mean()
+        return self._lambda * adv + recon, adv, recon
 
     def describe(self) -> dict[str, float]:
         return {"lambda": self._lambda}
 
-    def get_extra_state(self) -> dict[str, Any]:
+    def players(self) -> list[Player]:
+        return [self._player]
+
+    @classmethod
+    def for_run(cls, total_steps: int, data: Any, width: int = 16, blocks: int = 8,
+                lr: float = 1e-4, betas: tuple[float, float] = (0.5, 0.999),
+                weight: float | dict[str, Any] | None = None, recon: str = "sum") -> Lens:
+        """The lens tempering (config ``tempering: {kind: lens}``).
+
+        ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4), a schedule or a
+        controller; default ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and
+        10⁵; METHODS.md §3). ``width`` is the lens's channels (images) or units (vectors).
+        ``recon`` reduces each sample's squared error by ``sum`` (METHODS.md §3) or ``mean``
+        over its entries.
+        """
+        if width < 1 or blocks < 0:
+            raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
+        spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
+        return cls(LensNet(tuple(data.shape), width, blocks),
+                   level_source(spec, "tempering.weight"), lr, betas, recon)
+
+
+class LensPlayer:
+    """The lens's step: one Adam step on ``λ(t)·L_adv + recon`` with D fixed.
+
+    Only the lens's parameters receive gradients (D's are neither changed nor touched).
+    """
+
+    name = "lens"
+
+    def __init__(self, lens: Lens, optimizer: torch.optim.Optimizer) -> None:
+        self.lens, self.optimizer = lens, optimizer
+        self.params = list(lens.net.parameters())
+
+    def check(self, loss: AdversarialLoss) -> None:
+        return None  # every loss has a fake term
+
+    def update(self, d: DStep, discriminator: nn.Module, loss: AdversarialLoss,
+               generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        x, lensed = self.lens.take(d.real.x)
+        total, adv, recon = self.lens.loss(x, lensed, discriminator, loss, d.real.y)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward(inputs=self.params)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {"lens_adv": adv.detach(), "lens_recon": recon.detach()}
+
+    def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
 
-    def set_extra_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-
-
-def lens(total_steps: int, data: Any, width: int = 16, blocks: int = 8, lr: float = 1e-4,
-         betas: tuple[float, float] = (0.5, 0.999),
-         weight: float | dict[str, Any] | None = None, recon: str = "sum") -> Lens:
-    """The lens tempering (config ``tempering: {kind: lens}``).
-
-    ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4) or a schedule; default
-    ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and 10⁵; METHODS.md §3).
-    ``width`` is the lens's channels (images) or units (vectors). ``recon`` reduces each
-    sample's squared error by ``sum`` (METHODS.md §3) or ``mean`` over its entries.
-    """
-    if width < 1 or blocks < 0:
-        raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
-    spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
-    schedule = schedule_from_dict(spec, "tempering.weight")
-    return Lens(LensNet(tuple(data.shape), width, blocks), schedule, lr, betas, recon)

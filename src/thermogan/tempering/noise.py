@@ -1,45 +1,61 @@
 """Instance noise (Sønderby et al. 2016; Arjovsky & Bottou 2017): the same Gaussian noise on real
-and generated inputs of D, its std annealed to 0 (linearly by default). A baseline for β-GAN."""
+and generated inputs of D, its std annealed to 0 (linearly by default). A baseline for β-GAN.
+
+Math: ``x + std · ε``, ε ~ N(0, I) (``noised``). The std is a schedule of the step or a
+controller (``tempering/control.py``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from thermogan.data.toy import ToyDataset
-from thermogan.schedules import Linear, Schedule
+from thermogan.schedules import Linear
 from thermogan.tempering.base import Tempering
+from thermogan.tempering.control import Level, level_source
+
+
+def noised(x: Tensor, noise: Tensor, std: float | Tensor) -> Tensor:
+    """``x + std · noise``: the instance-noise map for standard normal ``noise`` of x's shape."""
+    return x + std * noise
 
 
 class InstanceNoise(Tempering):
-    """x + N(0, std(step)²) on both sides of D."""
+    """x + N(0, std(step)²) on both sides of D; ``std`` is a schedule or a controller."""
 
-    applies_to_fake = True
+    sides = ("real", "fake")
 
-    def __init__(self, std: Schedule):
+    def __init__(self, std: Level):
         super().__init__()
         self.std = std
-        self._std = std(0)
+        self._std = float(std(0))
 
     def set_step(self, step: int) -> None:
-        self._std = self.std(step)
+        self._std = float(self.std(step))
         self.level.fill_(self._std)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         if self._std == 0:
             return x
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + self._std * noise
+        return noised(x, noise, self._std)
 
     def describe(self) -> dict[str, float]:
         return {"noise_std": self._std}
 
-
-def instance_noise(total_steps: int, data: ToyDataset, std_start: float = 0.5,
-                   std_end: float = 0.0, anneal_fraction: float = 0.8) -> InstanceNoise:
-    """Noise std linear from ``std_start`` to ``std_end`` over ``anneal_fraction`` of the run."""
-    if std_start < 0 or std_end < 0:
-        raise ValueError(f"std_start={std_start!r}, std_end={std_end!r}: must be >= 0")
-    if not 0 < anneal_fraction <= 1:
-        raise ValueError(f"anneal_fraction={anneal_fraction!r}: must be in (0, 1]")
-    return InstanceNoise(Linear(std_start, std_end, max(1, int(anneal_fraction * total_steps))))
+    @classmethod
+    def for_run(cls, total_steps: int, data: Any, std_start: float = 0.5, std_end: float = 0.0,
+                anneal_fraction: float = 0.8,
+                std: float | dict[str, Any] | None = None) -> InstanceNoise:
+        """Noise std linear from ``std_start`` to ``std_end`` over ``anneal_fraction`` of the run
+        (config ``tempering: {kind: instance_noise}``); ``std`` (a number, a schedule or a
+        controller) replaces that line."""
+        if std is not None:
+            return cls(level_source(std, "tempering.std"))
+        if std_start < 0 or std_end < 0:
+            raise ValueError(f"std_start={std_start!r}, std_end={std_end!r}: must be >= 0")
+        if not 0 < anneal_fraction <= 1:
+            raise ValueError(f"anneal_fraction={anneal_fraction!r}: must be in (0, 1]")
+        return cls(Linear(std_start, std_end, max(1, int(anneal_fraction * total_steps))))

@@ -7,15 +7,10 @@ like the log of an uninterrupted one.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+from thermogan.jsonio import dumps_line
 
 
 class MetricsLog:
@@ -49,7 +44,7 @@ class MetricsLog:
         self.path.write_text("".join(f"{line}\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
-        self.handle.write(json.dumps({k: _json_value(v) for k, v in record.items()}) + "\n")
+        self.handle.write(dumps_line(record) + "\n")
         self.handle.flush()
         if self.writer is not None:
             for key, value in record.items():

@@ -1,42 +1,63 @@
-"""One training step: D step(s), the tempering's own step, G step, EMA of G.
+"""One training step: levels, D step(s), controllers, players, G step, EMA of G.
 
-The Trainer is the one place where the generator, the discriminator, the tempering (what D sees),
-the adversarial loss and the optimizers meet. It owns the step counter and a seeded
-``torch.Generator`` for every draw (data, latents, noise), and ``state_dict()`` holds everything a
-resume needs, so that a resumed run is bit-identical on CPU to an uninterrupted one.
+The Trainer is the one place where the generator, the discriminator, the temperings (what D
+sees), the adversarial loss, the players, the G terms and the optimizers meet. It owns the step
+counter and one seeded ``torch.Generator`` per consumer of randomness (``train/rng.py``), and
+``state_dict()`` collects every part by name, so a resumed run is bit-identical on CPU to an
+uninterrupted one and a new part never edits the checkpoint code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from thermogan.data.batch import Batch
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
-from thermogan.objectives.penalties import gradient_penalty
+from thermogan.objectives.penalties import gradient_penalty_terms
+from thermogan.objectives.terms import WeightedTerm
 from thermogan.schedules import Schedule
-from thermogan.tempering.base import Tempering
+from thermogan.step import DStep, Player, discriminate
+from thermogan.tempering.base import SIDES, Tempering
+from thermogan.tempering.control import Controller
 from thermogan.train import rng
 
 
 class DataSource(Protocol):
-    """Anything that draws a batch of real samples with a given torch.Generator."""
+    """Anything that draws a ``Batch`` of real samples with a given torch.Generator."""
 
     def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Tensor: ...
+               device: torch.device | str | None = None) -> Batch: ...
+
+
+def _adam(module: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.Adam(module.parameters(), 1e-3, betas=(0.5, 0.999))
+
+
+def _unique_names(players: Sequence[Player]) -> list[str]:
+    names: list[str] = []
+    for player in players:
+        name, i = player.name, 1
+        while name in names:
+            name, i = f"{player.name}.{i}", i + 1
+        names.append(name)
+    return names
 
 
 class Trainer:
     """Trains G against D on ``data``; see ``train_step`` for the order of the updates.
 
-    ``lr_schedule`` multiplies both learning rates at each step (None: constant). ``ema`` is the
-    decay of an exponential moving average of G's weights (None: none); with a tempering that has
-    levels (β-GAN), the average restarts at the first step of each level, so that it never mixes
-    generators trained against different temperatures. ``gp_weight`` weights a
-    gradient penalty on interpolates of what D sees (None: the loss's default, 10 for wgan-gp).
+    ``temperings``: what D sees, applied in order to the sides each names (``see``); their
+    players (the lens's optimizer, β'-GAN's coupling) join ``players``. ``g_terms``: weighted
+    terms added to G's loss. ``num_classes``: a class-conditional G and D (None: unconditional);
+    generated samples get uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
+    at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
+    each temperature level so that it never mixes levels. ``gp_weight``: a gradient penalty on
+    interpolates of what D sees (None: the loss's default, 10 for wgan-gp).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: DataSource, *,
@@ -44,139 +65,217 @@ class Trainer:
                  g_optimizer: torch.optim.Optimizer | None = None,
                  d_optimizer: torch.optim.Optimizer | None = None,
                  batch_size: int = 256, d_steps: int = 1, gp_weight: float | None = None,
-                 ema: float | None = None, tempering: Tempering | None = None,
-                 lr_schedule: Schedule | None = None, z_dist: str = "normal", seed: int = 0,
+                 ema: float | None = None, temperings: Tempering | Sequence[Tempering] = (),
+                 players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
+                 num_classes: int | None = None, lr_schedule: Schedule | None = None,
+                 z_dist: str = "normal", seed: int = 0,
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.G = generator.to(self.device)
         self.D = discriminator.to(self.device)
         self.data = data
-        self.z_dim, self.z_dist = z_dim, z_dist
-        self.loss = get_loss(loss) if isinstance(loss, str) else loss
+        self.z_dim, self.z_dist, self.num_classes = z_dim, z_dist, num_classes
+        self.loss = get_loss(loss)
         self.gp_weight = self.loss.gp_weight if gp_weight is None else gp_weight
-        self.g_opt = g_optimizer or torch.optim.Adam(self.G.parameters(), 1e-3, betas=(0.5, 0.999))
-        self.d_opt = d_optimizer or torch.optim.Adam(self.D.parameters(), 1e-3, betas=(0.5, 0.999))
+        self.g_opt = g_optimizer or _adam(self.G)
+        self.d_opt = d_optimizer or _adam(self.D)
+        self.g_params = list(self.G.parameters())
         # hyperparameters as configured: a resumed run keeps these, not the checkpoint's
         self.hparams = [[{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
                         for opt in (self.g_opt, self.d_opt)]
         self.batch_size, self.d_steps = batch_size, d_steps
-        self.tempering = (tempering or Tempering()).to(self.device)
+        chain = [temperings] if isinstance(temperings, Tempering) else list(temperings)
+        self.temperings = nn.ModuleList(chain).to(self.device)
+        self._sided = {side: [(f"tempering.{i}", t) for i, t in enumerate(chain)
+                              if side in t.sides] for side in SIDES}
+        all_players = [p for t in chain for p in t.players()] + list(players)
+        self.players = dict(zip(_unique_names(all_players), all_players))
+        for player in all_players:
+            player.check(self.loss)
+        self.controllers = [m for m in self.temperings.modules() if isinstance(m, Controller)]
+        self.g_terms = list(g_terms)
         self.lr_schedule = lr_schedule
         self.G_ema = None
         if ema is not None:
             self.G_ema = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(ema),
                                        use_buffers=True)
-        self.rng = torch.Generator(self.device).manual_seed(seed)
+        consumers = ["data", "latents", "penalty", *(f"tempering.{i}" for i in range(len(chain))),
+                     *(f"player.{name}" for name in self.players)]
+        self.rngs = rng.streams(seed, consumers, self.device)
         self.step = 0
 
     # ----------------------------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Latents (n, z_dim) from the prior, drawn with ``generator`` (default: the trainer's)."""
-        gen = generator or self.rng
+        """Latents (n, z_dim) from the prior, drawn with ``generator`` (default: the latents')."""
+        gen = generator or self.rngs["latents"]
         if self.z_dist == "uniform":
             return 2 * torch.rand(n, self.z_dim, generator=gen, device=gen.device) - 1
         return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
 
-    def _seen_fake(self, fake: Tensor) -> Tensor:
-        return self.tempering(fake, generator=self.rng) if self.tempering.applies_to_fake else fake
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
+        """Labels (n,) drawn uniformly over the classes; None for an unconditional G."""
+        if self.num_classes is None:
+            return None
+        gen = generator or self.rngs["latents"]
+        return torch.randint(self.num_classes, (n,), generator=gen, device=gen.device)
 
-    def _d_step(self, last: bool) -> tuple[Tensor, Tensor]:
-        real = self.data.sample(self.batch_size, self.rng, self.device)  # (B, ...)
-        with torch.set_grad_enabled(last):  # a lens keeps the last D step's graph for its step
-            real_seen = self.tempering(real, generator=self.rng).detach()  # (B, ...)
-        with torch.no_grad():
-            fake_seen = self._seen_fake(self.G(self.sample_z(self.batch_size)))  # (B, ...)
-        loss = self.loss.d(self.D(real_seen), self.D(fake_seen))
-        if self.gp_weight:
-            loss = loss + self.gp_weight * gradient_penalty(self.D, real_seen, fake_seen, self.rng)
-        self.d_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.d_opt.step()
-        return loss.detach(), real
+    def generate(self, n: int, generator: torch.Generator | None = None,
+                 net: nn.Module | None = None, labels: Tensor | None = None) -> Batch:
+        """A generated batch G(z, y): latents (and labels, unless given) from ``generator``."""
+        z = self.sample_z(n, generator)  # (n, z_dim)
+        y = self.sample_labels(n, generator) if labels is None else labels  # (n,) or None
+        net = net or self.G
+        return Batch(net(z) if y is None else net(z, y), y)
 
-    def _g_step(self) -> Tensor:
-        self.D.requires_grad_(False)  # G's step needs no gradient for D's weights
-        fake = self.G(self.sample_z(self.batch_size))  # (B, ...)
-        loss = self.loss.g(self.D(self._seen_fake(fake)))
-        self.g_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.g_opt.step()
-        self.D.requires_grad_(True)
-        return loss.detach()
+    def see(self, x: Tensor, side: str, generator: torch.Generator | None = None) -> Tensor:
+        """What D sees of ``x`` on ``side`` ("real" or "fake"): the temperings that act on that
+        side, in order, each drawing from its own stream (or all from ``generator``)."""
+        for name, tempering in self._sided[side]:
+            x = tempering(x, generator=generator or self.rngs[name])
+        return x
 
-    def _advance_schedules(self) -> None:
+    def set_levels(self, step: int) -> None:
+        """Move every tempering to its level at ``step``, and the learning rates to theirs."""
         if self.lr_schedule is not None:
-            factor = self.lr_schedule(self.step)
+            factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
                 for group, hp in zip(opt.param_groups, groups):
                     group["lr"] = hp["lr"] * factor
-        self.tempering.set_step(self.step)
+        for tempering in self.temperings:
+            tempering.set_step(step)
+
+    def level_key(self, step: int) -> tuple[Hashable, ...]:
+        """The temperings' level keys at ``step``: a new temperature level starts at a change."""
+        return tuple(t.level_key(step) for t in self.temperings)
+
+    # ----------------------------------------------------------------------------------------
+    def d_step(self, keep_graph: bool = True) -> DStep:
+        """One step of D on a real batch and a generated one, both through the temperings.
+
+        ``keep_graph``: learned temperings keep their forward pass for their player's step.
+        """
+        real = self.data.sample(self.batch_size, self.rngs["data"], self.device)  # (B, ...)
+        if self.num_classes is None:  # labels reach D and its readers in conditional runs only
+            real = Batch(real.x)
+        with torch.set_grad_enabled(keep_graph):
+            real_seen = self.see(real.x, "real").detach()  # (B, ...)
+        with torch.no_grad():
+            fake = self.generate(self.batch_size)
+            fake_seen = self.see(fake.x, "fake")  # (B, ...)
+        real_logits = discriminate(self.D, real_seen, real.y).flatten()  # (B,)
+        fake_logits = discriminate(self.D, fake_seen, fake.y).flatten()  # (B,)
+        loss = self.loss.real_term(real_logits).mean() + self.loss.fake_term(fake_logits).mean()
+        if self.gp_weight:
+            loss = loss + self.gp_weight * gradient_penalty_terms(
+                self.D, real_seen, fake_seen, self.rngs["penalty"], real.y).mean()
+        self.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_opt.step()
+        return DStep(real, fake, real_seen, fake_seen, real_logits.detach(),
+                     fake_logits.detach(), loss.detach())
+
+    def g_step(self, d: DStep) -> dict[str, Tensor]:
+        """One step of G on its adversarial loss plus the weighted G terms (D fixed)."""
+        fake = self.generate(self.batch_size)  # (B, ...) with G's graph
+        logits = discriminate(self.D, self.see(fake.x, "fake"), fake.y)  # (B, 1)
+        loss = self.loss.g(logits)
+        out = {}
+        for term in self.g_terms:
+            weighted = term.value(self.step, fake, d, self.D)
+            if weighted is not None:
+                loss = loss + weighted[0] * weighted[1]
+                out[f"g_{term.name}"] = weighted[1].detach()
+        self.g_opt.zero_grad(set_to_none=True)
+        loss.backward(inputs=self.g_params)  # no gradient for D's weights
+        self.g_opt.step()
+        return {"g_loss": loss.detach(), **out}
 
     def train_step(self) -> dict[str, Tensor]:
-        """One step; returns detached losses (0-dim tensors, not synchronised)."""
-        # advance schedules: learning rate and the tempering's level at this step
-        self._advance_schedules()
-        # D step(s): real batch through the tempering, fake batch detached from G
+        """One step; returns detached values to log (0-dim tensors, not synchronised)."""
+        # advance levels: learning rates and every tempering's level at this step
+        self.set_levels(self.step)
+        # D step(s): real batch through the temperings, fake batch detached from G
         for i in range(self.d_steps):
-            d_loss, real = self._d_step(last=i == self.d_steps - 1)
-        # tempering step: learned temperings update with D fixed (no-op otherwise)
-        extra = self.tempering.update(real, self.D, self.loss)
+            d = self.d_step(keep_graph=i == self.d_steps - 1)
+        # controllers read what D said; players take their step with D fixed
+        for controller in self.controllers:
+            controller.observe(d)
+        logs = {"d_loss": d.loss, **d.summary()}
+        for name, player in self.players.items():
+            logs.update(player.update(d, self.D, self.loss, self.rngs[f"player.{name}"]))
         # G step, then the moving average of its weights
-        g_loss = self._g_step()
+        logs.update(self.g_step(d))
         if self.G_ema is not None:
-            if self._first_step_of_level():  # the average restarts with each temperature
-                self.G_ema.n_averaged.zero_()
+            if self.step > 0 and self.level_key(self.step) != self.level_key(self.step - 1):
+                self.G_ema.n_averaged.zero_()  # the average restarts with each temperature
             self.G_ema.update_parameters(self.G)
         self.step += 1
-        return {"d_loss": d_loss, "g_loss": g_loss, **extra}
-
-    def _first_step_of_level(self) -> bool:
-        key = getattr(self.tempering, "level_key", None)
-        return key is not None and self.step > 0 and key(self.step) != key(self.step - 1)
+        return logs
 
     def describe(self) -> dict[str, float]:
-        """Current levels for logs and the progress bar (tempering's stage/level, lr factor)."""
-        out = dict(self.tempering.describe())
+        """Current levels for logs and the progress bar (temperings' levels, lr factor)."""
+        out: dict[str, float] = {}
+        for tempering in self.temperings:
+            out.update(tempering.describe())
         if self.lr_schedule is not None:
             out["lr_factor"] = self.lr_schedule(self.step)
         return out
 
+    # ----------------------------------------------------------------------------------------
     @property
     def sampler(self) -> nn.Module:
         """The generator used for evaluation: the EMA copy when there is one."""
         return self.G_ema.module if self.G_ema is not None else self.G
 
-    def sample(self, n: int, seed: int, use_ema: bool = True, batch: int = 10000) -> Tensor:
-        """``n`` generated samples on the CPU, from latents drawn with a generator seeded ``seed``."""
-        return torch.cat(list(self.sample_batches(n, seed, use_ema, batch)))
+    def sample(self, n: int, seed: int, use_ema: bool = True, batch: int = 10000,
+               labels: int | Tensor | None = None) -> Tensor:
+        """``n`` generated samples on the CPU, from latents drawn with a generator seeded ``seed``.
 
-    def sample_batches(self, n: int, seed: int, use_ema: bool = True,
-                       batch: int = 10000) -> Iterator[Tensor]:
+        ``labels`` (conditional G): one class for all, a tensor (n,) of classes, or None for
+        labels drawn uniformly with the same generator.
+        """
+        return torch.cat(list(self.sample_batches(n, seed, use_ema, batch, labels)))
+
+    def sample_batches(self, n: int, seed: int, use_ema: bool = True, batch: int = 10000,
+                       labels: int | Tensor | None = None) -> Iterator[Tensor]:
         """The samples of ``sample(n, seed)``, yielded ``batch`` at a time (on the CPU)."""
         net = self.sampler if use_ema else self.G
         gen = torch.Generator(self.device).manual_seed(seed)
+        given = self._labels(n, labels)
         was_training = net.training
         net.eval()
         try:
             for i in range(0, n, batch):
+                y = None if given is None else given[i:i + batch]
                 with torch.no_grad():
-                    out = net(self.sample_z(min(batch, n - i), gen)).cpu()
+                    out = self.generate(min(batch, n - i), gen, net, y).x.cpu()
                 yield out
         finally:
             net.train(was_training)
 
+    def _labels(self, n: int, labels: int | Tensor | None) -> Tensor | None:
+        if labels is None:
+            return None
+        if self.num_classes is None:
+            raise ValueError("labels were given, but the generator is not class-conditional")
+        y = torch.as_tensor(labels, dtype=torch.int64, device=self.device).expand(n).clone()
+        if y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError(f"labels must be classes 0 to {self.num_classes - 1}")
+        return y
+
     # ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """One dict with the step, all models, optimizers, the tempering and every RNG state."""
+        """One dict: the step, models, temperings, players and optimizers, every RNG state."""
         return {
             "step": self.step,
             "generator": self.G.state_dict(),
             "discriminator": self.D.state_dict(),
             "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "tempering": self.tempering.state_dict(),
+            "temperings": self.temperings.state_dict(),
+            "players": {name: player.state_dict() for name, player in self.players.items()},
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
-            "rng": rng.capture(self.rng),
+            "rng": rng.capture(self.rngs),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -188,10 +287,14 @@ class Trainer:
             if state.get("generator_ema") is None:
                 raise KeyError("generator_ema")
             self.G_ema.load_state_dict(state["generator_ema"])
-        self.tempering.load_state_dict(state["tempering"])
+        self.temperings.load_state_dict(state["temperings"])
+        for name, player in self.players.items():
+            if name not in state["players"]:
+                raise KeyError(f"player {name}")
+            player.load_state_dict(state["players"][name])
         self.g_opt.load_state_dict(state["g_optimizer"])
         self.d_opt.load_state_dict(state["d_optimizer"])
         for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
             for group, hp in zip(opt.param_groups, groups):
                 group.update(hp)
-        rng.restore(self.rng, state["rng"])
+        rng.restore(self.rngs, state["rng"])

@@ -1,0 +1,41 @@
+"""Optimizer registry: ``factory(params, **options) -> torch.optim.Optimizer``.
+
+Config ``optim.g`` and ``optim.d`` choose one per player, e.g. ``{kind: adam, lr: 2e-4,
+betas: [0.5, 0.999]}``. ``thermogan list`` prints the registry; [8] adds Langevin's ``sgld``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+Params = Iterable[nn.Parameter]
+
+
+def adam(params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
+         weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015); β₁ = 0.5 by default, as GANs commonly use (Radford et al. 2016)."""
+    if not lr > 0:
+        raise ValueError(f"lr={lr!r}: must be > 0")
+    if not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas={list(betas)!r}: each must be in [0, 1)")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay!r}: must be >= 0")
+    return torch.optim.Adam(params, lr, betas=betas, weight_decay=weight_decay)
+
+
+def sgd(params: Params, lr: float = 1e-3, momentum: float = 0.0,
+        weight_decay: float = 0.0) -> torch.optim.SGD:
+    """Stochastic gradient descent, with optional (heavy-ball) momentum."""
+    if not lr > 0:
+        raise ValueError(f"lr={lr!r}: must be > 0")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum={momentum!r}: must be in [0, 1)")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay!r}: must be >= 0")
+    return torch.optim.SGD(params, lr, momentum=momentum, weight_decay=weight_decay)
+
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd}

@@ -1,0 +1,85 @@
+"""What the parts of a training step hand each other: the record of a D step, and the contracts
+of the parts that read it (players and G terms; controllers are in ``tempering/control.py``).
+
+A training step runs: levels advance, D steps (each returns a ``DStep``), controllers observe the
+last record, players update with D fixed, G steps with its adversarial loss plus weighted G terms.
+The trainer wires these, but each part is usable in one's own loop: build a ``DStep`` from what
+your D step saw and said, and hand it on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from thermogan.data.batch import Batch
+from thermogan.objectives.adversarial import AdversarialLoss
+
+
+def discriminate(discriminator: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """D's logits (B, 1) for samples ``x``: ``D(x)``, or ``D(x, y)`` for a conditional D."""
+    return discriminator(x) if y is None else discriminator(x, y)
+
+
+@dataclass(frozen=True)
+class DStep:
+    """What one D step saw and said; every tensor is detached.
+
+    ``real`` and ``fake``: the raw batches (data and G(z), with their labels); ``real_seen`` and
+    ``fake_seen``: what D saw of them after the temperings; ``real_logits`` and ``fake_logits``:
+    D's outputs on those (B,); ``loss``: D's loss.
+    """
+
+    real: Batch
+    fake: Batch
+    real_seen: Tensor  # (B, ...)
+    fake_seen: Tensor  # (B, ...)
+    real_logits: Tensor  # (B,)
+    fake_logits: Tensor  # (B,)
+    loss: Tensor  # ()
+
+    def summary(self) -> dict[str, Tensor]:
+        """Mean logits on each side and E[sign D(real)] (the overfitting signal of adaptive
+        augmentation, Karras et al. 2020), as 0-dim tensors for the log."""
+        return {"d_real": self.real_logits.mean(), "d_fake": self.fake_logits.mean(),
+                "d_real_sign": torch.sign(self.real_logits).mean()}
+
+
+@runtime_checkable
+class Player(Protocol):
+    """An extra trained part with its own optimizer (the lens, β'-GAN's coupling, a denoiser).
+
+    After the D step(s) of every training step, ``update`` takes one step of the player with D
+    fixed (it must change neither D's parameters nor their gradients) and returns losses to log
+    (0-dim tensors). ``generator`` is the player's own seeded random stream. Its ``state_dict``
+    is checkpointed under ``name`` and must hold everything an exact resume needs beyond the
+    modules that a tempering already saves (e.g. the player's optimizer state).
+    """
+
+    name: str
+
+    def check(self, loss: AdversarialLoss) -> None:
+        """Raise ConfigError when the player cannot work with ``loss`` (called once, up front)."""
+
+    def update(self, d: DStep, discriminator: nn.Module, loss: AdversarialLoss,
+               generator: torch.Generator | None = None) -> dict[str, Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class GTerm(Protocol):
+    """A term added to G's loss, weighted by a schedule: ``loss_G += weight(step) · term``.
+
+    ``__call__`` sees the generated batch of the G step (``fake.x`` carries G's graph), the record
+    of the last D step and D, and returns a scalar to minimise. ``name`` labels it in the log.
+    """
+
+    name: str
+
+    def __call__(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor: ...
