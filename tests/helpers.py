@@ -1,7 +1,8 @@
-"""Helpers shared by tests: small files in the real MNIST formats."""
+"""Helpers shared by tests: small files in the real MNIST formats, and checks of figures."""
 
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -23,3 +24,83 @@ def fake_mnist(root, n=20, prefix="train", compress=True, seed=0):
     write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", images, compress)
     write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
     return images, labels
+
+
+# Figures. The PNG itself is checked for its size and its ink (pixels that are clearly not
+# background); panels are counted on the matplotlib Figure that wrote it, recorded by
+# ``capture_figures``: every figure of thermogan is a ``matplotlib.figure.Figure`` saved with
+# ``Figure.savefig`` (directly or through ``report.figures.save_figure``), so patching that one
+# method sees them all, whichever module drew them. A panel is a visible Axes holding something
+# drawn: an image, points, a line or bars; an Axes switched off and left empty (a missing cell of
+# ``snapshot_rows``) is not one.
+
+
+def capture_figures(monkeypatch):
+    """From now to the end of the test, record each Figure saved, by the resolved path it was
+    saved to; returns that dict (a figure saved twice to one path keeps the last)."""
+    from matplotlib.figure import Figure
+
+    saved = {}
+    real = Figure.savefig
+
+    def savefig(self, fname, *args, **kwargs):
+        if isinstance(fname, (str, Path)):
+            saved[Path(fname).resolve()] = self
+        return real(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def read_png(path):
+    """The pixels of a PNG file as (H, W, 3) floats in [0, 1], any transparency laid on white."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path} is a {image.format}, not a PNG"
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255
+    alpha = rgba[..., 3:]
+    return rgba[..., :3] * alpha + (1 - alpha)
+
+
+def ink_fraction(pixels):
+    """The fraction of pixels that are ink: clearly darker than light grey (darkest channel below
+    0.8) or clearly coloured (channels more than 0.1 apart). White, the light grey (0.85) border
+    between image tiles and faint antialiasing are background."""
+    return float(((pixels.min(-1) < 0.8) | (np.ptp(pixels, axis=-1) > 0.1)).mean())
+
+
+def _drawn(ax):
+    from matplotlib.collections import PathCollection
+
+    return (any(np.size(image.get_array()) for image in ax.images)
+            or any(len(c.get_offsets()) if isinstance(c, PathCollection) else len(c.get_paths())
+                   for c in ax.collections)
+            or any(len(line.get_xdata()) for line in ax.lines)
+            or len(ax.patches) > 0)
+
+
+def panels_of(fig):
+    """The panels of a Figure: its visible Axes that hold something drawn, in order."""
+    return [ax for ax in fig.axes if ax.get_visible() and _drawn(ax)]
+
+
+def assert_figure(path, min_size=(200, 150), panels=None, min_ink=0.01, saved=None):
+    """Assert that ``path`` is a PNG at least ``min_size`` (width, height) pixels with at least
+    ``min_ink`` of its pixels ink and, when ``panels`` is given, that the Figure recorded for it
+    in ``saved`` (from ``capture_figures``) has that many panels. Returns the pixels."""
+    path = Path(path)
+    assert path.is_file(), f"{path} was not written"
+    pixels = read_png(path)
+    height, width = pixels.shape[:2]
+    assert width >= min_size[0] and height >= min_size[1], (
+        f"{path.name} is {width}×{height} pixels, less than {min_size[0]}×{min_size[1]}")
+    ink = ink_fraction(pixels)
+    assert ink >= min_ink, (
+        f"{path.name} is blank: {ink:.2%} of its pixels are ink, fewer than {min_ink:.2%}")
+    if panels is not None:
+        assert saved is not None, "counting panels needs the figures from capture_figures"
+        assert path.resolve() in saved, f"no Figure was recorded as saved to {path}"
+        found = len(panels_of(saved[path.resolve()]))
+        assert found == panels, f"{path.name} has {found} panels, not {panels}"
+    return pixels

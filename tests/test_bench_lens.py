@@ -5,6 +5,7 @@ import json
 
 import pytest
 import yaml
+from helpers import assert_figure, capture_figures
 
 from thermogan.bench.lens import Protocol, _horizon, bench_lens, comparison, plan, run_job, table
 from thermogan.cli import main
@@ -90,7 +91,8 @@ def test_comparison_is_the_ratio_of_means_and_the_paired_wins():
     assert sweep["lens_better"] == 3 and sweep["p_sign"] == pytest.approx(1 / 8)
 
 
-def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home):
+def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home, monkeypatch):
+    saved = capture_figures(monkeypatch)
     configs = write_configs(tmp_path / "configs")
     out = tmp_path / "out"
     text = bench_lens(out, Protocol(seeds=1), configs, workers=2)
@@ -101,8 +103,10 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
         assert run["steps"] == [4, 8, 12] and len(run["curve"]) == 3
         assert (run["stacked_modes"] is None) == (run["data"] == "mnist")
         assert run["protocol"]["step"] == 12
-    for name in ("curves.png", "evolution_mnist_gan.png", "evolution_stacked_gan.png"):
-        assert (out / name).is_file()
+    assert_figure(out / "curves.png", min_size=(1000, 450), panels=2, saved=saved)
+    for name in ("evolution_mnist_gan.png", "evolution_stacked_gan.png"):
+        # rows: G(z) and L(x) with the lens, G(z) without; columns: the snapshots of steps 4, 8, 12
+        assert_figure(out / name, min_size=(500, 600), panels=3 * 3, min_ink=0.1, saved=saved)
     # finished runs are reused: a second call trains nothing and gives the same table rows
     again = bench_lens(out, Protocol(seeds=1), configs, workers=1)
     assert again.splitlines()[2:] == text.splitlines()[2:]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_figure, capture_figures
 
 from thermogan.bench.modes import METHODS, aggregate, markdown, plan
 from thermogan.cli import main
@@ -54,8 +55,9 @@ def test_aggregate_is_mean_and_standard_error():
     assert "| inf |" in markdown([row], "header")
 
 
-def test_cli_writes_results(tmp_path, capsys):
+def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     out = tmp_path / "bench"
+    saved = capture_figures(monkeypatch)
     assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
                  "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
     table = (out / "results.md").read_text()
@@ -63,5 +65,6 @@ def test_cli_writes_results(tmp_path, capsys):
     result = json.loads((out / "results.json").read_text())
     assert len(result["runs"]) == 8 and result["protocol"]["steps"] == 40
     assert {r["seed"] for r in result["runs"]} == {0, 1}
-    assert (out / "modes.png").is_file()
+    # one panel per (data set, method) of seed 0
+    assert_figure(out / "modes.png", min_size=(600, 600), panels=4, saved=saved)
     assert "results.md" in capsys.readouterr().out

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import yaml
+from helpers import assert_figure, capture_figures
 
 from thermogan.bench.oscillation import Protocol, bench_oscillation, plan
 from thermogan.cli import main
@@ -22,7 +23,8 @@ def tiny_config(tmp_path):
     return path
 
 
-def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home):
+def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home, monkeypatch):
+    saved = capture_figures(monkeypatch)
     p = Protocol(levels=(2, 4), seeds=1, steps=60, every=4, samples=20, cutoff=0.2)
     text = bench_oscillation(tmp_path / "out", p, tiny_config(tmp_path), workers=2)
     assert "| 2 | 1 |" in text and "| 4 | 1 |" in text
@@ -31,7 +33,9 @@ def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home):
         assert run["steps"] == list(range(4, 61, 4))
         assert run["window"][0] == run["knee_step"] and run["window"][1] == 60
         assert run["amplitude"] >= 0 and run["sha256"]
-    assert (tmp_path / "out" / "oscillation.png").is_file()
+    # the curves of seed 0, and the amplitude against K
+    assert_figure(tmp_path / "out" / "oscillation.png", min_size=(1200, 450), panels=2,
+                  saved=saved)
     # the finished runs are reused only by the same protocol
     with pytest.raises(ThermoganError, match="eval.track_samples differs from this bench's"):
         plan(tiny_config(tmp_path), tmp_path / "out", dataclasses.replace(p, samples=10))

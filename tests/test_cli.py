@@ -127,3 +127,34 @@ def test_dynamics_commands_write_figures_and_data(tmp_path, capsys):
     capsys.readouterr()
     assert main(["dynamics", "figure1", "--init", "1,2", "--out", str(tmp_path)]) == 1
     assert "--init '1,2': expected 3 numbers" in capsys.readouterr().err
+
+
+def test_conditional_run_samples_by_class(tmp_path, mnist_home, monkeypatch, capsys):
+    """A class-conditional MNIST run: a grid with one row per class, one class to .npy, and
+    labels for an unconditional run refused in one line."""
+    from helpers import assert_figure, capture_figures
+
+    saved = capture_figures(monkeypatch)
+    run_dir = tmp_path / "cond"
+    args = ["train", "configs/mnist_vanilla_cpu.yaml", "--out", str(run_dir), "train.steps=4",
+            "train.batch_size=16", "model.conditional=true", "eval.samples=64",
+            "train.progress=false", "train.tensorboard=false", "device=cpu"]
+    assert main(args) == 0
+    grid = tmp_path / "grid.png"
+    assert main(["sample", str(run_dir), "--labels", "all", "--out", str(grid)]) == 0
+    assert "80 samples" in capsys.readouterr().out  # 8 per class, 10 classes
+    assert_figure(grid, panels=1, saved=saved)
+    (image,) = saved[grid.resolve()].axes[0].get_images()
+    assert image.get_array().shape[:2] == (10 * 29 + 1, 8 * 29 + 1)  # 10 rows of 8 tiles
+    assert main(["sample", str(run_dir), "--labels", "3", "--n", "5", "--seed", "2",
+                 "--out", str(tmp_path / "three.npy")]) == 0
+    three = np.load(tmp_path / "three.npy")
+    assert three.shape == (5, 1, 28, 28)
+    assert main(["sample", str(run_dir), "--labels", "10", "--out", str(tmp_path / "x.npy")]) == 1
+    assert "classes run from 0 to 9" in capsys.readouterr().err
+
+    plain = tmp_path / "plain"
+    assert main([*args[:3], str(plain), *args[4:6], "train.progress=false",
+                 "train.tensorboard=false", "eval.samples=64", "device=cpu"]) == 0
+    assert main(["sample", str(plain), "--labels", "3", "--out", str(tmp_path / "y.npy")]) == 1
+    assert "not class-conditional" in capsys.readouterr().err

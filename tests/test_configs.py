@@ -3,8 +3,10 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from helpers import assert_figure, capture_figures
 
 from thermogan.experiment import config, runs
 from thermogan.experiment.tracking import read_track
@@ -20,7 +22,7 @@ def test_every_experiment_has_its_vanilla_twin():
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_trains(path, tmp_path, mnist_home):
+def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     """Toy configs as they are; image configs on small MNIST files (the mnist_home fixture)."""
     plain = config.load(path)
     image = plain.data.kind in ("mnist", "stacked_mnist")
@@ -33,21 +35,28 @@ def test_config_trains(path, tmp_path, mnist_home):
         if cfg.eval.snapshot_every is not None:
             cfg.eval.snapshot_every = steps // 2
     assert cfg.name == path.stem
+    saved = capture_figures(monkeypatch)
     _, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == steps
     figures = tmp_path / "run" / "figures"
-    assert (figures / "samples.png").is_file()
+    levels = [np.load(p)["real"] for p in sorted((figures / "levels").glob("step_*.npz"))]
+    # images: data and samples side by side; points: one view, or three pairs of coordinates in 3-D
+    views = 2 if image else 3 if levels[0].shape[1] == 3 else 1
+    assert_figure(figures / "samples.png", min_size=(500, 500), panels=views,
+                  min_ink=0.1 if image else 0.01, saved=saved)
     if any(t.kind == "heat" for t in cfg.temperings()):
-        assert (figures / "levels.png").is_file()
+        assert_figure(figures / "levels.png", panels=len(levels), saved=saved)
     if image:
         assert math.isfinite(summary["metrics"]["fd_mnist"])
         assert summary["scores"]["fd_mnist"]["protocol"]["fake"] == 200
         assert [r["step"] for r in read_track(tmp_path / "run")] == [steps // 2, steps]
-        assert (figures / "fd_mnist.png").is_file()
+        assert_figure(figures / "fd_mnist.png", min_size=(800, 450), panels=1, saved=saved)
     if cfg.eval.snapshot_every is not None:
         assert sorted(p.name for p in (figures / "snapshots").iterdir()) == [
             f"step_{steps // 2:09d}.npz", f"step_{steps:09d}.npz"]
-        assert (figures / "snapshots.png").is_file()
+        # generated samples over what D saw, at both snapshot steps
+        assert_figure(figures / "snapshots.png", min_size=(400, 400), panels=2 * 2,
+                      min_ink=0.1, saved=saved)
 
 
 @pytest.mark.parametrize("data", ["ring8", "grid25", "mog3d", "mog3d5", "cubes", "mog1d", "mnist",

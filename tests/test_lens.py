@@ -196,8 +196,10 @@ def test_wgan_gp_penalises_interpolates_between_lensed_data_and_fakes(tiny_confi
 
 
 
-def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config, tmp_path):
+def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config, tmp_path,
+                                                                     monkeypatch):
     import numpy as np
+    from helpers import assert_figure, capture_figures
 
     from thermogan.report.snapshots import (
         load_shots,
@@ -222,6 +224,8 @@ def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config
     assert snapshot_panel(tmp_path) is None  # vectors: no image grid
     images = [{"step": np.array(s), "weight": np.array(w), "real": np.zeros((4, 1, 8, 8)),
                "fake": np.ones((4, 1, 8, 8))} for s, w in ((5, 0.9), (10, 0.1))]
+    saved = capture_figures(monkeypatch)
     path = snapshot_rows([("G(z)", images, "fake"), ("L(x)", images[1:], "real")],
                          tmp_path / "rows.png")
-    assert path.is_file()
+    # the G(z) row at both steps, the L(x) row at step 10 only: 3 of the 4 cells hold images
+    assert_figure(path, min_size=(400, 400), panels=3, min_ink=0.1, saved=saved)

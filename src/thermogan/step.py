@@ -30,16 +30,18 @@ class DStep:
 
     ``real`` and ``fake``: the raw batches (data and G(z), with their labels); ``real_seen`` and
     ``fake_seen``: what D saw of them after the temperings; ``real_logits`` and ``fake_logits``:
-    D's outputs on those (B,); ``loss``: D's loss.
+    D's outputs on those (B,); ``loss``: D's loss. The trainer fills every field; in a loop of
+    one's own, fill what the parts you use read (the lens and β'-GAN's coupling read ``real``,
+    controllers the logits): ``DStep(Batch(x))`` is enough for the lens.
     """
 
     real: Batch
-    fake: Batch
-    real_seen: Tensor  # (B, ...)
-    fake_seen: Tensor  # (B, ...)
-    real_logits: Tensor  # (B,)
-    fake_logits: Tensor  # (B,)
-    loss: Tensor  # ()
+    fake: Batch | None = None
+    real_seen: Tensor | None = None  # (B, ...)
+    fake_seen: Tensor | None = None  # (B, ...)
+    real_logits: Tensor | None = None  # (B,)
+    fake_logits: Tensor | None = None  # (B,)
+    loss: Tensor | None = None  # ()
 
     def summary(self) -> dict[str, Tensor]:
         """Mean logits on each side and E[sign D(real)] (the overfitting signal of adaptive
