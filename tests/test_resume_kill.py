@@ -1,4 +1,6 @@
-"""A training process killed with SIGKILL and resumed gives bit-identical samples on CPU."""
+"""A training process killed with SIGKILL and resumed gives bit-identical samples on CPU, with and
+without the seams' parts: a tempering chain whose level is a controller, a player (the lens) and
+a G term (the test parts of ``tests/plugins.py``, registered in each subprocess)."""
 
 import json
 import os
@@ -9,15 +11,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from thermogan.train.checkpoint import load_checkpoint
 
 STEPS = ["train.steps=2500", "train.checkpoint_every=100"]
+SEAMS = ["tempering=[{kind: instance_noise, std: {kind: sign_tracker}}, "
+         "{kind: lens, width: 8, blocks: 1, lr: 1.0e-3}]",
+         "objective.g_terms=[{kind: pull, weight: {kind: linear, start: 0.1, end: 0.0, "
+         "steps: 2000}}]"]
+TESTS = Path(__file__).resolve().parent
+CLI = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import plugins; "
+       "from thermogan.cli import main; sys.exit(main())")
 
 
 def thermogan(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "thermogan.cli", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-c", CLI, str(TESTS), *map(str, args)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
 
@@ -28,11 +38,12 @@ def run(*args):
     assert proc.returncode == 0, err
 
 
-def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path):
+@pytest.mark.parametrize("extra", [[], SEAMS], ids=["plain", "seams"])
+def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path, extra):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run("train", tiny_config, "--out", straight, *STEPS)
+    run("train", tiny_config, "--out", straight, *STEPS, *extra)
 
-    proc = thermogan("train", tiny_config, "--out", killed, *STEPS)
+    proc = thermogan("train", tiny_config, "--out", killed, *STEPS, *extra)
     latest = killed / "checkpoints" / "latest.pt"
     deadline = time.time() + 120
     while not latest.exists() and proc.poll() is None and time.time() < deadline:
@@ -52,9 +63,14 @@ def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path):
     sa = load_checkpoint(straight / "checkpoints" / "latest.pt")
     sb = load_checkpoint(latest)
     assert sa["step"] == sb["step"] == 2500
-    for key in ("generator", "discriminator", "generator_ema"):
+    for key in ("generator", "discriminator", "generator_ema", "temperings"):
         for name, tensor in sa[key].items():
             assert torch.equal(tensor, sb[key][name]), f"{key}.{name}"
+    if extra:  # the controller moved, and the lens's optimizer state came back identical
+        assert sa["temperings"]["0.std.seen"].item() == 2500
+        for a, b in zip(sa["players"]["lens"]["optimizer"]["state"].values(),
+                        sb["players"]["lens"]["optimizer"]["state"].values()):
+            assert all(torch.equal(a[k], b[k]) for k in a)
     lines = Path(killed / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps == sorted(set(steps)) and steps[-1] == 2500  # no duplicate lines after resume

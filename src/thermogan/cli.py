@@ -233,7 +233,7 @@ def _list(args: argparse.Namespace) -> None:
     from thermogan.experiment.build import REGISTRIES
 
     for name, registry in REGISTRIES.items():
-        print(f"{name}: {', '.join(registry)}")
+        print(f"{name}: {', '.join(registry) or '(none yet)'}")
 
 
 def parser() -> argparse.ArgumentParser:

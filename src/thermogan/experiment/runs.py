@@ -185,16 +185,17 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
 
 def compare(run_dirs: list[Path], out: Path) -> list[str]:
     """Rows of metrics (from each run's summary.json) and a side-by-side figure of the runs."""
-    rows, panels = [], []
+    rows, panels, images = [], [], False
     for run_dir in run_dirs:
         cfg, trainer = open_run(run_dir)
+        images = trainer.data.is_image
         summary_path = Path(run_dir) / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
             scoring.evaluate(cfg, trainer))
         rows.append(f"{cfg.name:<22} {scoring.format_metrics(summary)}")
         real, fake = _real_and_fake(cfg, trainer, 64 if trainer.data.is_image else None)
         panels.append((f"{cfg.name}\n{scoring.headline(summary)}", real, fake))
-    if panels[0][1].ndim == 4:
+    if images:
         image_panels([(title, fake) for title, _, fake in panels], out, cols=len(panels),
                      size=3.6)
     else:
