@@ -22,6 +22,9 @@ from thermogan.experiment import build, config
     ("tempering=[{kind: instance_noise}, {kind: heet}]", ["tempering[1]", "'heat'"]),
     ("tempering={kind: instance_noise, std: {kind: constant_contoller}}",
      ["'constant_controller'"]),
+    ("tempering={kind: instance_noise, std: {kind: constant_controller, valu: 1}}",
+     ["unknown key 'tempering.std.valu'", "'tempering.std.value'"]),
+    ("objective.g_terms=[{kind: va}]", ["objective.g_terms[0]", "none is registered yet"]),
     ("model.conditional=true", ["model.conditional=true", "data 'box' has no labels"]),
     ("model.generator.num_classes=8", ["model.conditional=true instead"]),
 ])

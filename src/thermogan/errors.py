@@ -43,5 +43,5 @@ def unknown_key(where: str, key: str, valid: Iterable[str], what: str = "key") -
     else:
         hint = f"did you mean '{near}'?" if near else ""
         text = f"unknown {what} '{key}'" + (f" at {where}" if where else "")
-    hint = hint or f"valid: {', '.join(valid)}"
+    hint = hint or (f"valid: {', '.join(valid)}" if valid else "none is registered yet")
     return ConfigError(f"{text}; {hint}")

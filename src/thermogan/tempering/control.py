@@ -12,6 +12,7 @@ strength p, driven by E[sign D(real)], is the model (Karras et al. 2020).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -66,9 +67,14 @@ def level_source(spec: float | dict[str, Any], where: str) -> Level:
         raise unknown_key(where, str(kind), [*SCHEDULES, *CONTROLLERS],
                           what="schedule or controller kind")
     if kind in CONTROLLERS:
+        factory = CONTROLLERS[kind]
+        valid = list(inspect.signature(factory).parameters)
         options = {k: v for k, v in spec.items() if k != "kind"}
+        for key in options:
+            if key not in valid:
+                raise unknown_key(where, key, ["kind", *valid])
         try:
-            return CONTROLLERS[kind](**options)
-        except TypeError as err:
+            return factory(**options)
+        except (TypeError, ValueError) as err:
             raise ConfigError(f"{where}: {err}") from None
     return schedule_from_dict(spec, where)
