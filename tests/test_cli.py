@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,11 +71,18 @@ def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_pa
     (["train", "CONFIG", "data.std=-0.1"], 2, ["data.std=-0.1"]),
     (["train", "missing.yaml"], 2, ["missing.yaml does not exist"]),
     (["eval", "nowhere"], 1, ["nowhere does not exist"]),
-    (["sample", "RUN", "--n", "0", "--out", "x.npy"], 1, ["--n 0"]),
+    (["sample", "RUN", "--n", "0", "--out", "x.npy"], 2, ["--n 0"]),
+    (["sample", "RUN", "--out", "x.txt"], 2, ["--out x.txt", ".npy"]),  # wrote x.txt.npy once
+    (["eval", "RUN", "--samples", "0"], 2, ["--samples 0: must be > 0"]),  # once a pydantic dump
+    (["train", "BETAGAN", "tempering.levels=0"], 2,
+     ["tempering.levels=0: must be >= 1"]),  # once a ZeroDivisionError
+    (["train", "BETAGAN", "tempering.beta_start=100"], 2,
+     ["tempering.beta_start=100", "below beta_end"]),
 ])
 def test_errors_are_one_line_with_a_nonzero_status(tiny_config, tmp_path, args, code, words):
-    args = [str(tiny_config) if a == "CONFIG" else str(tmp_path) if a == "RUN" else a
-            for a in args]
+    betagan = Path(__file__).resolve().parents[1] / "configs" / "ring8_betagan.yaml"
+    named = {"CONFIG": str(tiny_config), "RUN": str(tmp_path), "BETAGAN": str(betagan)}
+    args = [named.get(a, a) for a in args]
     proc = subprocess.run([sys.executable, "-m", "thermogan.cli", *args], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == code
@@ -107,7 +115,15 @@ def test_report_compares_runs(tiny_config, tmp_path, capsys):
     assert main(["report", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("a ") and rows[1].startswith("b ") and "modes" in rows[0]
-    assert (tmp_path / "compare.png").is_file()
+    first = tmp_path / "compare_a_vs_b.png"
+    assert first.is_file()
+    for name in ("c", "d"):
+        assert main(["train", str(tiny_config), "--out", str(tmp_path / name),
+                     "train.steps=20", f"name={name}"]) == 0
+    before = first.read_bytes()
+    assert main(["report", str(tmp_path / "c"), str(tmp_path / "d")]) == 0
+    # a second report of other runs writes its own figure, never over the first one's
+    assert (tmp_path / "compare_c_vs_d.png").is_file() and first.read_bytes() == before
 
 
 def test_dynamics_commands_write_figures_and_data(tmp_path, capsys):
@@ -158,3 +174,28 @@ def test_conditional_run_samples_by_class(tmp_path, mnist_home, monkeypatch, cap
                  "train.tensorboard=false", "eval.samples=64", "device=cpu"]) == 0
     assert main(["sample", str(plain), "--labels", "3", "--out", str(tmp_path / "y.npy")]) == 1
     assert "not class-conditional" in capsys.readouterr().err
+
+
+def test_toy_samples_are_written_in_data_space_and_drawn_as_a_scatter(tiny_config, tmp_path,
+                                                                      monkeypatch, capsys):
+    """Once written in box space (to_data never called), and a .png refused for toy data."""
+    from helpers import assert_figure, capture_figures
+
+    from thermogan.experiment import runs
+
+    run_dir = tmp_path / "boxed"
+    assert main(["train", str(tiny_config), "--out", str(run_dir), "train.steps=20",
+                 "data.box=[-1, 1]", "data.radius=3"]) == 0
+    assert main(["sample", str(run_dir), "--n", "300", "--seed", "4",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    _, trainer = runs.open_run(run_dir)
+    boxed = trainer.sample(300, 4).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "s.npy"), trainer.data.to_data(boxed),
+                               rtol=1e-6)
+    assert trainer.data.scale < 0.5  # box and data space differ: the test means something
+    saved = capture_figures(monkeypatch)
+    assert main(["sample", str(run_dir), "--n", "300", "--out", str(tmp_path / "s.png")]) == 0
+    path = tmp_path / "s.png"
+    assert_figure(path, panels=1, saved=saved)
+    (ax,) = saved[path.resolve()].axes
+    assert [len(c.get_offsets()) for c in ax.collections] == [300, 300]  # data and samples

@@ -53,8 +53,23 @@ def test_bad_files(tmp_path):
         config.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml cannot be read"):
+    with pytest.raises(ConfigError, match="bad.yaml, line 2, column 1"):
         config.load(bad)
-    bad.write_text("- a list\n")
-    with pytest.raises(ConfigError, match="mapping"):
-        config.load(bad)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("train:\n  steps: [1, 2\n", ["line 3, column 1", "expected ',' or ']'"]),  # line, column kept
+    ("train:\n  steps: 10\n  steps: 20\n", ["line 3", "duplicate key 'steps'"]),  # not last-wins
+    ("", ["is empty"]),  # once trained the defaults silently
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", ["not a text (UTF-8) file"]),  # once UnicodeDecodeError
+    ("- a\n- b\n", ["expected a mapping of keys"]),
+])
+def test_bad_config_files_are_named_with_what_is_wrong(tmp_path, content, words):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    for word in words:
+        assert word in message

@@ -176,9 +176,18 @@ def test_snapshot_panel_spreads_at_most_eight_steps_over_two_rows(tmp_path, save
     axes = panels_of(figure_of(saved, path))
     steps = [int(ax.get_title().split("\n")[0].removeprefix("step ")) for ax in axes[:8]]
     assert steps[0] == 10 and steps[-1] == 100 and steps == sorted(set(steps))
-    write_shots(tmp_path / "vectors" / "figures" / "snapshots",
-                [{**shots[0], "real": np.zeros((4, 2)), "fake": np.zeros((4, 2))}])
-    assert snapshot_panel(tmp_path / "vectors") is None
+    rng = np.random.default_rng(0)
+    points = [{**shot, "real": rng.normal(size=(50, 2)), "fake": rng.normal(size=(40, 2))}
+              for shot in shots[:3]]
+    write_shots(tmp_path / "vectors" / "figures" / "snapshots", points)
+    # vectors (once: npz written, no figure): one scatter per snapshot, titled with step and λ
+    path = snapshot_panel(tmp_path / "vectors")
+    assert_figure(path, min_size=(400, 150), panels=3, saved=saved)
+    axes = panels_of(figure_of(saved, path))
+    assert [ax.get_title() for ax in axes] == ["step 10, λ = 0.90", "step 20, λ = 0.80",
+                                               "step 30, λ = 0.70"]
+    assert [len(c.get_offsets()) for c in axes[0].collections] == [50, 40]
+    assert snapshot_panel(tmp_path / "none") is None
 
 
 def test_dynamics_figures_show_each_trajectory(tmp_path, saved):

@@ -95,6 +95,11 @@ def test_the_whole_algorithm_as_one_schedule():
     assert betagan_schedule(1000, fractions=(0.0, 0.8, 0.2)).parts[0].name == "anneal"
     with pytest.raises(ValueError, match="fractions"):
         betagan_schedule(1000, fractions=(0.5, 0.5, 0.5))
+    for levels in (0, -1):  # once a ZeroDivisionError and a misleading message
+        with pytest.raises(ValueError, match=f"levels={levels}: must be >= 1"):
+            betagan_schedule(1000, levels=levels)
+    with pytest.raises(ValueError, match="beta_start=100.0: must be > 0 and below beta_end=10.0"):
+        betagan_schedule(1000, 100.0, 10.0)  # once heated instead of cooling, silently
     with pytest.raises(ValueError, match="levels=20"):
         betagan_schedule(10)
 

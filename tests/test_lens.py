@@ -221,7 +221,7 @@ def test_periodic_snapshots_keep_lensed_data_and_samples_with_lambda(tiny_config
         assert np.allclose(shots[-1]["real"], trainer.temperings[0](x).numpy(), atol=1e-6)
         assert np.allclose(shots[-1]["fake"], trainer.sample(8, 3).numpy())
     assert all(float(s["weight"]) == 0.5 for s in shots)
-    assert snapshot_panel(tmp_path) is None  # vectors: no image grid
+    assert snapshot_panel(tmp_path).name == "snapshots.png"  # vectors: one scatter per step
     images = [{"step": np.array(s), "weight": np.array(w), "real": np.zeros((4, 1, 8, 8)),
                "fake": np.ones((4, 1, 8, 8))} for s, w in ((5, 0.9), (10, 0.1))]
     saved = capture_figures(monkeypatch)

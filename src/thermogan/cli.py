@@ -9,8 +9,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from thermogan.errors import ThermoganError
+import numpy as np
+
+from thermogan.errors import ThermoganError, UsageError
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -34,6 +37,8 @@ def _eval(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs, scoring
     from thermogan.jsonio import write_json
 
+    if args.samples is not None and args.samples <= 0:
+        raise UsageError(f"--samples {args.samples}: must be > 0")
     cfg, trainer = runs.open_run(args.run_dir, args.device)
     if args.samples is not None:
         cfg.eval.samples = args.samples
@@ -72,37 +77,56 @@ def _classes(text: str | None, num_classes: int | None) -> list[int] | None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    import numpy as np
-
     from thermogan.experiment import runs
 
     if args.n is not None and args.n <= 0:
-        raise ThermoganError(f"--n {args.n}: must be > 0")
+        raise UsageError(f"--n {args.n}: must be > 0")
+    if Path(args.out).suffix not in (".npy", ".png"):
+        raise UsageError(f"--out {args.out}: expected a .npy file (the samples) or a .png (a "
+                         "grid of images)")
     _, trainer = runs.open_run(args.run_dir, args.device)
     classes = _classes(args.labels, trainer.num_classes)
     rows = classes is not None and len(classes) > 1
     n = args.n if args.n is not None else (8 if rows else 2500)
     out = Path(args.out)
-    if out.suffix == ".png" and not trainer.data.is_image:
-        raise ThermoganError(f"--out {out}: a PNG grid needs image samples; use .npy")
     draws = [None] if classes is None else classes
     samples = np.concatenate([trainer.sample(n, args.seed, use_ema=not args.raw,
                                              labels=c).numpy() for c in draws])
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".png":
-        from thermogan.report.images import class_rows, image_panels
-
-        title = f"{args.run_dir}: seed {args.seed}"
-        if rows:
-            class_rows(samples, classes, out, f"{title}; one row per class, same z per column")
-        else:
-            suffix = f", class {classes[0]}" if classes else ""
-            image_panels([(f"{title}, {len(samples)} samples{suffix}", samples)], out, cols=1,
-                         size=6.0)
-    else:
-        np.save(out, samples)
+    title = f"{args.run_dir}: seed {args.seed}"
+    if trainer.data.is_image:
+        _write_images(samples, out, title, classes)
+    else:  # toy samples in the data's own space, not the box's
+        samples = trainer.data.to_data(samples)
+        _write_points(trainer.data, samples, out, title)
     order = f" ({n} per class, classes {args.labels} in order)" if rows else ""
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}{order}")
+
+
+def _write_images(samples: Any, out: Path, title: str, classes: list[int] | None) -> None:
+    """``.npy``, or a ``.png`` grid: one row per class when several classes were drawn."""
+    if out.suffix != ".png":
+        np.save(out, samples)
+        return
+    from thermogan.report.images import class_rows, image_panels
+
+    if classes is not None and len(classes) > 1:
+        class_rows(samples, classes, out, f"{title}; one row per class, same z per column")
+    else:
+        suffix = f", class {classes[0]}" if classes else ""
+        image_panels([(f"{title}, {len(samples)} samples{suffix}", samples)], out, cols=1,
+                     size=6.0)
+
+
+def _write_points(data: Any, samples: Any, out: Path, title: str) -> None:
+    """``.npy``, or a ``.png`` scatter of the samples against as many data points."""
+    if out.suffix != ".png":
+        np.save(out, samples)
+        return
+    from thermogan.report.figures import data_vs_samples
+
+    real = data.to_data(data.sample(len(samples)).x.numpy())
+    data_vs_samples(real, samples, out, f"{title}, {len(samples)} samples")
 
 
 def _bench_modes(args: argparse.Namespace) -> None:
@@ -223,7 +247,8 @@ def _data_classifier(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs
 
-    out = args.out or Path(args.run_dirs[0]).parent / "compare.png"
+    names = "_vs_".join(Path(d).resolve().name for d in args.run_dirs)
+    out = args.out or Path(args.run_dirs[0]).parent / f"compare_{names}.png"
     for row in runs.compare(args.run_dirs, out):
         print(row)
     print(f"figure: {out}")
@@ -357,7 +382,8 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    r.add_argument("--out", type=Path, help="figure path (default: beside the first run)")
+    r.add_argument("--out", type=Path, help="figure path (default: compare_<RUN>_vs_<RUN>.png "
+                   "beside the first run)")
     r.set_defaults(func=_report)
 
     ls = sub.add_parser("list", help="print every registry")

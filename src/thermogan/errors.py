@@ -18,6 +18,12 @@ class ConfigError(ThermoganError, ValueError):
     exit_code = 2
 
 
+class UsageError(ThermoganError):
+    """A command-line argument that cannot be used (CLI exit status 2, as argparse's own)."""
+
+    exit_code = 2
+
+
 class CheckpointError(ThermoganError):
     """A checkpoint or run directory that cannot be read, with the file and the reason."""
 

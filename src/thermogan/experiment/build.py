@@ -130,8 +130,10 @@ def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
 
 
 def build_temperings(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> list[Tempering]:
-    """The temperings in the order they apply."""
-    return [call_component(TEMPERINGS, spec, _tempering_where(cfg, i), cfg.train.steps, data)
+    """The temperings in the order they apply, their schedules laid out over
+    ``train.schedule_steps`` (``train.steps`` when null)."""
+    steps = cfg.with_fixed_schedules().train.schedule_steps
+    return [call_component(TEMPERINGS, spec, _tempering_where(cfg, i), steps, data)
             for i, spec in enumerate(cfg.temperings())]
 
 

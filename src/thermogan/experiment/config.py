@@ -113,6 +113,9 @@ class TrainConfig(Strict):
     """The training loop."""
 
     steps: int = Field(20000, gt=0)  # total training steps (one step = D steps + G step)
+    schedule_steps: int | None = Field(None, gt=0)  # steps the temperings' schedules span;
+    # null: train.steps. A run records it when it starts, so training longer (--resume with more
+    # train.steps) continues at the cold end instead of stretching the schedules
     batch_size: int = Field(256, gt=0)  # samples per batch, real and fake
     d_steps: int = Field(1, gt=0)  # discriminator steps per generator step
     ema: float | None = Field(None, gt=0, lt=1)  # EMA decay of G's weights; null: no EMA
@@ -155,6 +158,13 @@ class ExperimentConfig(Strict):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def with_fixed_schedules(self) -> ExperimentConfig:
+        """This config with ``train.schedule_steps`` set (to ``train.steps`` when null)."""
+        if self.train.schedule_steps is not None:
+            return self
+        train = self.train.model_copy(update={"schedule_steps": self.train.steps})
+        return self.model_copy(update={"train": train})
 
     def temperings(self) -> list[Component]:
         """The tempering components, in the order they apply (none, one, or a list)."""
@@ -230,18 +240,50 @@ def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
         raise _error_line(err) from None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last)."""
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode,
+                    deep: bool = False) -> dict[Any, Any]:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                    key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    """A YAML error in one line, with the line and column where it was found."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {err.problem}"
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file; a missing or malformed file raises ConfigError naming it."""
+    """The mapping in a YAML file; a missing, empty, binary or malformed file, or one with a key
+    given twice, raises ConfigError naming it (and the line and column, when YAML gives them)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, yaml.YAMLError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(f"config file {path} cannot be read: {reason}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text (UTF-8) file") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path}, {_yaml_reason(err)}") from None
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
     if raw is None:
-        return {}
+        raise ConfigError(f"config file {path} is empty; give at least the keys that differ from "
+                          "the defaults (see configs/ for examples)")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
     return raw

@@ -55,10 +55,14 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 def start(cfg: ExperimentConfig, run_dir: Path,
           device: str | None = None) -> tuple[Trainer, dict[str, Any]]:
-    """Train ``cfg`` from scratch into ``run_dir``; returns the Trainer and the final summary."""
+    """Train ``cfg`` from scratch into ``run_dir``; returns the Trainer and the final summary.
+
+    The resolved config records ``train.schedule_steps``: the run's schedules are fixed now.
+    """
     if latest_checkpoint(run_dir).exists():
         raise ThermoganError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
                              "or choose another folder with --out")
+    cfg = cfg.with_fixed_schedules()
     trainer = build_trainer(cfg, resolve_device(device or cfg.device))
     run_dir.mkdir(parents=True, exist_ok=True)
     config_mod.save(cfg, run_dir / "config.yaml")
@@ -83,8 +87,9 @@ def check_reusable(cfg: ExperimentConfig, run_dir: Path) -> None:
     stored_path = Path(run_dir) / "config.yaml"
     if not stored_path.exists():
         return
-    stored = config_mod.load(stored_path).to_dict()
-    changed = [key for key in changed_keys(stored, cfg.to_dict()) if key != "device"]
+    stored = config_mod.load(stored_path).with_fixed_schedules().to_dict()
+    wanted = cfg.with_fixed_schedules().to_dict()
+    changed = [key for key in changed_keys(stored, wanted) if key != "device"]
     if changed:
         raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
                              "bench's; choose another --out")
@@ -111,14 +116,17 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
     """Continue the run in ``run_dir`` from its latest checkpoint.
 
     ``cfg`` (from the command line) must agree with the stored config except for the keys in
-    RESUMABLE_CHANGES, which ``overrides`` may change (e.g. ``train.steps=40000``).
+    RESUMABLE_CHANGES, which ``overrides`` may change (e.g. ``train.steps=40000``). The run keeps
+    its ``train.schedule_steps``: training longer continues at the schedules' cold end.
     """
     state = load_checkpoint(latest_checkpoint(run_dir))
-    stored = config_mod.from_dict(state["config"])
+    stored = config_mod.from_dict(state["config"]).with_fixed_schedules()
     wanted = cfg or config_mod.from_dict(stored.to_dict())
     if overrides:
         wanted = config_mod.from_dict(config_mod.apply_overrides(wanted.to_dict(),
                                                                  list(overrides)))
+    wanted = wanted.model_copy(update={"train": wanted.train.model_copy(
+        update={"schedule_steps": stored.train.schedule_steps})})
     for key in changed_keys(stored.to_dict(), wanted.to_dict()):
         if not key.startswith(RESUMABLE_CHANGES):
             raise ConfigError(f"{key} differs from the run in {run_dir}; only train.*, optim.*, "

@@ -99,10 +99,17 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
         image_panels([(_title(s), s["real"]) for s in shots], out.with_name(f"{out.stem}_seen.png"),
                      cols, "what D saw as real (heated data) at each level")
         return out
+    return point_panels(shots, out, [_title(s) for s in shots], cols)
+
+
+def point_panels(shots: list[dict[str, np.ndarray]], out: Path, titles: list[str],
+                 cols: int = 6) -> Path:
+    """One panel per snapshot of vector data: what D saw (blue) against G's samples (red); a
+    histogram for 1-D data, a 3-D scatter for 3-D data."""
     dim = shots[0]["real"].shape[1]
     rows = math.ceil(len(shots) / cols)
     fig = Figure(figsize=(2.6 * min(cols, len(shots)), 2.7 * rows), layout="constrained")
-    for i, shot in enumerate(shots):
+    for i, (shot, title) in enumerate(zip(shots, titles)):
         ax = fig.add_subplot(rows, min(cols, len(shots)), i + 1,
                              projection="3d" if dim == 3 else None)
         real, fake = shot["real"], shot["fake"]
@@ -114,7 +121,7 @@ def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int =
             size, alpha = (4, 0.7) if dim == 3 else (1, 0.4)
             ax.scatter(*real[:, :3].T, s=size, c=DATA_COLOR, alpha=alpha, linewidths=0)
             ax.scatter(*fake[:, :3].T, s=size, c=SAMPLE_COLOR, alpha=alpha, linewidths=0)
-        ax.set_title(_title(shot), fontsize=8)
+        ax.set_title(title, fontsize=8)
         ax.tick_params(labelsize=6)
     return save_figure(fig, out, dpi=110)
 
@@ -159,14 +166,21 @@ def snapshot_rows(rows: list[tuple[str, list[dict[str, np.ndarray]], str]], path
 
 
 def snapshot_panel(run_dir: str | Path) -> Path | None:
-    """``figures/snapshots.png``: generated samples (top) over what D saw (bottom), by step.
+    """``figures/snapshots.png``: generated samples (top) over what D saw (bottom), by step; for
+    vector data, one panel per snapshot of what D saw against the samples.
 
     For a lens these are G(z) and L(x) as training goes (Sajjadi et al. 2018, Fig. 1 and 4).
-    None when the run took no periodic snapshots or its data are not images.
+    None when the run took no periodic snapshots.
     """
     shots = load_shots(run_dir)
-    if not shots or shots[0]["real"].ndim != 4:
+    if not shots:
         return None
+    out = Path(run_dir) / "figures" / "snapshots.png"
+    if shots[0]["real"].ndim != 4:
+        titles = [f"step {int(s['step']):,}" + ("" if math.isnan(float(s["weight"])) else
+                                                 f", λ = {float(s['weight']):.2f}")
+                  for s in shots]
+        return point_panels(_evenly(shots, 12), out, _evenly(titles, 12))
     lensed = not math.isnan(float(shots[0]["weight"]))
     return snapshot_rows([("generated G(z)", shots, "fake"),
                           ("lensed data L(x)" if lensed else "what D saw as real", shots, "real")],

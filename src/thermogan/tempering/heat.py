@@ -77,6 +77,11 @@ def betagan_schedule(total_steps: int, beta_start: float = 0.1, beta_end: float 
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions={list(fractions)!r}: three non-negative numbers summing to 1")
     uniform_steps = round(fractions[0] * total_steps)
+    if levels < 1:
+        raise ValueError(f"levels={levels!r}: must be >= 1")
+    if not 0 < beta_start < beta_end:
+        raise ValueError(f"beta_start={beta_start!r}: must be > 0 and below beta_end={beta_end!r} "
+                         "(β rises as the data cool)")
     per_level = int(fractions[1] * total_steps) // levels
     if per_level < 1:
         raise ValueError(f"levels={levels!r}: more levels than cooling steps "
@@ -177,9 +182,6 @@ class Heat(Tempering):
             if not cold_std > 0:
                 raise ValueError(f"cold_std={cold_std!r}: must be > 0")
             beta_end = 1 / (cold_std * data.std) ** 2
-        for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
-            if not value > 0:
-                raise ValueError(f"{name}={value!r}: must be > 0")
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
                                 literal=schedule == "paper")
         return cls(beta, data.box[0], data.box[1], boundary, coupled, coupling_lr)

@@ -8,6 +8,8 @@ the target, so a process killed mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,21 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         os.close(dir_fd)
 
 
+def _reason(err: Exception) -> str:
+    """Why torch could not read a file, in one sentence of ours: never torch's advice to load
+    with ``weights_only=False`` (which would run whatever the file holds), no terminal escapes."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err))
+    if isinstance(err, pickle.UnpicklingError):
+        refused = re.search(r"GLOBAL (\S+)", text)
+        what = f" ({refused.group(1)})" if refused else ""
+        return (f"it holds a Python object{what} besides tensors and plain containers; "
+                "thermogan does not unpickle objects, as that could run arbitrary code")
+    if "central directory" in text or "zip archive" in text:
+        return "not a complete PyTorch file: truncated or corrupt"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return first.split(". ")[0].rstrip(".")
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint; a missing, corrupt or incomplete file raises CheckpointError naming it."""
     path = Path(path)
@@ -46,8 +63,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be read ({reason[:200]})") from None
+        raise CheckpointError(f"checkpoint {path} cannot be read ({_reason(err)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a dict")
     missing = [key for key in REQUIRED if key not in state]
