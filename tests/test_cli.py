@@ -199,3 +199,27 @@ def test_toy_samples_are_written_in_data_space_and_drawn_as_a_scatter(tiny_confi
     assert_figure(path, panels=1, saved=saved)
     (ax,) = saved[path.resolve()].axes
     assert [len(c.get_offsets()) for c in ax.collections] == [300, 300]  # data and samples
+
+
+def test_version_options_listing_and_help_defaults(capsys):
+    from thermogan import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"thermogan {__version__}"
+    assert main(["list", "temperings"]) == 0
+    listing = capsys.readouterr().out
+    assert "  heat: beta_start=0.1, beta_end=10.0, cold_std=null, levels=20" in listing
+    assert "fractions=[0.1, 0.7, 0.2]" in listing and "datasets" not in listing
+    assert main(["list", "--options"]) == 0
+    everything = capsys.readouterr().out
+    assert "  ring: modes=8, radius=1.0, std=0.01" in everything
+    assert "  adam: lr=0.001, betas=[0.5, 0.999], weight_decay=0.0" in everything
+    assert "  linear: start=required, end=required, steps=required" in everything
+    assert "num_classes" not in everything  # set by model.conditional, not an option
+    assert main(["list", "tempering"]) == 2
+    assert "did you mean 'temperings'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    helptext = capsys.readouterr().out
+    assert "default: 0" in helptext and "default: cpu" in helptext

@@ -255,17 +255,64 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from thermogan.experiment.build import REGISTRIES
+    from thermogan.experiment.build import REGISTRIES, component_options
 
+    if args.registry is not None and args.registry not in REGISTRIES:
+        from thermogan.errors import unknown_key
+
+        raise unknown_key("", args.registry, REGISTRIES, what="registry")
     for name, registry in REGISTRIES.items():
-        print(f"{name}: {', '.join(registry) or '(none yet)'}")
+        if args.registry not in (None, name):
+            continue
+        if not (args.options or args.registry):
+            print(f"{name}: {', '.join(registry) or '(none yet)'}")
+            continue
+        print(f"{name}:" + ("" if registry else " (none yet)"))
+        for kind in registry:
+            options = component_options(name, kind)
+            text = ", ".join(f"{key}={default}" for key, default in options) or "no options"
+            print(f"  {kind}: {text}")
+
+
+def _version() -> str:
+    from thermogan import __version__
+
+    return __version__
+
+
+def _worth_saying(default: Any) -> bool:
+    """A default to print in --help: not None, not a flag's False, not suppressed (0 is)."""
+    return default is not None and default is not False and default != argparse.SUPPRESS
+
+
+class _Defaults(argparse.HelpFormatter):
+    """Help that ends each option with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text, default = action.help or "", action.default
+        if action.option_strings and _worth_saying(default) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser: help shows defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Defaults)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("help") is None and _worth_saying(kwargs.get("default")):
+            kwargs["help"] = "default: %(default)s"  # an option without help still shows it
+        return super().add_argument(*args, **kwargs)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="thermogan",
-                                description="Temperature-controlled GAN training.")
+    p = _Parser(prog="thermogan", description="Temperature-controlled GAN training.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"thermogan {_version()}")
+    sub = p.add_subparsers(parser_class=_Parser, dest="command", required=True)
 
     t = sub.add_parser("train", help="train from a config (or resume a run)")
     t.add_argument("config", nargs="?", help="YAML config file")
@@ -295,7 +342,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
 
-    b = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    b = sub.add_parser("bench", help="benchmarks").add_subparsers(parser_class=_Parser,
+                                                                  dest="bench", required=True)
     bm = b.add_parser("modes", help="every stabiliser on the ring and grid, across seeds")
     bm.add_argument("--quick", action="store_true", help="3 seeds of 3,000 steps (minutes)")
     bm.add_argument("--seeds", type=int, help="seeds per method (default 10, quick 3)")
@@ -341,7 +389,7 @@ def parser() -> argparse.ArgumentParser:
     bl.set_defaults(func=_bench_lens)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
-    dyn_sub = dyn.add_subparsers(dest="experiment", required=True)
+    dyn_sub = dyn.add_subparsers(parser_class=_Parser, dest="experiment", required=True)
     for name, text in (("figure1", "the four panels of the paper's Fig. 1"),
                        ("amplitude", "steady oscillation amplitude against T")):
         d = dyn_sub.add_parser(name, help=text)
@@ -366,7 +414,8 @@ def parser() -> argparse.ArgumentParser:
             d.add_argument("--horizon", type=float, default=12.0,
                            help="time before the 3-period measuring window, in units of T")
 
-    data = sub.add_parser("data", help="data sets").add_subparsers(dest="data", required=True)
+    data = sub.add_parser("data", help="data sets").add_subparsers(parser_class=_Parser,
+                                                                   dest="data", required=True)
     fetch = data.add_parser("fetch", help="download a data set and verify its SHA-256 sums")
     fetch.add_argument("dataset", choices=["mnist"])
     fetch.add_argument("--dir", type=Path,
@@ -386,7 +435,11 @@ def parser() -> argparse.ArgumentParser:
                    "beside the first run)")
     r.set_defaults(func=_report)
 
-    ls = sub.add_parser("list", help="print every registry")
+    ls = sub.add_parser("list", help="print every registry (with --options: each entry's "
+                        "options and defaults)")
+    ls.add_argument("registry", nargs="?", help="only this registry, with options "
+                    "(datasets, generators, temperings, ...)")
+    ls.add_argument("--options", action="store_true", help="each entry's options and defaults")
     ls.set_defaults(func=_list)
     return p
 

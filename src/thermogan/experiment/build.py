@@ -8,12 +8,14 @@ wrong type names the expected type, and a factory's ValueError is reported again
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
 from typing import Any
 
 import torch
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from thermogan.data import DATASETS
@@ -41,6 +43,33 @@ REGISTRIES: dict[str, dict[str, Any]] = {
     "temperings": TEMPERINGS,
     "g_terms": G_TERMS,
 }
+
+#: Leading arguments each registry's factories take from the trainer, not from the config (and
+#: keywords set by other keys: a network's classes come from model.conditional).
+GIVEN = {"generators": (2, ("num_classes",)), "discriminators": (1, ("num_classes",)),
+         "temperings": (2, ()), "optimizers": (1, ())}
+
+
+def component_options(registry: str, kind: str) -> list[tuple[str, str]]:
+    """(option, default) of one registry entry as a config sets it; "required" when it has no
+    default (``thermogan list --options``)."""
+    entry = REGISTRIES[registry][kind]
+    if isinstance(entry, type) and dataclasses.is_dataclass(entry):  # schedules
+        return [(f.name, "required" if f.default is dataclasses.MISSING else _yaml(f.default))
+                for f in dataclasses.fields(entry)]
+    if not callable(entry):  # losses: chosen by name, no options
+        return []
+    skip, given = GIVEN.get(registry, (0, ()))
+    params = list(inspect.signature(entry).parameters.values())[skip:]
+    return [(p.name, "required" if p.default is inspect.Parameter.empty else _yaml(p.default))
+            for p in params if p.name not in given
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _yaml(value: Any) -> str:
+    """A default as one would write it in a config (null, true, [0.5, 0.999], both)."""
+    value = list(value) if isinstance(value, tuple) else value
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def resolve_device(name: str) -> torch.device:
