@@ -141,7 +141,7 @@ def test_dynamics_commands_write_figures_and_data(tmp_path, capsys):
                  "--out", str(tmp_path / "b")]) == 0
     assert json.loads((tmp_path / "b" / "amplitude.json").read_text())[0]["analytic"] is None
     capsys.readouterr()
-    assert main(["dynamics", "figure1", "--init", "1,2", "--out", str(tmp_path)]) == 1
+    assert main(["dynamics", "figure1", "--init", "1,2", "--out", str(tmp_path)]) == 2
     assert "--init '1,2': expected 3 numbers" in capsys.readouterr().err
 
 
@@ -166,13 +166,13 @@ def test_conditional_run_samples_by_class(tmp_path, mnist_home, monkeypatch, cap
                  "--out", str(tmp_path / "three.npy")]) == 0
     three = np.load(tmp_path / "three.npy")
     assert three.shape == (5, 1, 28, 28)
-    assert main(["sample", str(run_dir), "--labels", "10", "--out", str(tmp_path / "x.npy")]) == 1
+    assert main(["sample", str(run_dir), "--labels", "10", "--out", str(tmp_path / "x.npy")]) == 2
     assert "classes run from 0 to 9" in capsys.readouterr().err
 
     plain = tmp_path / "plain"
     assert main([*args[:3], str(plain), *args[4:6], "train.progress=false",
                  "train.tensorboard=false", "eval.samples=64", "device=cpu"]) == 0
-    assert main(["sample", str(plain), "--labels", "3", "--out", str(tmp_path / "y.npy")]) == 1
+    assert main(["sample", str(plain), "--labels", "3", "--out", str(tmp_path / "y.npy")]) == 2
     assert "not class-conditional" in capsys.readouterr().err
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def _train(args: argparse.Namespace) -> None:
         run_dir = args.resume
     else:
         if args.config is None:
-            raise ThermoganError("train needs a CONFIG file (or --resume RUN_DIR)")
+            raise UsageError("train needs a CONFIG file (or --resume RUN_DIR)")
         cfg = config.load(args.config, args.overrides)
         run_dir = args.out or Path("runs") / cfg.name
         trainer, summary = runs.start(cfg, run_dir, args.device)
@@ -58,21 +59,21 @@ def _classes(text: str | None, num_classes: int | None) -> list[int] | None:
     if text is None:
         return None
     if num_classes is None:
-        raise ThermoganError(f"--labels {text}: this run's generator is not class-conditional "
+        raise UsageError(f"--labels {text}: this run's generator is not class-conditional "
                              "(train with model.conditional=true)")
     if text == "all":
         if num_classes > 100:
-            raise ThermoganError(f"--labels all: {num_classes} classes are too many rows; "
+            raise UsageError(f"--labels all: {num_classes} classes are too many rows; "
                                  "name some, e.g. --labels 3,17,420")
         return list(range(num_classes))
     try:
         classes = [int(c) for c in text.split(",")]
     except ValueError:
-        raise ThermoganError(f"--labels {text!r}: expected all, or classes like 3 or 1,5,7"
+        raise UsageError(f"--labels {text!r}: expected all, or classes like 3 or 1,5,7"
                              ) from None
     bad = [c for c in classes if not 0 <= c < num_classes]
     if bad:
-        raise ThermoganError(f"--labels {text}: classes run from 0 to {num_classes - 1}")
+        raise UsageError(f"--labels {text}: classes run from 0 to {num_classes - 1}")
     return classes
 
 
@@ -133,7 +134,7 @@ def _bench_modes(args: argparse.Namespace) -> None:
     from thermogan.bench.modes import bench_modes
 
     if args.seeds is not None and args.seeds < 1:
-        raise ThermoganError(f"--seeds {args.seeds}: must be >= 1")
+        raise UsageError(f"--seeds {args.seeds}: must be >= 1")
     table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps, args.workers,
                         args.methods.split(",") if args.methods else None,
                         tuple(args.datasets.split(",")))
@@ -154,7 +155,7 @@ def _bench_oscillation(args: argparse.Namespace) -> None:
         changes["levels"] = tuple(int(k) for k in _floats(args.levels, None, "--levels"))
     for key, value in changes.items():
         if key != "levels" and value <= 0:
-            raise ThermoganError(f"--{key} {value}: must be > 0")
+            raise UsageError(f"--{key} {value}: must be > 0")
     protocol = dataclasses.replace(base, **changes)
     print(osc.bench_oscillation(args.out, protocol, args.config, args.workers,
                                 "quick" if args.quick else "reduced"))
@@ -172,7 +173,7 @@ def _bench_lens(args: argparse.Namespace) -> None:
         "seeds", "steps", "horizon", "every", "samples", "scale") if getattr(args, key) is not None}
     for key, value in changes.items():
         if key != "scale" and value <= 0:
-            raise ThermoganError(f"--{key} {value}: must be > 0")
+            raise UsageError(f"--{key} {value}: must be > 0")
     for key in ("data", "variants"):
         if getattr(args, key):
             changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
@@ -187,9 +188,9 @@ def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ThermoganError(f"{name} {text!r}: expected comma-separated numbers") from None
+        raise UsageError(f"{name} {text!r}: expected comma-separated numbers") from None
     if n is not None and len(values) != n:
-        raise ThermoganError(f"{name} {text!r}: expected {n} numbers")
+        raise UsageError(f"{name} {text!r}: expected {n} numbers")
     return values
 
 
@@ -210,7 +211,7 @@ def _dynamics(args: argparse.Namespace) -> None:
         rows = ex.amplitude_table(list(T_values), args.f, args.lam, args.alpha_r, args.alpha_0,
                                   init, args.coupling_sign, args.horizon)
     except ValueError as err:
-        raise ThermoganError(str(err)) from None
+        raise UsageError(str(err)) from None
     print(ex.format_table(rows))
     for path in ex.write_amplitude(rows, args.out, args.alpha_0, args.alpha_r):
         print(f"wrote {path}")
@@ -301,6 +302,12 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Defaults)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> typing.NoReturn:
+        """A usage error in one line (argparse prints the usage block too): exit status 2."""
+        print(f"thermogan: error: {self.prog}: {message} (see {self.prog} --help)",
+              file=sys.stderr)
+        sys.exit(2)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         if kwargs.get("help") is None and _worth_saying(kwargs.get("default")):

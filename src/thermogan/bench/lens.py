@@ -31,7 +31,7 @@ from scipy.stats import binomtest
 
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
-from thermogan.errors import ThermoganError
+from thermogan.errors import ThermoganError, UsageError
 from thermogan.jsonio import write_json
 from thermogan.report.figures import save_figure
 from thermogan.report.snapshots import load_shots, snapshot_rows
@@ -96,9 +96,9 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS)):
         bad = [g for g in given if g not in valid]
         if bad or not given:
-            raise ThermoganError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
+            raise UsageError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
     if p.scale not in ("cpu", "paper"):
-        raise ThermoganError(f"--scale {p.scale}: expected cpu or paper")
+        raise UsageError(f"--scale {p.scale}: expected cpu or paper")
     from thermogan.experiment import config as config_mod
     from thermogan.experiment import runs
     from thermogan.experiment.build import check_components

@@ -24,7 +24,7 @@ from typing import Any
 
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
-from thermogan.errors import ThermoganError
+from thermogan.errors import ThermoganError, UsageError
 from thermogan.jsonio import write_json
 
 DATASETS = ("ring8", "grid25")
@@ -62,7 +62,8 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
     for data in datasets:
         for method in methods or list(METHODS):
             if method not in METHODS:
-                raise ThermoganError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+                raise UsageError(f"--methods: unknown method {method!r}; valid: "
+                                 f"{', '.join(METHODS)}")
             pattern, overrides = METHODS[method]
             path = configs / pattern.format(data=data)
             if not path.is_file():

@@ -295,7 +295,16 @@ def load(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -
     Overrides apply to the resolved config (file plus defaults), so ``model.generator.hidden=[64]``
     changes one option of the default generator rather than replacing it.
     """
-    config = from_dict(read_yaml(path) if path is not None else {})
+    if path is None:
+        config = from_dict({})
+    else:
+        try:
+            config = from_dict(read_yaml(path))
+        except ConfigError as err:
+            message = str(err)
+            if not message.startswith("config file"):  # a key of the file: say which file
+                message = f"config file {path}: {message}"
+            raise ConfigError(message) from None
     if not overrides:
         return config
     return from_dict(apply_overrides(config.to_dict(), list(overrides)))

@@ -176,6 +176,8 @@ class Heat(Tempering):
             raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
         if schedule not in ("both", "paper"):
             raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
+        if not coupling_lr > 0:
+            raise ValueError(f"coupling_lr={coupling_lr!r}: must be > 0")
         if cold_std is not None:
             if data.std is None:
                 raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")

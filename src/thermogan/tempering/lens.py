@@ -160,6 +160,8 @@ class Lens(Tempering):
         """
         if width < 1 or blocks < 0:
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
+        if not lr > 0:
+            raise ValueError(f"lr={lr!r}: must be > 0")
         spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
         return cls(LensNet(tuple(data.shape), width, blocks),
                    level_source(spec, "tempering.weight"), lr, betas, recon)
