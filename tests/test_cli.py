@@ -223,3 +223,26 @@ def test_version_options_listing_and_help_defaults(capsys):
         main(["sample", "--help"])
     helptext = capsys.readouterr().out
     assert "default: 0" in helptext and "default: cpu" in helptext
+
+
+def test_resume_announces_itself_and_a_late_error_writes_nothing(tiny_config, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(tiny_config), "--out", str(run), "train.steps=20"]) == 0
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    # fd_mnist tracking on toy data: refused before the run's config.yaml is rewritten
+    assert main(["train", "--resume", str(run), "train.steps=40", "eval.track_every=10"]) == 2
+    assert "eval.track_every=10" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+    assert main(["train", "--resume", str(run), "train.steps=40"]) == 0
+    assert f"{run}: resumed from step 20 of 40" in capsys.readouterr().out
+
+
+def test_report_labels_runs_of_one_config_by_their_directory(tiny_config, tmp_path, capsys):
+    for seed in (1, 2):
+        assert main(["train", str(tiny_config), "--out", str(tmp_path / f"seed{seed}"),
+                     "train.steps=20", f"seed={seed}"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "seed1"), str(tmp_path / "seed2")]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith(str(tmp_path / "seed1")) and rows[1].startswith(
+        str(tmp_path / "seed2"))

@@ -233,3 +233,33 @@ def test_a_conditional_gan_learns_to_draw_the_class_it_is_given():
     for k in range(8):
         hits = int((torch.cdist(trainer.sample(400, 0, labels=k), centers).argmin(1) == k).sum())
         assert binomtest(hits, 400, 0.9, alternative="less").pvalue > 1e-3, (k, hits)
+
+
+def test_progress_on_a_non_terminal_is_one_line_per_log_line(tiny_config, tmp_path, capfd):
+    """Captured stderr is not a TTY: 300 steps logged every 50 print 6 plain lines, not hundreds
+    of redrawn bars."""
+    cfg = config.load(tiny_config)
+    trainer = build.build_trainer(cfg)
+    fit(trainer, tmp_path, steps=300, config=cfg.to_dict(), log_every=50, checkpoint_every=300,
+        progress=True, tensorboard=False)
+    err = capfd.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 300 // 50
+    assert lines[0].startswith("tiny: step 50/300, ") and "d_loss=" in lines[0]
+    assert lines[-1].startswith("tiny: step 300/300, ")
+
+
+def test_metrics_log_writes_non_finite_numbers_as_strings(tmp_path):
+    from thermogan.jsonio import restore_floats
+    from thermogan.train.logging import MetricsLog
+
+    log = MetricsLog(tmp_path, tensorboard=False)
+    log.write({"step": 1, "d_loss": float("nan"), "g_loss": float("inf"), "lr": -float("inf")})
+    log.close()
+    line = (tmp_path / "metrics.jsonl").read_text()
+    record = json.loads(line)
+    assert (record["d_loss"], record["g_loss"], record["lr"]) == ("nan", "inf", "-inf")
+    back = restore_floats(record)
+    assert back["d_loss"] != back["d_loss"] and back["g_loss"] == float("inf")
+    assert back["lr"] == -float("inf") and back["step"] == 1

@@ -22,7 +22,8 @@ def _train(args: argparse.Namespace) -> None:
 
     if args.resume is not None:
         cfg = config.load(args.config, args.overrides) if args.config else None
-        trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device)
+        trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device,
+                                       announce=lambda line: print(f"{args.resume}: {line}"))
         run_dir = args.resume
     else:
         if args.config is None:

@@ -4,20 +4,27 @@ or sample.
 Layout of ``runs/<name>/``::
 
     config.yaml        the resolved config
-    metrics.jsonl      one JSON object per logged step
+    metrics.jsonl      one JSON object per logged step; non-finite numbers are the strings "inf",
+                       "-inf" and "nan" (read them back with thermogan.jsonio.restore_floats)
     events.*           TensorBoard events (when tensorboard is installed)
-    checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically
+    checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically,
+                       each with its config and provenance
     figures/           samples.png: data against generated samples; levels.png: one panel per
                        temperature level; fd_mnist.png: tracked fd_mnist (image runs)
     fd_mnist.jsonl     fd_mnist every eval.track_every steps (image runs that track it)
     summary.json       final metrics with the protocol that produced them
     eval.json          written by `thermogan eval`
+
+summary.json, eval.json and each checkpoint hold a ``provenance`` record: thermogan, torch, numpy
+and Python versions, the git commit (when run from a checkout), device and thread count
+(``thermogan.provenance``).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,7 @@ from thermogan.experiment import config as config_mod
 from thermogan.experiment import scoring
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
+from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.jsonio import restore_floats, write_json
 from thermogan.report.curves import metric_curves
@@ -64,9 +72,10 @@ def start(cfg: ExperimentConfig, run_dir: Path,
                              "or choose another folder with --out")
     cfg = cfg.with_fixed_schedules()
     trainer = build_trainer(cfg, resolve_device(device or cfg.device))
+    scorer = _scorer(cfg)  # every check before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     config_mod.save(cfg, run_dir / "config.yaml")
-    return trainer, _fit(trainer, cfg, run_dir, resumed=False)
+    return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -110,14 +119,22 @@ def train_or_reuse(cfg: ExperimentConfig, run_dir: Path, device: str = "cpu") ->
     return restore_floats(json.loads((run_dir / "summary.json").read_text()))
 
 
+def resume_point(run_dir: Path) -> tuple[int, int]:
+    """(step of the latest checkpoint, train.steps of the config it was saved with) of the run in
+    ``run_dir``; CheckpointError when it has no readable checkpoint."""
+    state = load_checkpoint(latest_checkpoint(run_dir))
+    return int(state["step"]), int(state["config"]["train"]["steps"])
+
+
 def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
-           overrides: list[str] | tuple[str, ...] = (),
-           device: str | None = None) -> tuple[Trainer, dict[str, Any]]:
+           overrides: list[str] | tuple[str, ...] = (), device: str | None = None,
+           announce: Callable[[str], None] | None = None) -> tuple[Trainer, dict[str, Any]]:
     """Continue the run in ``run_dir`` from its latest checkpoint.
 
     ``cfg`` (from the command line) must agree with the stored config except for the keys in
     RESUMABLE_CHANGES, which ``overrides`` may change (e.g. ``train.steps=40000``). The run keeps
     its ``train.schedule_steps``: training longer continues at the schedules' cold end.
+    ``announce`` is handed "resumed from step N of M" once every check has passed.
     """
     state = load_checkpoint(latest_checkpoint(run_dir))
     stored = config_mod.from_dict(state["config"]).with_fixed_schedules()
@@ -133,8 +150,11 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
                               "eval.* and device may change when resuming")
     trainer = build_trainer(wanted, resolve_device(device or wanted.device))
     _load_into(trainer, state, latest_checkpoint(run_dir))
+    scorer = _scorer(wanted)  # every check before anything is written
+    if announce is not None:
+        announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
     config_mod.save(wanted, run_dir / "config.yaml")
-    return trainer, _fit(trainer, wanted, run_dir, resumed=True)
+    return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
 
 
 def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
@@ -145,20 +165,26 @@ def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit its config ({reason})") from None
 
 
-def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
+def _scorer(cfg: ExperimentConfig) -> MnistScorer | None:
+    """The image scorer of the run (a missing classifier fails here, before training), checked
+    against ``eval.track_every``, which needs one."""
+    scorer = scoring.image_scorer(cfg)
+    if cfg.eval.track_every is not None and scorer is None:
+        raise ConfigError(f"eval.track_every={cfg.eval.track_every}: fd_mnist tracking needs "
+                          f"MNIST or Stacked MNIST data, not {cfg.data.kind!r}")
+    return scorer
+
+
+def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
          resumed: bool) -> dict[str, Any]:
     t, ev = cfg.train, cfg.eval
-    scorer = scoring.image_scorer(cfg)  # before training: a missing classifier fails now
     image = trainer.data.is_image
     callbacks: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000,
                                             seed=ev.seed)]
     if ev.snapshot_every is not None:
         callbacks.append(periodic_snapshots(run_dir, ev.snapshot_every, t.steps,
                                             n=16 if image else 1000, seed=ev.seed))
-    if ev.track_every is not None:
-        if scorer is None:
-            raise ConfigError(f"eval.track_every={ev.track_every}: fd_mnist tracking needs MNIST "
-                              f"or Stacked MNIST data, not {cfg.data.kind!r}")
+    if ev.track_every is not None:  # _scorer made sure there is a scorer
         callbacks.append(FdTrack(run_dir, scorer, ev.track_every, ev.track_samples, ev.seed,
                                  ev.use_ema, trainer.step if resumed else None))
     started = time.perf_counter()
@@ -194,15 +220,18 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
 def compare(run_dirs: list[Path], out: Path) -> list[str]:
     """Rows of metrics (from each run's summary.json) and a side-by-side figure of the runs."""
     rows, panels, images = [], [], False
-    for run_dir in run_dirs:
-        cfg, trainer = open_run(run_dir)
+    opened = [(run_dir, *open_run(run_dir)) for run_dir in run_dirs]
+    names = [cfg.name for _, cfg, _ in opened]
+    for run_dir, cfg, trainer in opened:
         images = trainer.data.is_image
+        # runs of one config share a name: label them by their directory instead
+        label = cfg.name if names.count(cfg.name) == 1 else str(run_dir)
         summary_path = Path(run_dir) / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
             scoring.evaluate(cfg, trainer))
-        rows.append(f"{cfg.name:<22} {scoring.format_metrics(summary)}")
-        real, fake = _real_and_fake(cfg, trainer, 64 if trainer.data.is_image else None)
-        panels.append((f"{cfg.name}\n{scoring.headline(summary)}", real, fake))
+        rows.append(f"{label:<22} {scoring.format_metrics(summary)}")
+        real, fake = _real_and_fake(cfg, trainer, 64 if images else None)
+        panels.append((f"{label}\n{scoring.headline(summary)}", real, fake))
     if images:
         image_panels([(title, fake) for title, _, fake in panels], out, cols=len(panels),
                      size=3.6)

@@ -10,8 +10,10 @@
 
 A class-conditional generator is scored with labels drawn uniformly over its classes.
 
-Every summary is ``{"metrics": {name: value}, "protocol": {...}}``; image metrics also keep each
-metric's own protocol record (feature-network hash, sample counts, seed, split) under ``scores``.
+Every summary is ``{"metrics": {name: value}, "protocol": {...}, "provenance": {...}}``; image
+metrics also keep each metric's own protocol record (feature-network hash, sample counts, seed,
+split) under ``scores``. ``provenance`` names the software and machine that scored
+(``thermogan.provenance``): summary.json and eval.json both carry it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
+from thermogan.provenance import provenance
 from thermogan.train.trainer import Trainer
 
 #: Data sets read by the MNIST feature network, and their default number of scored samples.
@@ -67,7 +70,14 @@ def image_scorer(cfg: ExperimentConfig) -> MnistScorer | None:
 
 def evaluate(cfg: ExperimentConfig, trainer: Trainer,
              scorer: MnistScorer | None = None) -> dict[str, Any]:
-    """The summary of the run's generator; ``scorer`` saves reloading the image reference set."""
+    """The summary of the run's generator with its provenance; ``scorer`` saves reloading the
+    image reference set."""
+    return {**_score(cfg, trainer, scorer), "provenance": provenance(trainer.device)}
+
+
+def _score(cfg: ExperimentConfig, trainer: Trainer,
+           scorer: MnistScorer | None) -> dict[str, Any]:
+    """The metrics and protocol of the run's generator (the summary less its provenance)."""
     ev = cfg.eval
     use_ema = ev.use_ema and trainer.G_ema is not None
     n = eval_samples(cfg)

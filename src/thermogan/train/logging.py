@@ -2,6 +2,10 @@
 
 On resume, lines logged after the checkpoint's step are dropped, so the log of a resumed run reads
 like the log of an uninterrupted one.
+
+Non-finite numbers are written one way, as strings: ``inf``, ``-inf`` and ``nan`` become
+``"inf"``, ``"-inf"`` and ``"nan"`` (``thermogan.jsonio.dumps_line``), so every line is strict
+JSON; ``thermogan.jsonio.restore_floats`` (or ``float``) turns them back into floats.
 """
 
 from __future__ import annotations

@@ -3,10 +3,15 @@
 Losses stay on the device between log lines; at each log line and before each checkpoint they are
 checked, so a NaN or Inf stops the run with the exact step at which it appeared, before any
 checkpoint holding it could be written: the last good checkpoint is kept.
+
+Progress goes to stderr: a tqdm bar on a terminal (or a notebook's widget); elsewhere (a log file,
+a pipe, CI) one plain line per log line, ``name: step N/M, key=value, ...``, never a flood of
+redrawn bars. Each checkpoint records the run's ``provenance`` (``thermogan.provenance``).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,8 +19,11 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
+from tqdm.autonotebook import tqdm as shown_tqdm  # tqdm.auto's choice: the notebook's or std
+from tqdm.std import tqdm as std_tqdm
 
 from thermogan.errors import DivergenceError
+from thermogan.provenance import provenance
 from thermogan.train.checkpoint import save_checkpoint
 from thermogan.train.logging import MetricsLog
 from thermogan.train.trainer import Trainer
@@ -36,6 +44,34 @@ def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
     return means
 
 
+class LineProgress:
+    """Progress for a stderr that is not a terminal: the part of tqdm's interface ``fit`` uses,
+    printing one line ``name: step N/M, key=value, ...`` per ``set_postfix`` (once per log line)."""
+
+    def __init__(self, total: int, initial: int, desc: str) -> None:
+        self.total, self.n, self.desc = total, initial, desc
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix(self, postfix: dict[str, str]) -> None:
+        values = "".join(f", {key}={value}" for key, value in postfix.items())
+        print(f"{self.desc}: step {self.n}/{self.total}{values}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Nothing to clear: every line is final."""
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool) -> tqdm | LineProgress:
+    """A tqdm bar where one can be redrawn in place (a terminal, a notebook), a LineProgress
+    otherwise, or a disabled bar."""
+    notebook = shown_tqdm is not std_tqdm  # tqdm.auto draws a widget
+    if enabled and not (notebook or sys.stderr.isatty()):
+        return LineProgress(total, initial, desc)
+    return tqdm(total=total, initial=initial, disable=not enabled, dynamic_ncols=True,
+                desc=desc, unit="step")
+
+
 def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, Any],
         log_every: int = 100, checkpoint_every: int = 5000, keep_checkpoints: bool = False,
         progress: bool = True, tensorboard: bool = True, resumed: bool = False,
@@ -50,8 +86,7 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
     saved = (f"the last good checkpoint is {latest} (step {trainer.step})" if resumed
              else "no checkpoint had been written yet")
     log = MetricsLog(run_dir, trainer.step if resumed else None, tensorboard)
-    bar = tqdm(total=steps, initial=trainer.step, disable=not progress, dynamic_ncols=True,
-               desc=config.get("name", "train"), unit="step")
+    bar = _progress(steps, trainer.step, config.get("name", "train"), progress)
     pending: list[dict[str, torch.Tensor]] = []
     first, started = trainer.step, time.perf_counter()
     try:
@@ -82,7 +117,9 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
 
 
 def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:
-    state = {**trainer.state_dict(), "config": config}
+    """Save the trainer's state with its config and provenance (plain types: a weights-only
+    load reads it) as ``latest``, and as ``step_N.pt`` beside it when ``keep``."""
+    state = {**trainer.state_dict(), "config": config, "provenance": provenance(trainer.device)}
     save_checkpoint(state, latest)
     if keep:
         save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))
