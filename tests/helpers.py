@@ -104,3 +104,58 @@ def assert_figure(path, min_size=(200, 150), panels=None, min_ink=0.01, saved=No
         found = len(panels_of(saved[path.resolve()]))
         assert found == panels, f"{path.name} has {found} panels, not {panels}"
     return pixels
+
+
+# What a figure explains: its texts and legends, and whether they sit apart. Window extents are
+# measured after ``Figure.draw_without_rendering`` (layout done, nothing painted).
+
+
+def captions(fig):
+    """The texts written on a Figure with ``fig.text`` (its caption), not its suptitle."""
+    sup = (fig._suptitle, fig._supxlabel, fig._supylabel)
+    return [text for text in fig.texts if not any(text is s for s in sup)]
+
+
+def caption_of(fig):
+    """The strings of ``captions(fig)``, each with its line breaks as spaces."""
+    return [" ".join(text.get_text().split()) for text in captions(fig)]
+
+
+def legend_labels(owner):
+    """The labels of a Figure's own legends, or of an Axes' legend, in order."""
+    legends = owner.legends if hasattr(owner, "legends") else [owner.get_legend()]
+    return [text.get_text() for legend in legends if legend for text in legend.get_texts()]
+
+
+def _box(artist, fig):
+    from matplotlib.axes import Axes
+
+    renderer = fig._get_renderer()
+    return artist.get_tightbbox(renderer) if isinstance(artist, Axes) else (
+        artist.get_window_extent(renderer))
+
+
+def assert_laid_out(fig, artists):
+    """Assert that each of ``artists`` (Axes with their labels and titles, texts, legends) lies
+    inside the figure and that no two of them overlap (a pixel of slack)."""
+    fig.draw_without_rendering()
+    boxes = [_box(artist, fig) for artist in artists]
+    page = fig.bbox.padded(1)
+    for artist, box in zip(artists, boxes):
+        inside = page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 <= box.y1 <= page.y1
+        assert inside, f"{artist} is cut off: {box} is not inside the figure {fig.bbox}"
+    for i, (a, box_a) in enumerate(zip(artists, boxes)):
+        for b, box_b in zip(artists[i + 1:], boxes[i + 1:]):
+            assert not box_a.padded(-1).overlaps(box_b.padded(-1)), (
+                f"{a} ({box_a}) overlaps {b} ({box_b})")
+
+
+def assert_legends_outside(fig):
+    """Assert that every panel of ``fig`` has a legend and that it lies outside its data area."""
+    fig.draw_without_rendering()
+    for ax in panels_of(fig):
+        legend = ax.get_legend()
+        assert legend is not None, f"the panel {ax.get_title()!r} has no legend"
+        box = legend.get_window_extent(fig._get_renderer())
+        assert not box.padded(-1).overlaps(ax.get_window_extent()), (
+            f"the legend of {ax.get_title()!r} covers its data area")

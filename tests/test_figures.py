@@ -5,7 +5,18 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_figure, capture_figures, ink_fraction, panels_of, read_png
+from helpers import (
+    assert_figure,
+    assert_laid_out,
+    assert_legends_outside,
+    caption_of,
+    captions,
+    capture_figures,
+    ink_fraction,
+    legend_labels,
+    panels_of,
+    read_png,
+)
 from matplotlib.collections import PathCollection
 from PIL import Image
 
@@ -13,7 +24,7 @@ from thermogan.bench import lens as bench_lens
 from thermogan.bench import modes as bench_modes
 from thermogan.bench import oscillation as bench_oscillation
 from thermogan.report.curves import metric_curves
-from thermogan.report.dynamics import amplitude_plot, combined_panels, trajectory_panel
+from thermogan.report.dynamics import amplitude_plot, combined_panels, mathtext, trajectory_panel
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import class_rows, image_panels, tile
 from thermogan.report.snapshots import level_panel, snapshot_panel, snapshot_rows
@@ -122,12 +133,24 @@ def test_metric_curves_is_one_line_per_run(tmp_path, saved):
     assert ax.get_yscale() == "log"
 
 
-@pytest.mark.parametrize("dim", [1, 2, 3])
-def test_level_panel_is_one_panel_per_level_snapshot(tmp_path, saved, dim):
+LAMBDA = ("Λ: the cumulative number of gradient evaluations, counted as parameter updates = "
+          "steps × (D steps + 1); here 1 D step per step")
+
+
+def level_shots(dim, outlier=1000.0):
+    """Five level snapshots (β from 0 to ∞, 1 D step per step) of ``dim``-D points; one sample
+    of the third lies far away."""
     rng = np.random.default_rng(0)
     shots = [{"real": rng.normal(size=(80, dim)), "fake": rng.normal(size=(60, dim)),
               "step": s, "updates": 2 * s, "beta": beta, "stage": 0, "weight": math.nan}
              for s, beta in zip(range(10, 60, 10), (0.0, 0.5, 2.0, 8.0, math.inf))]
+    shots[2]["fake"][0] = outlier
+    return shots
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_level_panel_is_one_panel_per_level_snapshot(tmp_path, saved, dim):
+    shots = level_shots(dim)
     write_shots(tmp_path / "figures" / "levels", shots)
     path = level_panel(tmp_path, cols=3)
     assert path == tmp_path / "figures" / "levels.png"
@@ -139,17 +162,58 @@ def test_level_panel_is_one_panel_per_level_snapshot(tmp_path, saved, dim):
     assert level_panel(tmp_path / "elsewhere") is None
 
 
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_level_panel_explains_itself(tmp_path, saved, dim):
+    write_shots(tmp_path / "figures" / "levels", level_shots(dim))
+    fig = figure_of(saved, level_panel(tmp_path, cols=3))
+    axes = panels_of(fig)
+    # the run, what the colours are, and what Λ counts
+    assert fig.get_suptitle().startswith(f"{tmp_path.name}: ")
+    assert legend_labels(fig) == ["what D saw as real (heated data)", "G's samples"]
+    assert LAMBDA in caption_of(fig)[0] and "same limits in every panel" in caption_of(fig)[0]
+    # labelled axes with the same limits everywhere, set by the bulk and not by the outlier
+    names = ["x1", "density", None] if dim == 1 else ["x1", "x2", "x3"][:dim] + [None] * (3 - dim)
+    for ax in axes:
+        assert [ax.get_xlabel(), ax.get_ylabel(), getattr(ax, "get_zlabel", lambda: None)()] == \
+            names
+    limits = [(ax.get_xlim(), ax.get_ylim() if dim > 1 else None) for ax in axes]
+    assert all(limit == limits[0] for limit in limits)
+    assert 2 < -limits[0][0][0] < 6 and 2 < limits[0][0][1] < 6  # N(0, 1), not the 1000
+    # nothing overlaps or is cut off: panels, suptitle, legend, caption
+    if dim != 3:  # a 3-D panel's tight box leaves out its title, which the layout moves inside
+        assert_laid_out(fig, [*axes, fig._suptitle, *fig.legends, *captions(fig)])
+
+
+def test_level_panel_of_many_coordinates_draws_the_first_two(tmp_path, saved):
+    write_shots(tmp_path / "figures" / "levels", level_shots(5))
+    path = level_panel(tmp_path, title="five")
+    assert_figure(path, min_size=(1400, 300), panels=5, saved=saved)
+    fig = figure_of(saved, path)
+    assert fig.get_suptitle().startswith("five: ")
+    assert "Drawn: the first two of 5 coordinates." in caption_of(fig)[0]
+    for ax in panels_of(fig):
+        assert points(ax) == [80, 60] and (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+    assert_laid_out(fig, [*panels_of(fig), fig._suptitle, *fig.legends, *captions(fig)])
+
+
 def test_level_panel_of_images_shows_the_samples_and_what_d_saw(tmp_path, saved):
     shots = [{"real": images(4, seed=s), "fake": images(6, seed=10 + s), "step": s,
               "updates": 2 * s, "beta": float(s), "stage": 0, "weight": math.nan}
              for s in (1, 2, 3, 4)]
     write_shots(tmp_path / "figures" / "levels", shots)
-    path = level_panel(tmp_path)
+    path = level_panel(tmp_path, title="digits")
+    titles = {"levels.png": "digits: G's samples at the end of each temperature level",
+              "levels_seen.png": "digits: what D saw as real (heated data) at the end of each "
+                                 "temperature level"}
     for name, key in (("levels.png", "fake"), ("levels_seen.png", "real")):
         assert_figure(path.with_name(name), min_size=(1000, 300), panels=4, min_ink=0.1,
                       saved=saved)
-        for ax, shot in zip(panels_of(figure_of(saved, path.with_name(name))), shots):
+        fig = figure_of(saved, path.with_name(name))
+        for ax, shot in zip(panels_of(fig), shots):
             np.testing.assert_allclose(ax.images[0].get_array(), tile(shot[key])[..., 0])
+        assert " ".join(fig.get_suptitle().split()) == titles[name]
+        assert caption_of(fig) == [LAMBDA]
+        assert_laid_out(fig, [*panels_of(fig), fig._suptitle, *captions(fig)])
 
 
 def test_snapshot_rows_leaves_a_step_missing_from_a_row_empty(tmp_path, saved):
@@ -205,6 +269,36 @@ def test_dynamics_figures_show_each_trajectory(tmp_path, saved):
     assert_figure(path, min_size=(500, 400), panels=1, saved=saved)
     (ax,) = panels_of(figure_of(saved, path))
     assert [len(line.get_xdata()) for line in ax.lines] == [4, 4]
+
+
+def test_dynamics_figures_explain_themselves(tmp_path, saved):
+    t = np.linspace(0, 60, 600)
+    states = np.stack([3 + 2 * np.sin(t), 2 * np.cos(t), np.full_like(t, 3.0)], axis=1)
+    paths = [trajectory_panel(t, states, "(a) autonomous GAN, α = α_r", tmp_path / "one.png"),
+             combined_panels([("(a) α = α_r", t, states), ("(b) T = 3", t, states / 2)],
+                             tmp_path / "all.png"),
+             amplitude_plot(np.array([1.0, 10.0]), np.array([1.0, 0.1]), tmp_path / "amp.png",
+                            (np.array([1.0, 10.0]), np.array([1.1, 0.11])))]
+    for path in paths:
+        fig = figure_of(saved, path)
+        assert fig.get_suptitle()
+        assert all(ax.get_ylabel() for ax in panels_of(fig))
+        assert_legends_outside(fig)  # off the curves
+        assert_laid_out(fig, [*panels_of(fig), fig._suptitle])
+    one = figure_of(saved, paths[0])
+    assert one.get_suptitle() == r"Tiny GAN: (a) autonomous GAN, α = $\alpha_{r}$"
+    over_time, phase = panels_of(one)
+    assert legend_labels(over_time) == [r"$\theta$ (generator)", r"$\psi$ (discriminator)",
+                                        r"$\alpha$ (data)"]
+    assert (phase.get_xlabel(), phase.get_ylabel()) == (r"generator $\theta$",
+                                                        r"discriminator $\psi$")
+    assert panels_of(figure_of(saved, paths[1]))[0].get_title() == r"(a) α = $\alpha_{r}$"
+    assert "Fig. 1" in figure_of(saved, paths[1]).get_suptitle()
+
+
+def test_mathtext_writes_one_letter_subscripts_only():
+    assert mathtext("α = α_r, α_0 and x_1") == r"α = $\alpha_{r}$, $\alpha_{0}$ and $x_{1}$"
+    assert mathtext("snake_case, β'-GAN (λ = 1)") == "snake_case, β'-GAN (λ = 1)"
 
 
 def test_modes_figure_is_one_panel_per_data_set_and_method_of_seed_0(tmp_path, saved):

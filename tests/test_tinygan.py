@@ -99,3 +99,30 @@ def test_sgd_through_the_trainer_converges_to_the_ode_linearly_in_eta(f):
     for coarse, fine in zip(errors, errors[1:]):
         assert fine / coarse <= 0.55  # halving η at least halves the error (up to 10 %)
     assert errors[-1] < 0.01
+
+
+def test_figure1_panels_explain_themselves(tmp_path, monkeypatch):
+    """Fig. 1 as `thermogan dynamics figure1` writes it: a title, a y label on every panel,
+    legends off the curves, subscripts in mathtext, nothing overlapping or cut off."""
+    from helpers import (
+        assert_figure,
+        assert_laid_out,
+        assert_legends_outside,
+        capture_figures,
+        panels_of,
+    )
+
+    from thermogan.dynamics.experiments import figure1
+
+    saved = capture_figures(monkeypatch)
+    *singles, combined = figure1(tmp_path)
+    assert_figure(combined, min_size=(1000, 1200), panels=8, saved=saved)
+    fig = saved[combined.resolve()]
+    assert "Fig. 1" in fig.get_suptitle()
+    assert panels_of(fig)[0].get_title() == r"(a) autonomous GAN, α = $\alpha_{r}$"
+    for path in (singles[0], combined):  # the other single panels are drawn alike
+        fig = saved[path.resolve()]
+        assert fig.get_suptitle()
+        assert all(ax.get_ylabel() for ax in panels_of(fig))
+        assert_legends_outside(fig)
+        assert_laid_out(fig, [*panels_of(fig), fig._suptitle])

@@ -7,9 +7,11 @@ each pair of coordinates. Built on matplotlib's object API, so no display is nee
 from __future__ import annotations
 
 import itertools
+import textwrap
 from pathlib import Path
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -22,6 +24,39 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+LEGEND_HEIGHT = 0.3  # inches: one row of legend entries in a footer
+
+
+def footer_height(caption: str, width: float, legend: bool = False, fontsize: float = 7) -> float:
+    """The height in inches that ``add_footer`` needs in a figure ``width`` inches wide."""
+    lines = len(_wrap(caption, width, fontsize).split("\n")) if caption else 0
+    return (lines * 1.3 * fontsize + 6) / 72 + (LEGEND_HEIGHT if legend else 0)
+
+
+def add_footer(fig: Figure, caption: str = "", handles: list[Artist] | None = None,
+               fontsize: float = 7) -> None:
+    """A legend of ``handles`` (one row) above a small grey ``caption`` (wrapped to the figure's
+    width) across the bottom of ``fig``, in a strip that its constrained layout leaves free: make
+    the figure ``footer_height`` taller for it. A figure legend placed "outside" would overlap a
+    suptitle or a supxlabel, hence the strip."""
+    width, height = fig.get_size_inches()
+    text = _wrap(caption, width, fontsize) if caption else ""
+    strip = footer_height(caption, width, bool(handles), fontsize) / height
+    fig.get_layout_engine().set(rect=(0, strip, 1, 1 - strip))
+    if text:
+        fig.text(0.5, 3 / 72 / height, text, ha="center", va="bottom", fontsize=fontsize,
+                 color="0.3")
+    if handles:
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, strip),
+                   ncols=len(handles), fontsize=8, frameon=False, borderaxespad=0.1)
+
+
+def _wrap(text: str, width: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width`` inches at ``fontsize`` points."""
+    chars = max(30, int(width * 72 / (0.55 * fontsize)) - 4)
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
 def _draw(ax: Axes, data: np.ndarray, samples: np.ndarray, dims: tuple[int, ...]) -> None:

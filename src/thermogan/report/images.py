@@ -7,12 +7,13 @@ picture per grid with a one-pixel light border between tiles.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from thermogan.report.figures import save_figure
+from thermogan.report.figures import add_footer, footer_height, save_figure
 
 
 def tile(images: np.ndarray, cols: int | None = None) -> np.ndarray:
@@ -40,16 +41,20 @@ def show_images(ax, images: np.ndarray, title: str, cols: int | None = None) -> 
 
 
 def image_panels(panels: list[tuple[str, np.ndarray]], path: str | Path, cols: int = 6,
-                 title: str = "", size: float = 2.6) -> Path:
-    """A figure of grids, ``cols`` grids per row, each (title, images (N, C, H, W))."""
+                 title: str = "", size: float = 2.6, caption: str = "") -> Path:
+    """A figure of grids, ``cols`` grids per row, each (title, images (N, C, H, W)), under a
+    figure ``title`` and above a small ``caption`` (each when given)."""
     cols = min(cols, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = Figure(figsize=(size * cols, (size + 0.35) * rows + (0.4 if title else 0)),
-                 layout="constrained")
+    height = (size + 0.35) * rows + (0.4 if title else 0)
+    height += footer_height(caption, size * cols) if caption else 0
+    fig = Figure(figsize=(size * cols, height), layout="constrained")
     for i, (name, images) in enumerate(panels):
         show_images(fig.add_subplot(rows, cols, i + 1), images, name)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(textwrap.fill(title, max(30, int(size * cols * 13))), fontsize=10)
+    if caption:
+        add_footer(fig, caption)
     return save_figure(fig, path, dpi=110)
 
 

@@ -17,11 +17,22 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from thermogan.report.figures import DATA_COLOR, SAMPLE_COLOR, save_figure
+from thermogan.report.figures import (
+    DATA_COLOR,
+    SAMPLE_COLOR,
+    add_footer,
+    footer_height,
+    save_figure,
+)
 from thermogan.report.images import image_panels, show_images
 from thermogan.train.trainer import Trainer
 
@@ -71,6 +82,13 @@ def _shots(run_dir: str | Path, kind: str) -> list[dict[str, np.ndarray]]:
     return [dict(np.load(f)) for f in sorted((Path(run_dir) / "figures" / kind).glob("step_*.npz"))]
 
 
+CLIPS_3D = matplotlib.__version_info__ >= (3, 10)  # 3-D scatters clip to the limits since 3.10
+LAMBDA_NOTE = ("Λ: the cumulative number of gradient evaluations, counted as parameter updates "
+               "= steps × (D steps + 1)")
+LIMITS_NOTE = ("x1, x2, …: the data's coordinates; the same limits in every panel "
+               "(0.5–99.5 percentiles of all snapshots, with a margin)")
+
+
 def _beta_label(beta: float) -> str:
     if beta == 0:
         return "β = 0 (uniform)"
@@ -83,46 +101,122 @@ def _title(shot: dict[str, np.ndarray]) -> str:
     return f"{_beta_label(float(shot['beta']))}\nΛ = {int(shot['updates']):,}"
 
 
-def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int = 6) -> Path | None:
+def _lambda_note(shots: list[dict[str, np.ndarray]]) -> str:
+    """What Λ counts, with the run's number of D steps per step when the snapshots agree on it."""
+    per_step = {int(s["updates"]) // int(s["step"]) for s in shots if int(s["step"]) > 0}
+    if len(per_step) != 1:
+        return LAMBDA_NOTE
+    d_steps = per_step.pop() - 1
+    return f"{LAMBDA_NOTE}; here {d_steps} D step{'s' if d_steps != 1 else ''} per step"
+
+
+def _seen_label(shots: list[dict[str, np.ndarray]]) -> str:
+    """The legend's name for what D saw: heated data when some level has a finite β."""
+    heated = any(math.isfinite(float(s["beta"])) for s in shots)
+    return "what D saw as real (heated data)" if heated else "what D saw as real"
+
+
+def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int = 6,
+                title: str | None = None) -> Path | None:
     """One figure with every snapshot of the run, in order; None when there is none.
 
-    Points: what D saw (blue) against G's samples (red). Images: a grid of G's samples per
-    snapshot in ``levels.png`` (as the β-GAN paper's Fig. 3) and what D saw in ``levels_seen.png``.
+    Points: what D saw (blue) against G's samples (red), with the same limits in every panel.
+    Images: a grid of G's samples per snapshot in ``levels.png`` (as the β-GAN paper's Fig. 3)
+    and what D saw in ``levels_seen.png``. The figure is titled with ``title`` (by default the
+    run directory's name) and its caption says what Λ counts.
     """
     shots = _shots(run_dir, "levels")
     if not shots:
         return None
     out = Path(path) if path else Path(run_dir) / "figures" / "levels.png"
+    name = title if title is not None else Path(run_dir).resolve().name
+    note, seen = _lambda_note(shots), _seen_label(shots)
     if shots[0]["real"].ndim == 4:  # images (n, C, H, W)
         image_panels([(_title(s), s["fake"]) for s in shots], out, cols,
-                     "generated samples at the end of each temperature level")
+                     f"{name}: G's samples at the end of each temperature level", caption=note)
         image_panels([(_title(s), s["real"]) for s in shots], out.with_name(f"{out.stem}_seen.png"),
-                     cols, "what D saw as real (heated data) at each level")
+                     cols, f"{name}: {seen} at the end of each temperature level", caption=note)
         return out
-    return point_panels(shots, out, [_title(s) for s in shots], cols)
+    return point_panels(shots, out, [_title(s) for s in shots], cols,
+                        title=f"{name}: what D saw against G's samples at the end of each level",
+                        caption=f"{note}.\n{LIMITS_NOTE}.", labels=(seen, "G's samples"))
+
+
+def shared_limits(shots: list[dict[str, np.ndarray]], dims: int, low: float = 0.5,
+                  high: float = 99.5, margin: float = 0.08) -> list[tuple[float, float]]:
+    """Axis limits of the first ``dims`` coordinates over every snapshot's real and fake points:
+    the ``low``–``high`` percentiles widened by ``margin`` of their span on each side, so that a
+    few outliers do not squash the view."""
+    limits = []
+    for j in range(dims):
+        values = np.concatenate([s[key][:, j] for s in shots for key in ("real", "fake")])
+        values = values[np.isfinite(values)]
+        lo, hi = np.percentile(values, [low, high]) if values.size else (-1.0, 1.0)
+        pad = margin * (hi - lo) if hi > lo else 0.5
+        limits.append((float(lo - pad), float(hi + pad)))
+    return limits
+
+
+def _draw_points(ax: Axes, shot: dict[str, np.ndarray], limits: list[tuple[float, float]]) -> None:
+    """What D saw (blue) and G's samples (red) in one panel, within ``limits``: a histogram for
+    one coordinate, a scatter for two, a 3-D scatter for three."""
+    real, fake = shot["real"], shot["fake"]
+    if len(limits) == 1:
+        bins = np.linspace(*limits[0], 60)
+        ax.hist(real[:, 0], bins, color=DATA_COLOR, alpha=0.5, density=True)
+        ax.hist(fake[:, 0], bins, color=SAMPLE_COLOR, alpha=0.5, density=True)
+        ax.set_ylabel("density", fontsize=7)
+    else:
+        size, alpha = (4, 0.7) if len(limits) == 3 else (1, 0.4)
+        clip = {"axlim_clip": True} if len(limits) == 3 and CLIPS_3D else {}  # hide outliers
+        for points, color in ((real, DATA_COLOR), (fake, SAMPLE_COLOR)):
+            ax.scatter(*points[:, :len(limits)].T, s=size, c=color, alpha=alpha, linewidths=0,
+                       **clip)
+    pad = -4 if len(limits) == 3 else 1
+    if len(limits) == 3:
+        ax.set_box_aspect(None, zoom=0.85)  # else the z label falls outside the panel
+    for k, (axis, (lo, hi)) in enumerate(zip("xyz", limits)):
+        getattr(ax, f"set_{axis}lim")(lo, hi)
+        getattr(ax, f"set_{axis}label")(f"x{k + 1}", fontsize=7, labelpad=pad)
+    ax.tick_params(labelsize=6, pad=0 if len(limits) == 3 else 2)
+
+
+def _legend_handles(labels: tuple[str, str], histogram: bool) -> list[Artist]:
+    """Legend entries for what D saw (blue) and G's samples (red): patches or dots."""
+    if histogram:
+        return [Patch(facecolor=color, alpha=0.5, label=label)
+                for color, label in zip((DATA_COLOR, SAMPLE_COLOR), labels)]
+    return [Line2D([], [], ls="", marker="o", ms=5, color=color, label=label)
+            for color, label in zip((DATA_COLOR, SAMPLE_COLOR), labels)]
 
 
 def point_panels(shots: list[dict[str, np.ndarray]], out: Path, titles: list[str],
-                 cols: int = 6) -> Path:
+                 cols: int = 6, *, title: str = "", caption: str = "",
+                 labels: tuple[str, str] = ("what D saw as real", "G's samples")) -> Path:
     """One panel per snapshot of vector data: what D saw (blue) against G's samples (red); a
-    histogram for 1-D data, a 3-D scatter for 3-D data."""
+    histogram for 1-D data, a 3-D scatter for 3-D data, the first two coordinates otherwise.
+
+    Every panel has the same limits (``shared_limits``) and labelled axes; the figure has one
+    legend (``labels``) under its ``title`` and a ``caption`` at the bottom.
+    """
     dim = shots[0]["real"].shape[1]
-    rows = math.ceil(len(shots) / cols)
-    fig = Figure(figsize=(2.6 * min(cols, len(shots)), 2.7 * rows), layout="constrained")
-    for i, (shot, title) in enumerate(zip(shots, titles)):
-        ax = fig.add_subplot(rows, min(cols, len(shots)), i + 1,
-                             projection="3d" if dim == 3 else None)
-        real, fake = shot["real"], shot["fake"]
-        if dim == 1:
-            bins = np.linspace(min(real.min(), fake.min()), max(real.max(), fake.max()), 60)
-            ax.hist(real[:, 0], bins, color=DATA_COLOR, alpha=0.5, density=True)
-            ax.hist(fake[:, 0], bins, color=SAMPLE_COLOR, alpha=0.5, density=True)
-        else:
-            size, alpha = (4, 0.7) if dim == 3 else (1, 0.4)
-            ax.scatter(*real[:, :3].T, s=size, c=DATA_COLOR, alpha=alpha, linewidths=0)
-            ax.scatter(*fake[:, :3].T, s=size, c=SAMPLE_COLOR, alpha=alpha, linewidths=0)
-        ax.set_title(title, fontsize=8)
-        ax.tick_params(labelsize=6)
+    limits = shared_limits(shots, dim if dim <= 3 else 2)
+    if dim > 3:
+        caption = "\n".join(filter(None, [caption, f"Drawn: the first two of {dim} coordinates."]))
+    across = min(cols, len(shots))
+    rows = math.ceil(len(shots) / across)
+    width = max(2.6 * across, 6.0)
+    height = 2.7 * rows + 0.3 * bool(title) + footer_height(caption, width, legend=True)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    for i, (shot, name) in enumerate(zip(shots, titles)):
+        ax = fig.add_subplot(rows, across, i + 1, projection="3d" if len(limits) == 3 else None)
+        _draw_points(ax, shot, limits)
+        ax.set_title(name, fontsize=8, y=0.93 if len(limits) == 3 else None)  # 3-D: in the box
+    if len(limits) == 3:  # the layout sees neither a 3-D panel's title nor its z label
+        fig.get_layout_engine().set(w_pad=0.15, h_pad=0.12)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    add_footer(fig, caption, _legend_handles(labels, len(limits) == 1))
     return save_figure(fig, out, dpi=110)
 
 
@@ -176,12 +270,24 @@ def snapshot_panel(run_dir: str | Path) -> Path | None:
     if not shots:
         return None
     out = Path(run_dir) / "figures" / "snapshots.png"
-    if shots[0]["real"].ndim != 4:
-        titles = [f"step {int(s['step']):,}" + ("" if math.isnan(float(s["weight"])) else
-                                                 f", λ = {float(s['weight']):.2f}")
-                  for s in shots]
-        return point_panels(_evenly(shots, 12), out, _evenly(titles, 12))
     lensed = not math.isnan(float(shots[0]["weight"]))
+    if shots[0]["real"].ndim != 4:
+        return _vector_snapshots(shots, out, Path(run_dir).resolve().name, lensed)
     return snapshot_rows([("generated G(z)", shots, "fake"),
                           ("lensed data L(x)" if lensed else "what D saw as real", shots, "real")],
-                         Path(run_dir) / "figures" / "snapshots.png")
+                         out)
+
+
+def _vector_snapshots(shots: list[dict[str, np.ndarray]], out: Path, name: str,
+                      lensed: bool) -> Path:
+    """``snapshots.png`` of vector data: at most 12 snapshots, one panel each, titled with the
+    step and, for a lens, λ."""
+    titles = [f"step {int(s['step']):,}" + ("" if math.isnan(float(s["weight"])) else
+                                             f", λ = {float(s['weight']):.2f}") for s in shots]
+    caption = LIMITS_NOTE + "."
+    if lensed:
+        caption = f"λ: the weight of the lens's adversarial term, decaying to 0.\n{caption}"
+    seen = "lensed data L(x), what D saw as real" if lensed else "what D saw as real"
+    return point_panels(_evenly(shots, 12), out, _evenly(titles, 12),
+                        title=f"{name}: what D saw against G's samples during training",
+                        caption=caption, labels=(seen, "G's samples"))
