@@ -136,7 +136,7 @@ def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
-    assert main(["bench", "lens", "--variants", "gan,foo", "--out", str(tmp_path)]) == 1
+    assert main(["bench", "lens", "--variants", "gan,foo", "--out", str(tmp_path)]) == 2
     assert "--variants gan,foo" in capsys.readouterr().err
-    assert main(["bench", "lens", "--steps", "0", "--out", str(tmp_path)]) == 1
+    assert main(["bench", "lens", "--steps", "0", "--out", str(tmp_path)]) == 2
     assert "--steps 0: must be > 0" in capsys.readouterr().err

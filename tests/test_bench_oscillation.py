@@ -43,12 +43,12 @@ def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home, monk
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, mnist_home):
     assert main(["bench", "oscillation", "--config", str(tmp_path / "none.yaml"),
-                 "--out", str(tmp_path)]) == 1
+                 "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["bench", "oscillation", "--config", str(tiny_config(tmp_path)), "--steps", "50",
-                 "--every", "10", "--out", str(tmp_path)]) == 1
+                 "--every", "10", "--out", str(tmp_path)]) == 2
     assert "fewer than 10 evaluations" in capsys.readouterr().err
-    assert main(["bench", "oscillation", "--levels", "2,x", "--out", str(tmp_path)]) == 1
+    assert main(["bench", "oscillation", "--levels", "2,x", "--out", str(tmp_path)]) == 2
     assert "--levels" in capsys.readouterr().err
     assert main(["bench", "oscillation", "--config", str(tiny_config(tmp_path)), "--levels", "1",
                  "--steps", "60", "--every", "4", "--out", str(tmp_path)]) == 2

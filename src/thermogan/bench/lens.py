@@ -109,7 +109,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
             for variant in p.variants:
                 path = config_path(config_dir, data, variant, p.scale)
                 if not path.is_file():
-                    raise ThermoganError(f"config {path} does not exist (--configs names the "
+                    raise UsageError(f"config {path} does not exist (--configs names the "
                                          "folder of the tan_*.yaml files)")
                 for seed in range(p.seeds):
                     name = f"{data}_{variant}_{'lens' if lens else 'nolens'}_seed{seed}"

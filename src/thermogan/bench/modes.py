@@ -24,7 +24,7 @@ from typing import Any
 
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
-from thermogan.errors import ThermoganError, UsageError
+from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
 
 DATASETS = ("ring8", "grid25")
@@ -67,7 +67,7 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
             pattern, overrides = METHODS[method]
             path = configs / pattern.format(data=data)
             if not path.is_file():
-                raise ThermoganError(f"benchmark config {path} does not exist (run from the "
+                raise UsageError(f"benchmark config {path} does not exist (run from the "
                                      "repository root or pass --configs DIR)")
             budget = [f"train.steps={steps}"] if steps else []
             for seed in range(seeds):

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
-from thermogan.errors import ThermoganError, UsageError
+from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
 from thermogan.metrics.oscillation import oscillation
 from thermogan.report.figures import save_figure
@@ -58,7 +58,7 @@ class Job:
 
 def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
     if not config.is_file():
-        raise ThermoganError(f"config {config} does not exist")
+        raise UsageError(f"--config {config} does not exist")
     if p.steps < 10 * p.every:
         raise UsageError(f"--steps {p.steps} with --every {p.every} gives fewer than 10 "
                              "evaluations; the curve cannot be filtered")

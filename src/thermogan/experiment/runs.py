@@ -99,6 +99,7 @@ def check_reusable(cfg: ExperimentConfig, run_dir: Path) -> None:
     stored = config_mod.load(stored_path).with_fixed_schedules().to_dict()
     wanted = cfg.with_fixed_schedules().to_dict()
     changed = [key for key in changed_keys(stored, wanted) if key != "device"]
+    changed.sort(key=lambda key: key == "train.schedule_steps")  # derived: name its cause first
     if changed:
         raise ThermoganError(f"{run_dir} holds a run whose {changed[0]} differs from this "
                              "bench's; choose another --out")
