@@ -4,19 +4,24 @@ determinism under a seeded generator, state_dict round trip, exact resume inside
 import pytest
 import torch
 
+from thermogan.data.images import ImageData
 from thermogan.data.toy import ring
 from thermogan.experiment import build, config
 from thermogan.tempering import TEMPERINGS, Tempering
 
 STEPS = 200
 DATA = ring().in_box(-1, 1)
+IMAGES = ImageData(torch.rand(64, 3, 12, 12, generator=torch.Generator().manual_seed(0)) * 2 - 1)
 
-#: Each tempering's options for a short run, and the step at which it is at its cold end.
+#: Each tempering's options for a short run, the step at which it is at its cold end, its data.
 CASES = {
-    "heat": ({"levels": 4}, STEPS - 1),  # the data stage: β = ∞
-    "instance_noise": ({"anneal_fraction": 0.5}, STEPS // 2),  # std 0 after the anneal
-    "lens": ({"width": 8, "blocks": 2, "weight": {"kind": "sine_decay", "horizon": 50}}, 0),
+    "heat": ({"levels": 4}, STEPS - 1, DATA),  # the data stage: β = ∞
+    "instance_noise": ({"anneal_fraction": 0.5}, STEPS // 2, DATA),  # std 0 after the anneal
+    "lens": ({"width": 8, "blocks": 2, "weight": {"kind": "sine_decay", "horizon": 50}}, 0, DATA),
+    "blur": ({"sigma": 1.5, "fade": 0.5}, STEPS // 2, IMAGES),  # σ = 0 after the fade
 }
+#: Temperings that draw no noise (the same output whatever the generator).
+NOISELESS = {"lens", "blur"}
 
 
 def test_every_registered_tempering_has_a_case():
@@ -24,13 +29,17 @@ def test_every_registered_tempering_has_a_case():
 
 
 def make(kind: str) -> Tempering:
-    return TEMPERINGS[kind](STEPS, DATA, **CASES[kind][0])
+    return TEMPERINGS[kind](STEPS, CASES[kind][2], **CASES[kind][0])
+
+
+def batch(kind: str, n: int) -> torch.Tensor:
+    return CASES[kind][2].sample(n, torch.Generator().manual_seed(0)).x
 
 
 @pytest.mark.parametrize("kind", sorted(TEMPERINGS))
 def test_shape_kept_at_every_level_and_identity_at_the_cold_end(kind):
     t = make(kind)
-    x = DATA.sample(64, torch.Generator().manual_seed(0)).x  # (64, 2)
+    x = batch(kind, 64)
     for step in range(0, STEPS, 25):
         t.set_step(step)
         assert t(x, generator=torch.Generator().manual_seed(1)).shape == x.shape
@@ -43,13 +52,13 @@ def test_shape_kept_at_every_level_and_identity_at_the_cold_end(kind):
 def test_deterministic_under_a_seeded_generator(kind):
     t = make(kind)
     t.set_step(STEPS // 4)  # a hot level
-    x = DATA.sample(256, torch.Generator().manual_seed(0)).x
+    x = batch(kind, 256)
     with torch.no_grad():
         a = t(x, generator=torch.Generator().manual_seed(3))
         b = t(x, generator=torch.Generator().manual_seed(3))
         c = t(x, generator=torch.Generator().manual_seed(4))
     assert torch.equal(a, b)
-    if kind != "lens":  # stochastic temperings draw from the generator they are given
+    if kind not in NOISELESS:  # stochastic temperings draw from the generator they are given
         assert not torch.equal(a, c)
 
 
@@ -66,7 +75,7 @@ def test_state_dict_round_trip(kind):
     for name, value in t.state_dict().items():
         if name != "level":  # the level follows set_step
             assert torch.equal(value, other.state_dict()[name]), name
-    x = DATA.sample(32, torch.Generator().manual_seed(0)).x
+    x = batch(kind, 32)
     with torch.no_grad():
         assert torch.equal(t(x, generator=torch.Generator().manual_seed(2)),
                            other(x, generator=torch.Generator().manual_seed(2)))
@@ -76,6 +85,7 @@ SPECS = {
     "heat": "{kind: heat, levels: 3, coupled: true}",
     "instance_noise": "{kind: instance_noise}",
     "lens": "{kind: lens, width: 8, blocks: 1, lr: 1.0e-3}",
+    "blur": "{kind: blur, sigma: 1.0, fade: 0.5}",  # on images: the MNIST config
 }
 
 
@@ -84,9 +94,14 @@ def test_every_registered_tempering_has_a_trainer_spec():
 
 
 @pytest.mark.parametrize("kind", sorted(TEMPERINGS))
-def test_exact_resume_inside_a_trainer(tiny_config, kind):
-    cfg = config.load(tiny_config, [f"tempering={SPECS[kind]}", "train.steps=30",
-                                    "data.box=[-1, 1]"])
+def test_exact_resume_inside_a_trainer(tiny_config, kind, request):
+    settings = [f"tempering={SPECS[kind]}", "train.steps=30"]
+    if CASES[kind][2].is_image:
+        request.getfixturevalue("mnist_home")  # small MNIST files
+        cfg = config.load("configs/mnist_vanilla_cpu.yaml", [*settings, "train.batch_size=8",
+                                                              "device=cpu"])
+    else:
+        cfg = config.load(tiny_config, [*settings, "data.box=[-1, 1]"])
     straight = build.build_trainer(cfg)
     for _ in range(30):
         straight.train_step()

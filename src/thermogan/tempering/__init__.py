@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from thermogan.tempering.base import SIDES, Tempering
+from thermogan.tempering.blur import Blur
 from thermogan.tempering.control import CONTROLLERS, ConstantController, Controller, level_source
 from thermogan.tempering.heat import Coupling, Heat
 from thermogan.tempering.lens import Lens, LensNet, LensPlayer
@@ -16,7 +17,9 @@ from thermogan.tempering.noise import InstanceNoise
 
 TEMPERINGS: dict[str, Callable[..., Tempering]] = {
     "heat": Heat.for_run, "instance_noise": InstanceNoise.for_run, "lens": Lens.for_run,
+    "blur": Blur.for_run,
 }
 
-__all__ = ["CONTROLLERS", "SIDES", "TEMPERINGS", "ConstantController", "Controller", "Coupling",
+__all__ = ["CONTROLLERS", "SIDES", "TEMPERINGS", "Blur", "ConstantController", "Controller",
+           "Coupling",
            "Heat", "InstanceNoise", "Lens", "LensNet", "LensPlayer", "Tempering", "level_source"]
