@@ -1,15 +1,19 @@
 """Optimizer registry: ``factory(params, **options) -> torch.optim.Optimizer``.
 
 Config ``optim.g`` and ``optim.d`` choose one per player, e.g. ``{kind: adam, lr: 2e-4,
-betas: [0.5, 0.999]}``. ``thermogan list`` prints the registry; [8] adds Langevin's ``sgld``.
+betas: [0.5, 0.999]}``. ``thermogan list`` prints the registry; ``sgld`` is Langevin's
+(METHODS.md §4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import torch
 from torch import nn
+
+from thermogan.optim.sgld import SGLD
 
 Params = Iterable[nn.Parameter]
 
@@ -38,4 +42,18 @@ def sgd(params: Params, lr: float = 1e-3, momentum: float = 0.0,
     return torch.optim.SGD(params, lr, momentum=momentum, weight_decay=weight_decay)
 
 
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd}
+def sgld(params: Params, lr: float = 1e-3, temperature: float = 1.0,
+         noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
+         prior_std: float | None = None, average: Literal["running", "ema"] = "running",
+         ema_decay: float = 0.99, batch_size: int | None = None) -> SGLD:
+    """Langevin dynamics (Welling & Teh 2011) with the noise modes of METHODS.md §4: ``isotropic``
+    (Σ = 2εT), ``covariance`` (Σ = 2εT·I_t, the paper's) or ``ccadl`` (Σ = 2εT − ε²I_t/B, needs
+    ``batch_size``); I_t averages (``running`` or ``ema``) the per-example gradient variance the
+    trainer hands in with ``set_variance``. ``prior_std`` is σ_p·sqrt(N) (None: no prior). The
+    trainer sets ``opt.generator`` to its seeded generator."""
+    return SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
+                average=average, ema_decay=ema_decay, batch_size=batch_size)
+
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd,
+                                                               "sgld": sgld}

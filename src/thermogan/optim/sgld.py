@@ -1,0 +1,178 @@
+"""Stochastic gradient Langevin dynamics with covariance-controlled noise (METHODS.md §4).
+
+Welling & Teh (2011) SGLD, as the Langevin-stabilised GAN uses it for D (its eq. 10), with the
+three noise modes of METHODS.md §4. torch minimises a batch-mean loss ``L``, so one step is::
+
+    θ ← θ − ε (∇L + θ / prior_std²) + ξ,      ξ ~ N(0, Σ)
+
+- ``isotropic``:  ``Σ = 2εT``;
+- ``covariance``: ``Σ = 2εT · I_t`` (the paper's reading of its eq. 11);
+- ``ccadl``:      ``Σ = max(0, 2εT − ε² I_t / B)`` (Shang, Zhu, Leimkuhler & Storkey 2015): a
+  batch-mean gradient already carries noise of variance ``ε² V / B``, so inject only the rest.
+
+``I_t`` is, per parameter element, the running mean (``average="running"``:
+``I_t = I_{t−1} + (V_t − I_{t−1}) / t``) or the EMA (``average="ema"``:
+``I_1 = V_1``, ``I_t = d I_{t−1} + (1 − d) V_t``) of ``V_t``, the diagonal variance of the
+*per-example* gradients of the loss (an unbiased estimate of the data's per-example gradient
+variance; see :mod:`thermogan.optim.variance`). The caller hands ``V_t`` in before each step::
+
+    V = per_example_variance(D, loss_fn, (x, y))          # {name: (shape of the parameter)}
+    opt.set_variance(by_parameter(D, V))                   # {parameter: V}; used by the next step
+    opt.step()
+
+``covariance`` and ``ccadl`` refuse a step without it; ``isotropic`` uses one if given (so that
+``I_t`` can be logged) but does not need it.
+
+Prior: the Gaussian prior term ``−∇ log P(θ) / N = θ / (σ_p² N)`` needs the data size N, which an
+optimizer does not know; ``prior_std`` folds it in: ``prior_std = σ_p · sqrt(N)`` (so the term is
+``θ / prior_std²``, i.e. weight decay ``1 / prior_std²``). ``None``: no prior.
+
+Noise is drawn from ``generator`` (the trainer's seeded one; ``None``: torch's global RNG), one
+``randn`` per parameter in parameter order, on the generator's device, so a resumed run is exact;
+``I_t`` and its count live in ``state`` so ``state_dict()`` round-trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+NOISE_MODES = ("isotropic", "covariance", "ccadl")
+AVERAGES = ("running", "ema")
+
+
+def check_options(lr: float, temperature: float, noise: str, prior_std: float | None,
+                  average: str, ema_decay: float, batch_size: int | None) -> None:
+    """Raise ``ValueError("name=value: rule")`` for the first bad option."""
+    if not lr > 0:
+        raise ValueError(f"lr={lr!r}: must be > 0")
+    if not temperature >= 0:
+        raise ValueError(f"temperature={temperature!r}: must be >= 0")
+    if noise not in NOISE_MODES:
+        raise ValueError(f"noise={noise!r}: must be one of {', '.join(NOISE_MODES)}")
+    if prior_std is not None and not prior_std > 0:
+        raise ValueError(f"prior_std={prior_std!r}: must be > 0 (or null: no prior)")
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r}: must be one of {', '.join(AVERAGES)}")
+    if not 0 < ema_decay < 1:
+        raise ValueError(f"ema_decay={ema_decay!r}: must be in (0, 1)")
+    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size={batch_size!r}: must be an integer >= 1")
+    if noise == "ccadl" and batch_size is None:
+        raise ValueError("batch_size=None: noise=ccadl needs the batch size B of the loss's "
+                         "mean (Σ = 2εT − ε²·I_t/B)")
+
+
+class SGLD(torch.optim.Optimizer):
+    """Langevin optimizer; see the module docstring for the update and the variance API."""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
+                 temperature: float = 1.0,
+                 noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
+                 prior_std: float | None = None, average: Literal["running", "ema"] = "running",
+                 ema_decay: float = 0.99, batch_size: int | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        check_options(lr, temperature, noise, prior_std, average, ema_decay, batch_size)
+        defaults = dict(lr=lr, temperature=temperature, noise=noise, prior_std=prior_std,
+                        average=average, ema_decay=ema_decay, batch_size=batch_size)
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # per-group overrides are checked too
+            check_options(*(group[k] for k in ("lr", "temperature", "noise", "prior_std",
+                                                "average", "ema_decay", "batch_size")))
+        self.generator = generator
+        self._variance: dict[Tensor, Tensor] | None = None
+        self._level: tuple[Tensor, int, Tensor, int] | None = None
+
+    def set_variance(self, variance: Mapping[Tensor, Tensor]) -> None:
+        """Hand in ``V_t`` for the next :meth:`step`: ``{parameter: per-example gradient variance
+        (same shape)}``; consumed by that step. Build it with ``variance.by_parameter``."""
+        known = {p for group in self.param_groups for p in group["params"]}
+        out: dict[Tensor, Tensor] = {}
+        for p, v in variance.items():
+            if p not in known:
+                raise ValueError("set_variance: a key is not a parameter of this optimizer")
+            if v.shape != p.shape:
+                raise ValueError(f"set_variance: variance of shape {tuple(v.shape)} for a "
+                                 f"parameter of shape {tuple(p.shape)}")
+            out[p] = v.detach()
+        self._variance = out
+
+    def noise_level(self) -> dict[str, float]:
+        """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements
+        (NaN before the first step; ``sqrt_variance`` NaN while no variance was handed in)."""
+        if self._level is None:
+            return {"noise_std": float("nan"), "sqrt_variance": float("nan")}
+        std_sum, n_std, sqrt_sum, n_var = self._level
+        return {"noise_std": float(std_sum) / max(n_std, 1),
+                "sqrt_variance": float(sqrt_sum) / n_var if n_var else float("nan")}
+
+    def _noise(self, p: Tensor) -> Tensor:
+        g = self.generator
+        if g is None:
+            return torch.randn_like(p)
+        return torch.randn(p.shape, generator=g, device=g.device, dtype=p.dtype).to(p.device)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        variance, self._variance = self._variance or {}, None
+        for group in self.param_groups:  # refuse before touching any parameter
+            if group["noise"] != "isotropic":
+                for p in group["params"]:
+                    if p.grad is not None and p not in variance:
+                        raise RuntimeError(
+                            f"SGLD(noise={group['noise']!r}) needs the per-example gradient "
+                            "variance of every parameter each step: call "
+                            "opt.set_variance(by_parameter(model, per_example_variance(...))) "
+                            "before step() (thermogan.optim.variance)")
+        std_sum: Tensor | float = 0.0
+        sqrt_sum: Tensor | float = 0.0
+        n_std = n_var = 0
+        for group in self.param_groups:
+            lr, temp, mode = group["lr"], group["temperature"], group["noise"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["variance_count"] = 0
+                    state["variance_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                avg = state["variance_avg"]
+                v = variance.get(p)
+                if v is not None:
+                    state["variance_count"] += 1
+                    v = v.to(device=avg.device, dtype=avg.dtype)
+                    if group["average"] == "running" or state["variance_count"] == 1:
+                        avg.add_(v - avg, alpha=1.0 / state["variance_count"])
+                    else:
+                        avg.mul_(group["ema_decay"]).add_(v, alpha=1.0 - group["ema_decay"])
+                if state["variance_count"]:
+                    sqrt_sum = sqrt_sum + avg.clamp_min(0).sqrt().sum()
+                    n_var += avg.numel()
+                d_p = p.grad
+                if group["prior_std"] is not None:
+                    d_p = d_p.add(p, alpha=1.0 / group["prior_std"] ** 2)
+                p.add_(d_p, alpha=-lr)
+                if mode == "isotropic":
+                    std: Tensor | float = (2.0 * lr * temp) ** 0.5
+                    std_sum = std_sum + std * p.numel()
+                else:
+                    if mode == "covariance":
+                        var = avg.clamp_min(0) * (2.0 * lr * temp)
+                    else:  # ccadl
+                        var = (2.0 * lr * temp - lr * lr / group["batch_size"] * avg).clamp_min(0)
+                    std = var.sqrt()
+                    std_sum = std_sum + std.sum()
+                n_std += p.numel()
+                p.add_(self._noise(p).mul_(std))
+        self._level = (torch.as_tensor(std_sum), n_std, torch.as_tensor(sqrt_sum), n_var)
+        return loss
