@@ -41,6 +41,7 @@ COMPONENTS = [
     ("tempering", {"kind": "instance_noise"}, "temperings"),
     ("tempering", {"kind": "lens"}, "temperings"),
     ("optim.g", {"kind": "adam"}, "optimizers"), ("optim.d", {"kind": "sgd"}, "optimizers"),
+    ("optim.d", {"kind": "sgld"}, "optimizers"),
 ]
 
 

@@ -45,14 +45,24 @@ def sgd(params: Params, lr: float = 1e-3, momentum: float = 0.0,
 def sgld(params: Params, lr: float = 1e-3, temperature: float = 1.0,
          noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
          prior_std: float | None = None, average: Literal["running", "ema"] = "running",
-         ema_decay: float = 0.99, batch_size: int | None = None) -> SGLD:
+         ema_decay: float = 0.99, batch_size: int | None = None,
+         variance: Literal["per_example", "microbatch"] = "per_example", microbatches: int = 8,
+         chunk: int | None = None) -> SGLD:
     """Langevin dynamics (Welling & Teh 2011) with the noise modes of METHODS.md §4: ``isotropic``
     (Σ = 2εT), ``covariance`` (Σ = 2εT·I_t, the paper's) or ``ccadl`` (Σ = 2εT − ε²I_t/B, needs
     ``batch_size``); I_t averages (``running`` or ``ema``) the per-example gradient variance the
     trainer hands in with ``set_variance``. ``prior_std`` is σ_p·sqrt(N) (None: no prior). The
-    trainer sets ``opt.generator`` to its seeded generator."""
-    return SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
-                average=average, ema_decay=ema_decay, batch_size=batch_size)
+    trainer sets ``opt.generator`` to its seeded generator. ``variance``: how the trainer estimates
+    the variance, from per-example gradients (``chunk`` at a time) or from ``microbatches``
+    micro-batch means."""
+    if isinstance(microbatches, bool) or microbatches < 2:
+        raise ValueError(f"microbatches={microbatches!r}: must be >= 2")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk={chunk!r}: must be >= 1 (or null: the whole batch)")
+    opt = SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
+               average=average, ema_decay=ema_decay, batch_size=batch_size)
+    opt.variance_from, opt.microbatches, opt.chunk = variance, microbatches, chunk
+    return opt
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd,

@@ -84,8 +84,16 @@ class SGLD(torch.optim.Optimizer):
             check_options(*(group[k] for k in ("lr", "temperature", "noise", "prior_std",
                                                 "average", "ema_decay", "batch_size")))
         self.generator = generator
+        #: How the trainer estimates the gradient variance it hands in (``sgld`` sets these):
+        #: ``per_example`` (torch.func, ``chunk`` examples at a time) or ``microbatch`` (k means).
+        self.variance_from, self.microbatches, self.chunk = "per_example", 8, None
         self._variance: dict[Tensor, Tensor] | None = None
         self._level: tuple[Tensor, int, Tensor, int] | None = None
+
+    @property
+    def needs_variance(self) -> bool:
+        """Whether a step needs the gradient variance (``covariance`` and ``ccadl`` noise)."""
+        return any(group["noise"] != "isotropic" for group in self.param_groups)
 
     def set_variance(self, variance: Mapping[Tensor, Tensor]) -> None:
         """Hand in ``V_t`` for the next :meth:`step`: ``{parameter: per-example gradient variance

@@ -39,10 +39,12 @@ def _as_tuple(inputs: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...]:
 
 
 def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
-                         chunk: int | None = None) -> dict[str, Tensor]:
+                         chunk: int | None = None, model_inputs: int = 1) -> dict[str, Tensor]:
     """Unbiased diagonal variance over the batch of the per-example gradients of
     ``loss_fn``, by ``vmap(grad(...))`` over ``functional_call``; ``chunk`` examples at a time
-    (``None``: all at once) bounds the memory of the materialised per-example gradients."""
+    (``None``: all at once) bounds the memory of the materialised per-example gradients. The
+    first ``model_inputs`` entries of ``inputs`` go to the model (a conditional D takes x and y),
+    the rest to ``loss_fn``."""
     check_no_batchnorm(model)
     inputs = _as_tuple(inputs)
     batch = inputs[0].shape[0]
@@ -55,8 +57,8 @@ def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Seq
 
     def one_loss(ps: dict[str, Tensor], *example: Tensor) -> Tensor:
         batch1 = tuple(e.unsqueeze(0) for e in example)  # a batch of one
-        out = functional_call(model, (ps, buffers), (batch1[0],))
-        return loss_fn(out, *batch1[1:]).sum()
+        out = functional_call(model, (ps, buffers), batch1[:model_inputs])
+        return loss_fn(out, *batch1[model_inputs:]).sum()
 
     per_example = vmap(grad(one_loss), in_dims=(None, *([0] * len(inputs))),
                        randomness="different")
@@ -78,7 +80,7 @@ def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Seq
 
 
 def microbatch_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
-                        k: int) -> dict[str, Tensor]:
+                        k: int, model_inputs: int = 1) -> dict[str, Tensor]:
     """Unbiased estimate of the same σ² from ``k`` micro-batch mean gradients: the batch is split
     into k micro-batches of m = B / k examples (B divisible by k), and
     ``V = m · var(means, divisor k − 1)``. k backward passes instead of B gradients in memory."""
@@ -96,7 +98,7 @@ def microbatch_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequ
     for j in range(k):
         part = tuple(x[j * m:(j + 1) * m] for x in inputs)
         with torch.enable_grad():
-            loss = loss_fn(model(part[0]), *part[1:]).mean()
+            loss = loss_fn(model(*part[:model_inputs]), *part[model_inputs:]).mean()
             means.append([g.detach() for g in torch.autograd.grad(loss, params,
                                                                   allow_unused=True,
                                                                   materialize_grads=True)])

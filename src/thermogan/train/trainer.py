@@ -25,6 +25,7 @@ from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import SIDES, Tempering
 from thermogan.tempering.control import Controller
 from thermogan.train import rng
+from thermogan.train.dvariance import DVariance
 
 
 class DataSource(Protocol):
@@ -99,9 +100,14 @@ class Trainer:
         if ema is not None:
             self.G_ema = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(ema),
                                        use_buffers=True)
-        consumers = ["data", "latents", "penalty", *(f"tempering.{i}" for i in range(len(chain))),
+        consumers = ["data", "latents", "penalty", "optim.g", "optim.d",
+                     *(f"tempering.{i}" for i in range(len(chain))),
                      *(f"player.{name}" for name in self.players)]
         self.rngs = rng.streams(seed, consumers, self.device)
+        for name, opt in (("optim.g", self.g_opt), ("optim.d", self.d_opt)):
+            if hasattr(opt, "generator"):  # optimizers that draw noise (SGLD) use their stream
+                opt.generator = self.rngs[name]
+        self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt)
         self.step = 0
 
     # ----------------------------------------------------------------------------------------
@@ -170,6 +176,8 @@ class Trainer:
                 self.D, real_seen, fake_seen, self.rngs["penalty"], real.y).mean()
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.d_variance is not None:  # an SGLD D's noise follows its gradients' variance
+            self.d_opt.set_variance(self.d_variance(real_seen, fake_seen, real.y, fake.y))
         self.d_opt.step()
         return DStep(real, fake, real_seen, fake_seen, real_logits.detach(),
                      fake_logits.detach(), loss.detach())
@@ -219,6 +227,9 @@ class Trainer:
             out.update(tempering.describe())
         if self.lr_schedule is not None:
             out["lr_factor"] = self.lr_schedule(self.step)
+        for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
+            if hasattr(opt, "noise_level"):  # Langevin optimizers: the noise they inject
+                out.update({f"{side}_{k}": v for k, v in opt.noise_level().items()})
         return out
 
     # ----------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""An SGLD discriminator inside the trainer: the variance it is handed, its seeded noise, exact
+resume, the BatchNorm refusal and the logged noise level."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from thermogan.errors import ConfigError
+from thermogan.experiment import build, config
+from thermogan.optim.sgld import SGLD
+from thermogan.train.trainer import Trainer
+
+COVARIANCE = "optim.d={kind: sgld, lr: 1.0e-3, noise: covariance}"
+
+
+def sgld_config(tiny_config, spec=COVARIANCE, *extra):
+    return config.load(tiny_config, [spec, "train.batch_size=16", *extra])
+
+
+def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_config):
+    trainer = build.build_trainer(sgld_config(tiny_config))
+    handed = []
+    set_variance = trainer.d_opt.set_variance
+    trainer.d_opt.set_variance = lambda v: (handed.append(v), set_variance(v))[1]
+    D = copy.deepcopy(trainer.D)  # D's weights when the variance is computed
+    d = trainer.d_step()
+    # reference: a Python loop over the pairs (real_i, fake_i)
+    grads = []
+    for xr, xf in zip(d.real_seen, d.fake_seen):
+        loss = (trainer.loss.real_term(D(xr[None])) + trainer.loss.fake_term(D(xf[None]))).sum()
+        grads.append(torch.autograd.grad(loss, list(D.parameters())))
+    (variance,) = handed
+    assert not all(torch.equal(a, b) for a, b in zip(D.parameters(), trainer.D.parameters()))
+    for i, p in enumerate(trainer.D.parameters()):
+        expected = torch.stack([g[i] for g in grads]).var(0, correction=1)
+        assert torch.allclose(variance[p], expected, rtol=1e-4, atol=1e-10)
+
+
+def test_an_sgld_d_resumes_exactly_and_logs_its_noise(tiny_config):
+    cfg = sgld_config(tiny_config, "optim.d={kind: sgld, lr: 1.0e-3, noise: ccadl, "
+                                   "batch_size: 16, variance: microbatch, microbatches: 4}")
+    straight = build.build_trainer(cfg)
+    for _ in range(12):
+        straight.train_step()
+    first = build.build_trainer(cfg)
+    for _ in range(5):
+        first.train_step()
+    second = build.build_trainer(cfg)
+    second.load_state_dict(first.state_dict())
+    for _ in range(7):
+        second.train_step()
+    assert torch.equal(straight.sample(50, seed=1), second.sample(50, seed=1))
+    for a, b in zip(straight.D.parameters(), second.D.parameters()):
+        assert torch.equal(a, b)
+    levels = straight.describe()
+    assert levels["d_noise_std"] > 0 and levels["d_sqrt_variance"] > 0
+    assert isinstance(straight.d_opt, SGLD) and straight.d_opt.generator is straight.rngs[
+        "optim.d"]
+
+
+def test_seeds_give_different_noise_and_isotropic_needs_no_variance(tiny_config):
+    cfg = sgld_config(tiny_config, "optim.d={kind: sgld, lr: 1.0e-3}")
+    trainer = build.build_trainer(cfg)
+    assert trainer.d_variance is None  # isotropic noise: no per-example gradients computed
+    other = build.build_trainer(config.load(tiny_config, ["optim.d={kind: sgld, lr: 1.0e-3}",
+                                                          "train.batch_size=16", "seed=4"]))
+    assert trainer.rngs["optim.d"].initial_seed() != other.rngs["optim.d"].initial_seed()
+
+
+def test_a_batchnorm_d_is_refused_with_the_fix():
+    G, D = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    from thermogan.data.toy import ring
+
+    opt = SGLD(D.parameters(), 1e-3, noise="covariance")
+    with pytest.raises(ConfigError, match="norm: none"):
+        Trainer(G, D, ring(), z_dim=2, d_optimizer=opt)
