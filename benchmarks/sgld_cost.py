@@ -1,0 +1,74 @@
+"""What an SGLD discriminator costs per training step, against an Adam D (issue [8]).
+
+The trainer on the ring of 8 (MLP 2-128-128 G and D, batch 256, minimax loss) with D's optimizer:
+Adam; SGLD with isotropic noise (no variance); SGLD with covariance noise whose gradient variance
+comes from per-example gradients (``torch.func`` vmap) or from 8 micro-batch means. Rounds
+alternate between the variants; the median over rounds is reported, with the ratio to Adam.
+Target (issue [8]): per-example ≤ 2× Adam; the fast (BackPACK-style) path is not built yet.
+
+Usage: python benchmarks/sgld_cost.py [--steps 200] [--rounds 5] [--out bench-out]
+Prints a table and writes OUT/sgld_cost.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from thermogan.experiment import build, config
+
+VARIANTS = {
+    "adam": "{kind: adam, lr: 1.0e-3, betas: [0.5, 0.999]}",
+    "sgld isotropic": "{kind: sgld, lr: 1.0e-3}",
+    "sgld covariance, per-example": "{kind: sgld, lr: 1.0e-3, noise: covariance}",
+    "sgld covariance, 8 micro-batches": "{kind: sgld, lr: 1.0e-3, noise: covariance, "
+                                        "variance: microbatch, microbatches: 8}",
+}
+
+
+def seconds_per_step(spec: str, steps: int) -> float:
+    cfg = config.load("configs/ring8_vanilla.yaml", [f"optim.d={spec}", "device=cpu",
+                                                      "train.batch_size=256"])
+    trainer = build.build_trainer(cfg)
+    trainer.train_step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for _ in range(args.rounds):
+        for name, spec in VARIANTS.items():
+            times[name].append(seconds_per_step(spec, args.steps))
+    ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    rows = {name: {"ms_per_step": ms[name], "ratio_to_adam": ms[name] / ms["adam"]}
+            for name in VARIANTS}
+    print(f"ring of 8, MLP 128x2, batch 256; median of {args.rounds} rounds of {args.steps} "
+          f"training steps; {torch.get_num_threads()} threads")
+    print(f"{'D optimizer':<34} {'ms/step':>9} {'vs Adam':>9}")
+    for name, row in rows.items():
+        print(f"{name:<34} {row['ms_per_step']:>9.2f} {row['ratio_to_adam']:>8.2f}x")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sgld_cost.json").write_text(json.dumps(
+        {"benchmark": "sgld_cost", "steps": args.steps, "rounds": args.rounds,
+         "threads": torch.get_num_threads(), "torch": torch.__version__,
+         "machine": platform.machine(), "results": rows,
+         "target": "per-example <= 2x adam (a whole training step)"}, indent=2) + "\n")
+    print(f"wrote {args.out / 'sgld_cost.json'}")
+
+
+if __name__ == "__main__":
+    main()
