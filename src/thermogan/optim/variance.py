@@ -110,3 +110,61 @@ def by_parameter(model: nn.Module, variance: dict[str, Tensor]) -> dict[nn.Param
     """``{name: V}`` as ``{parameter: V}``, the form ``SGLD.set_variance`` takes."""
     named = dict(model.named_parameters())
     return {named[n]: v for n, v in variance.items()}
+
+
+def linear_only(model: nn.Module) -> bool:
+    """Whether every trained parameter of ``model`` sits in an ``nn.Linear`` layer (the fast path
+    of :func:`linear_variance` applies)."""
+    linear = {id(p) for m in model.modules() if isinstance(m, nn.Linear)
+              for p in m.parameters(recurse=False)}
+    return all(id(p) in linear for p in model.parameters() if p.requires_grad)
+
+
+def _weight_variance(g: Tensor, a: Tensor) -> Tensor:
+    """Unbiased variance over b of G_b = Σ_r g_br a_brᵀ without forming the B matrices G_b:
+    Σ_b G_b² = Σ_{r,s} (g_r ∘ g_s)ᵀ (a_r ∘ a_s), one (out × B)(B × in) product per row pair."""
+    batch, rows = g.shape[:2]
+    second = torch.zeros(g.shape[2], a.shape[2], dtype=g.dtype, device=g.device)  # Σ_b G_b²
+    for r in range(rows):
+        for s in range(r, rows):
+            weight = 1.0 if r == s else 2.0
+            second += weight * (g[:, r] * g[:, s]).T @ (a[:, r] * a[:, s])  # (out, in)
+    mean = g.flatten(0, 1).T @ a.flatten(0, 1) / batch  # (out, in): the mean gradient
+    return ((second - batch * mean.square()) / (batch - 1)).clamp_min(0)
+
+
+def linear_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
+                    model_inputs: int = 1, group: int = 1) -> dict[str, Tensor]:
+    """The same unbiased σ² as :func:`per_example_variance` for a model whose parameters all sit in
+    ``nn.Linear`` layers, from one forward and one backward pass: each layer's per-example weight
+    gradient is ``Σ_rows g aᵀ`` over the ``group`` consecutive rows of one example (``g`` the
+    gradient at the layer's output, ``a`` its input), and the sum of their squares is formed
+    from squared activations and gradients (BackPACK's ``SumGradSquared``) without ever holding B
+    gradients. Rows beyond the first dimension (sequences) are not
+    supported: inputs of the layers must be (rows, features)."""
+    check_no_batchnorm(model)
+    if not linear_only(model):
+        raise ValueError("linear_variance: every parameter must sit in an nn.Linear layer")
+    inputs = _as_tuple(inputs)
+    batch = inputs[0].shape[0]
+    if batch < 2:
+        raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
+    seen: list[tuple[str, nn.Linear, Tensor, Tensor]] = []
+    hooks = [m.register_forward_hook(lambda mod, a, out, name=name: seen.append(
+        (name, mod, a[0], out))) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    try:
+        with torch.enable_grad():
+            losses = loss_fn(model(*inputs[:model_inputs]), *inputs[model_inputs:])  # (B,)
+            outs = torch.autograd.grad(losses.sum(), [out for *_, out in seen])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    result: dict[str, Tensor] = {}
+    for (name, mod, a, _), g in zip(seen, outs):
+        a = a.detach().reshape(batch, group, -1)  # (B, rows, in)
+        g = g.reshape(batch, group, -1)  # (B, rows, out)
+        prefix = f"{name}." if name else ""
+        result[f"{prefix}weight"] = _weight_variance(g, a)
+        if mod.bias is not None:
+            result[f"{prefix}bias"] = g.sum(1).var(0, correction=1)  # (out,)
+    return result

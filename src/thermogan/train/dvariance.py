@@ -4,7 +4,9 @@ covariance-controlled noise, METHODS.md §4).
 An example of D's loss is a pair: a real sample and a generated one, with the loss
 ``real_term(D(x_i)) + fake_term(D(x̃_i))``, whose mean over the batch is D's adversarial loss
 (the gradient penalty is left out of the estimate). The estimate is the optimizer's choice:
-per-example gradients (``torch.func``) or micro-batch means (``optim/variance.py``).
+per-example gradients or micro-batch means (``optim/variance.py``). Per-example gradients of a D
+made of linear layers (the toy MLPs) come from one backward pass (``linear_variance``); other
+D's use ``torch.func``'s vmap.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.optim.variance import (
     by_parameter,
     check_no_batchnorm,
+    linear_only,
+    linear_variance,
     microbatch_variance,
     per_example_variance,
 )
@@ -49,6 +53,7 @@ class DVariance:
                               "model.discriminator.norm: none (or use isotropic noise)") from None
         self.pairs, self.loss = PairD(discriminator), loss
         self.how, self.microbatches, self.chunk = how, microbatches, chunk
+        self.fast = how == "per_example" and linear_only(discriminator)
 
     def _pair_loss(self, logits: Tensor) -> Tensor:
         return self.loss.real_term(logits[:, 0]) + self.loss.fake_term(logits[:, 1])  # (B,)
@@ -61,6 +66,8 @@ class DVariance:
         n = len(inputs)
         if self.how == "microbatch":
             v = microbatch_variance(self.pairs, self._pair_loss, inputs, self.microbatches, n)
+        elif self.fast:  # rows 2i and 2i + 1 of D's flattened input are example i
+            v = linear_variance(self.pairs, self._pair_loss, inputs, n, group=2)
         else:
             v = per_example_variance(self.pairs, self._pair_loss, inputs, self.chunk, n)
         return by_parameter(self.pairs, v)
