@@ -159,3 +159,19 @@ def assert_legends_outside(fig):
         box = legend.get_window_extent(fig._get_renderer())
         assert not box.padded(-1).overlaps(ax.get_window_extent()), (
             f"the legend of {ax.get_title()!r} covers its data area")
+
+
+def straight_and_resumed(make, steps, split):
+    """Two trainers from ``make()``: one trained ``steps`` steps straight through, and one whose
+    first ``split`` steps ran in another trainer whose ``state_dict`` it loaded."""
+    straight = make()
+    for _ in range(steps):
+        straight.train_step()
+    first = make()
+    for _ in range(split):
+        first.train_step()
+    resumed = make()
+    resumed.load_state_dict(first.state_dict())
+    for _ in range(steps - split):
+        resumed.train_step()
+    return straight, resumed

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+from helpers import straight_and_resumed
 from torch import nn
 
 from thermogan.errors import ConfigError
@@ -41,16 +42,7 @@ def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_c
 def test_an_sgld_d_resumes_exactly_and_logs_its_noise(tiny_config):
     cfg = sgld_config(tiny_config, "optim.d={kind: sgld, lr: 1.0e-3, noise: ccadl, "
                                    "batch_size: 16, variance: microbatch, microbatches: 4}")
-    straight = build.build_trainer(cfg)
-    for _ in range(12):
-        straight.train_step()
-    first = build.build_trainer(cfg)
-    for _ in range(5):
-        first.train_step()
-    second = build.build_trainer(cfg)
-    second.load_state_dict(first.state_dict())
-    for _ in range(7):
-        second.train_step()
+    straight, second = straight_and_resumed(lambda: build.build_trainer(cfg), 12, 5)
     assert torch.equal(straight.sample(50, seed=1), second.sample(50, seed=1))
     for a, b in zip(straight.D.parameters(), second.D.parameters()):
         assert torch.equal(a, b)

@@ -3,6 +3,7 @@ determinism under a seeded generator, state_dict round trip, exact resume inside
 
 import pytest
 import torch
+from helpers import straight_and_resumed
 
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ring
@@ -102,16 +103,7 @@ def test_exact_resume_inside_a_trainer(tiny_config, kind, request):
                                                               "device=cpu"])
     else:
         cfg = config.load(tiny_config, [*settings, "data.box=[-1, 1]"])
-    straight = build.build_trainer(cfg)
-    for _ in range(30):
-        straight.train_step()
-    first = build.build_trainer(cfg)
-    for _ in range(12):
-        first.train_step()
-    second = build.build_trainer(cfg)
-    second.load_state_dict(first.state_dict())
-    for _ in range(18):
-        second.train_step()
+    straight, second = straight_and_resumed(lambda: build.build_trainer(cfg), 30, 12)
     assert torch.equal(straight.sample(100, seed=2), second.sample(100, seed=2))
     for a, b in zip(straight.temperings.state_dict().values(),
                     second.temperings.state_dict().values()):
