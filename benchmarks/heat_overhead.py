@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -30,10 +30,7 @@ def seconds_per_step(steps: int, heated: bool) -> float:
         overrides.append("tempering=null")
     trainer = build.build_trainer(config.load(CONFIG, overrides))
     trainer.step = 3 * steps  # mid-cooling: β ≈ 0.4, where reflection is busy
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return (time.perf_counter() - start) / steps
+    return seconds_per_call(trainer.train_step, steps)
 
 
 def main() -> None:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import seconds_per_call
 
 from thermogan.data.images import ImageData
 from thermogan.nets.dcgan import dcgan_discriminator, dcgan_generator
-from thermogan.tempering.lens import lens
+from thermogan.optim import adam
+from thermogan.tempering.lens import Lens
 from thermogan.train.trainer import Trainer
 
 SHAPE = (1, 32, 32)
@@ -31,17 +32,10 @@ def trainer(c: int, lens_width: int | None) -> Trainer:
     torch.manual_seed(0)
     data = ImageData(torch.rand(512, *SHAPE) * 2 - 1)
     G, D = dcgan_generator(100, SHAPE, c), dcgan_discriminator(SHAPE, c)
-    opts = [torch.optim.Adam(m.parameters(), 1e-4, betas=(0.5, 0.999)) for m in (G, D)]
-    tempering = None if lens_width is None else lens(10**6, data, width=lens_width)
+    opts = [adam(m.parameters(), 1e-4) for m in (G, D)]
+    temperings = [] if lens_width is None else [Lens.for_run(10**6, data, width=lens_width)]
     return Trainer(G, D, data, z_dim=100, g_optimizer=opts[0], d_optimizer=opts[1],
-                   batch_size=64, tempering=tempering)
-
-
-def seconds_per_step(t: Trainer, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        t.train_step()
-    return (time.perf_counter() - start) / steps
+                   batch_size=64, temperings=temperings)
 
 
 def main() -> None:
@@ -58,11 +52,11 @@ def main() -> None:
     for c in (int(w) for w in args.widths.split(",")):
         trainers = {w: trainer(c, w) for w in lens_widths}
         for t in trainers.values():
-            seconds_per_step(t, 2)  # warm-up
+            seconds_per_call(t.train_step, 2)  # warm-up
         times: dict[int | None, list[float]] = {w: [] for w in lens_widths}
         for _ in range(args.rounds):
             for w, t in trainers.items():
-                times[w].append(seconds_per_step(t, args.steps))
+                times[w].append(seconds_per_call(t.train_step, args.steps))
         base = statistics.median(times[None])
         for w in lens_widths:
             ms = 1000 * statistics.median(times[w])

@@ -17,10 +17,10 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -40,10 +40,7 @@ def seconds_per_step(spec: str, steps: int, d_only: bool) -> float:
     trainer = build.build_trainer(cfg)
     step = trainer.d_step if d_only else trainer.train_step
     step()  # warm-up
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
+    return seconds_per_call(step, steps)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import seconds_per_call
 
 from thermogan.data.toy import ring
 from thermogan.experiment import build, config
@@ -100,10 +101,7 @@ def _config(steps: int, *extra: str) -> config.ExperimentConfig:
 
 def trainer_steps(steps: int, *extra: str) -> float:
     trainer = build.build_trainer(_config(steps, *extra))
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return time.perf_counter() - start
+    return steps * seconds_per_call(trainer.train_step, steps)
 
 
 def fit_loop(steps: int) -> float:
