@@ -70,11 +70,3 @@ def test_summary_eval_and_checkpoint_carry_the_record(tiny_config, tmp_path, cap
     check_record(state["provenance"])
     assert main(["eval", str(run_dir), "--samples", "100"]) == 0
     check_record(json.loads((run_dir / "eval.json").read_text())["provenance"])
-
-
-def test_resume_point_is_the_checkpoint_step_and_the_stored_steps(tiny_config, tmp_path):
-    cfg = config.load(tiny_config, ["train.steps=20", "train.checkpoint_every=10"])
-    runs.start(cfg, tmp_path)
-    assert runs.resume_point(tmp_path) == (20, 20)
-    runs.resume(tmp_path, overrides=["train.steps=30"])
-    assert runs.resume_point(tmp_path) == (30, 30)

@@ -135,14 +135,15 @@ def check_components(cfg: ExperimentConfig) -> None:
         if "num_classes" in spec.options():
             raise ConfigError(f"{where}.num_classes: set model.conditional=true instead; the "
                               "classes come from the data")
-    checked_options(GENERATORS, cfg.model.generator, "model.generator", 2)
-    checked_options(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator", 1)
+    checked_options(GENERATORS, cfg.model.generator, "model.generator", GIVEN["generators"][0])
+    checked_options(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator",
+                    GIVEN["discriminators"][0])
     for i, spec in enumerate(cfg.temperings()):
-        checked_options(TEMPERINGS, spec, _tempering_where(cfg, i), 2)
+        checked_options(TEMPERINGS, spec, _tempering_where(cfg, i), GIVEN["temperings"][0])
     for i, spec in enumerate(cfg.objective.g_terms):
         checked_options(G_TERMS, spec, f"objective.g_terms[{i}]", exclude=("weight",))
-    checked_options(OPTIMIZERS, cfg.optim.g, "optim.g", 1)
-    checked_options(OPTIMIZERS, cfg.optim.d, "optim.d", 1)
+    for where, spec in (("optim.g", cfg.optim.g), ("optim.d", cfg.optim.d)):
+        checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0])
     if cfg.objective.loss not in LOSSES:
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
 

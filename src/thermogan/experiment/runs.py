@@ -120,13 +120,6 @@ def train_or_reuse(cfg: ExperimentConfig, run_dir: Path, device: str = "cpu") ->
     return restore_floats(json.loads((run_dir / "summary.json").read_text()))
 
 
-def resume_point(run_dir: Path) -> tuple[int, int]:
-    """(step of the latest checkpoint, train.steps of the config it was saved with) of the run in
-    ``run_dir``; CheckpointError when it has no readable checkpoint."""
-    state = load_checkpoint(latest_checkpoint(run_dir))
-    return int(state["step"]), int(state["config"]["train"]["steps"])
-
-
 def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
            overrides: list[str] | tuple[str, ...] = (), device: str | None = None,
            announce: Callable[[str], None] | None = None) -> tuple[Trainer, dict[str, Any]]:

@@ -21,5 +21,5 @@ TEMPERINGS: dict[str, Callable[..., Tempering]] = {
 }
 
 __all__ = ["CONTROLLERS", "SIDES", "TEMPERINGS", "Blur", "ConstantController", "Controller",
-           "Coupling",
-           "Heat", "InstanceNoise", "Lens", "LensNet", "LensPlayer", "Tempering", "level_source"]
+           "Coupling", "Heat", "InstanceNoise", "Lens", "LensNet", "LensPlayer", "Tempering",
+           "level_source"]

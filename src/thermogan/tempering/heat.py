@@ -211,11 +211,11 @@ class Coupling:
 
     def update(self, d: DStep, discriminator: nn.Module, loss: AdversarialLoss,
                generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        heat = self.heat
-        if heat._beta == 0:  # the uniform stage has no noise scale to move
+        heat, base = self.heat, self.heat.base_sigma()
+        if math.isinf(base):  # β = 0, the uniform stage: no noise scale to move
             return {}
         delta = heat.offset.clone().requires_grad_(True)
-        sigma = torch.clamp(heat.base_sigma() + delta, min=0.0)
+        sigma = torch.clamp(base + delta, min=0.0)
         logits = discriminate(discriminator, heat.heat(d.real.x, sigma, generator), d.real.y)
         value = -loss.real_term(logits).mean()  # V's real term
         (grad,) = torch.autograd.grad(value, delta)

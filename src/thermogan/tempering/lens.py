@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from thermogan.objectives.adversarial import AdversarialLoss
+from thermogan.optim import adam
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
 from thermogan.tempering.control import Level, level_source
@@ -108,7 +109,7 @@ class Lens(Tempering):
         if recon not in RECONSTRUCTIONS:
             raise ValueError(f"recon={recon!r}: expected {' or '.join(RECONSTRUCTIONS)}")
         self.net, self.weight, self.recon = net, weight, recon
-        self._player = LensPlayer(self, torch.optim.Adam(net.parameters(), lr, betas=betas))
+        self._player = LensPlayer(self, adam(net.parameters(), lr, betas))
         self._lambda = float(weight(0))
         self._kept: tuple[Tensor, Tensor] | None = None
 
@@ -160,8 +161,6 @@ class Lens(Tempering):
         """
         if width < 1 or blocks < 0:
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
-        if not lr > 0:
-            raise ValueError(f"lr={lr!r}: must be > 0")
         spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
         return cls(LensNet(tuple(data.shape), width, blocks),
                    level_source(spec, "tempering.weight"), lr, betas, recon)

@@ -20,6 +20,7 @@ from thermogan.data.batch import Batch
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
 from thermogan.objectives.penalties import gradient_penalty_terms
 from thermogan.objectives.terms import WeightedTerm
+from thermogan.optim import adam
 from thermogan.schedules import Schedule
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import SIDES, Tempering
@@ -33,10 +34,6 @@ class DataSource(Protocol):
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> Batch: ...
-
-
-def _adam(module: nn.Module) -> torch.optim.Optimizer:
-    return torch.optim.Adam(module.parameters(), 1e-3, betas=(0.5, 0.999))
 
 
 def _unique_names(players: Sequence[Player]) -> list[str]:
@@ -78,8 +75,8 @@ class Trainer:
         self.z_dim, self.z_dist, self.num_classes = z_dim, z_dist, num_classes
         self.loss = get_loss(loss)
         self.gp_weight = self.loss.gp_weight if gp_weight is None else gp_weight
-        self.g_opt = g_optimizer or _adam(self.G)
-        self.d_opt = d_optimizer or _adam(self.D)
+        self.g_opt = g_optimizer or adam(self.G.parameters())
+        self.d_opt = d_optimizer or adam(self.D.parameters())
         self.g_params = list(self.G.parameters())
         # hyperparameters as configured: a resumed run keeps these, not the checkpoint's
         self.hparams = [[{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
