@@ -266,29 +266,35 @@ def test_registered_and_checked_by_the_config():
         call_component(OPTIMIZERS, Component(kind="sgld", noise="ccadl"), "optim.d", params)
 
 
-def test_the_linear_fast_path_equals_the_vmap_reference():
-    """One backward pass and a batched product give the per-example variance of an MLP, also
-    when each example spans several rows (D's pairs), and refuse other layers."""
+def test_the_recorded_fast_path_equals_the_vmap_reference():
+    """One backward pass and a batched product give the per-example variance of a model of
+    linear layers and embeddings, also when each example spans several rows (D's pairs), and
+    refuse other layers."""
     import torch.nn.functional as F
 
-    from thermogan.optim.variance import linear_only, linear_variance
+    from thermogan.nets.conditional import ProjectionDiscriminator
+    from thermogan.optim.variance import linear_variance, recordable
     from thermogan.train.dvariance import PairD
 
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(),
                         nn.Linear(8, 1)).double()
-    pairs = PairD(mlp)
+    projection = ProjectionDiscriminator(mlp[:-1], mlp[-1], num_classes=5).double()
 
-    def pair_loss(h):
+    def pair_loss(h, *_):
         return F.softplus(-h[:, 0]) + F.softplus(h[:, 1])
 
     x = torch.randn(24, 2, 2, dtype=torch.float64)
-    reference = per_example_variance(pairs, pair_loss, (x,))
-    fast = linear_variance(pairs, pair_loss, (x,), group=2)
-    assert fast.keys() == reference.keys()
-    for name in reference:
-        assert torch.allclose(fast[name], reference[name], rtol=1e-9, atol=1e-14), name
+    y = torch.randint(5, (24, 2))
+    for model, inputs, n in ((mlp, (x,), 1), (projection, (x, y), 2)):
+        pairs = PairD(model)
+        reference = per_example_variance(pairs, pair_loss, inputs, model_inputs=n)
+        fast = linear_variance(pairs, pair_loss, inputs, model_inputs=n)
+        assert fast.keys() == reference.keys()
+        assert all(p.grad is None for p in model.parameters())  # the fast path leaves .grad
+        for name in reference:
+            assert torch.allclose(fast[name], reference[name], rtol=1e-9, atol=1e-14), name
     conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 1))
-    assert linear_only(mlp) and not linear_only(conv)
+    assert recordable(mlp) and recordable(projection) and not recordable(conv)
     with pytest.raises(ValueError, match="nn.Linear"):
         linear_variance(conv, lambda h: h.sum(1), torch.randn(4, 1, 3, 3))

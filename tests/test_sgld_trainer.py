@@ -20,8 +20,17 @@ def sgld_config(tiny_config, spec=COVARIANCE, *extra):
     return config.load(tiny_config, [spec, "train.batch_size=16", *extra])
 
 
-def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_config):
-    trainer = build.build_trainer(sgld_config(tiny_config))
+@pytest.mark.parametrize("extra", [[], ["objective.loss=wgan-gp"], ["model.conditional=true"],
+                                   ["optim.d={kind: sgld, lr: 1.0e-3, noise: covariance, "
+                                    "variance: microbatch, microbatches: 16}"]],
+                         ids=["minimax", "wgan_gp", "conditional", "microbatches_of_one"])
+def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_config, extra):
+    """The variance from D's own backward (the fast path; with a gradient penalty its mean is
+    computed, not D's gradient; a projection D's embedding too) and micro-batches of one pair
+    each equal a Python loop over the pairs (real_i, fake_i)."""
+    trainer = build.build_trainer(sgld_config(tiny_config, COVARIANCE, *extra))
+    assert (trainer.d_variance.recorder is None) == (extra[-1:] != [] and "microbatch" in
+                                                     extra[-1])
     handed = []
     set_variance = trainer.d_opt.set_variance
     trainer.d_opt.set_variance = lambda v: (handed.append(v), set_variance(v))[1]
@@ -29,8 +38,11 @@ def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_c
     d = trainer.d_step()
     # reference: a Python loop over the pairs (real_i, fake_i)
     grads = []
-    for xr, xf in zip(d.real_seen, d.fake_seen):
-        loss = (trainer.loss.real_term(D(xr[None])) + trainer.loss.fake_term(D(xf[None]))).sum()
+    labels = zip(d.real.y, d.fake.y) if d.real.y is not None else [((), ())] * len(d.real_seen)
+    for xr, xf, (yr, yf) in zip(d.real_seen, d.fake_seen, labels):
+        yr, yf = ([] if y == () else [y[None]] for y in (yr, yf))
+        loss = (trainer.loss.real_term(D(xr[None], *yr))
+                + trainer.loss.fake_term(D(xf[None], *yf))).sum()
         grads.append(torch.autograd.grad(loss, list(D.parameters())))
     (variance,) = handed
     assert not all(torch.equal(a, b) for a, b in zip(D.parameters(), trainer.D.parameters()))

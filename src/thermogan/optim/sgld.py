@@ -88,7 +88,7 @@ class SGLD(torch.optim.Optimizer):
         #: ``per_example`` (torch.func, ``chunk`` examples at a time) or ``microbatch`` (k means).
         self.variance_from, self.microbatches, self.chunk = "per_example", 8, None
         self._variance: dict[Tensor, Tensor] | None = None
-        self._level: tuple[Tensor, int, Tensor, int] | None = None
+        self._level: tuple[list[tuple[Tensor | float, int]], list[Tensor]] | None = None
 
     @property
     def needs_variance(self) -> bool:
@@ -111,12 +111,18 @@ class SGLD(torch.optim.Optimizer):
 
     def noise_level(self) -> dict[str, float]:
         """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements
-        (NaN before the first step; ``sqrt_variance`` NaN while no variance was handed in)."""
+        (NaN before the first step; ``sqrt_variance`` NaN while no variance was handed in).
+        Computed when asked (at log time), not at every step."""
         if self._level is None:
             return {"noise_std": float("nan"), "sqrt_variance": float("nan")}
-        std_sum, n_std, sqrt_sum, n_var = self._level
-        return {"noise_std": float(std_sum) / max(n_std, 1),
-                "sqrt_variance": float(sqrt_sum) / n_var if n_var else float("nan")}
+        stds, averages = self._level
+        n_std = sum(numel for _, numel in stds)
+        std_sum = sum(float(std.sum()) if isinstance(std, Tensor) else std * numel
+                      for std, numel in stds)
+        n_var = sum(avg.numel() for avg in averages)
+        return {"noise_std": std_sum / max(n_std, 1),
+                "sqrt_variance": (sum(float(avg.sqrt().sum()) for avg in averages) / n_var
+                                  if n_var else float("nan"))}
 
     def _noise(self, p: Tensor) -> Tensor:
         g = self.generator
@@ -140,9 +146,8 @@ class SGLD(torch.optim.Optimizer):
                             "variance of every parameter each step: call "
                             "opt.set_variance(by_parameter(model, per_example_variance(...))) "
                             "before step() (thermogan.optim.variance)")
-        std_sum: Tensor | float = 0.0
-        sqrt_sum: Tensor | float = 0.0
-        n_std = n_var = 0
+        stds: list[tuple[Tensor | float, int]] = []  # for noise_level, when asked
+        averages: list[Tensor] = []
         for group in self.param_groups:
             lr, temp, mode = group["lr"], group["temperature"], group["noise"]
             for p in group["params"]:
@@ -154,7 +159,7 @@ class SGLD(torch.optim.Optimizer):
                     state["variance_count"] = 0
                     state["variance_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                avg = state["variance_avg"]
+                avg = state["variance_avg"]  # ≥ 0: an average of variances
                 v = variance.get(p)
                 if v is not None:
                     state["variance_count"] += 1
@@ -164,23 +169,21 @@ class SGLD(torch.optim.Optimizer):
                     else:
                         avg.mul_(group["ema_decay"]).add_(v, alpha=1.0 - group["ema_decay"])
                 if state["variance_count"]:
-                    sqrt_sum = sqrt_sum + avg.clamp_min(0).sqrt().sum()
-                    n_var += avg.numel()
+                    averages.append(avg)
                 d_p = p.grad
                 if group["prior_std"] is not None:
                     d_p = d_p.add(p, alpha=1.0 / group["prior_std"] ** 2)
                 p.add_(d_p, alpha=-lr)
                 if mode == "isotropic":
                     std: Tensor | float = (2.0 * lr * temp) ** 0.5
-                    std_sum = std_sum + std * p.numel()
+                    p.add_(self._noise(p), alpha=std)
                 else:
                     if mode == "covariance":
-                        var = avg.clamp_min(0) * (2.0 * lr * temp)
+                        std = avg.mul(2.0 * lr * temp).sqrt_()
                     else:  # ccadl
-                        var = (2.0 * lr * temp - lr * lr / group["batch_size"] * avg).clamp_min(0)
-                    std = var.sqrt()
-                    std_sum = std_sum + std.sum()
-                n_std += p.numel()
-                p.add_(self._noise(p).mul_(std))
-        self._level = (torch.as_tensor(std_sum), n_std, torch.as_tensor(sqrt_sum), n_var)
+                        std = avg.mul(-lr * lr / group["batch_size"]).add_(
+                            2.0 * lr * temp).clamp_min_(0).sqrt_()
+                    p.addcmul_(self._noise(p), std)
+                stds.append((std, p.numel()))
+        self._level = (stds, averages)
         return loss

@@ -112,59 +112,137 @@ def by_parameter(model: nn.Module, variance: dict[str, Tensor]) -> dict[nn.Param
     return {named[n]: v for n, v in variance.items()}
 
 
-def linear_only(model: nn.Module) -> bool:
-    """Whether every trained parameter of ``model`` sits in an ``nn.Linear`` layer (the fast path
-    of :func:`linear_variance` applies)."""
-    linear = {id(p) for m in model.modules() if isinstance(m, nn.Linear)
-              for p in m.parameters(recurse=False)}
-    return all(id(p) in linear for p in model.parameters() if p.requires_grad)
+#: Layers whose per-example gradients come from their input and output gradient alone.
+RECORDABLE = (nn.Linear, nn.Embedding)
 
 
-def _weight_variance(g: Tensor, a: Tensor) -> Tensor:
-    """Unbiased variance over b of G_b = Σ_r g_br a_brᵀ without forming the B matrices G_b:
-    Σ_b G_b² = Σ_{r,s} (g_r ∘ g_s)ᵀ (a_r ∘ a_s), one (out × B)(B × in) product per row pair."""
-    batch, rows = g.shape[:2]
-    second = torch.zeros(g.shape[2], a.shape[2], dtype=g.dtype, device=g.device)  # Σ_b G_b²
-    for r in range(rows):
-        for s in range(r, rows):
-            weight = 1.0 if r == s else 2.0
-            second += weight * (g[:, r] * g[:, s]).T @ (a[:, r] * a[:, s])  # (out, in)
-    mean = g.flatten(0, 1).T @ a.flatten(0, 1) / batch  # (out, in): the mean gradient
+def recordable(model: nn.Module) -> bool:
+    """Whether every trained parameter of ``model`` sits in an ``nn.Linear`` or ``nn.Embedding``
+    layer (the one-backward fast path of :class:`Recorder` applies)."""
+    covered = {id(p) for m in model.modules() if isinstance(m, RECORDABLE)
+               for p in m.parameters(recurse=False)}
+    return all(id(p) in covered for p in model.parameters() if p.requires_grad)
+
+
+def _second_moment(g: Sequence[Tensor], a: Sequence[Tensor]) -> Tensor:
+    """Σ_b G_b² for G_b = Σ_r g_r[b] a_r[b]ᵀ (rows r of example b: ``g[r]`` (B, out), ``a[r]``
+    (B, in)) without forming the B matrices G_b:
+    Σ_b G_b² = Σ_{r ≤ s} w_rs (g_r ∘ g_s)ᵀ (a_r ∘ a_s) (w = 1 on the diagonal, 2 off it), one
+    (out × B·pairs)(B·pairs × in) product (BackPACK's ``SumGradSquared``, for examples of several
+    rows)."""
+    pairs = [(r, s) for r in range(len(g)) for s in range(r, len(g))]
+    gg = torch.cat([g[r] * g[s] for r, s in pairs])  # (B·pairs, out)
+    aa = torch.cat([a[r] * a[s] * (1.0 if r == s else 2.0) for r, s in pairs])  # (B·pairs, in)
+    return gg.T @ aa
+
+
+def _unbiased(second: Tensor, mean: Tensor, batch: int) -> Tensor:
+    """The unbiased variance from the sum of squares and the mean of B values."""
     return ((second - batch * mean.square()) / (batch - 1)).clamp_min(0)
 
 
-def linear_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
-                    model_inputs: int = 1, group: int = 1) -> dict[str, Tensor]:
-    """The same unbiased σ² as :func:`per_example_variance` for a model whose parameters all sit in
-    ``nn.Linear`` layers, from one forward and one backward pass: each layer's per-example weight
-    gradient is ``Σ_rows g aᵀ`` over the ``group`` consecutive rows of one example (``g`` the
-    gradient at the layer's output, ``a`` its input), and the sum of their squares is formed
-    from squared activations and gradients (BackPACK's ``SumGradSquared``) without ever holding B
-    gradients. Rows beyond the first dimension (sequences) are not
-    supported: inputs of the layers must be (rows, features)."""
-    check_no_batchnorm(model)
-    if not linear_only(model):
-        raise ValueError("linear_variance: every parameter must sit in an nn.Linear layer")
-    inputs = _as_tuple(inputs)
-    batch = inputs[0].shape[0]
-    if batch < 2:
-        raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
-    seen: list[tuple[str, nn.Linear, Tensor, Tensor]] = []
-    hooks = [m.register_forward_hook(lambda mod, a, out, name=name: seen.append(
-        (name, mod, a[0], out))) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    try:
-        with torch.enable_grad():
-            losses = loss_fn(model(*inputs[:model_inputs]), *inputs[model_inputs:])  # (B,)
-            outs = torch.autograd.grad(losses.sum(), [out for *_, out in seen])
-    finally:
-        for hook in hooks:
+class Recorder:
+    """The inputs and output gradients of a model's Linear and Embedding layers over one forward
+    and backward pass, and the per-example gradient variance they give (one backward, no
+    per-example copies).
+
+    Example i is row block i of every call: with B examples, a call of k·B rows gives each
+    example k consecutive rows, and successive calls add theirs (D's real and generated batches
+    are two calls; example i is the pair of their rows i). Usage::
+
+        with recorder:                   # forward hooks on the layers while inside
+            out = model(x)
+        loss = loss_fn(out)              # mean over the batch of per-example losses
+        loss.backward()                  # or: recorder.output_grads(losses.sum())
+        V = recorder.variance(batch, scale=batch)   # {parameter name: V}
+
+    ``scale`` multiplies the output gradients to make them per-example ones (B for a batch mean).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        if not recordable(model):
+            raise ValueError("every trained parameter must sit in an nn.Linear or nn.Embedding "
+                             "layer for the one-backward variance")
+        self.layers = [(name, m) for name, m in model.named_modules()
+                       if isinstance(m, RECORDABLE)]
+        self.calls: dict[nn.Module, list[tuple[Tensor, Tensor]]] = {}
+        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _record(self, module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+        if out.requires_grad:
+            out.retain_grad()
+        self.calls.setdefault(module, []).append((args[0].detach(), out))
+
+    def __enter__(self) -> Recorder:
+        self.calls = {}
+        self._hooks = [m.register_forward_hook(self._record) for _, m in self.layers]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for hook in self._hooks:
             hook.remove()
-    result: dict[str, Tensor] = {}
-    for (name, mod, a, _), g in zip(seen, outs):
-        a = a.detach().reshape(batch, group, -1)  # (B, rows, in)
-        g = g.reshape(batch, group, -1)  # (B, rows, out)
-        prefix = f"{name}." if name else ""
-        result[f"{prefix}weight"] = _weight_variance(g, a)
-        if mod.bias is not None:
-            result[f"{prefix}bias"] = g.sum(1).var(0, correction=1)  # (out,)
-    return result
+        self._hooks = []
+
+    def outputs(self) -> list[Tensor]:
+        """The recorded outputs, layer by layer (the order :meth:`variance` reads ``grads`` in)."""
+        return [out for _, m in self.layers for _, out in self.calls.get(m, [])]
+
+    def variance(self, batch: int, scale: float = 1.0, grads: Sequence[Tensor] | None = None,
+                 means: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """``{parameter name: V}`` from the recorded pass; ``grads``: the outputs' gradients in
+        the order of :meth:`outputs` (default: their ``.grad`` after a backward); ``means``: the
+        mean per-example gradients when already known (D's own gradient), else computed."""
+        if batch < 2:
+            raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
+        found = iter(grads) if grads is not None else None
+        result: dict[str, Tensor] = {}
+        for name, module in self.layers:
+            calls = self.calls.get(module, [])
+            outs = [next(found) if found is not None else out.grad for _, out in calls]
+            if not calls or any(g is None for g in outs):
+                raise RuntimeError(f"layer {name or 'model'}: no recorded forward and backward "
+                                   "pass to take the variance from")
+            g = [r for o in outs for r in o.reshape(batch, -1, o.shape[-1]).unbind(1)]
+            a = [r for x, _ in calls for r in self._rows(module, x, batch).unbind(1)]
+            prefix = f"{name}." if name else ""
+            known = means or {}
+            # (out, in), or for an embedding (dim, classes); output gradients times scale
+            weight = _second_moment(g, a).mul_(scale * scale)
+            mean = known.get(f"{prefix}weight")
+            if mean is None:
+                mean = torch.cat(g).T @ torch.cat(a) * (scale / batch)
+            elif isinstance(module, nn.Embedding):
+                mean = mean.T
+            v = _unbiased(weight, mean, batch)
+            result[f"{prefix}weight"] = v.T if isinstance(module, nn.Embedding) else v
+            if getattr(module, "bias", None) is not None:
+                bias = sum(g[1:], g[0]) * scale  # (B, out): the per-example bias gradients
+                mean = known.get(f"{prefix}bias")
+                result[f"{prefix}bias"] = _unbiased(bias.square().sum(0), bias.mean(0)
+                                                    if mean is None else mean, batch)
+        self.calls = {}  # frees the recorded graph's outputs
+        return result
+
+    @staticmethod
+    def _rows(module: nn.Module, x: Tensor, batch: int) -> Tensor:
+        """A call's input as (B, rows, features): one-hot classes for an embedding."""
+        if isinstance(module, nn.Embedding):
+            x = torch.nn.functional.one_hot(x, module.num_embeddings).to(module.weight.dtype)
+        return x.reshape(batch, -1, x.shape[-1])
+
+
+def linear_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
+                    model_inputs: int = 1) -> dict[str, Tensor]:
+    """The same unbiased σ² as :func:`per_example_variance` for a model whose parameters all sit
+    in ``nn.Linear`` or ``nn.Embedding`` layers, from one forward and one backward pass
+    (:class:`Recorder`; the parameters' ``.grad`` are left untouched). A layer's rows of one
+    example (a pair flattened into two rows, a sequence's positions) sum into its gradient."""
+    check_no_batchnorm(model)
+    inputs = _as_tuple(inputs)
+    recorder = Recorder(model)
+    with torch.enable_grad():
+        with recorder:
+            out = model(*inputs[:model_inputs])
+        losses = loss_fn(out, *inputs[model_inputs:])  # (B,)
+        grads = torch.autograd.grad(losses.sum(), recorder.outputs())
+    return recorder.variance(inputs[0].shape[0], grads=grads)

@@ -4,12 +4,15 @@ covariance-controlled noise, METHODS.md §4).
 An example of D's loss is a pair: a real sample and a generated one, with the loss
 ``real_term(D(x_i)) + fake_term(D(x̃_i))``, whose mean over the batch is D's adversarial loss
 (the gradient penalty is left out of the estimate). The estimate is the optimizer's choice:
-per-example gradients or micro-batch means (``optim/variance.py``). Per-example gradients of a D
-made of linear layers (the toy MLPs) come from one backward pass (``linear_variance``); other
-D's use ``torch.func``'s vmap.
+per-example gradients or micro-batch means (``optim/variance.py``). A D made of linear layers and
+embeddings (the toy MLPs, the conditional FC D) gets its per-example variance from the D step's
+own forward and backward pass (:meth:`DVariance.watch`, ``optim.variance.Recorder``); other D's
+from ``torch.func``'s vmap.
 """
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -17,12 +20,12 @@ from torch import Tensor, nn
 from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.optim.variance import (
+    Recorder,
     by_parameter,
     check_no_batchnorm,
-    linear_only,
-    linear_variance,
     microbatch_variance,
     per_example_variance,
+    recordable,
 )
 
 
@@ -41,42 +44,59 @@ class PairD(nn.Module):
 
 
 class DVariance:
-    """Computes ``{parameter: V}`` for D's optimizer from one D step's pairs."""
+    """Computes ``{parameter: V}`` for D's optimizer from one D step's pairs.
+
+    ``penalised``: D's loss carries a gradient penalty, so D's gradient is not the mean of the
+    pairs' gradients (the fast path then computes that mean itself).
+    """
 
     def __init__(self, discriminator: nn.Module, loss: AdversarialLoss, how: str = "per_example",
-                 microbatches: int = 8, chunk: int | None = None) -> None:
+                 microbatches: int = 8, chunk: int | None = None,
+                 penalised: bool = False) -> None:
         try:
             check_no_batchnorm(discriminator)
         except ValueError as err:
             raise ConfigError(f"optim.d: an SGLD D with covariance or ccadl noise needs "
                               f"per-example gradients, but the {err}; set "
                               "model.discriminator.norm: none (or use isotropic noise)") from None
-        self.pairs, self.loss = PairD(discriminator), loss
+        self.D, self.pairs, self.loss = discriminator, PairD(discriminator), loss
         self.how, self.microbatches, self.chunk = how, microbatches, chunk
-        self.fast = how == "per_example" and linear_only(discriminator)
+        self.penalised = penalised
+        fast = how == "per_example" and recordable(discriminator)
+        self.recorder = Recorder(discriminator) if fast else None
+
+    def watch(self) -> AbstractContextManager:
+        """Wraps D's forward passes on the real and the generated batch (in that order) of a D
+        step: the fast path records them, to take the variance from that step's backward."""
+        return self.recorder if self.recorder is not None else nullcontext()
 
     def _pair_loss(self, logits: Tensor) -> Tensor:
         return self.loss.real_term(logits[:, 0]) + self.loss.fake_term(logits[:, 1])  # (B,)
 
     def __call__(self, real: Tensor, fake: Tensor, real_y: Tensor | None = None,
                  fake_y: Tensor | None = None) -> dict[nn.Parameter, Tensor]:
+        """After D's backward: the variance over the pairs (real_i, fake_i)."""
+        if self.recorder is not None:  # D's loss is the mean over B pairs: scale its gradients
+            means = None if self.penalised else {
+                n: p.grad for n, p in self.D.named_parameters() if p.grad is not None}
+            return by_parameter(self.D, self.recorder.variance(len(real), len(real),
+                                                               means=means))
         inputs = [torch.stack([real, fake], 1)]  # (B, 2, ...)
         if real_y is not None:
             inputs.append(torch.stack([real_y, fake_y], 1))  # (B, 2)
         n = len(inputs)
         if self.how == "microbatch":
             v = microbatch_variance(self.pairs, self._pair_loss, inputs, self.microbatches, n)
-        elif self.fast:  # rows 2i and 2i + 1 of D's flattened input are example i
-            v = linear_variance(self.pairs, self._pair_loss, inputs, n, group=2)
         else:
             v = per_example_variance(self.pairs, self._pair_loss, inputs, self.chunk, n)
         return by_parameter(self.pairs, v)
 
     @classmethod
     def for_optimizer(cls, discriminator: nn.Module, loss: AdversarialLoss,
-                      optimizer: torch.optim.Optimizer) -> DVariance | None:
+                      optimizer: torch.optim.Optimizer,
+                      penalised: bool = False) -> DVariance | None:
         """The estimator an optimizer asks for (``needs_variance``), or None."""
         if not getattr(optimizer, "needs_variance", False):
             return None
         return cls(discriminator, loss, optimizer.variance_from, optimizer.microbatches,
-                   optimizer.chunk)
+                   optimizer.chunk, penalised)

@@ -10,6 +10,7 @@ uninterrupted one and a new part never edits the checkpoint code.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 import torch
@@ -104,7 +105,8 @@ class Trainer:
         for name, opt in (("optim.g", self.g_opt), ("optim.d", self.d_opt)):
             if hasattr(opt, "generator"):  # optimizers that draw noise (SGLD) use their stream
                 opt.generator = self.rngs[name]
-        self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt)
+        self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
+                                                  penalised=bool(self.gp_weight))
         self.step = 0
 
     # ----------------------------------------------------------------------------------------
@@ -165,8 +167,9 @@ class Trainer:
         with torch.no_grad():
             fake = self.generate(self.batch_size)
             fake_seen = self.see(fake.x, "fake")  # (B, ...)
-        real_logits = discriminate(self.D, real_seen, real.y).flatten()  # (B,)
-        fake_logits = discriminate(self.D, fake_seen, fake.y).flatten()  # (B,)
+        with self.d_variance.watch() if self.d_variance else nullcontext():
+            real_logits = discriminate(self.D, real_seen, real.y).flatten()  # (B,)
+            fake_logits = discriminate(self.D, fake_seen, fake.y).flatten()  # (B,)
         loss = self.loss.real_term(real_logits).mean() + self.loss.fake_term(fake_logits).mean()
         if self.gp_weight:
             loss = loss + self.gp_weight * gradient_penalty_terms(
