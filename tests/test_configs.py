@@ -32,8 +32,8 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
                              "train.tensorboard=false", "eval.samples=200", "device=cpu"])
     if image:
         cfg.eval.track_every, cfg.eval.track_samples = steps // 2, 50
-        if cfg.eval.snapshot_every is not None:
-            cfg.eval.snapshot_every = steps // 2
+    if cfg.eval.snapshot_every is not None:
+        cfg.eval.snapshot_every = steps // 2
     assert cfg.name == path.stem
     saved = capture_figures(monkeypatch)
     _, summary = runs.start(cfg, tmp_path / "run")
@@ -54,9 +54,14 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     if cfg.eval.snapshot_every is not None:
         assert sorted(p.name for p in (figures / "snapshots").iterdir()) == [
             f"step_{steps // 2:09d}.npz", f"step_{steps:09d}.npz"]
-        # generated samples over what D saw, at both snapshot steps
-        assert_figure(figures / "snapshots.png", min_size=(400, 400), panels=2 * 2,
-                      min_ink=0.1, saved=saved)
+        # images: generated samples over what D saw, at both snapshot steps; points: a panel each
+        assert_figure(figures / "snapshots.png", min_size=(400, 350), panels=2 * 2 if image else 2,
+                      min_ink=0.1 if image else 0.01, saved=saved)
+    if not image and levels[0].shape[1] == 2 and cfg.eval.snapshot_every is not None:
+        # D's contour lines at both snapshots, and an SGLD D's noise level over time
+        noisy = cfg.optim.d.kind == "sgld"
+        assert_figure(figures / "contours.png", min_size=(600, 300), panels=2 + noisy,
+                      saved=saved)
 
 
 @pytest.mark.parametrize("data", ["ring8", "grid25", "mog3d", "mog3d5", "cubes", "mog1d", "mnist",
@@ -100,3 +105,15 @@ def test_a_lens_config_and_its_twin_without_the_lens_start_from_the_same_weights
     for a, b in ((plain.G, lensed.G), (plain.D, lensed.D)):
         for (key, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
             assert torch.equal(x, y), key
+
+
+@pytest.mark.parametrize("data", ["ring8", "grid25"])
+def test_a_langevin_config_is_its_vanilla_twin_with_an_sgld_d(data):
+    root = CONFIGS[0].parent
+    van = config.load(root / f"{data}_vanilla.yaml").to_dict()
+    lan = config.load(root / f"{data}_langevin.yaml").to_dict()
+    assert lan["optim"]["d"]["kind"] == "sgld" and lan["optim"]["d"]["noise"] == "covariance"
+    assert lan["eval"].pop("snapshot_every") is not None  # for the contour figure
+    van["optim"].pop("d"), lan["optim"].pop("d"), van["eval"].pop("snapshot_every")
+    for key in ("data", "model", "optim", "train", "seed", "eval", "objective"):
+        assert van[key] == lan[key], key

@@ -1,6 +1,7 @@
 """The figures hold what they were given: their size, their ink, their panels, and the points
 and images drawn in them (panels counted as ``helpers.panels_of`` does, on the saved Figure)."""
 
+import json
 import math
 
 import numpy as np
@@ -364,3 +365,52 @@ def test_the_checker_fails_a_blank_small_or_miscounted_figure(tmp_path, saved):
         assert_figure(tmp_path / "jpeg.png")
     with pytest.raises(AssertionError, match="was not written"):
         assert_figure(tmp_path / "missing.png")
+
+
+def _contour_run(run, noise=True, steps=(100, 200, 300, 400, 500, 600)):
+    """A run folder with 2-D snapshots holding D's logits on a grid, and its metrics.jsonl."""
+    folder = run / "figures" / "snapshots"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    xs, ys = np.linspace(-1.5, 1.5, 30), np.linspace(-1, 1, 20)
+    for step in steps:
+        np.savez(folder / f"step_{step:09d}.npz", real=rng.normal(size=(200, 2)),
+                 fake=rng.normal(size=(200, 2)), step=step, weight=math.nan, grid_x=xs,
+                 grid_y=ys, d_logits=np.add.outer(ys, xs) * step / 100)
+    lines = [{"step": s, "d_loss": 1.0, **({"d_noise_std": 1e-3, "d_sqrt_variance": 0.02 + s / 1e4}
+                                           if noise else {})} for s in steps]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+@pytest.mark.parametrize("noise", [True, False])
+def test_contour_panel_shows_a_third_two_thirds_the_end_and_the_noise(tmp_path, saved, noise):
+    from thermogan.report.contours import contour_panel
+
+    _contour_run(tmp_path / "run", noise)
+    out = contour_panel(tmp_path / "run")
+    assert out == tmp_path / "run" / "figures" / "contours.png"
+    assert_figure(out, min_size=(600, 300), panels=3 + noise, saved=saved)
+    titles = [ax.get_title() for ax in figure_of(saved, out).axes]
+    assert titles[:3] == ["step 200", "step 400", "step 600"]
+    assert ("D's noise level" in titles) == noise
+    assert contour_panel(tmp_path / "elsewhere") is None  # no snapshots, no figure
+
+
+def test_d_on_grid_is_d_at_each_grid_point(tiny_config):
+    import torch
+
+    from thermogan.experiment import build, config
+    from thermogan.report.snapshots import d_on_grid
+
+    trainer = build.build_trainer(config.load(tiny_config))
+    real = trainer.data.sample(100).x
+    grid = d_on_grid(trainer, real, size=7)
+    assert grid["d_logits"].shape == (7, 7)
+    lo, hi = real.min(0).values.numpy(), real.max(0).values.numpy()
+    assert grid["grid_x"][0] < lo[0] and grid["grid_x"][-1] > hi[0]  # the data and a margin
+    assert grid["grid_y"][0] < lo[1] and grid["grid_y"][-1] > hi[1]
+    for i, j in ((0, 0), (2, 5), (6, 1)):  # row i: y, column j: x
+        point = torch.tensor([[grid["grid_x"][j], grid["grid_y"][i]]], dtype=torch.float32)
+        with torch.no_grad():
+            assert grid["d_logits"][i, j] == pytest.approx(float(trainer.D(point)), abs=1e-6)
+    assert d_on_grid(trainer, torch.randn(10, 3)) == {}  # 3-D points: no contour grid

@@ -10,8 +10,9 @@ Methods are config files plus overrides, read from ``configs/``: ``{data}_vanill
 to 10 over 20 levels); "cold end from data" ends the cooling at noise of twice the data's std
 instead (``tempering.cold_std=2``), which METHODS.md §1 asks us to study. "lens (TAN)" is the
 vanilla twin with a vector lens (residual MLP, 64 units, 2 blocks, Adam 1e-3, λ(t) decaying to 0
-over the default 10,000 steps). The full run (10 seeds,
-12,000 steps per run, 120 runs) takes about 40 minutes on 2 cores.
+over the default 10,000 steps). "Langevin D" is ``{data}_langevin.yaml``: the vanilla twin with
+an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work's (METHODS.md §4).
+The full run (10 seeds, 12,000 steps per run, 180 runs) takes about an hour on 2 cores.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
                    ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
+    "Langevin D (paper)": ("{data}_langevin.yaml", []),
+    "Langevin D (ccadl)": ("{data}_langevin.yaml", ["optim.d.noise=ccadl",
+                                                    "optim.d.temperature=1.0e-4",
+                                                    "optim.d.batch_size=256"]),
 }
 
 QUICK = {"seeds": 3, "steps": 3000}

@@ -39,6 +39,7 @@ from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.jsonio import restore_floats, write_json
+from thermogan.report.contours import contour_panel
 from thermogan.report.curves import metric_curves
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
@@ -191,6 +192,7 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistSc
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     level_panel(run_dir)
     snapshot_panel(run_dir)
+    contour_panel(run_dir)
     track_figure(run_dir, cfg.name)
     return summary
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,3 +28,13 @@ def metric_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: st
     if title:
         ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
+
+
+def logged(run_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of ``key`` over the lines of the run's metrics.jsonl that have it (the
+    strings "inf", "-inf" and "nan" read as floats); empty arrays when none has it."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    pairs = [(row["step"], float(row[key])) for row in rows if key in row]
+    steps, values = zip(*pairs) if pairs else ((), ())
+    return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)

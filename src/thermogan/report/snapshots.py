@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from torch import Tensor
 
 from thermogan.report.figures import (
     DATA_COLOR,
@@ -58,7 +59,26 @@ class Snapshots:
         np.savez(self.dir / f"step_{step:09d}.npz", real=seen.cpu().numpy(), fake=fake.numpy(),
                  step=step, updates=step * (trainer.d_steps + 1),
                  beta=info.get("beta", math.inf), stage=info.get("stage", 0),
-                 weight=info.get("lambda", math.nan))
+                 weight=info.get("lambda", math.nan), **d_on_grid(trainer, real))
+
+
+def d_on_grid(trainer: Trainer, real: Tensor, size: int = 120,
+              margin: float = 0.3) -> dict[str, np.ndarray]:
+    """D's logits on a ``size`` × ``size`` grid over the real points' bounding box widened by
+    ``margin`` of its span (``grid_x``, ``grid_y``: (size,); ``d_logits``: (size, size), rows
+    along y), for 2-D points and an unconditional D; empty otherwise. D reads the grid as it
+    reads its inputs, without the temperings (the contour lines are in data space)."""
+    if real.ndim != 2 or real.shape[1] != 2 or trainer.num_classes is not None:
+        return {}
+    lo, hi = real.min(0).values, real.max(0).values  # (2,)
+    pad = margin * (hi - lo).clamp_min(1e-3)
+    xs, ys = (torch.linspace(float(lo[k] - pad[k]), float(hi[k] + pad[k]), size,
+                             device=real.device) for k in range(2))
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (size², 2)
+    with torch.no_grad():
+        logits = trainer.D(grid).reshape(size, size)
+    return {"grid_x": xs.cpu().numpy(), "grid_y": ys.cpu().numpy(),
+            "d_logits": logits.cpu().numpy()}
 
 
 def level_snapshots(run_dir: str | Path, total_steps: int, n: int = 1000,
