@@ -260,7 +260,8 @@ def test_registered_and_checked_by_the_config():
     opt = call_component(OPTIMIZERS, Component(kind="sgld", lr=0.01, noise="ccadl",
                                                batch_size=64), "optim.d", params)
     assert isinstance(opt, SGLD) and opt.defaults["batch_size"] == 64
-    with pytest.raises(Exception, match="optim.d.noise"):
+    with pytest.raises(Exception, match="optim.d.noise='fisher': expected one of isotropic, "
+                                        "covariance, ccadl"):
         call_component(OPTIMIZERS, Component(kind="sgld", noise="fisher"), "optim.d", params)
     with pytest.raises(Exception, match="optim.d.batch_size"):
         call_component(OPTIMIZERS, Component(kind="sgld", noise="ccadl"), "optim.d", params)

@@ -102,11 +102,18 @@ def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, wh
             try:
                 options[key] = TypeAdapter(hints[key]).validate_python(value)
             except ValidationError:
-                hint = hints[key]
-                expected = (hint.__name__ if isinstance(hint, type)
-                            else str(hint).replace("collections.abc.", ""))
-                raise ConfigError(f"{where}.{key}={value!r}: expected {expected}") from None
+                raise ConfigError(f"{where}.{key}={value!r}: expected "
+                                  f"{_describe_type(hints[key])}") from None
     return options
+
+
+def _describe_type(hint: Any) -> str:
+    """A type hint in words: "one of a, b, c" for a Literal, the name of a class, else its text."""
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(str(v) for v in typing.get_args(hint))
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("collections.abc.", "")
 
 
 def call_component(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
