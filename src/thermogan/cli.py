@@ -185,6 +185,26 @@ def _bench_lens(args: argparse.Namespace) -> None:
           f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
 
 
+def _bench_langevin(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from thermogan.bench import langevin as bl
+
+    base = bl.QUICK if args.quick else bl.Protocol()
+    changes = {key: getattr(args, key) for key in ("seeds", "steps", "scale")
+               if getattr(args, key) is not None}
+    for key in ("seeds", "steps"):
+        if changes.get(key, 1) <= 0:
+            raise UsageError(f"--{key} {changes[key]}: must be > 0")
+    protocol = dataclasses.replace(base, **changes)
+    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    print(bl.bench_langevin(args.out, protocol, args.configs, args.workers, args.device, label,
+                            methods))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
+          f"{args.out / 'classes.png'}, {args.out / 'curves.png'}")
+
+
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -395,6 +415,19 @@ def parser() -> argparse.ArgumentParser:
     bl.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
     bl.set_defaults(func=_bench_lens)
+    bg = b.add_parser("langevin", help="conditional MNIST: plain, blur, SGLD D, blur + SGLD D "
+                      "(the Langevin-stabilised GAN's Fig. 2)")
+    bg.add_argument("--quick", action="store_true", help="3 seeds of 1,500 steps (minutes)")
+    bg.add_argument("--seeds", type=int, help="seeds per method (default 3)")
+    bg.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 1,500)")
+    bg.add_argument("--methods", help="comma-separated subset of: plain, blur only, SGLD only, "
+                    "blur + SGLD")
+    bg.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
+    bg.add_argument("--configs", type=Path, default=Path("configs"))
+    bg.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
+    bg.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
+    bg.set_defaults(func=_bench_langevin)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(parser_class=_Parser, dest="experiment", required=True)

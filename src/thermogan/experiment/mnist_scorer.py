@@ -11,6 +11,9 @@ this module caches the reference set's features and statistics and records every
 - ``kid_mnist``: KID on the same features (unbiased, cubic polynomial kernel, seeded subsets).
 - ``stacked``: Stacked MNIST modes and KL to uniform over the 1000 digit triples (PacGAN
   protocol: 26,000 samples, each channel classified separately).
+- ``class_fidelity`` (class-conditional G, given the requested labels): the fraction of samples
+  the classifier reads as the class G was asked for (``metrics/fidelity.py``; a Stacked MNIST
+  sample's class is its digit triple), with its binomial standard error and per-class values.
 
 ``MnistScorer`` holds the classifier and the real test set's features, computed once, so a
 training run can score its generator every few hundred steps without recomputing them.
@@ -26,9 +29,12 @@ from torch import Tensor
 
 from thermogan.metrics.classifier import MnistClassifier
 from thermogan.metrics.features import FEATURE_NETWORK, features_and_digits
+from thermogan.metrics.fidelity import class_fidelity
 from thermogan.metrics.frechet import FeatureStats, frechet_distance
 from thermogan.metrics.kid import kid
 from thermogan.metrics.stacked import mode_stats, modes_from_digits
+
+CLASSIFIER = "thermogan MNIST CNN (its predicted digit, per channel)"
 
 
 class MnistScorer:
@@ -59,8 +65,10 @@ class MnistScorer:
         return frechet_distance(*self.real_stats, *self._stats(fake_features))
 
     def score(self, fake: Tensor | Iterable[Tensor], seed: int = 0, kid_subsets: int = 100,
-              kid_subset_size: int = 1000) -> dict[str, dict[str, Any]]:
-        """fd_mnist and kid_mnist (and Stacked MNIST modes and KL for colour images) of ``fake``.
+              kid_subset_size: int = 1000,
+              labels: Tensor | None = None) -> dict[str, dict[str, Any]]:
+        """fd_mnist and kid_mnist (and Stacked MNIST modes and KL for colour images) of ``fake``,
+        and with ``labels`` (N,), the classes a conditional G was asked for, its class fidelity.
 
         ``fake`` is a tensor of images or an iterable of batches (so that the images never sit
         in memory all at once); ``seed`` is recorded, and seeds KID's subsets.
@@ -80,4 +88,19 @@ class MnistScorer:
             for key in ("modes", "kl"):
                 out[f"stacked_{key}"] = {"value": stats[key],
                                          "protocol": self.protocol(n, seed=seed, modes_of=1000)}
+        if labels is not None:
+            out["class_fidelity"] = self.fidelity(digits, labels, seed)
         return out
+
+    def fidelity(self, digits: np.ndarray, labels: Tensor, seed: int) -> dict[str, Any]:
+        """The class-fidelity record of predicted ``digits`` (N, C) against ``labels`` (N,)."""
+        classes = 10 ** self.channels  # a digit per channel: 10 classes, or 1000 triples
+        predicted = digits[:, 0] if self.channels == 1 else modes_from_digits(digits)
+        f = class_fidelity(predicted, labels.cpu().numpy(), classes)
+        record: dict[str, Any] = {"value": f.value, "se": f.se, "protocol": {
+            "classifier": CLASSIFIER, "sha256": self.digest,
+            "fake": f.samples, "seed": seed, "classes": classes,
+            "rule": "fraction of samples the classifier reads as the class G was given"}}
+        if classes <= 10:
+            record["per_class"] = f.per_class
+        return record

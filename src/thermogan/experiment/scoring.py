@@ -8,7 +8,9 @@
 - Other images (CIFAR-10, folders, arrays): no trusted metric exists here (the feature network
   reads MNIST digits), and the summary says so instead of inventing a number.
 
-A class-conditional generator is scored with labels drawn uniformly over its classes.
+A class-conditional generator (Mirza & Osindero 2014) is scored with labels drawn uniformly over
+its classes from their own stream (``eval_labels``); MNIST-like runs add its ``class_fidelity``,
+the classifier's accuracy on the requested class of the same samples that fd_mnist reads.
 
 Every summary is ``{"metrics": {name: value}, "protocol": {...}, "provenance": {...}}``; image
 metrics also keep each metric's own protocol record (feature-network hash, sample counts, seed,
@@ -21,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from thermogan.data.download import data_dir
 from thermogan.experiment.build import build_data
 from thermogan.experiment.config import ExperimentConfig
@@ -28,6 +32,7 @@ from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
 from thermogan.provenance import provenance
+from thermogan.train.rng import derive
 from thermogan.train.trainer import Trainer
 
 #: Data sets read by the MNIST feature network, and their default number of scored samples.
@@ -68,6 +73,16 @@ def image_scorer(cfg: ExperimentConfig) -> MnistScorer | None:
     return MnistScorer(model, digest, reference.images, split="test")
 
 
+def eval_labels(n: int, num_classes: int | None, seed: int) -> torch.Tensor | None:
+    """The ``n`` labels a conditional G is scored on: uniform over its classes, drawn with their
+    own generator (seeded ``derive(seed, "eval.labels")``), so the latents are those of an
+    unconditional G's evaluation; None for an unconditional G."""
+    if num_classes is None:
+        return None
+    gen = torch.Generator().manual_seed(derive(seed, "eval.labels"))
+    return torch.randint(num_classes, (n,), generator=gen)  # (n,)
+
+
 def evaluate(cfg: ExperimentConfig, trainer: Trainer,
              scorer: MnistScorer | None = None) -> dict[str, Any]:
     """The summary of the run's generator with its provenance; ``scorer`` saves reloading the
@@ -83,23 +98,26 @@ def _score(cfg: ExperimentConfig, trainer: Trainer,
     n = eval_samples(cfg)
     protocol = {"dataset": cfg.data.kind, "samples": n, "seed": ev.seed,
                 "generator": "ema" if use_ema else "raw", "step": trainer.step}
-    if trainer.num_classes is not None:  # a conditional G is scored on uniformly drawn labels
-        protocol["labels"] = f"uniform over {trainer.num_classes} classes"
+    labels = eval_labels(n, trainer.num_classes, ev.seed)
+    if labels is not None:
+        protocol["labels"] = (f"uniform over {trainer.num_classes} classes, drawn with seed "
+                              f"derive({ev.seed}, 'eval.labels')")
     if not trainer.data.is_image:
-        return _toy_summary(cfg, trainer, n, use_ema, protocol)
+        return _toy_summary(cfg, trainer, n, use_ema, protocol, labels)
     scorer = scorer or image_scorer(cfg)
     if scorer is None:
         return {"metrics": {}, "protocol": {**protocol, "note": NO_METRIC}}
-    scores = scorer.score(trainer.sample_batches(n, ev.seed, use_ema, batch=2000), seed=ev.seed)
+    scores = scorer.score(trainer.sample_batches(n, ev.seed, use_ema, batch=2000, labels=labels),
+                          seed=ev.seed, labels=labels)
     return {"metrics": {k: v["value"] for k, v in scores.items()},
             "protocol": {**protocol, "classifier_sha256": scorer.digest}, "scores": scores}
 
 
 def _toy_summary(cfg: ExperimentConfig, trainer: Trainer, n: int, use_ema: bool,
-                 protocol: dict[str, Any]) -> dict[str, Any]:
+                 protocol: dict[str, Any], labels: torch.Tensor | None) -> dict[str, Any]:
     data = trainer.data
-    coverage = mode_coverage(trainer.sample(n, cfg.eval.seed, use_ema=use_ema), data.centers,
-                             data.std, cfg.eval.threshold)
+    samples = trainer.sample(n, cfg.eval.seed, use_ema=use_ema, labels=labels)
+    coverage = mode_coverage(samples, data.centers, data.std, cfg.eval.threshold)
     return {"metrics": {"modes": coverage.modes, "high_quality": coverage.high_quality,
                         "reverse_kl": coverage.reverse_kl},
             "protocol": {**protocol, "components": len(data.centers), "std": data.std,
@@ -117,6 +135,8 @@ def headline(summary: dict[str, Any]) -> str:
     text = f"fd_mnist {m['fd_mnist']:.2f}, KID {m['kid_mnist']:.4f}"
     if "stacked_modes" in m:
         text += f", {m['stacked_modes']}/1000 modes, KL {m['stacked_kl']:.3f}"
+    if "class_fidelity" in m:
+        text += f", class fidelity {100 * m['class_fidelity']:.1f}%"
     return text
 
 

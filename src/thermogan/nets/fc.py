@@ -3,6 +3,11 @@
 G: z(784) | [Linear(256) · BN · ReLU] × 3 | Linear(784), reshaped to the image.
 D: x(784) | Linear(256) · BN · ReLU | Linear(512) · BN · ReLU | Linear(512) · BN · ReLU | logit.
 
+D takes ``norm="none"`` to drop its BatchNorm layers: batch norm mixes the examples of a batch,
+so such a D has no per-example gradients, which an SGLD D with covariance-controlled noise needs
+(the Langevin-stabilised GAN, METHODS.md §4). Its linear layers are initialised exactly as with
+``norm="batch"`` (BatchNorm draws nothing), so the two start from the same weights.
+
 With ``num_classes`` set they are class-conditional (``nets/conditional.py``): G(z, y) feeds
 [z, embed(y)] to the same layers, with a min(num_classes, 32)-wide label embedding; D(x, y) is a
 projection discriminator whose φ(x) is the last hidden ReLU's output (512 features by default).
@@ -21,11 +26,15 @@ from thermogan.nets.conditional import (
     label_embed_dim,
 )
 
+NORMS = ("batch", "none")
 
-def _bn_stack(in_dim: int, widths: Sequence[int]) -> tuple[list[nn.Module], int]:
+
+def _stack(in_dim: int, widths: Sequence[int], norm: str = "batch") -> tuple[list[nn.Module], int]:
+    """[Linear · BN · ReLU] per width (``norm="none"``: [Linear · ReLU]), and the output width."""
     layers: list[nn.Module] = []
     for width in widths:
-        layers += [nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU()]
+        bn = [nn.BatchNorm1d(width)] if norm == "batch" else []
+        layers += [nn.Linear(in_dim, width), *bn, nn.ReLU()]
         in_dim = width
     return layers, in_dim
 
@@ -36,7 +45,7 @@ class FCGenerator(nn.Module):
     def __init__(self, z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (256, 256, 256)):
         super().__init__()
         self.shape = tuple(shape)
-        layers, width = _bn_stack(z_dim, hidden)
+        layers, width = _stack(z_dim, hidden)
         self.net = nn.Sequential(*layers, nn.Linear(width, math.prod(self.shape)))
 
     def forward(self, z: Tensor) -> Tensor:
@@ -44,11 +53,12 @@ class FCGenerator(nn.Module):
 
 
 class FCDiscriminator(nn.Module):
-    """images (B, *shape) -> logits (B, 1)."""
+    """images (B, *shape) -> logits (B, 1); ``norm`` is "batch" or "none"."""
 
-    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512)):
+    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512),
+                 norm: str = "batch"):
         super().__init__()
-        layers, width = _bn_stack(math.prod(shape), hidden)
+        layers, width = _stack(math.prod(shape), hidden, norm)
         self.net = nn.Sequential(*layers, nn.Linear(width, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -66,10 +76,13 @@ def fc_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (256,
 
 
 def fc_discriminator(shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512),
+                     norm: str = "batch",
                      num_classes: int | None = None) -> FCDiscriminator | ProjectionDiscriminator:
     """D(x), or with ``num_classes`` the projection discriminator D(x, y) on its last hidden
-    layer."""
-    d = FCDiscriminator(shape, hidden)
+    layer; ``norm="none"`` leaves out batch norm (an SGLD D's per-example gradients)."""
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
+    d = FCDiscriminator(shape, hidden, norm)
     if num_classes is None:
         return d
     return ProjectionDiscriminator(nn.Sequential(nn.Flatten(), *d.net[:-1]), d.net[-1],

@@ -1,0 +1,265 @@
+"""The Langevin-stabilised GAN on class-conditional MNIST (the paper's Fig. 2; METHODS.md §4):
+plain, blur only, SGLD only, blur + SGLD, over seeds, from the same initial G and D.
+
+The conditional GAN (Mirza & Osindero 2014) is ``configs/mnist_cond_cpu.yaml`` (``mnist_cond.yaml``
+at paper scale); its twin ``mnist_langevin_cpu.yaml`` (``mnist_langevin.yaml``) adds the paper's
+two changes: a blur of both sides of D (``tempering``, the coarse-graining A_σ of eq. 9) and an
+SGLD D (``optim.d``, eq. 10-11). The twins must differ in nothing else. Each method is the plain
+config with some of the twin's parts::
+
+    plain: none · blur only: tempering · SGLD only: optim.d · blur + SGLD: both
+
+Weights are drawn from the run seed before any of these parts exists, and every random stream is
+named by its consumer (``train/rng.py``), so the four methods of a seed start from the same G and
+D and see the same data and latents. Scores: fd_mnist and class fidelity (``metrics/fidelity.py``)
+of the protocol's samples (labels uniform), and training wall time; mean ± SE over seeds. Seed 0
+keeps its checkpoints, which give ``classes.png``: samples per class over training (Fig. 2);
+``curves.png`` shows the tracked fd_mnist and the SGLD D's injected noise over training (the
+paper says its covariance-controlled noise level drops as training goes).
+
+Protocols:
+- reduced (CPU, the default): the ``_cpu`` configs, 3 seeds of 10,000 steps; measured 21 minutes
+  per seed on 1 worker (about 30 minutes in all on 2 workers).
+- quick: 3 seeds of 1,500 steps, 2,000 samples scored, no tracking; measured 10 minutes on 1
+  worker (about 5 on 2 workers).
+- paper (GPU): ``--scale paper --device cuda --workers 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
+from thermogan.errors import UsageError
+from thermogan.jsonio import write_json
+
+#: method -> the parts it takes from the Langevin twin
+METHODS: dict[str, tuple[str, ...]] = {
+    "plain": (),
+    "blur only": ("tempering",),
+    "SGLD only": ("optim.d",),
+    "blur + SGLD": ("tempering", "optim.d"),
+}
+TWIN_KEYS = ("name", "tempering", "optim.d")  # the keys in which the twins may differ
+KEPT = 5  # checkpoints kept by seed 0 (the columns of classes.png)
+SLUG = re.compile(r"\W+")  # a method's name in its run folder: blur + SGLD -> blur_SGLD
+
+
+@dataclass(frozen=True)
+class Protocol:
+    seeds: int = 3
+    steps: int | None = None  # None: the config's
+    eval_samples: int | None = None  # None: the protocol's (10,000)
+    track: bool = True  # fd_mnist over training, as the config sets it
+    scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
+
+
+QUICK = Protocol(steps=1500, eval_samples=2000, track=False)
+
+
+@dataclass(frozen=True)
+class Job:
+    method: str
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+    device: str
+
+
+def twin_paths(config_dir: Path, scale: str) -> tuple[Path, Path]:
+    """The plain config and its Langevin twin at ``scale``; both must exist."""
+    if scale not in ("cpu", "paper"):
+        raise UsageError(f"--scale {scale}: expected cpu or paper")
+    suffix = "_cpu" if scale == "cpu" else ""
+    paths = (config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml")
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"config {path} does not exist (--configs names the folder of the "
+                             "mnist_cond*.yaml and mnist_langevin*.yaml files)")
+    return paths
+
+
+def langevin_parts(plain: Path, twin: Path) -> dict[str, str]:
+    """``{key: override}`` of the twin's tempering and optim.d (as ``key=<JSON>``), after
+    checking that the twins differ in nothing else."""
+    from thermogan.experiment import config, runs
+
+    a, b = config.load(plain).to_dict(), config.load(twin).to_dict()
+    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
+    if other:
+        raise UsageError(f"{plain} and {twin} are not twins: they differ in {other[0]} (only "
+                         f"{', '.join(TWIN_KEYS)} may differ)")
+    return {"tempering": f"tempering={json.dumps(b['tempering'])}",
+            "optim.d": f"optim.d={json.dumps(b['optim']['d'])}"}
+
+
+def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
+    out = [] if p.steps is None else [f"train.steps={p.steps}"]
+    if p.eval_samples is not None:
+        out.append(f"eval.samples={p.eval_samples}")
+    if not p.track:
+        out.append("eval.track_every=null")
+    if seed == 0:  # the per-class grid over training
+        out += ["train.keep_checkpoints=true", f"train.checkpoint_every={max(1, steps // KEPT)}"]
+    else:
+        out += ["train.keep_checkpoints=false", f"train.checkpoint_every={steps}"]
+    return out
+
+
+def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
+         methods: list[str] | None = None) -> list[Job]:
+    """Every (method, seed) run, each config and reused run folder checked here."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    bad = [m for m in methods or [] if m not in METHODS]
+    if bad:
+        raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
+    plain, twin = twin_paths(config_dir, p.scale)
+    parts = langevin_parts(plain, twin)
+    steps = p.steps or config.load(plain).train.steps
+    jobs = []
+    for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
+        for method in methods or list(METHODS):
+            name = f"langevin_{SLUG.sub('_', method)}_seed{seed}"
+            overrides = [parts[k] for k in METHODS[method]] + _budget(p, seed, steps) + [
+                f"seed={seed}", f"name={name}", "train.progress=false",
+                "train.tensorboard=false"]
+            jobs.append(Job(method, seed, plain, tuple(overrides), out / "runs" / name, device))
+    for job in jobs:  # a bad override, or a reused run of another config, fails here
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
+    return jobs
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run (or reuse it: ``runs.train_or_reuse``) and return its scores, its tracked
+    fd_mnist and its SGLD D's logged noise level."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.tracking import read_track
+
+    cfg = config.load(job.config, list(job.overrides))
+    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
+    m = summary["metrics"]
+    track = read_track(job.run_dir)
+    return {"method": job.method, "seed": job.seed, "run_dir": str(job.run_dir),
+            "wall_s": summary.get("train_seconds"), "fd_mnist": m["fd_mnist"],
+            "kid_mnist": m["kid_mnist"], "class_fidelity": m["class_fidelity"],
+            "class_fidelity_se": summary["scores"]["class_fidelity"]["se"],
+            "protocol": summary["protocol"], "track": [[r["step"], r["fd_mnist"]] for r in track],
+            "noise": _logged(job.run_dir, "d_noise_std")}
+
+
+def _logged(run_dir: Path, key: str) -> list[list[float]]:
+    """[step, value] of ``key`` in each line of the run's metrics.jsonl that has it."""
+    from thermogan.jsonio import restore_floats
+
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    records = [restore_floats(json.loads(line)) for line in lines if line.strip()]
+    return [[r["step"], r[key]] for r in records if key in r]
+
+
+def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± standard error over seeds per method, in METHODS order."""
+    rows = []
+    for method in METHODS:
+        rs = [r for r in results if r["method"] == method]
+        if not rs:
+            continue
+        row: dict[str, Any] = {"method": method, "seeds": len(rs)}
+        for key in ("fd_mnist", "class_fidelity", "wall_s"):
+            row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "", "| method | seeds | fd_mnist | class fidelity % | wall time (s) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['seeds']} | "
+                     f"{plus_minus(r['fd_mnist'], r['fd_mnist_se'], '.1f')} | "
+                     f"{plus_minus(100 * r['class_fidelity'], 100 * r['class_fidelity_se'], '.1f')}"
+                     f" | {plus_minus(r['wall_s'], r['wall_s_se'], '.0f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def curves(results: list[dict[str, Any]], path: Path) -> Path:
+    """``curves.png``: tracked fd_mnist per method (when the runs tracked it) and the SGLD D's
+    mean injected noise std, over training; thin lines are seeds, bold ones their mean."""
+    from matplotlib.figure import Figure
+
+    from thermogan.report.figures import save_figure
+
+    panels = [(key, label) for key, label in (
+        ("track", "fd_mnist (tracked samples)"), ("noise", "SGLD D: mean injected noise std"))
+        if any(r[key] for r in results)]
+    fig = Figure(figsize=(6.0 * max(1, len(panels)), 4.2), layout="constrained")
+    for ax, (key, label) in zip(fig.subplots(1, max(1, len(panels)), squeeze=False)[0], panels):
+        for i, method in enumerate(METHODS):
+            seeds = [np.asarray(r[key], dtype=float) for r in results
+                     if r["method"] == method and r[key]]
+            for c in seeds:
+                ax.plot(c[:, 0], c[:, 1], color=f"C{i}", lw=0.6, alpha=0.35)
+            if seeds and all(len(c) == len(seeds[0]) for c in seeds):
+                ax.plot(seeds[0][:, 0], np.mean([c[:, 1] for c in seeds], axis=0), color=f"C{i}",
+                        lw=2, label=f"{method} (mean of {len(seeds)})")
+        ax.set(xlabel="training step", ylabel=label, yscale="log" if key == "track" else "linear")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Over training, per method: thin lines seeds, bold lines their mean", fontsize=10)
+    return save_figure(fig, path)
+
+
+def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
+    """``classes.png``: seed 0 of each method, samples per class at its kept checkpoints."""
+    from thermogan.experiment import runs
+    from thermogan.report.classes import class_grid, samples_over_training
+
+    rows = []
+    for r in sorted((r for r in results if r["seed"] == 0),
+                    key=lambda r: list(METHODS).index(r["method"])):
+        _, trainer = runs.open_run(Path(r["run_dir"]))
+        rows.append((r["method"], samples_over_training(trainer, r["run_dir"])))
+    if not rows:
+        return None
+    return class_grid(rows, path, "Samples per class over training, seed 0 (the Langevin GAN's "
+                      "Fig. 2)", "Rows of blocks: methods; in a block, one row per class 0-9 and "
+                      "the same 4 latents z in every row, block and step.")
+
+
+def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
+                   device: str = "cpu", label: str = "reduced",
+                   methods: list[str] | None = None) -> str:
+    """Run every (method, seed), then write results.md, results.json, classes.png and
+    curves.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(config_dir, out, p, device, methods)
+    started = time.perf_counter()
+    results = sorted(run_pool(run_job, jobs, workers, "bench langevin"),
+                     key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
+    first = results[0]["protocol"]
+    header = (f"Langevin-stabilised conditional GAN on MNIST ({label}, {p.scale} configs): "
+              f"{p.seeds} seed(s), the same initial G and D for every method; "
+              f"{first['step']} steps; {first['samples']} samples scored (labels uniform) against "
+              f"the test set; wall time: training of one run on one thread; {workers} worker(s), "
+              f"{time.perf_counter() - started:.0f} s in all. "
+              f"Classifier {first['classifier_sha256'][:12]}.")
+    text = markdown(aggregate(results), header)
+    (out / "results.md").write_text(text)
+    write_json({"protocol": {**p.__dict__, "configs": str(config_dir), "label": label,
+                             "device": device, "methods": METHODS},
+                "summary": aggregate(results), "runs": results}, out / "results.json")
+    figure(results, out / "classes.png")
+    curves(results, out / "curves.png")
+    return text
