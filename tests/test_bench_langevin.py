@@ -96,6 +96,9 @@ def tiny_twins(folder: Path) -> Path:
         raw["eval"].update(samples=60, track_every=None)
         raw["device"] = "cpu"
         (folder / name).write_text(yaml.safe_dump(raw))
+    raw = yaml.safe_load((CONFIGS / "ring8_langevin.yaml").read_text())  # Fig. 1's ring run
+    raw["train"]["batch_size"], raw["eval"]["samples"] = 16, 60
+    (folder / "ring8_langevin.yaml").write_text(yaml.safe_dump(raw))
     return folder
 
 
@@ -116,6 +119,8 @@ def test_cli_writes_the_table_results_and_the_class_grid(tmp_path, mnist_home, c
     # two rows of blocks (methods) at steps 2, 4, ..., 10 of seed 0
     assert_figure(out / "classes.png", min_size=(300, 500), panels=2 * 5, saved=saved)
     assert_figure(out / "curves.png", panels=1, saved=saved)  # untracked: the SGLD noise only
+    # Fig. 1: the ring run (10 steps, a snapshot every 3) at three of its snapshots, and its noise
+    assert_figure(out / "contours.png", panels=3 + 1, saved=saved)
     assert "classes.png" in capsys.readouterr().out
     job = plan(configs, out, Protocol(seeds=2, steps=10), methods=["plain"])[1]
     finished = (job.run_dir / "summary.json").stat().st_mtime_ns

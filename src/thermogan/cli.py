@@ -196,13 +196,15 @@ def _bench_langevin(args: argparse.Namespace) -> None:
     for key in ("seeds", "steps"):
         if changes.get(key, 1) <= 0:
             raise UsageError(f"--{key} {changes[key]}: must be > 0")
+    if "steps" in changes:  # Fig. 1's ring run takes the same budget
+        changes["toy_steps"] = changes["steps"]
     protocol = dataclasses.replace(base, **changes)
     label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     print(bl.bench_langevin(args.out, protocol, args.configs, args.workers, args.device, label,
                             methods))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'classes.png'}, {args.out / 'curves.png'}")
+          f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
 
 
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:

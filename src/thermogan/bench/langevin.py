@@ -40,6 +40,7 @@ from thermogan.bench.pool import run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
+from thermogan.report.curves import logged
 
 #: method -> the parts it takes from the Langevin twin
 METHODS: dict[str, tuple[str, ...]] = {
@@ -60,9 +61,11 @@ class Protocol:
     eval_samples: int | None = None  # None: the protocol's (10,000)
     track: bool = True  # fd_mnist over training, as the config sets it
     scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
+    toy_steps: int | None = None  # Fig. 1's ring run; None: the config's 12,000
 
 
-QUICK = Protocol(steps=1500, eval_samples=2000, track=False)
+QUICK = Protocol(steps=1500, eval_samples=2000, track=False, toy_steps=3000)
+FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, seed 0
 
 
 @dataclass(frozen=True)
@@ -162,11 +165,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def _logged(run_dir: Path, key: str) -> list[list[float]]:
     """[step, value] of ``key`` in each line of the run's metrics.jsonl that has it."""
-    from thermogan.jsonio import restore_floats
-
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    records = [restore_floats(json.loads(line)) for line in lines if line.strip()]
-    return [[r["step"], r[key]] for r in records if key in r]
+    return np.column_stack(logged(run_dir, key)).tolist()
 
 
 def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -238,13 +237,33 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
                       "the same 4 latents z in every row, block and step.")
 
 
+def contours(config_dir: Path, out: Path, p: Protocol, device: str) -> Path | None:
+    """``contours.png``: the paper's Fig. 1 from seed 0 of ``ring8_langevin.yaml`` (D's contour
+    lines over samples at three points of training and the noise level; reused when trained)."""
+    from thermogan.experiment import config, runs
+    from thermogan.report.contours import contour_panel
+
+    overrides = ["seed=0", f"device={device}", "train.progress=false", "train.tensorboard=false"]
+    if p.toy_steps is not None:
+        every = max(p.toy_steps // 3, 1)
+        overrides += [f"train.steps={p.toy_steps}", f"eval.snapshot_every={every}"]
+    cfg = config.load(config_dir / FIG1_CONFIG, overrides)
+    run_dir = out / "runs" / "ring8_langevin_seed0"
+    runs.train_or_reuse(cfg, run_dir)
+    return contour_panel(run_dir, out / "contours.png",
+                         title="ring8_langevin, seed 0 (the Langevin GAN's Fig. 1)")
+
+
 def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
                    device: str = "cpu", label: str = "reduced",
                    methods: list[str] | None = None) -> str:
     """Run every (method, seed), then write results.md, results.json, classes.png and
-    curves.png."""
+    curves.png; then train the ring run of Fig. 1 and write contours.png."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_dir, out, p, device, methods)
+    if not (config_dir / FIG1_CONFIG).is_file():
+        raise UsageError(f"benchmark config {config_dir / FIG1_CONFIG} (Fig. 1) does not exist "
+                         "(run from the repository root or pass --configs DIR)")
     started = time.perf_counter()
     results = sorted(run_pool(run_job, jobs, workers, "bench langevin"),
                      key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
@@ -262,4 +281,5 @@ def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"), w
                 "summary": aggregate(results), "runs": results}, out / "results.json")
     figure(results, out / "classes.png")
     curves(results, out / "curves.png")
+    contours(config_dir, out, p, device)
     return text
