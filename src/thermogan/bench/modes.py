@@ -11,8 +11,12 @@ to 10 over 20 levels); "cold end from data" ends the cooling at noise of twice t
 instead (``tempering.cold_std=2``), which METHODS.md §1 asks us to study. "lens (TAN)" is the
 vanilla twin with a vector lens (residual MLP, 64 units, 2 blocks, Adam 1e-3, λ(t) decaying to 0
 over the default 10,000 steps). "Langevin D" is ``{data}_langevin.yaml``: the vanilla twin with
-an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work's (METHODS.md §4).
-The full run (10 seeds, 12,000 steps per run, 180 runs) takes about an hour on 2 cores.
+an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work's (METHODS.md §4);
+"SGD D (control)" is the same D optimizer without noise, which separates the noise's effect from
+the change from Adam to plain gradient steps.
+The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9), as Gulrajani et
+al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
+The full run (10 seeds, 12,000 steps per run, 280 runs) takes about 2 hours on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from thermogan.jsonio import write_json
 
 DATASETS = ("ring8", "grid25")
 
+CCADL = ["optim.d.noise=ccadl", "optim.d.temperature=1.0e-4", "optim.d.batch_size=256"]
+WGAN_GP = "objective.loss=wgan-gp"
+CRITIC_LR = ["optim.d.lr=0.01"]  # an SGLD critic's rate (0.1 is the sigmoid D's)
+
 #: method -> (config file pattern, overrides)
 METHODS: dict[str, tuple[str, list[str]]] = {
     "vanilla (saturating)": ("{data}_vanilla.yaml", []),
@@ -40,10 +48,16 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
                    ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
+    "SGD D (control)": ("{data}_langevin.yaml", ["optim.d.noise=isotropic",
+                                                 "optim.d.temperature=0"]),
     "Langevin D (paper)": ("{data}_langevin.yaml", []),
-    "Langevin D (ccadl)": ("{data}_langevin.yaml", ["optim.d.noise=ccadl",
-                                                    "optim.d.temperature=1.0e-4",
-                                                    "optim.d.batch_size=256"]),
+    "Langevin D (ccadl)": ("{data}_langevin.yaml", CCADL),
+    "WGAN-GP": ("{data}_vanilla.yaml", [WGAN_GP, "optim.d={kind: adam, lr: 1.0e-4, "
+                                                 "betas: [0.5, 0.9]}"]),
+    "WGAN-GP, SGD critic": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR,
+                                                     "optim.d.temperature=0"]),
+    "WGAN-GP, Langevin critic (paper)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR]),
+    "WGAN-GP, Langevin critic (ccadl)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR, *CCADL]),
 }
 
 QUICK = {"seeds": 3, "steps": 3000}
