@@ -9,9 +9,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
-def test_the_readme_has_the_plain_heat_and_lens_loops():
-    assert len(BLOCKS) >= 3
+def test_the_readme_has_the_plain_heat_lens_and_langevin_loops():
+    assert len(BLOCKS) >= 4
     assert any("Heat" in b for b in BLOCKS) and any("Lens" in b for b in BLOCKS)
+    assert any("SGLD" in b and "Recorder" in b for b in BLOCKS)
 
 
 @pytest.mark.parametrize("i", range(len(BLOCKS)))
