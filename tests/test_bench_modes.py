@@ -68,3 +68,8 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     # one panel per (data set, method) of seed 0
     assert_figure(out / "modes.png", min_size=(600, 600), panels=4, saved=saved)
     assert "results.md" in capsys.readouterr().out
+
+
+def test_method_names_can_be_listed_on_the_command_line():
+    """--methods is comma-separated: no name may hold a comma."""
+    assert not [m for m in METHODS if "," in m]

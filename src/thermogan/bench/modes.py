@@ -37,6 +37,7 @@ DATASETS = ("ring8", "grid25")
 CCADL = ["optim.d.noise=ccadl", "optim.d.temperature=1.0e-4", "optim.d.batch_size=256"]
 WGAN_GP = "objective.loss=wgan-gp"
 CRITIC_LR = ["optim.d.lr=0.01"]  # an SGLD critic's rate (0.1 is the sigmoid D's)
+NO_NOISE = ["optim.d.noise=isotropic", "optim.d.temperature=0"]  # SGLD at T = 0: plain SGD
 
 #: method -> (config file pattern, overrides)
 METHODS: dict[str, tuple[str, list[str]]] = {
@@ -48,16 +49,14 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
                    ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
-    "SGD D (control)": ("{data}_langevin.yaml", ["optim.d.noise=isotropic",
-                                                 "optim.d.temperature=0"]),
+    "SGD D (control)": ("{data}_langevin.yaml", NO_NOISE),
     "Langevin D (paper)": ("{data}_langevin.yaml", []),
     "Langevin D (ccadl)": ("{data}_langevin.yaml", CCADL),
     "WGAN-GP": ("{data}_vanilla.yaml", [WGAN_GP, "optim.d={kind: adam, lr: 1.0e-4, "
                                                  "betas: [0.5, 0.9]}"]),
-    "WGAN-GP, SGD critic": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR,
-                                                     "optim.d.temperature=0"]),
-    "WGAN-GP, Langevin critic (paper)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR]),
-    "WGAN-GP, Langevin critic (ccadl)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR, *CCADL]),
+    "WGAN-GP SGD critic": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR, *NO_NOISE]),
+    "WGAN-GP Langevin critic (paper)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR]),
+    "WGAN-GP Langevin critic (ccadl)": ("{data}_langevin.yaml", [WGAN_GP, *CRITIC_LR, *CCADL]),
 }
 
 QUICK = {"seeds": 3, "steps": 3000}
