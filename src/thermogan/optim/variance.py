@@ -195,6 +195,7 @@ class Recorder:
         if batch < 2:
             raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
         found = iter(grads) if grads is not None else None
+        known = means or {}
         result: dict[str, Tensor] = {}
         for name, module in self.layers:
             calls = self.calls.get(module, [])
@@ -205,7 +206,6 @@ class Recorder:
             g = [r for o in outs for r in o.reshape(batch, -1, o.shape[-1]).unbind(1)]
             a = [r for x, _ in calls for r in self._rows(module, x, batch).unbind(1)]
             prefix = f"{name}." if name else ""
-            known = means or {}
             # (out, in), or for an embedding (dim, classes); output gradients times scale
             weight = _second_moment(g, a).mul_(scale * scale)
             mean = known.get(f"{prefix}weight")

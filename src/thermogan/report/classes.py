@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from thermogan.report.figures import add_footer, footer_height, save_figure
 from thermogan.report.images import show_images
-from thermogan.report.snapshots import _evenly
+from thermogan.report.snapshots import evenly
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.trainer import Trainer
 
@@ -57,7 +57,7 @@ def class_grid(rows: list[tuple[str, list[Shot]]], path: str | Path, title: str 
                caption: str = "", most: int = 6) -> Path:
     """One block per (row, step): classes top to bottom, ``per_class`` samples across; one row of
     blocks per labelled run, at most ``most`` steps each (spread evenly over its shots)."""
-    rows = [(label, _evenly(shots, most)) for label, shots in rows]
+    rows = [(label, evenly(shots, most)) for label, shots in rows]
     cols = max(len(shots) for _, shots in rows)
     first = rows[0][1][0][1]  # (classes, per_class, C, H, W)
     classes, per_class, height = first.shape[0], first.shape[1], first.shape[-2]

@@ -240,7 +240,7 @@ def point_panels(shots: list[dict[str, np.ndarray]], out: Path, titles: list[str
     return save_figure(fig, out, dpi=110)
 
 
-def _evenly(items: list, most: int) -> list:
+def evenly(items: list, most: int) -> list:
     """At most ``most`` items spread evenly from first to last."""
     if len(items) <= most:
         return items
@@ -257,7 +257,7 @@ def snapshot_rows(rows: list[tuple[str, list[dict[str, np.ndarray]], str]], path
     """A grid of image tiles: one row per (label, snapshots, "fake" or "real"), one column per
     step of the first row's snapshots (at most ``most``, spread evenly), titled with the step and
     λ; a row without a snapshot at that step leaves the cell empty."""
-    columns = _evenly(rows[0][1], most)
+    columns = evenly(rows[0][1], most)
     fig = Figure(figsize=(1.9 * len(columns) + 0.6, 2.2 * len(rows) + (0.4 if title else 0)),
                  layout="constrained")
     axes = fig.subplots(len(rows), len(columns), squeeze=False)
@@ -308,6 +308,6 @@ def _vector_snapshots(shots: list[dict[str, np.ndarray]], out: Path, name: str,
     if lensed:
         caption = f"λ: the weight of the lens's adversarial term, decaying to 0.\n{caption}"
     seen = "lensed data L(x), what D saw as real" if lensed else "what D saw as real"
-    return point_panels(_evenly(shots, 12), out, _evenly(titles, 12),
+    return point_panels(evenly(shots, 12), out, evenly(titles, 12),
                         title=f"{name}: what D saw against G's samples during training",
                         caption=caption, labels=(seen, "G's samples"))
