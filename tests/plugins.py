@@ -15,8 +15,11 @@ class Pull:
 
     name = "pull"
 
-    def __init__(self, power: float = 2.0):
+    def __init__(self, data=None, power: float = 2.0):
         self.power = power
+
+    def players(self):
+        return []
 
     def __call__(self, fake, d, discriminator):
         return fake.x.abs().pow(self.power).sum(1).mean()

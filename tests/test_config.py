@@ -33,6 +33,8 @@ def test_resolved_config_round_trips(tiny_config, tmp_path):
     ("train.ema=1.5", ["train.ema=1.5"]),
     ("optim.g_lr=2e-4", ["optim.g_lr was replaced by optim.g.lr", "kind: adam"]),
     ("optim.betas=[0.5, 0.9]", ["optim.betas was replaced by optim.g.betas and optim.d.betas"]),
+    ("objective.g_terms=[{kind: score}]", ["objective.g_terms was replaced by the top-level key "
+                                           "regulariser"]),
     ("tempering=[{kind: heat}, 3]", ["tempering"]),
     ("optim.lr_decay={kind: linear, start: 1, end: 0, steps: 0}", ["optim.lr_decay.steps=0"]),
     ("model.z_dist=cauchy", ["model.z_dist='cauchy'"]),

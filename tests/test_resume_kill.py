@@ -19,8 +19,8 @@ from thermogan.train.checkpoint import load_checkpoint
 STEPS = ["train.steps=2500", "train.checkpoint_every=100"]
 SEAMS = ["tempering=[{kind: instance_noise, std: {kind: sign_tracker}}, "
          "{kind: lens, width: 8, blocks: 1, lr: 1.0e-3}]",
-         "objective.g_terms=[{kind: pull, weight: {kind: linear, start: 0.1, end: 0.0, "
-         "steps: 2000}}]"]
+         "regulariser={kind: pull, weight: {kind: linear, start: 0.1, end: 0.0, "
+         "steps: 2000}}"]
 TESTS = Path(__file__).resolve().parent
 CLI = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import plugins; "
        "from thermogan.cli import main; sys.exit(main())")

@@ -7,6 +7,8 @@ import pytest
 
 from thermogan.errors import ConfigError
 from thermogan.schedules import (
+    NMA,
+    OA,
     SCHEDULES,
     Constant,
     DecayingTriangle,
@@ -85,6 +87,21 @@ def test_stages_run_on_their_own_clock():
     assert st(9) == 0.0 and st(15) == pytest.approx(0.5) and st(25) == 5.0
 
 
+def test_variational_annealing_presets_in_our_sign():
+    """The authors' code schedules l(t) with λ = −l (METHODS.md §5): PMA (l = B(1 − t/0.8N) > 0)
+    broadens first, NMA sharpens first, OA is their zigzag through (−1)^k B (1 − kS/N)."""
+    n = 150_000
+    pma, nma = schedule_from_dict({"kind": "pma", "total_steps": n}), NMA(n, bound=2.0)
+    assert [pma(t) for t in (0, 60_000, 120_000, 149_999)] == pytest.approx([-1, -0.5, 0, 0])
+    assert [nma(t) for t in (0, 60_000, 120_000)] == pytest.approx([2, 1, 0])
+    oa = OA(n)  # the code's defaults: B = 1, S = 10⁴
+    peaks = [oa(k * 10_000) for k in range(4)]
+    assert peaks == pytest.approx([-1, 1 - 1 / 15, -(1 - 2 / 15), 1 - 3 / 15])
+    assert oa(5_000) == pytest.approx((peaks[0] + peaks[1]) / 2) and oa(n) == 0.0
+    with pytest.raises(ValueError, match="magnitude"):
+        OA(n, bound=-1.0)
+
+
 EXAMPLES = {
     "constant": {"value": 2.0},
     "linear": {"start": 1.0, "end": 0.0, "steps": 10},
@@ -93,6 +110,9 @@ EXAMPLES = {
     "exponential_approach": {"initial": 1.0, "target": 3.0, "time_constant": 3.0},
     "linear_to_zero": {"bound": 1.0, "total_steps": 50},
     "decaying_triangle": {"bound": 1.0, "half_period": 3, "total_steps": 30},
+    "pma": {"total_steps": 50},
+    "nma": {"total_steps": 50, "bound": 0.5},
+    "oa": {"total_steps": 30, "half_period": 3},
     "stages": {"parts": [{"steps": 5, "schedule": {"kind": "constant", "value": 1.0}},
                          {"schedule": {"kind": "linear", "start": 1.0, "end": 0.0, "steps": 4}}]},
 }

@@ -20,6 +20,11 @@ Shapes implemented (t is the step, counted from 0):
   paper's figure: peaks at t = kS of value (−1)^k · B · (1 − kS/N), joined linearly (a triangle
   wave of half-period S with alternating sign), and 0 from t = N on.
 - ``Stages``: a sequence of schedules, each running for its number of steps on its own clock.
+- ``PMA``, ``NMA``, ``OA``: variational annealing's three dynamic schedules as named presets of
+  the two above, in our sign of λ (λ > 0 sharpens, λ < 0 broadens; the authors' code uses
+  l = −λ). ``bound`` is a magnitude: PMA is LinearToZero with B = −bound (broad first, then the
+  data), NMA with B = +bound (sharp first), OA is DecayingTriangle with B = −bound (starts
+  broad, then alternates). Their defaults are the code's: fraction 0.8, half-period 10⁴.
 """
 
 from __future__ import annotations
@@ -198,6 +203,75 @@ class DecayingTriangle(Schedule):
         return float((1 - frac) * self._peak(k) + frac * self._peak(k + 1))
 
 
+def _positive_bound(bound: float) -> None:
+    _require(bound > 0, "bound", bound, "must be > 0 (a magnitude; the preset sets the sign)")
+
+
+@dataclass(frozen=True)
+class PMA(Schedule):
+    """Variational annealing's PMA: λ from −bound up to 0 at ``fraction`` of ``total_steps``.
+
+    The authors' "positive" refers to their l = −λ (Chen et al. 2019, code); in our convention
+    it broadens the target (ρ* ∝ μ^(1+λ) with λ < 0) early and anneals to the data.
+    """
+
+    kind: ClassVar[str] = "pma"
+    total_steps: int
+    bound: float = 1.0
+    fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        _positive_bound(self.bound)
+        self._shape()  # checks the rest
+
+    def _shape(self) -> LinearToZero:
+        return LinearToZero(-self.bound, self.total_steps, self.fraction)
+
+    def __call__(self, step: int) -> float:
+        return self._shape()(step)
+
+
+@dataclass(frozen=True)
+class NMA(Schedule):
+    """Variational annealing's NMA: λ from +bound down to 0 (sharpens first; l = −λ < 0)."""
+
+    kind: ClassVar[str] = "nma"
+    total_steps: int
+    bound: float = 1.0
+    fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        _positive_bound(self.bound)
+        self._shape()
+
+    def _shape(self) -> LinearToZero:
+        return LinearToZero(self.bound, self.total_steps, self.fraction)
+
+    def __call__(self, step: int) -> float:
+        return self._shape()(step)
+
+
+@dataclass(frozen=True)
+class OA(Schedule):
+    """Variational annealing's OA: a decaying zigzag of half-period ``half_period`` starting at
+    λ = −bound (broad; the code's l = +bound), 0 from ``total_steps`` on."""
+
+    kind: ClassVar[str] = "oa"
+    total_steps: int
+    bound: float = 1.0
+    half_period: int = 10000
+
+    def __post_init__(self) -> None:
+        _positive_bound(self.bound)
+        self._shape()
+
+    def _shape(self) -> DecayingTriangle:
+        return DecayingTriangle(-self.bound, self.half_period, self.total_steps)
+
+    def __call__(self, step: int) -> float:
+        return self._shape()(step)
+
+
 @dataclass(frozen=True)
 class Stage:
     """One part of ``Stages``: ``schedule`` for ``steps`` steps (None: until the end)."""
@@ -251,7 +325,7 @@ class Stages(Schedule):
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.kind: cls
     for cls in (Constant, Linear, Geometric, SineDecay, ExponentialApproach, LinearToZero,
-                DecayingTriangle, Stages)
+                DecayingTriangle, PMA, NMA, OA, Stages)
 }
 
 

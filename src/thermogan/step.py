@@ -80,8 +80,12 @@ class GTerm(Protocol):
 
     ``__call__`` sees the generated batch of the G step (``fake.x`` carries G's graph), the record
     of the last D step and D, and returns a scalar to minimise. ``name`` labels it in the log.
+    ``players()``: parts it trains alongside (a learned score), [] for most terms. A term that is
+    an ``nn.Module`` is moved to the trainer's device.
     """
 
     name: str
+
+    def players(self) -> list[Player]: ...
 
     def __call__(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor: ...

@@ -13,6 +13,11 @@ Protocols:
 - two cubes: uniform on [−0.8, −0.3]³ ∪ [0.3, 0.8]³ (Mehrjou et al. 2018, Fig. 2).
 - 1-D mixture: ``modes`` Gaussians ``spacing`` apart, centred on 0 (our choice: 4 at ±1, ±3).
 - box: uniform on [low, high]^dim.
+- gauss1d: one 1-D Gaussian N(mean, std²) (variational annealing's exactness check, whose
+  optimum under the score regulariser is known in closed form).
+
+Densities: ``log_prob(x)`` and, for Gaussian components, ``score(x) = ∇ₓ log p(x)`` in closed form,
+in the space the samples live in (after ``in_box``, the mapped density: the map is part of it).
 
 Labels: a sample of a mixture is labelled with the index of its component (``num_classes`` = K);
 ``cubes`` and ``box`` are not class data (their components are halves of one shape, or one box)
@@ -98,6 +103,32 @@ class ToyDataset:
                                                        device=device)
         return self._centers_on[device]
 
+    def log_prob(self, x: Tensor) -> Tensor:
+        """log p(x) (n,) of points x (n, d) under the mixture (−inf outside uniform boxes)."""
+        centers = torch.as_tensor(self.centers, dtype=x.dtype, device=x.device)  # (K, d)
+        log_k = math.log(len(self.centers))
+        if self.halfwidth is not None:
+            inside = ((x[:, None, :] - centers).abs() <= self.halfwidth).all(-1).any(-1)  # (n,)
+            log_density = -self.dim * math.log(2 * self.halfwidth) - log_k
+            return torch.where(inside, log_density, -math.inf).to(x.dtype)
+        sq = ((x[:, None, :] - centers) ** 2).sum(-1)  # (n, K)
+        norm = 0.5 * self.dim * math.log(2 * math.pi * self.std**2) + log_k
+        return torch.logsumexp(-sq / (2 * self.std**2), dim=1) - norm
+
+    def score(self, x: Tensor) -> Tensor:
+        """∇ₓ log p(x) (n, d): the component means pulled towards, weighted by responsibility.
+
+        Uniform boxes have no score (0 inside, undefined at the faces and outside): a ValueError
+        points to a learned score instead.
+        """
+        if self.halfwidth is not None:
+            raise ValueError(f"{self.name} has uniform components, whose score is 0 inside and "
+                             "undefined outside; use score: dae")
+        centers = torch.as_tensor(self.centers, dtype=x.dtype, device=x.device)  # (K, d)
+        diff = centers - x[:, None, :]  # (n, K, d)
+        weights = torch.softmax(-(diff**2).sum(-1) / (2 * self.std**2), dim=1)  # (n, K)
+        return (weights[..., None] * diff).sum(1) / self.std**2
+
     def sample(self, n: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> Batch:
         """``n`` samples (n, d) and their components (n,), drawn with ``generator``."""
@@ -178,6 +209,12 @@ def box(dim: int = 2, low: float = -1.0, high: float = 1.0) -> ToyDataset:
                       half, labelled=False)
 
 
+def gauss1d(mean: float = 0.0, std: float = 1.0) -> ToyDataset:
+    """N(mean, std²) in one dimension (one component, unlabelled)."""
+    _positive(std=std)
+    return ToyDataset("gauss1d", np.array([[mean]]), std, labelled=False)
+
+
 DATASETS: dict[str, Callable[..., ToyDataset]] = {
     "ring": ring,
     "grid": grid,
@@ -185,4 +222,5 @@ DATASETS: dict[str, Callable[..., ToyDataset]] = {
     "mog3d": mog3d,
     "cubes": cubes,
     "box": box,
+    "gauss1d": gauss1d,
 }

@@ -47,7 +47,8 @@ REGISTRIES: dict[str, dict[str, Any]] = {
 #: Leading arguments each registry's factories take from the trainer, not from the config (and
 #: keywords set by other keys: a network's classes come from model.conditional).
 GIVEN = {"generators": (2, ("num_classes",)), "discriminators": (1, ("num_classes",)),
-         "temperings": (2, ()), "optimizers": (1, ())}
+         "temperings": (2, ()), "optimizers": (1, ()),
+         "g_terms": (1, ("discriminator",))}
 
 
 def component_options(registry: str, kind: str) -> list[tuple[str, str]]:
@@ -93,7 +94,7 @@ def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, wh
         raise unknown_key(where, spec.kind, registry, what="kind")
     factory = registry[spec.kind]
     params = list(inspect.signature(factory).parameters)[n_args:]
-    hints = typing.get_type_hints(factory)
+    hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
     options = {k: v for k, v in spec.options().items() if k not in exclude}
     for key, value in options.items():
         if key not in params:
@@ -133,6 +134,10 @@ def _tempering_where(cfg: ExperimentConfig, i: int) -> str:
     return f"tempering[{i}]" if isinstance(cfg.tempering, list) else "tempering"
 
 
+def _regulariser_where(cfg: ExperimentConfig, i: int) -> str:
+    return f"regulariser[{i}]" if isinstance(cfg.regulariser, list) else "regulariser"
+
+
 def check_components(cfg: ExperimentConfig) -> None:
     """Every component's kind and option names and types, checked without building anything
     (values that only the factory can judge are checked when it runs)."""
@@ -147,8 +152,12 @@ def check_components(cfg: ExperimentConfig) -> None:
                     GIVEN["discriminators"][0])
     for i, spec in enumerate(cfg.temperings()):
         checked_options(TEMPERINGS, spec, _tempering_where(cfg, i), GIVEN["temperings"][0])
-    for i, spec in enumerate(cfg.objective.g_terms):
-        checked_options(G_TERMS, spec, f"objective.g_terms[{i}]", exclude=("weight",))
+    for i, spec in enumerate(cfg.regularisers()):
+        where = _regulariser_where(cfg, i)
+        if "discriminator" in spec.options():
+            raise ConfigError(f"{where}.discriminator: set by the build (the run's D), not the "
+                              "config")
+        checked_options(G_TERMS, spec, where, GIVEN["g_terms"][0], exclude=("weight",))
     for where, spec in (("optim.g", cfg.optim.g), ("optim.d", cfg.optim.d)):
         checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0])
     if cfg.objective.loss not in LOSSES:
@@ -174,14 +183,18 @@ def build_temperings(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> lis
             for i, spec in enumerate(cfg.temperings())]
 
 
-def build_g_terms(cfg: ExperimentConfig) -> list[WeightedTerm]:
-    """Each G term with its weight (a number or a schedule; default 1)."""
+def build_g_terms(cfg: ExperimentConfig, data: ToyDataset | ImageData,
+                  discriminator: torch.nn.Module) -> list[WeightedTerm]:
+    """Each G term of ``regulariser`` with its weight (a number or a schedule; default 1);
+    factories that take ``discriminator`` get the run's D."""
     terms = []
-    for i, spec in enumerate(cfg.objective.g_terms):
-        where = f"objective.g_terms[{i}]"
+    for i, spec in enumerate(cfg.regularisers()):
+        where = _regulariser_where(cfg, i)
         weight = schedule_from_dict(spec.options().get("weight", 1.0), f"{where}.weight")
-        terms.append(WeightedTerm(call_component(G_TERMS, spec, where, exclude=("weight",)),
-                                  weight))
+        given = ({"discriminator": discriminator}
+                 if "discriminator" in inspect.signature(G_TERMS[spec.kind]).parameters else {})
+        terms.append(WeightedTerm(call_component(G_TERMS, spec, where, data,
+                                                 exclude=("weight",), **given), weight))
     return terms
 
 
@@ -215,5 +228,6 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
                    g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
                    d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
                    ema=cfg.train.ema, temperings=build_temperings(cfg, data),
-                   g_terms=build_g_terms(cfg), num_classes=classes, lr_schedule=lr_schedule,
+                   g_terms=build_g_terms(cfg, data, D), num_classes=classes,
+                   lr_schedule=lr_schedule,
                    z_dist=cfg.model.z_dist, seed=cfg.seed, device=device)

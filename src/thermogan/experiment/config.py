@@ -75,8 +75,14 @@ class ObjectiveConfig(Strict):
 
     loss: str = "minimax"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | rkl
     gp_weight: float | None = Field(None, ge=0)  # gradient penalty; null: the loss's default
-    g_terms: list[Component] = []  # terms added to G's loss: {kind, weight (number or
-    # schedule), ...options}; none ships yet (variational annealing's score term comes next)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_replaced_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "g_terms" in raw:
+            raise ConfigError("objective.g_terms was replaced by the top-level key regulariser "
+                              "(one term or a list, each {kind, weight, ...options})")
+        return raw
 
 
 #: Keys of the optim section before optimizers became components, and where they went.
@@ -151,6 +157,8 @@ class ExperimentConfig(Strict):
     tempering: Component | list[Component] | None = None  # what D sees: one tempering or a list
     # applied in order (heat, instance_noise, lens); null: the data as they are
     model: ModelConfig = ModelConfig()
+    regulariser: Component | list[Component] | None = None  # terms added to G's loss: one or a
+    # list of {kind, weight (number or schedule, default 1), ...options}; null: none
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
@@ -171,6 +179,12 @@ class ExperimentConfig(Strict):
         if self.tempering is None:
             return []
         return self.tempering if isinstance(self.tempering, list) else [self.tempering]
+
+    def regularisers(self) -> list[Component]:
+        """The G terms (the ``regulariser`` key: none, one, or a list)."""
+        if self.regulariser is None:
+            return []
+        return self.regulariser if isinstance(self.regulariser, list) else [self.regulariser]
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -1,8 +1,9 @@
 """G terms: ``weight(step) × term`` added to G's loss (the contract is ``thermogan.step.GTerm``).
 
-Variational annealing's score regulariser (Chen et al. 2019) is the first term of this kind; it
-arrives with issue [9]. The registry maps a name to ``factory(**options) -> GTerm``; config
-``objective.g_terms`` lists ``{kind: NAME, weight: NUMBER_OR_SCHEDULE, ...options}``.
+The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands the
+discriminator to factories that take ``discriminator``); config ``regulariser`` is one or a list
+of ``{kind: NAME, weight: NUMBER_OR_SCHEDULE, ...options}``. ``score``: variational annealing's
+score regulariser (Chen et al. 2019, ``objectives/variational.py``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
+from thermogan.objectives.variational import ScoreRegulariser
 from thermogan.schedules import Schedule
-from thermogan.step import DStep, GTerm
+from thermogan.step import DStep, GTerm, Player
 
-#: G-term registry (empty until [9] adds variational annealing's score term).
-G_TERMS: dict[str, Callable[..., GTerm]] = {}
+#: G-term registry: name -> factory(data, **options).
+G_TERMS: dict[str, Callable[..., GTerm]] = {"score": ScoreRegulariser}
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class WeightedTerm:
     @property
     def name(self) -> str:
         return self.term.name
+
+    def players(self) -> list[Player]:
+        """The term's players (a learned score's denoiser), trained by the trainer."""
+        return self.term.players()
 
     def value(self, step: int, fake: Batch, d: DStep,
               discriminator: nn.Module) -> tuple[float, Tensor] | None:

@@ -52,8 +52,9 @@ class Trainer:
 
     ``temperings``: what D sees, applied in order to the sides each names (``see``); their
     players (the lens's optimizer, β'-GAN's coupling) join ``players``. ``g_terms``: weighted
-    terms added to G's loss. ``num_classes``: a class-conditional G and D (None: unconditional);
-    generated samples get uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
+    terms added to G's loss; their players (a learned score's denoiser) join too.
+    ``num_classes``: a class-conditional G and D (None: unconditional); generated samples get
+    uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
     at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
     each temperature level so that it never mixes levels. ``gp_weight``: a gradient penalty on
     interpolates of what D sees (None: the loss's default, 10 for wgan-gp).
@@ -87,12 +88,15 @@ class Trainer:
         self.temperings = nn.ModuleList(chain).to(self.device)
         self._sided = {side: [(f"tempering.{i}", t) for i, t in enumerate(chain)
                               if side in t.sides] for side in SIDES}
-        all_players = [p for t in chain for p in t.players()] + list(players)
+        self.g_terms = list(g_terms)
+        self.term_modules = nn.ModuleList(
+            [t.term for t in self.g_terms if isinstance(t.term, nn.Module)]).to(self.device)
+        all_players = [p for part in (*chain, *self.g_terms) for p in part.players()]
+        all_players += list(players)
         self.players = dict(zip(_unique_names(all_players), all_players))
         for player in all_players:
             player.check(self.loss)
         self.controllers = [m for m in self.temperings.modules() if isinstance(m, Controller)]
-        self.g_terms = list(g_terms)
         self.lr_schedule = lr_schedule
         self.G_ema = None
         if ema is not None:

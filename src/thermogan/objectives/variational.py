@@ -1,0 +1,99 @@
+"""Variational annealing's score regulariser (Chen et al. 2019, "Variational Annealing of GANs:
+A Langevin Perspective"), a G term.
+
+G minimises ``V(ρ, D) − λ·E_ρ[log μ]``; with the RKL loss the optimum is ρ* ∝ μ^(1+λ): λ > 0
+sharpens the data, −1 < λ < 0 broadens it (METHODS.md §5). E_ρ[log μ] is not known, but its
+gradient is E_z[J_G(z)ᵀ S_μ(G(z))] with S_μ = ∇ log μ the data's score, so the term
+
+    −mean_b ⟨x_b, stopgrad S(x_b)⟩,   x = G(z) (``space: data``) or φ(G(z)) (``space: features``,
+                                      D's penultimate features)
+
+has the regulariser's gradient; the trainer multiplies it by λ(t) (``weight``, a number or a
+schedule such as ``pma``, ``nma``, ``oa``). Scores: ``analytic`` (toy data's closed form, data
+space only) or ``dae`` (a denoising autoencoder trained on real samples or features, a player).
+
+``code_compat: true`` is the authors' code instead: ``+mean_{b,i} x_bi·S_i(x_b)`` with S not
+detached (an extra gradient through S, e.g. −mean x² for the DAE's −x), averaged over the F
+entries, and in their sign, so its weight is their l: λ = −l/F (up to that extra term).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from thermogan.data.batch import Batch
+from thermogan.nets.features import penultimate
+from thermogan.objectives.denoiser import Denoiser, DenoiserPlayer
+from thermogan.step import DStep, Player
+
+
+def _identity(x: Tensor, discriminator: nn.Module) -> Tensor:
+    return x
+
+
+def _features(x: Tensor, discriminator: nn.Module) -> Tensor:
+    return penultimate(discriminator)(x)
+
+
+def _feature_dim(data: object, discriminator: nn.Module | None, space: str) -> int:
+    """F: the entries of a sample (data space) or of D's penultimate features."""
+    shape = tuple(data.shape)
+    if space == "data":
+        return int(torch.Size(shape).numel())
+    if discriminator is None:
+        raise ValueError("space=features: needs the discriminator (discriminator=D)")
+    was_training = discriminator.training
+    discriminator.eval()  # a probe: leave batch norm's running statistics alone
+    try:
+        with torch.no_grad():
+            probe = torch.zeros(2, *shape, device=next(discriminator.parameters()).device)
+            return int(penultimate(discriminator)(probe).shape[1])
+    finally:
+        discriminator.train(was_training)
+
+
+class ScoreRegulariser(nn.Module):
+    """The score term (see the module's docstring); with ``score="dae"`` its denoiser is a
+    player (``players()``) and a module of this term (the trainer moves it to its device)."""
+
+    name = "score"
+
+    def __init__(self, data: object, score: Literal["analytic", "dae"] = "analytic",
+                 space: Literal["data", "features"] = "data", code_compat: bool = False,
+                 sigma: float = 0.1, hidden: Sequence[int] = (256, 256), lr: float = 1e-3,
+                 discriminator: nn.Module | None = None) -> None:
+        super().__init__()
+        if score == "analytic" and space == "features":
+            raise ValueError("score=analytic: closed-form scores are in data space; "
+                             "use score: dae for space: features")
+        if score == "analytic" and not callable(getattr(data, "score", None)):
+            raise ValueError(f"score=analytic: the data {getattr(data, 'name', data)!r} have no "
+                             "closed-form score; use score: dae")
+        self.data, self.kind, self.space, self.code_compat = data, score, space, code_compat
+        self.inputs = _identity if space == "data" else _features
+        self.denoiser: Denoiser | None = None
+        self._players: list[Player] = []
+        if score == "dae":
+            self.denoiser = Denoiser(_feature_dim(data, discriminator, space), sigma, hidden)
+            self._players = [DenoiserPlayer(self.denoiser, self.inputs, lr)]
+
+    def players(self) -> list[Player]:
+        return list(self._players)
+
+    def score(self, x: Tensor) -> Tensor:
+        """S(x) (B, F) for flattened x (B, F): the data's closed form, or the denoiser's."""
+        if self.denoiser is not None:
+            return self.denoiser.score(x)
+        return self.data.score(x)
+
+    def forward(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor:
+        x = self.inputs(fake.x, discriminator).flatten(1)  # (B, F) with G's graph
+        if self.code_compat:
+            return (x * self.score(x)).mean()
+        with torch.no_grad():
+            s = self.score(x)  # (B, F)
+        return -(x * s).sum(1).mean()
