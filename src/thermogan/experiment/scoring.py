@@ -1,7 +1,9 @@
 """Scoring a trained generator with the metrics that suit its data, and the protocol used.
 
 - Toy mixtures: modes covered, high-quality fraction and reverse KL (PacGAN protocol, 2,500
-  samples, high quality within 3 std of a centre).
+  samples, high quality within 3 std of a centre). 1-D data add the samples' mean and std beside
+  the data's, and, for one Gaussian under a static score regulariser λ, the optimum's std
+  σ/√(1+λ) (variational annealing's exactness check).
 - MNIST: ``fd_mnist`` and ``kid_mnist`` of 10,000 samples against the 10,000 test images.
 - Stacked MNIST: the same (channel features concatenated) plus modes and KL over the 1000 digit
   triples, from 26,000 samples (PacGAN protocol).
@@ -20,6 +22,7 @@ split) under ``scores``. ``provenance`` names the software and machine that scor
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.classifier import load_classifier
 from thermogan.metrics.modes import mode_coverage
+from thermogan.objectives.variational import optimum_std
 from thermogan.provenance import provenance
 from thermogan.train.rng import derive
 from thermogan.train.trainer import Trainer
@@ -118,18 +122,37 @@ def _toy_summary(cfg: ExperimentConfig, trainer: Trainer, n: int, use_ema: bool,
     data = trainer.data
     samples = trainer.sample(n, cfg.eval.seed, use_ema=use_ema, labels=labels)
     coverage = mode_coverage(samples, data.centers, data.std, cfg.eval.threshold)
-    return {"metrics": {"modes": coverage.modes, "high_quality": coverage.high_quality,
-                        "reverse_kl": coverage.reverse_kl},
-            "protocol": {**protocol, "components": len(data.centers), "std": data.std,
-                         "threshold_std": cfg.eval.threshold}}
+    metrics = {"modes": coverage.modes, "high_quality": coverage.high_quality,
+               "reverse_kl": coverage.reverse_kl}
+    protocol = {**protocol, "components": len(data.centers), "std": data.std,
+                "threshold_std": cfg.eval.threshold}
+    if data.dim == 1:
+        metrics |= {"mean": float(samples.mean()), "std": float(samples.std())}
+        protocol |= _moments_1d(cfg, data)
+    return {"metrics": metrics, "protocol": protocol}
+
+
+def _moments_1d(cfg: ExperimentConfig, data: Any) -> dict[str, float]:
+    """The data's mean and std, and the optimum's std under a static score regulariser when
+    the data are one Gaussian (ρ* = N(m, σ²/(1+λ)), METHODS.md §5)."""
+    centers = data.centers[:, 0]
+    out = {"target_mean": float(centers.mean()),
+           "target_std": float(math.sqrt(data.std**2 + centers.var()))}
+    terms = cfg.regularisers()
+    weight = terms[0].options().get("weight", 1.0) if len(terms) == 1 else None
+    if (isinstance(weight, (int, float)) and weight > -1 and terms[0].kind == "score"
+            and len(centers) == 1 and data.halfwidth is None):
+        out["optimum_std"] = optimum_std(data.std, float(weight))
+    return out
 
 
 def headline(summary: dict[str, Any]) -> str:
     """The metrics of a summary in a few words (for figure titles and tables)."""
     m, p = summary["metrics"], summary["protocol"]
     if "modes" in m:
-        return (f"{m['modes']}/{p['components']} modes, {100 * m['high_quality']:.1f}% HQ, "
+        text = (f"{m['modes']}/{p['components']} modes, {100 * m['high_quality']:.1f}% HQ, "
                 f"KL {float(m['reverse_kl']):.3f}")
+        return text + (f", {_moments_text(m, p)}" if "std" in m else "")
     if not m:
         return "no metric"
     text = f"fd_mnist {m['fd_mnist']:.2f}, KID {m['kid_mnist']:.4f}"
@@ -140,13 +163,22 @@ def headline(summary: dict[str, Any]) -> str:
     return text
 
 
+def _moments_text(m: dict[str, Any], p: dict[str, Any]) -> str:
+    text = (f"mean {m['mean']:.3f} (data {p['target_mean']:.3f}), std {m['std']:.3f} "
+            f"(data {p['target_std']:.3f}")
+    if "optimum_std" in p:
+        text += f", optimum {p['optimum_std']:.3f}"
+    return text + ")"
+
+
 def format_metrics(summary: dict[str, Any]) -> str:
     """One line: the metrics and how they were computed."""
     m, p = summary["metrics"], summary["protocol"]
     how = f"{p['samples']} samples, seed {p['seed']}, {p['generator']} G, step {p['step']}"
     if "modes" in m:
+        moments = f"  {_moments_text(m, p)}" if "std" in m else ""
         return (f"modes {m['modes']}/{p['components']}  high quality {100 * m['high_quality']:.1f}%"
-                f"  reverse KL {float(m['reverse_kl']):.4f}  ({how})")
+                f"  reverse KL {float(m['reverse_kl']):.4f}{moments}  ({how})")
     if not m:
         return f"{p.get('note', 'no metric')} ({how})"
     ref = summary["scores"]["fd_mnist"]["protocol"]

@@ -19,6 +19,7 @@ entries, and in their sign, so its weight is their l: λ = −l/F (up to that ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -29,6 +30,13 @@ from thermogan.data.batch import Batch
 from thermogan.nets.features import penultimate
 from thermogan.objectives.denoiser import Denoiser, DenoiserPlayer
 from thermogan.step import DStep, Player
+
+
+def optimum_std(std: float, lam: float) -> float:
+    """The std of ρ* ∝ μ^(1+λ) for μ = N(m, std²): std/√(1+λ) (λ > −1)."""
+    if not lam > -1:
+        raise ValueError(f"lambda={lam!r}: the optimum exists for λ > −1 only")
+    return std / math.sqrt(1 + lam)
 
 
 def _identity(x: Tensor, discriminator: nn.Module) -> Tensor:
