@@ -1,0 +1,181 @@
+"""Variational annealing's score regulariser (Chen et al. 2019; METHODS.md §5): closed-form
+densities and scores, the term's gradient, the denoiser's score, and the exactness check."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, stats
+from scipy.special import logsumexp
+
+from thermogan.data import toy
+from thermogan.data.batch import Batch
+from thermogan.experiment import build, config
+from thermogan.experiment.scoring import evaluate
+from thermogan.nets import DISCRIMINATORS
+from thermogan.nets.features import penultimate
+from thermogan.objectives.denoiser import Denoiser
+from thermogan.objectives.terms import WeightedTerm
+from thermogan.objectives.variational import ScoreRegulariser, optimum_std
+from thermogan.schedules import Constant
+
+MIXTURES = {
+    "ring": toy.ring(), "ring_boxed": toy.ring().in_box(-1, 1), "grid": toy.grid(),
+    "mog1d": toy.mog1d(), "mog3d": toy.mog3d(5), "gauss1d": toy.gauss1d(1.0, 2.0),
+    "grid_boxed": toy.grid().in_box(-1, 1),
+}
+
+
+def _scipy_log_prob(data, x):
+    """The mixture's log density from scipy's Gaussians (an independent reference)."""
+    cov = data.std**2 * np.eye(data.dim)
+    logs = [stats.multivariate_normal(c, cov).logpdf(x) for c in data.centers]
+    return logsumexp(np.stack(logs, axis=-1).reshape(len(x), -1), axis=1) - math.log(len(logs))
+
+
+@pytest.mark.parametrize("name", sorted(MIXTURES))
+def test_log_prob_matches_scipy_and_score_is_its_gradient(name):
+    data = MIXTURES[name]
+    gen = torch.Generator().manual_seed(0)
+    near = data.sample(50, gen).x.double()  # (50, d) on the data
+    far = near + torch.randn(near.shape, generator=gen, dtype=torch.float64)  # off it
+    x = torch.cat([near, far]).requires_grad_(True)
+    log_p = data.log_prob(x)
+    np.testing.assert_allclose(log_p.detach().numpy(), _scipy_log_prob(data, x.detach().numpy()),
+                               rtol=1e-9, atol=1e-9)
+    (grad,) = torch.autograd.grad(log_p.sum(), x)
+    torch.testing.assert_close(data.score(x.detach()), grad, rtol=1e-9, atol=1e-9)
+
+
+def test_densities_integrate_to_one():
+    data = toy.mog1d().in_box(-1, 1)  # the box map's Jacobian is part of the density
+    density = lambda v: float(data.log_prob(torch.tensor([[v]], dtype=torch.float64)).exp())  # noqa: E731
+    edges = np.concatenate([[-2.0], (data.centers[1:, 0] + data.centers[:-1, 0]) / 2, [2.0]])
+    pieces = [integrate.quad(density, a, b, points=[c])[0]
+              for a, b, c in zip(edges[:-1], edges[1:], data.centers[:, 0])]
+    assert sum(pieces) == pytest.approx(1.0, abs=1e-6)
+    cubes = toy.cubes()  # two cubes of side 0.5: density 1/(2·0.125) = 4 inside, 0 outside
+    inside_outside = cubes.log_prob(torch.tensor([[0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]))
+    assert inside_outside[0] == pytest.approx(math.log(4.0)) and inside_outside[1] == -math.inf
+    with pytest.raises(ValueError, match="score: dae"):
+        cubes.score(torch.zeros(1, 3))
+
+
+def _term_gradients(term, G, z, fake_fn):
+    x = G(z)
+    value = term(Batch(x), None, None)
+    return torch.autograd.grad(value, list(G.parameters())), x
+
+
+def test_score_term_has_the_gradient_of_minus_expected_log_density():
+    """d/dθ of −mean ⟨G(z), stopgrad S(G(z))⟩ = d/dθ of −mean log μ(G(z)) (METHODS.md §5)."""
+    torch.manual_seed(0)
+    data = toy.grid().in_box(-1, 1)
+    G = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(),
+                            torch.nn.Linear(16, 2)).double()
+    z = torch.randn(64, 3, dtype=torch.float64)
+    term = ScoreRegulariser(data)
+    grads, _ = _term_gradients(term, G, z, None)
+    reference = torch.autograd.grad(-data.log_prob(G(z)).mean(), list(G.parameters()))
+    for g, r in zip(grads, reference):
+        torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-12)
+
+
+def test_code_compat_is_the_authors_form():
+    """Their code: +mean over batch and entries of x·S(x), S not detached."""
+    torch.manual_seed(1)
+    data = toy.ring()
+    G = torch.nn.Linear(2, 2).double()
+    z = torch.randn(32, 2, dtype=torch.float64)
+    ours = ScoreRegulariser(data)(Batch(G(z)), None, None).detach()
+    theirs = ScoreRegulariser(data, code_compat=True)(Batch(G(z)), None, None)
+    x = G(z).detach()
+    assert float(ours) == pytest.approx(float(-(x * data.score(x)).sum(1).mean()), rel=1e-12)
+    assert float(theirs.detach()) == pytest.approx(float((x * data.score(x)).mean()), rel=1e-12)
+    (g_theirs,) = torch.autograd.grad(theirs, [G.weight])
+    xg = G(z)
+    (g_ref,) = torch.autograd.grad((xg * data.score(xg)).mean(), [G.weight])
+    torch.testing.assert_close(g_theirs, g_ref)  # includes the path through S
+
+
+def test_denoiser_score_matches_the_gaussian_score():
+    """Tweedie: (r(x) − x)/σ² → ∇ log N(m, s² + σ²), i.e. 1/(1 + σ²/s²) times the data's score.
+    Stated tolerance at σ = s/10, over m ± 2s: linear fit r > 0.995, slope within 3 % of that
+    factor, intercept below 0.05 (the scores span ±2)."""
+    torch.manual_seed(0)
+    m, s, sigma, steps = 1.0, 1.0, 0.1, 1500
+    dae = Denoiser(1, sigma, hidden=(64, 64))
+    opt = torch.optim.Adam(dae.parameters(), 3e-3)
+    decay = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.05, steps)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        loss = dae.loss(m + s * torch.randn(512, 1, generator=gen), gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        decay.step()
+    grid = torch.linspace(m - 2 * s, m + 2 * s, 101)[:, None]
+    with torch.no_grad():
+        estimate = dae.score(grid)[:, 0].numpy()
+    analytic = toy.gauss1d(m, s).score(grid)[:, 0].numpy()
+    fit = stats.linregress(analytic, estimate)
+    assert fit.rvalue > 0.995
+    assert fit.slope == pytest.approx(1 / (1 + sigma**2 / s**2), rel=0.03)
+    assert abs(fit.intercept) < 0.05
+
+
+def test_features_are_the_input_of_the_last_layer():
+    torch.manual_seed(0)
+    for kind, shape in (("mlp", (2,)), ("fc", (1, 8, 8)), ("dcgan", (1, 32, 32))):
+        options = {"norm": "none"} if kind != "mlp" else {}
+        D = DISCRIMINATORS[kind](shape, **options)
+        x = torch.randn(3, *shape)
+        phi = penultimate(D)(x)  # (3, F)
+        last = [m for m in D.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
+        seen: list[torch.Tensor] = []
+        last.register_forward_hook(lambda mod, inp, out, seen=seen: seen.append(inp[0]))
+        D(x)
+        torch.testing.assert_close(phi, seen[0].flatten(1))
+
+
+def test_feature_space_term_reaches_g_not_d():
+    cfg = config.load(None, ["regulariser={kind: score, score: dae, space: features, sigma: 1.0, "
+                             "hidden: [32]}", "train.batch_size=16"])
+    trainer = build.build_trainer(cfg)
+    assert "denoiser" in trainer.players
+    d = trainer.d_step()
+    trainer.players["denoiser"].update(d, trainer.D, trainer.loss)
+    d_before = [(p.detach().clone(), p.grad.clone()) for p in trainer.D.parameters()]
+    g_before = [p.detach().clone() for p in trainer.G.parameters()]
+    trainer.g_terms[0] = WeightedTerm(trainer.g_terms[0].term, Constant(1e3))  # dominates
+    out = trainer.g_step(d)
+    assert float(out["g_score"]) != 0
+    for (value, grad), p in zip(d_before, trainer.D.parameters()):
+        assert torch.equal(value, p) and torch.equal(grad, p.grad)  # D untouched
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters()))
+
+
+def test_optimum_std():
+    assert optimum_std(2.0, 3.0) == 1.0
+    with pytest.raises(ValueError, match="λ > −1"):
+        optimum_std(1.0, -1.0)
+
+
+EXACT = "configs/va_gauss1d.yaml"
+
+
+@pytest.mark.parametrize("score, tolerance", [("analytic", 0.05), ("dae", 0.10)])
+@pytest.mark.parametrize("lam", [-0.5, 1.0, 3.0])
+def test_exactness_generated_std_reaches_sigma_over_root_one_plus_lambda(lam, score, tolerance):
+    """The issue's check: N(1, 1) data, affine G, RKL-GAN, static λ: std → 1/√(1+λ)."""
+    torch.set_num_threads(1)
+    cfg = config.load(EXACT, [f"regulariser.weight={lam}", f"regulariser.score={score}"])
+    trainer = build.build_trainer(cfg)
+    for _ in range(cfg.train.steps):
+        trainer.train_step()
+    summary = evaluate(cfg, trainer)
+    m, p = summary["metrics"], summary["protocol"]
+    assert p["optimum_std"] == pytest.approx(1 / math.sqrt(1 + lam))
+    assert m["std"] == pytest.approx(p["optimum_std"], rel=tolerance)
+    assert m["mean"] == pytest.approx(1.0, abs=0.1)
