@@ -7,7 +7,8 @@ gives the generated std (mean ± standard error over seeds) against the optimum'
 relative error of any seed. Targets: within 5 % (analytic) and 10 % (DAE).
 
 Usage: python benchmarks/va_exactness.py [--seeds 5] [--workers 1] [--out bench-out]
-Prints a table and writes OUT/va_exactness.json.
+Prints a table and writes OUT/va_exactness.json and OUT/va_exactness.png (each seed's std against
+λ, over the optimum's curve 1/√(1+λ)).
 """
 
 from __future__ import annotations
@@ -65,6 +66,28 @@ def table(runs: list[dict[str, float]]) -> tuple[str, list[dict[str, float]]]:
     return "\n".join(lines), rows
 
 
+def figure(runs: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    lam = np.linspace(-0.7, 3.3, 200)
+    ax.plot(lam, 1 / np.sqrt(1 + lam), color="k", lw=1, label="optimum 1/√(1+λ)")
+    for score, offset, marker in (("analytic", -0.04, "o"), ("dae", 0.04, "s")):
+        mine = [r for r in runs if r["score"] == score]
+        ax.scatter([r["lambda"] + offset for r in mine], [r["std"] for r in mine], s=14,
+                   marker=marker, alpha=0.7, label=f"{score} score (each seed)")
+    ax.set(xlabel="λ (static)", ylabel="std of G's samples",
+           title="Exactness: N(1, 1), affine G, RKL-GAN")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -79,6 +102,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "va_exactness.json").write_text(json.dumps({"rows": rows, "runs": runs},
                                                            indent=2))
+    figure(runs, args.out / "va_exactness.png")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,28 @@ def test_exactness_generated_std_reaches_sigma_over_root_one_plus_lambda(lam, sc
     assert p["optimum_std"] == pytest.approx(1 / math.sqrt(1 + lam))
     assert m["std"] == pytest.approx(p["optimum_std"], rel=tolerance)
     assert m["mean"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_learned_score_resumes_bit_identically(tiny_config, tmp_path):
+    """The denoiser (weights and Adam state) is checkpointed with the players."""
+    from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
+
+    term = ("regulariser={kind: score, score: dae, space: features, sigma: 1.0, hidden: [16], "
+            "weight: {kind: oa, total_steps: 30, half_period: 7}}")
+    cfg = config.load(tiny_config, [term])
+    straight = build.build_trainer(cfg)
+    for _ in range(30):
+        straight.train_step()
+    first = build.build_trainer(cfg)
+    for _ in range(13):
+        first.train_step()
+    save_checkpoint({**first.state_dict(), "config": cfg.to_dict()}, tmp_path / "c.pt")
+    second = build.build_trainer(config.load(tiny_config, [term, "seed=99"]))
+    second.load_state_dict(load_checkpoint(tmp_path / "c.pt"))
+    for _ in range(17):
+        second.train_step()
+    nets = [straight.G, straight.D, straight.g_terms[0].term.denoiser]
+    again = [second.G, second.D, second.g_terms[0].term.denoiser]
+    for a, b in zip(nets, again):
+        for p, q in zip(a.parameters(), b.parameters()):
+            assert torch.equal(p, q)

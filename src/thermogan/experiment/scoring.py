@@ -152,7 +152,7 @@ def headline(summary: dict[str, Any]) -> str:
     if "modes" in m:
         text = (f"{m['modes']}/{p['components']} modes, {100 * m['high_quality']:.1f}% HQ, "
                 f"KL {float(m['reverse_kl']):.3f}")
-        return text + (f", {_moments_text(m, p)}" if "std" in m else "")
+        return text + (f"\n{_moments_text(m, p)}" if "std" in m else "")
     if not m:
         return "no metric"
     text = f"fd_mnist {m['fd_mnist']:.2f}, KID {m['kid_mnist']:.4f}"
