@@ -204,3 +204,12 @@ def test_a_learned_score_resumes_bit_identically(tiny_config, tmp_path):
     for a, b in zip(nets, again):
         for p, q in zip(a.parameters(), b.parameters()):
             assert torch.equal(p, q)
+
+
+def test_the_weight_of_each_term_is_logged_with_the_levels(tiny_config):
+    cfg = config.load(tiny_config, ["regulariser={kind: score, weight: {kind: pma, "
+                                    "total_steps: 10}}", "data.kind=ring", "data.box=null"])
+    trainer = build.build_trainer(cfg)
+    for _ in range(4):
+        trainer.train_step()
+    assert trainer.describe()["score_weight"] == pytest.approx(-(1 - 4 / 8))

@@ -225,10 +225,13 @@ class Trainer:
         return logs
 
     def describe(self) -> dict[str, float]:
-        """Current levels for logs and the progress bar (temperings' levels, lr factor)."""
+        """Current levels for logs and the progress bar (temperings' levels, the G terms'
+        weights, lr factor)."""
         out: dict[str, float] = {}
         for tempering in self.temperings:
             out.update(tempering.describe())
+        for term in self.g_terms:
+            out[f"{term.name}_weight"] = float(term.weight(self.step))
         if self.lr_schedule is not None:
             out["lr_factor"] = self.lr_schedule(self.step)
         for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
