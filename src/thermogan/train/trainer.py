@@ -98,7 +98,7 @@ class Trainer:
             player.check(self.loss)
         self.controllers = [m for m in self.temperings.modules() if isinstance(m, Controller)]
         self.lr_schedule = lr_schedule
-        self.G_ema = None
+        self.G_ema, self.ema_decay = None, ema
         if ema is not None:
             self.G_ema = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(ema),
                                        use_buffers=True)

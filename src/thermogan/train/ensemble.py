@@ -1,0 +1,206 @@
+"""Seed ensembles: S trainers of one config stepped as one vectorised computation.
+
+An ``Ensemble`` takes S ``Trainer``s that differ only in their seed (built by the usual
+``build_trainer``, so each has its own initial weights and random streams) and trains them
+together: their parameters are stacked along a leading member axis
+(``torch.func.stack_module_state``), the networks run once for all members under ``vmap`` of
+``functional_call``, and one optimizer steps the stacked parameters. Adam's and SGD's updates are
+elementwise, so one optimizer over stacked parameters is S independent optimizers. Each member
+still draws its data and latents from its own streams, in the order a single run draws them, so a
+member follows its single run up to floating-point rounding (batched matrix products sum in
+another order).
+
+``sync()`` writes the stacked state back into the member trainers (weights, optimizer moments,
+EMA): a member is then an ordinary trainer, checkpointed, evaluated and resumed as one, and
+``Ensemble(members)`` stacks them again, so an ensemble resumes exactly from its members'
+checkpoints.
+
+Supported now: unconditional runs without temperings, players, G terms or gradient penalty, with
+Adam or SGD, a learning-rate schedule and an EMA of G. Anything else is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from thermogan.train.trainer import Trainer
+
+#: Optimizers whose update is elementwise: one over stacked parameters is one per member.
+ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD)
+
+
+def unsupported(trainer: Trainer) -> str | None:
+    """Why ``trainer`` cannot be an ensemble member (None when it can)."""
+    reasons = {
+        "temperings": len(trainer.temperings) > 0,
+        "players": len(trainer.players) > 0,
+        "G terms": len(trainer.g_terms) > 0,
+        "a gradient penalty": bool(trainer.gp_weight),
+        "class-conditional networks": trainer.num_classes is not None,
+        f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
+        f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
+        "networks with buffers (batch norm)": any(
+            True for net in (trainer.G, trainer.D) for _ in net.buffers()),
+    }
+    found = [name for name, present in reasons.items() if present]
+    return f"ensembles do not support {', '.join(found)} yet" if found else None
+
+
+class _Stacked:
+    """One network's parameters stacked over the members, and its vectorised call."""
+
+    def __init__(self, nets: Sequence[nn.Module]) -> None:
+        params, _ = stack_module_state(list(nets))
+        self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        skeleton = copy.deepcopy(nets[0]).to("meta")
+
+        def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
+            return functional_call(skeleton, p, (x,))
+
+        self.call: Callable[[dict[str, Tensor], Tensor], Tensor] = vmap(call)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The members' outputs (S, B, ...) for their inputs x (S, B, ...)."""
+        return self.call(self.params, x)
+
+    def write_back(self, nets: Sequence[nn.Module]) -> None:
+        with torch.no_grad():
+            for s, net in enumerate(nets):
+                for name, p in net.named_parameters():
+                    p.copy_(self.params[name][s])
+
+
+class Ensemble:
+    """S member trainers of one config trained as one computation (see the module docstring)."""
+
+    def __init__(self, members: Sequence[Trainer]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        for member in members:
+            reason = unsupported(member)
+            if reason:
+                raise ValueError(reason)
+        self.members = list(members)
+        first = self.members[0]
+        self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
+        self.step = first.step
+        if any(m.step != self.step for m in self.members):
+            raise ValueError("the members are at different steps")
+        self.G, self.D = _Stacked([m.G for m in members]), _Stacked([m.D for m in members])
+        self.g_opt = self._optimizer(self.G, [m.g_opt for m in members], [m.G for m in members],
+                                     first.hparams[0])
+        self.d_opt = self._optimizer(self.D, [m.d_opt for m in members], [m.D for m in members],
+                                     first.hparams[1])
+        self.ema: dict[str, Tensor] | None = None
+        if first.G_ema is not None:
+            self.ema = {name: torch.stack([dict(m.G_ema.module.named_parameters())[name].detach()
+                                           for m in members]).clone()
+                        for name in self.G.params}
+            self.ema_count = int(first.G_ema.n_averaged)
+            self.ema_decay = float(first.ema_decay)
+
+    @staticmethod
+    def _optimizer(stacked: _Stacked, opts: Sequence[torch.optim.Optimizer],
+                   nets: Sequence[nn.Module], hparams: list[dict[str, Any]]
+                   ) -> torch.optim.Optimizer:
+        """One optimizer of the members' kind over the stacked parameters, with their state."""
+        opt = type(opts[0])(list(stacked.params.values()), **hparams[0])
+        names = [name for name, _ in nets[0].named_parameters()]
+        for name, stacked_p in zip(names, stacked.params.values()):
+            states = [o.state.get(dict(net.named_parameters())[name], {})
+                      for o, net in zip(opts, nets)]
+            if states[0]:
+                opt.state[stacked_p] = {
+                    key: value.clone() if key == "step" else torch.stack([s[key] for s in states])
+                    for key, value in states[0].items()}
+        return opt
+
+    # ----------------------------------------------------------------------------------------
+    def _real(self) -> Tensor:
+        return torch.stack([m.data.sample(self.batch_size, m.rngs["data"], m.device).x
+                            for m in self.members])  # (S, B, ...)
+
+    def _latents(self) -> Tensor:
+        return torch.stack([m.sample_z(self.batch_size) for m in self.members])  # (S, B, z)
+
+    def _set_lr(self) -> None:
+        schedule = self.members[0].lr_schedule
+        if schedule is None:
+            return
+        factor = schedule(self.step)
+        for opt, groups in zip((self.g_opt, self.d_opt), self.members[0].hparams):
+            for group, hp in zip(opt.param_groups, groups):
+                group["lr"] = hp["lr"] * factor
+
+    def d_step(self) -> Tensor:
+        """One D step of every member; returns each member's D loss (S,)."""
+        real = self._real()
+        with torch.no_grad():
+            fake = self.G(self._latents())
+        real_logits = self.D(real).flatten(1)  # (S, B)
+        fake_logits = self.D(fake).flatten(1)
+        losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
+        self.d_opt.zero_grad(set_to_none=True)
+        losses.sum().backward()  # member s's parameters get member s's gradient only
+        self.d_opt.step()
+        return losses.detach()
+
+    def g_step(self) -> Tensor:
+        """One G step of every member (D fixed); returns each member's G loss (S,)."""
+        logits = self.D(self.G(self._latents())).flatten(1)  # (S, B)
+        losses = self.loss.gen(logits).mean(1)
+        self.g_opt.zero_grad(set_to_none=True)
+        losses.sum().backward(inputs=list(self.G.params.values()))
+        self.g_opt.step()
+        return losses.detach()
+
+    def _update_ema(self) -> None:
+        with torch.no_grad():
+            for name, avg in self.ema.items():
+                if self.ema_count == 0:
+                    avg.copy_(self.G.params[name])
+                else:
+                    avg.lerp_(self.G.params[name], 1 - self.ema_decay)
+        self.ema_count += 1
+
+    def train_step(self) -> dict[str, Tensor]:
+        """One step of every member; values to log, each (S,) (one entry per member)."""
+        self._set_lr()
+        for _ in range(self.d_steps):
+            d_loss = self.d_step()
+        g_loss = self.g_step()
+        if self.ema is not None:
+            self._update_ema()
+        self.step += 1
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    # ----------------------------------------------------------------------------------------
+    def sync(self) -> list[Trainer]:
+        """Write the stacked state back into the members (weights, optimizer state, EMA, step)
+        and return them: each is then an ordinary trainer, as its single run would be."""
+        for attr, stacked, opt_attr in (("G", self.G, "g_opt"), ("D", self.D, "d_opt")):
+            nets = [getattr(m, attr) for m in self.members]
+            stacked.write_back(nets)
+            opt = self.g_opt if attr == "G" else self.d_opt
+            for s, (member, net) in enumerate(zip(self.members, nets)):
+                member_opt = getattr(member, opt_attr)
+                for (_, p), stacked_p in zip(net.named_parameters(), stacked.params.values()):
+                    state = opt.state.get(stacked_p)
+                    if state:
+                        member_opt.state[p] = {
+                            key: value.clone() if key == "step" else value[s].clone()
+                            for key, value in state.items()}
+        for s, member in enumerate(self.members):
+            member.step = self.step
+            if self.ema is not None:
+                with torch.no_grad():
+                    for name, p in member.G_ema.module.named_parameters():
+                        p.copy_(self.ema[name][s])
+                    member.G_ema.n_averaged.fill_(self.ema_count)
+        return self.members
