@@ -1,0 +1,79 @@
+"""Seed ensembles against sequential single runs (issue [10]).
+
+The vanilla ring-of-8 config (``configs/ring8_vanilla.yaml``: MLP 128×2 G and D, batch 256, Adam,
+EMA): a single run's steps per second, and an ensemble of S members' member-steps per second
+(S × its steps per second), for S = 1, 8, 32, 64. The speedup is the ensemble's seed throughput
+over S sequential single runs'. Rounds alternate between the single run and the ensembles; the
+median over rounds is reported. On 2 CPU cores these MLPs are compute-bound, so the ceiling is the
+ratio of batched to unbatched matrix-product throughput (about 2.5×), not S×; a GPU goes further.
+
+Usage: python benchmarks/ensemble.py [--steps 40] [--rounds 3] [--members 1,8,32,64]
+       [--threads N] [--out bench-out]
+Prints a table and writes OUT/ensemble.json: {"rows": [{"members": S, "speedup": x, ...}, ...]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+from timing import seconds_per_call
+
+from thermogan.experiment import build, config
+from thermogan.train.ensemble import Ensemble
+
+CONFIG = "configs/ring8_vanilla.yaml"
+
+
+def _trainers(n: int) -> list:
+    cfg = config.load(CONFIG)
+    return [build.build_trainer(cfg.model_copy(update={"seed": s}), torch.device("cpu"))
+            for s in range(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--members", default="1,8,32,64")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = [int(s) for s in args.members.split(",")]
+    single = _trainers(1)[0]
+    ensembles = {s: Ensemble(_trainers(s)) for s in sizes}
+    single.train_step()  # warm up every path once
+    for ens in ensembles.values():
+        ens.train_step()
+    times: dict[str, list[float]] = {"single": [], **{str(s): [] for s in sizes}}
+    for _ in range(args.rounds):
+        times["single"].append(seconds_per_call(single.train_step, args.steps))
+        for s, ens in ensembles.items():
+            times[str(s)].append(seconds_per_call(ens.train_step, args.steps))
+    single_rate = 1 / statistics.median(times["single"])  # steps/s of one run
+    rows = []
+    for s in sizes:
+        rate = s / statistics.median(times[str(s)])  # member-steps/s
+        rows.append({"members": s, "member_steps_per_s": rate, "single_steps_per_s": single_rate,
+                     "speedup": rate / single_rate})
+    print(f"{CONFIG}, {args.steps} steps × {args.rounds} rounds, {torch.get_num_threads()} "
+          f"threads, {platform.processor() or platform.machine()}")
+    print("| members | member-steps/s | single run steps/s | speedup |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['members']} | {row['member_steps_per_s']:.0f} | "
+              f"{row['single_steps_per_s']:.0f} | {row['speedup']:.2f}× |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ensemble.json").write_text(json.dumps(
+        {"config": CONFIG, "threads": torch.get_num_threads(), "steps": args.steps,
+         "rounds": args.rounds, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
