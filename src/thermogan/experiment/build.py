@@ -19,6 +19,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from thermogan.data import DATASETS
+from thermogan.data.energy import EnergyData
 from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError, unknown_key
@@ -31,6 +32,9 @@ from thermogan.schedules import SCHEDULES, schedule_from_dict
 from thermogan.tempering import CONTROLLERS, TEMPERINGS
 from thermogan.tempering.base import Tempering
 from thermogan.train.trainer import Trainer
+
+#: Every kind of data set the build makes.
+AnyData = ToyDataset | ImageData | EnergyData
 
 REGISTRIES: dict[str, dict[str, Any]] = {
     "datasets": DATASETS,
@@ -164,7 +168,7 @@ def check_components(cfg: ExperimentConfig) -> None:
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
 
 
-def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
+def build_data(cfg: ExperimentConfig) -> AnyData:
     """The data set, mapped into ``data.box`` when one is set (images live in [−1, 1])."""
     data = call_component(DATASETS, cfg.data, "data")
     if cfg.data.box is None or data.is_image and cfg.data.box == data.box:
@@ -172,10 +176,13 @@ def build_data(cfg: ExperimentConfig) -> ToyDataset | ImageData:
     if data.is_image:
         raise ConfigError(f"data.box={list(cfg.data.box)!r}: images live in [-1, 1]; "
                           "set data.box to [-1, 1] or null")
-    return data.in_box(*cfg.data.box)
+    try:
+        return data.in_box(*cfg.data.box)
+    except ValueError as err:  # e.g. an energy, whose target cannot be moved
+        raise ConfigError(f"data.{err}") from None
 
 
-def build_temperings(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> list[Tempering]:
+def build_temperings(cfg: ExperimentConfig, data: AnyData) -> list[Tempering]:
     """The temperings in the order they apply, their schedules laid out over
     ``train.schedule_steps`` (``train.steps`` when null)."""
     steps = cfg.with_fixed_schedules().train.schedule_steps
@@ -183,7 +190,7 @@ def build_temperings(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> lis
             for i, spec in enumerate(cfg.temperings())]
 
 
-def build_g_terms(cfg: ExperimentConfig, data: ToyDataset | ImageData,
+def build_g_terms(cfg: ExperimentConfig, data: AnyData,
                   discriminator: torch.nn.Module) -> list[WeightedTerm]:
     """Each G term of ``regulariser`` with its weight (a number or a schedule; default 1);
     factories that take ``discriminator`` get the run's D."""
@@ -198,7 +205,7 @@ def build_g_terms(cfg: ExperimentConfig, data: ToyDataset | ImageData,
     return terms
 
 
-def num_classes(cfg: ExperimentConfig, data: ToyDataset | ImageData) -> int | None:
+def num_classes(cfg: ExperimentConfig, data: AnyData) -> int | None:
     """The classes a conditional model is given (None when ``model.conditional`` is false)."""
     if not cfg.model.conditional:
         return None

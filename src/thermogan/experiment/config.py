@@ -136,7 +136,8 @@ class EvalConfig(Strict):
     """How `thermogan eval` and the end of training score a run."""
 
     samples: int | None = Field(None, gt=0)  # generated samples scored; null: the protocol's
-    # (2,500 for toy mixtures (PacGAN), 10,000 for MNIST, 26,000 for Stacked MNIST)
+    # (2,500 for toy mixtures (PacGAN), 10,000 for MNIST, 26,000 for Stacked MNIST, 50,000 for
+    # an energy's grid)
     seed: int = 0  # seed of the evaluation's latent draws
     threshold: float = Field(3.0, gt=0)  # high quality: within threshold * std of a centre
     use_ema: bool = True  # score the EMA generator when there is one

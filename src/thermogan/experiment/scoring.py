@@ -7,6 +7,9 @@
 - MNIST: ``fd_mnist`` and ``kid_mnist`` of 10,000 samples against the 10,000 test images.
 - Stacked MNIST: the same (channel features concatenated) plus modes and KL over the 1000 digit
   triples, from 26,000 samples (PacGAN protocol).
+- Energies (``data: {kind: energy}``): KL both ways between the target normalised on a grid and
+  the samples' histogram, and the mass per lobe or branch against the target's, from 50,000
+  samples (``experiment/density_scorer.py``).
 - Other images (CIFAR-10, folders, arrays): no trusted metric exists here (the feature network
   reads MNIST digits), and the summary says so instead of inventing a number.
 
@@ -29,6 +32,8 @@ from typing import Any
 import torch
 
 from thermogan.data.download import data_dir
+from thermogan.data.energy import EnergyData
+from thermogan.experiment import density_scorer
 from thermogan.experiment.build import build_data
 from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.mnist_scorer import MnistScorer
@@ -49,6 +54,8 @@ def eval_samples(cfg: ExperimentConfig) -> int:
     """Samples scored: ``eval.samples``, or the protocol's default for the data."""
     if cfg.eval.samples is not None:
         return cfg.eval.samples
+    if cfg.data.kind == "energy":
+        return density_scorer.SAMPLES
     return MNIST_LIKE.get(cfg.data.kind, TOY_SAMPLES)
 
 
@@ -106,6 +113,10 @@ def _score(cfg: ExperimentConfig, trainer: Trainer,
     if labels is not None:
         protocol["labels"] = (f"uniform over {trainer.num_classes} classes, drawn with seed "
                               f"derive({ev.seed}, 'eval.labels')")
+    if isinstance(trainer.data, EnergyData):
+        samples = trainer.sample(n, ev.seed, use_ema=use_ema)
+        summary = density_scorer.density_summary(trainer.data, samples, ev.seed)
+        return {**summary, "protocol": {**protocol, **summary["protocol"]}}
     if not trainer.data.is_image:
         return _toy_summary(cfg, trainer, n, use_ema, protocol, labels)
     scorer = scorer or image_scorer(cfg)
@@ -149,6 +160,8 @@ def _moments_1d(cfg: ExperimentConfig, data: Any) -> dict[str, float]:
 def headline(summary: dict[str, Any]) -> str:
     """The metrics of a summary in a few words (for figure titles and tables)."""
     m, p = summary["metrics"], summary["protocol"]
+    if "kl_target_model" in m:
+        return density_scorer.density_headline(m, p)
     if "modes" in m:
         text = (f"{m['modes']}/{p['components']} modes, {100 * m['high_quality']:.1f}% HQ, "
                 f"KL {float(m['reverse_kl']):.3f}")
@@ -175,6 +188,8 @@ def format_metrics(summary: dict[str, Any]) -> str:
     """One line: the metrics and how they were computed."""
     m, p = summary["metrics"], summary["protocol"]
     how = f"{p['samples']} samples, seed {p['seed']}, {p['generator']} G, step {p['step']}"
+    if "kl_target_model" in m:
+        return f"{density_scorer.density_line(m, p)} ({how})"
     if "modes" in m:
         moments = f"  {_moments_text(m, p)}" if "std" in m else ""
         return (f"modes {m['modes']}/{p['components']}  high quality {100 * m['high_quality']:.1f}%"

@@ -3,7 +3,9 @@
 The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands the
 discriminator to factories that take ``discriminator``); config ``regulariser`` is one or a list
 of ``{kind: NAME, weight: NUMBER_OR_SCHEDULE, ...options}``. ``score``: variational annealing's
-score regulariser (Chen et al. 2019, ``objectives/variational.py``).
+score regulariser (Chen et al. 2019, ``objectives/variational.py``); ``energy`` and
+``reference``: the free energy's terms for learning from an unnormalised density
+(``objectives/free_energy.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
+from thermogan.objectives.free_energy import EnergyTerm, ReferenceTerm
 from thermogan.objectives.variational import ScoreRegulariser
 from thermogan.schedules import Schedule
 from thermogan.step import DStep, GTerm, Player
 
 #: G-term registry: name -> factory(data, **options).
-G_TERMS: dict[str, Callable[..., GTerm]] = {"score": ScoreRegulariser}
+G_TERMS: dict[str, Callable[..., GTerm]] = {"score": ScoreRegulariser, "energy": EnergyTerm,
+                                             "reference": ReferenceTerm}
 
 
 @dataclass(frozen=True)

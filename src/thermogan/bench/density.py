@@ -1,0 +1,272 @@
+"""Learning from an unnormalised density, annealed against β = 1 (Chen et al. 2019, "Variational
+Annealing of GANs: A Langevin Perspective", Fig. 6), on the four energies of Rezende & Mohamed
+(2015), "Variational Inference with Normalizing Flows".
+
+The twins ``configs/density.yaml`` (β annealed from 0.01 to 1) and ``configs/density_fixed.yaml``
+(β = 1 throughout) differ only in ``regulariser`` (and ``name``); each (energy, seed) trains both
+from the same initial G and D (weights are drawn from the seed before the G terms exist, and
+every random stream is named by its consumer, ``train/rng.py``). With ``--steps``, the annealing
+schedule keeps its proportions: its step counts are scaled by steps / the config's steps.
+
+Scores (``experiment/density_scorer.py``): KL(target‖model) and KL(model‖target) between the
+target normalised on a 50² grid over [−4, 4]² and the histogram of 50,000 samples, the mass per
+lobe or branch against the target's, and the fraction of samples outside the window; mean ± SE
+over seeds. A run misses a region when the region holds less than a quarter of its target mass.
+``density.png``: per energy (rows), the target, the initial G's samples, and seed 0 with and
+without annealing.
+
+Protocols: full: 5 seeds of the configs' 3,000 steps (40 runs, about 15 s each on one thread);
+quick: 2 seeds of 1,000 steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
+from thermogan.errors import UsageError
+from thermogan.jsonio import write_json
+
+ENERGIES = ("u1", "u2", "u3", "u4")
+#: method -> its config file
+METHODS: dict[str, str] = {"annealed": "density.yaml", "β = 1": "density_fixed.yaml"}
+TWIN_KEYS = ("name", "regulariser")  # the keys in which the twins may differ
+SCALED = ("steps", "total_steps", "half_period")  # schedule fields counted in steps
+MISSED = 0.25  # a region is missed below this fraction of its target mass
+SHOWN = 3000  # samples kept per run of seed 0 for the figure
+
+
+@dataclass(frozen=True)
+class Protocol:
+    seeds: int = 5
+    steps: int | None = None  # None: the configs' (3,000)
+    energies: tuple[str, ...] = ENERGIES
+
+
+QUICK = Protocol(seeds=2, steps=1000)
+
+
+@dataclass(frozen=True)
+class Job:
+    energy: str
+    method: str
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+
+
+def twin_paths(config_dir: Path) -> dict[str, Path]:
+    """Each method's config; both must exist and differ only in TWIN_KEYS."""
+    from thermogan.experiment import config, runs
+
+    paths = {method: config_dir / name for method, name in METHODS.items()}
+    for path in paths.values():
+        if not path.is_file():
+            raise UsageError(f"config {path} does not exist (--configs names the folder of "
+                             "density.yaml and density_fixed.yaml)")
+    a, b = (config.load(p).to_dict() for p in paths.values())
+    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
+    if other:
+        raise UsageError(f"{paths['annealed']} and {paths['β = 1']} are not twins: they differ "
+                         f"in {other[0]} (only {', '.join(TWIN_KEYS)} may)")
+    return paths
+
+
+def rescaled(spec: Any, factor: float) -> Any:
+    """A schedule spec (or a list of G terms) with every count of steps times ``factor``."""
+    if isinstance(spec, list):
+        return [rescaled(item, factor) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    return {k: max(1, round(v * factor)) if k in SCALED and isinstance(v, int)
+            else rescaled(v, factor) for k, v in spec.items()}
+
+
+def plan(config_dir: Path, out: Path, p: Protocol) -> list[Job]:
+    """Every (energy, seed, method) run, each config and reused run folder checked here."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    bad = [e for e in p.energies if e not in ENERGIES]
+    if bad:
+        raise UsageError(f"--energies: unknown energy {bad[0]!r}; valid: {', '.join(ENERGIES)}")
+    paths = twin_paths(config_dir)
+    jobs = []
+    for energy in p.energies:
+        for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
+            for method, path in paths.items():
+                cfg = config.load(path)
+                overrides = [f"data.energy={energy}", f"seed={seed}",
+                             f"name={cfg.name}_{energy}_seed{seed}", "device=cpu",
+                             "train.progress=false", "train.tensorboard=false"]
+                if p.steps is not None:
+                    factor = p.steps / cfg.train.steps
+                    terms = rescaled(cfg.to_dict()["regulariser"], factor)
+                    overrides += [f"train.steps={p.steps}",
+                                  f"train.checkpoint_every={p.steps}",
+                                  f"regulariser={json.dumps(terms)}"]
+                jobs.append(Job(energy, method, seed, path, tuple(overrides),
+                                out / "runs" / energy / cfg.name / f"seed{seed}"))
+    for job in jobs:  # a bad override, or a reused run of another config, fails here
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
+    return jobs
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run (or reuse it: ``runs.train_or_reuse``); its scores, and for seed 0 its
+    samples and those of its initial G (for the figure)."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import build_trainer
+
+    cfg = config.load(job.config, list(job.overrides))
+    summary = runs.train_or_reuse(cfg, job.run_dir)
+    m, p = summary["metrics"], summary["protocol"]
+    out = {"energy": job.energy, "method": job.method, "seed": job.seed,
+           "run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds", math.nan),
+           "kl_target_model": m["kl_target_model"], "kl_model_target": m["kl_model_target"],
+           "region_mass": m["region_mass"], "outside": m["outside"], "protocol": p}
+    if job.seed == 0:
+        _, trainer = runs.open_run(job.run_dir)
+        out["samples"] = trainer.sample(SHOWN, cfg.eval.seed, cfg.eval.use_ema).numpy()
+        initial = build_trainer(cfg)  # the same weights as the run's at step 0
+        out["initial"] = initial.sample(SHOWN, cfg.eval.seed, use_ema=False).numpy()
+    return out
+
+
+def missed(mass: list[float], target: list[float]) -> int:
+    """The regions holding less than MISSED of their target mass."""
+    return sum(m < MISSED * t for m, t in zip(mass, target))
+
+
+def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± SE over seeds per (energy, method), in ENERGIES and METHODS order, each energy
+    followed by the exact sampler's floor."""
+    rows = []
+    for energy in ENERGIES:
+        for method in METHODS:
+            rs = [r for r in results if r["energy"] == energy and r["method"] == method]
+            if not rs:
+                continue
+            p = rs[0]["protocol"]
+            row: dict[str, Any] = {"energy": energy, "method": method, "seeds": len(rs),
+                                   "regions": p["regions"],
+                                   "target_region_mass": p["target_region_mass"],
+                                   "floor_kl_target_model": p["floor_kl_target_model"],
+                                   "floor_kl_model_target": p["floor_kl_model_target"],
+                                   "missed": sum(missed(r["region_mass"], p["target_region_mass"])
+                                                 > 0 for r in rs)}
+            for key in ("kl_target_model", "kl_model_target", "outside", "wall_s"):
+                row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
+            masses = [mean_se([float(r["region_mass"][k]) for r in rs])
+                      for k in range(len(p["regions"]))]
+            row["region_mass"], row["region_mass_se"] = ([m for m, _ in masses],
+                                                         [s for _, s in masses])
+            rows.append(row)
+    return rows
+
+
+def _masses(row: dict[str, Any]) -> str:
+    if len(row["regions"]) == 1:
+        return "—"
+    return " / ".join(plus_minus(m, s, ".2f") for m, s in zip(row["region_mass"],
+                                                              row["region_mass_se"]))
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "", "| energy | method | seeds | KL(target‖model) | KL(model‖target) | "
+             "region masses (target) | runs missing a region | outside % | wall time (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows):
+        target = " / ".join(f"{t:.2f}" for t in r["target_region_mass"])
+        names = " / ".join(r["regions"])
+        lines.append(
+            f"| {r['energy']} | {r['method']} | {r['seeds']} | "
+            f"{plus_minus(r['kl_target_model'], r['kl_target_model_se'], '.3f')} | "
+            f"{plus_minus(r['kl_model_target'], r['kl_model_target_se'], '.3f')} | "
+            f"{_masses(r)}{f' ({target})' if len(r['regions']) > 1 else ''} | "
+            f"{r['missed']}/{r['seeds']} | "
+            f"{plus_minus(100 * r['outside'], 100 * r['outside_se'], '.1f')} | "
+            f"{plus_minus(r['wall_s'], r['wall_s_se'], '.1f')} |")
+        if i + 1 == len(rows) or rows[i + 1]["energy"] != r["energy"]:
+            regions = f"{target} ({names})" if len(r["regions"]) > 1 else "—"
+            lines.append(f"| {r['energy']} | exact sampler (floor) | – | "
+                         f"{r['floor_kl_target_model']:.3f} | {r['floor_kl_model_target']:.3f} | "
+                         f"{regions} | – | – | – |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
+    """``density.png``: per energy, the target, the initial G, annealed and β = 1 (seed 0)."""
+    from matplotlib.figure import Figure
+
+    from thermogan.data.energy import energy as energy_data
+    from thermogan.report.density import draw_target
+    from thermogan.report.figures import save_figure
+
+    shown = {(r["energy"], r["method"]): r for r in results if r["seed"] == 0}
+    energies = [e for e in ENERGIES if any(k[0] == e for k in shown)]
+    if not energies:
+        return None
+    fig = Figure(figsize=(3.0 * (2 + len(METHODS)), 3.2 * len(energies)), layout="constrained")
+    axes = fig.subplots(len(energies), 2 + len(METHODS), squeeze=False)
+    for row, energy in zip(axes, energies):
+        runs = [shown.get((energy, m)) for m in METHODS]
+        first = next(r for r in runs if r is not None)
+        p = first["protocol"]
+        data, half = energy_data(energy, p["reference_std"], p["window"][1]), p["window"][1]
+        draw_target(row[0], data, half)
+        row[0].set_title(f"{energy}: target exp(−U)", fontsize=9)
+        draw_target(row[1], data, half, first["initial"], color="tab:blue")
+        row[1].set_title(f"{energy}: initial G (seed 0)", fontsize=9)
+        for ax, method, r in zip(row[2:], METHODS, runs):
+            if r is None:
+                ax.set_visible(False)
+                continue
+            draw_target(ax, data, half, r["samples"])
+            mass = "/".join(f"{m:.2f}" for m in r["region_mass"])
+            ax.set_title(f"{energy}: {method}\nKL(t‖m) {r['kl_target_model']:.2f}, KL(m‖t) "
+                         f"{r['kl_model_target']:.2f}" + (f", mass {mass}" if len(
+                             r["region_mass"]) > 1 else ""), fontsize=8)
+    fig.suptitle("Learning from an unnormalised density, seed 0 (the variational-annealing "
+                 "slides' Fig. 6)", fontsize=10)
+    return save_figure(fig, path, dpi=100)
+
+
+def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
+                  label: str = "full") -> str:
+    """Run every (energy, seed, method), then write results.md, results.json and density.png;
+    returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(config_dir, out, p)
+    started = time.perf_counter()
+    results = sorted(run_pool(run_job, jobs, workers, "bench density"),
+                     key=lambda r: (ENERGIES.index(r["energy"]), list(METHODS).index(r["method"]),
+                                    r["seed"]))
+    first = results[0]["protocol"]
+    lo, hi = first["window"]
+    header = (f"Learning from an unnormalised density ({label}): {p.seeds} seed(s) per energy "
+              f"and method, the same initial G and D for both methods of a seed; {first['step']} "
+              f"steps; {first['samples']} samples scored on a {first['cells']}² grid over "
+              f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
+              f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
+              f"run on one thread; {workers} worker(s), {time.perf_counter() - started:.0f} s "
+              "in all. Mean ± SE over seeds.")
+    rows = aggregate(results)
+    text = markdown(rows, header)
+    (out / "results.md").write_text(text)
+    per_run = [{k: v for k, v in r.items() if k not in ("samples", "initial")} for r in results]
+    write_json({"protocol": {**asdict(p), "configs": str(config_dir), "label": label,
+                             "methods": METHODS, "missed_below": MISSED},
+                "summary": rows, "runs": per_run}, out / "results.json")
+    figure(results, out / "density.png")
+    return text
+
