@@ -83,20 +83,29 @@ def test_score_term_has_the_gradient_of_minus_expected_log_density():
 
 
 def test_code_compat_is_the_authors_form():
-    """Their code: +mean over batch and entries of x·S(x), S not detached."""
+    """Their updater: l · mean((r(f).data − f) · f): r detached, −f not, mean over entries."""
     torch.manual_seed(1)
-    data = toy.ring()
-    G = torch.nn.Linear(2, 2).double()
+    G = torch.nn.Linear(2, 3).double()
     z = torch.randn(32, 2, dtype=torch.float64)
-    ours = ScoreRegulariser(data)(Batch(G(z)), None, None).detach()
-    theirs = ScoreRegulariser(data, code_compat=True)(Batch(G(z)), None, None)
-    x = G(z).detach()
-    assert float(ours) == pytest.approx(float(-(x * data.score(x)).sum(1).mean()), rel=1e-12)
-    assert float(theirs.detach()) == pytest.approx(float((x * data.score(x)).mean()), rel=1e-12)
-    (g_theirs,) = torch.autograd.grad(theirs, [G.weight])
-    xg = G(z)
-    (g_ref,) = torch.autograd.grad((xg * data.score(xg)).mean(), [G.weight])
-    torch.testing.assert_close(g_theirs, g_ref)  # includes the path through S
+    D = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).double()
+    term = ScoreRegulariser(toy.box(3), score="dae", space="features", code_compat=True,
+                            sigma=0.5, hidden=(8,), discriminator=D).double()
+    torch.nn.init.normal_(term.denoiser.body[-1].weight)  # a denoiser that does something
+    theirs = term(Batch(G(z)), None, D)
+    (grad,) = torch.autograd.grad(theirs, [G.weight])
+    f = D[:-1](G(z))  # (32, 4) with G's graph
+    r = term.denoiser(f).detach()
+    reference = ((r - f) / 0.25 * f).mean()
+    (ref_grad,) = torch.autograd.grad(reference, [G.weight])
+    assert float(theirs) == pytest.approx(float(reference), rel=1e-12)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-12)
+    detached = ScoreRegulariser(toy.box(3), score="dae", space="features", sigma=0.5,
+                                hidden=(8,), discriminator=D).double()
+    detached.load_state_dict(term.state_dict())
+    (ours,) = torch.autograd.grad(detached(Batch(G(z)), None, D), [G.weight])
+    assert not torch.allclose(ours * -1 / 4, grad)  # not ours rescaled: the −f is live
+    with pytest.raises(ValueError, match="score: dae"):
+        ScoreRegulariser(toy.ring(), code_compat=True)
 
 
 def test_denoiser_score_matches_the_gaussian_score():
@@ -213,3 +222,16 @@ def test_the_weight_of_each_term_is_logged_with_the_levels(tiny_config):
     for _ in range(4):
         trainer.train_step()
     assert trainer.describe()["score_weight"] == pytest.approx(-(1 - 4 / 8))
+
+
+def test_a_weight_that_reaches_zero_inside_a_log_window_is_logged_over_its_steps(tiny_config,
+                                                                                tmp_path):
+    """λ(t) reaches 0 at step 24 of a 50-step window: g_score is logged over the steps that
+    computed it (it used to stop the run with a KeyError)."""
+    from thermogan.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", str(tiny_config), "train.steps=50", "train.log_every=50",
+                 "regulariser={kind: score, weight: {kind: nma, total_steps: 30}}",
+                 "--out", str(out)]) == 0
+    assert '"g_score"' in (out / "metrics.jsonl").read_text()

@@ -12,9 +12,11 @@ has the regulariser's gradient; the trainer multiplies it by λ(t) (``weight``, 
 schedule such as ``pma``, ``nma``, ``oa``). Scores: ``analytic`` (toy data's closed form, data
 space only) or ``dae`` (a denoising autoencoder trained on real samples or features, a player).
 
-``code_compat: true`` is the authors' code instead: ``+mean_{b,i} x_bi·S_i(x_b)`` with S not
-detached (an extra gradient through S, e.g. −mean x² for the DAE's −x), averaged over the F
-entries, and in their sign, so its weight is their l: λ = −l/F (up to that extra term).
+``code_compat: true`` (with ``score: dae``) is the authors' code instead (their Chainer updater:
+``l · mean((r(f).data − f) · f)``): the denoiser's output is detached but its −x is not, so the
+gradient is l·(r − 2x)/n rather than l·(r − x)/n (an extra −(l/2)·mean x² against the detached
+form); it averages over the F entries and has their sign, so its weight is their l and
+λ = −l/F up to that extra term.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _feature_dim(data: object, discriminator: nn.Module | None, space: str) -> i
     discriminator.eval()  # a probe: leave batch norm's running statistics alone
     try:
         with torch.no_grad():
-            probe = torch.zeros(2, *shape, device=next(discriminator.parameters()).device)
+            weight = next(discriminator.parameters())
+            probe = torch.zeros(2, *shape, device=weight.device, dtype=weight.dtype)
             return int(penultimate(discriminator)(probe).shape[1])
     finally:
         discriminator.train(was_training)
@@ -78,6 +81,9 @@ class ScoreRegulariser(nn.Module):
         if score == "analytic" and space == "features":
             raise ValueError("score=analytic: closed-form scores are in data space; "
                              "use score: dae for space: features")
+        if code_compat and score != "dae":
+            raise ValueError("code_compat=true: the authors' form is their denoiser's; use "
+                             "score: dae")
         if score == "analytic" and not callable(getattr(data, "score", None)):
             raise ValueError(f"score=analytic: the data {getattr(data, 'name', data)!r} have no "
                              "closed-form score; use score: dae")
@@ -100,8 +106,9 @@ class ScoreRegulariser(nn.Module):
 
     def forward(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor:
         x = self.inputs(fake.x, discriminator).flatten(1)  # (B, F) with G's graph
-        if self.code_compat:
-            return (x * self.score(x)).mean()
+        if self.code_compat:  # (r(x) detached − x)/σ², as their updater
+            s = (self.denoiser(x).detach() - x) / self.denoiser.sigma**2
+            return (x * s).mean()
         with torch.no_grad():
             s = self.score(x)  # (B, F)
         return -(x * s).sum(1).mean()

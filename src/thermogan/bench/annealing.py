@@ -1,0 +1,246 @@
+"""Variational annealing on MNIST (Chen et al. 2019, "Variational Annealing of GANs: A Langevin
+Perspective"; METHODS.md §5): static λ = 0 against the dynamic schedules PMA, NMA and OA, over
+seeds, from the same initial G, D and denoiser.
+
+``configs/va_mnist_cpu.yaml`` is the reduced CPU protocol of the slides' Table 1 (RKL-GAN, DCGAN,
+the score term on D's penultimate features from a denoising autoencoder). Every method is that
+config with ``regulariser.weight`` set: 0 for the control (its denoiser trains all the same, so
+the methods differ in the weight only), else the preset laid over the run's N steps::
+
+    static 0: λ = 0 · PMA: −B → 0 at 0.8N · NMA: +B → 0 at 0.8N · OA: a zigzag from −B,
+    half-period N/15 (the authors' 150,000/10,000), 0 after N
+
+with B the protocol's bound (our λ: > 0 sharpens, < 0 broadens; the config's header says why
+0.5). Weights are drawn from the run seed before the term exists and every random stream is
+named by its consumer (``train/rng.py``), so the methods of a seed start from the same G, D and
+denoiser and see the same data and latents. Scores: fd_mnist of the final samples (mean ± SE
+over seeds, its ratio to static 0 and the seeds where a method beats static 0, paired by seed)
+and fd_mnist tracked over training (``curves.png``, beside λ(t)).
+
+Protocols:
+- reduced (the default): 3 seeds of 2,500 steps, 5,000 samples scored, 1,000 tracked every
+  250 steps; measured 38 minutes on 1 worker of a shared 2-core CPU (12 runs).
+- quick: 3 seeds of 250 steps, 1,000 samples scored, 500 tracked every 50 steps; measured 8.5
+  minutes on 1 worker (the GAN barely moves in 250 steps: a check that everything runs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thermogan.bench.pool import run_pool
+from thermogan.bench.summary import mean_se, plus_minus
+from thermogan.errors import UsageError
+from thermogan.jsonio import write_json
+
+#: method -> the preset of its λ(t) (None: λ = 0 throughout)
+METHODS: dict[str, str | None] = {"static 0": None, "PMA": "pma", "NMA": "nma", "OA": "oa"}
+CONTROL = "static 0"
+OA_HALF_PERIODS = 15  # OA's half-periods in a run: the authors' 150,000 / 10,000 steps
+SLUG = re.compile(r"\W+")  # a method's name in its run folder: static 0 -> static_0
+
+
+@dataclass(frozen=True)
+class Protocol:
+    seeds: int = 3
+    steps: int | None = None  # None: the config's
+    bound: float = 0.5  # B of the dynamic schedules, in our λ
+    eval_samples: int | None = None  # final fd_mnist; None: the config's
+    track_every: int | None = None  # None: the config's
+    track_samples: int | None = None  # None: the config's
+
+
+QUICK = Protocol(steps=250, eval_samples=1000, track_every=50, track_samples=500)
+
+
+@dataclass(frozen=True)
+class Job:
+    method: str
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+    device: str
+
+
+def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
+    """The ``regulariser.weight`` of ``method`` in a run of ``steps``: 0 or its preset."""
+    kind = METHODS[method]
+    if kind is None:
+        return 0.0
+    spec: dict[str, Any] = {"kind": kind, "total_steps": steps, "bound": bound}
+    if kind == "oa":
+        spec["half_period"] = max(1, steps // OA_HALF_PERIODS)
+    return spec
+
+
+def _budget(p: Protocol, steps: int) -> list[str]:
+    out = [f"train.steps={steps}", f"train.checkpoint_every={steps}"]
+    for key, value in (("samples", p.eval_samples), ("track_every", p.track_every),
+                       ("track_samples", p.track_samples)):
+        if value is not None:
+            out.append(f"eval.{key}={value}")
+    return out
+
+
+def _check_config(path: Path) -> int:
+    """The config's steps, after checking that it has one score regulariser to weight."""
+    from thermogan.experiment import config
+    from thermogan.experiment.config import Component
+
+    if not path.is_file():
+        raise UsageError(f"config {path} does not exist (--config names the control, e.g. "
+                         "configs/va_mnist_cpu.yaml)")
+    cfg = config.load(path)
+    if not isinstance(cfg.regulariser, Component) or cfg.regulariser.kind != "score":
+        raise UsageError(f"config {path}: expected one regulariser of kind score (the bench sets "
+                         "its weight)")
+    return cfg.train.steps
+
+
+def plan(config_path: Path, out: Path, p: Protocol, device: str = "cpu",
+         methods: list[str] | None = None) -> list[Job]:
+    """Every (method, seed) run, each config and reused run folder checked here."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    bad = [m for m in methods or [] if m not in METHODS]
+    if bad:
+        raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
+    if not p.bound > 0:
+        raise UsageError(f"--bound {p.bound}: must be > 0 (the presets set the sign)")
+    config_steps = _check_config(config_path)
+    steps = p.steps or config_steps
+    jobs = []
+    for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
+        for method in methods or list(METHODS):
+            name = f"annealing_{SLUG.sub('_', method)}_seed{seed}"
+            overrides = [f"regulariser.weight={json.dumps(weight(method, steps, p.bound))}",
+                         *_budget(p, steps), f"seed={seed}", f"name={name}",
+                         "train.progress=false", "train.tensorboard=false"]
+            jobs.append(Job(method, seed, config_path, tuple(overrides), out / "runs" / name,
+                            device))
+    for job in jobs:  # a bad override, or a reused run of another config, fails here
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
+    return jobs
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run (or reuse it: ``runs.train_or_reuse``); its scores, tracked fd_mnist and
+    λ(t) (its weight's spec)."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.tracking import read_track
+
+    cfg = config.load(job.config, list(job.overrides))
+    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
+    m = summary["metrics"]
+    return {"method": job.method, "seed": job.seed, "run_dir": str(job.run_dir),
+            "weight": cfg.regulariser.options()["weight"], "steps": cfg.train.steps,
+            "wall_s": summary.get("train_seconds"), "fd_mnist": m["fd_mnist"],
+            "kid_mnist": m["kid_mnist"], "protocol": summary["protocol"],
+            "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)]}
+
+
+def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method, in METHODS order: final fd_mnist and wall time, mean ± SE over seeds; the
+    ratio of mean fd_mnist to static 0's and the seeds where it is lower than static 0's."""
+    control = {r["seed"]: float(r["fd_mnist"]) for r in results if r["method"] == CONTROL}
+    rows = []
+    for method in METHODS:
+        rs = [r for r in results if r["method"] == method]
+        if not rs:
+            continue
+        row: dict[str, Any] = {"method": method, "seeds": len(rs)}
+        for key in ("fd_mnist", "wall_s"):
+            row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
+        paired = [(float(r["fd_mnist"]), control[r["seed"]]) for r in rs if r["seed"] in control]
+        row["ratio"] = (row["fd_mnist"] / float(np.mean([c for _, c in paired]))
+                        if paired else None)
+        row["better"] = sum(fd < c for fd, c in paired)
+        row["paired"] = len(paired)
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "", "| method | seeds | fd_mnist | ratio to static 0 | seeds better than "
+             "static 0 | wall time (s) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "–" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        better = "–" if r["method"] == CONTROL or not r["paired"] else (
+            f"{r['better']} / {r['paired']}")
+        lines.append(f"| {r['method']} | {r['seeds']} | "
+                     f"{plus_minus(r['fd_mnist'], r['fd_mnist_se'], '.1f')} | {ratio} | {better} | "
+                     f"{plus_minus(r['wall_s'], r['wall_s_se'], '.0f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def curves(results: list[dict[str, Any]], path: Path) -> Path:
+    """``curves.png``: tracked fd_mnist per method over training (thin lines seeds, bold their
+    mean) beside each method's λ(t)."""
+    from matplotlib.figure import Figure
+
+    from thermogan.report.figures import save_figure
+    from thermogan.schedules import schedule_from_dict
+
+    fig = Figure(figsize=(12.0, 4.4), layout="constrained")
+    track_ax, weight_ax = fig.subplots(1, 2, width_ratios=(3, 2))
+    for i, method in enumerate(METHODS):
+        rs = [r for r in results if r["method"] == method]
+        if not rs:
+            continue
+        seeds = [np.asarray(r["track"], dtype=float) for r in rs if r["track"]]
+        for c in seeds:
+            track_ax.plot(c[:, 0], c[:, 1], color=f"C{i}", lw=0.6, alpha=0.35)
+        if seeds and all(len(c) == len(seeds[0]) for c in seeds):
+            track_ax.plot(seeds[0][:, 0], np.mean([c[:, 1] for c in seeds], axis=0),
+                          color=f"C{i}", lw=2, label=f"{method} (mean of {len(seeds)})")
+        steps = np.arange(rs[0]["steps"] + 1)
+        lam = schedule_from_dict(rs[0]["weight"], "regulariser.weight")
+        weight_ax.plot(steps, [lam(int(s)) for s in steps], color=f"C{i}", lw=1.5, label=method)
+    track_ax.set(xlabel="training step", ylabel="fd_mnist (tracked samples)", yscale="log",
+                 title="fd_mnist over training: thin lines seeds, bold lines their mean")
+    weight_ax.set(xlabel="training step", ylabel="λ(t)  (> 0 sharpens, < 0 broadens)",
+                  title="The weight of the score term")
+    weight_ax.axhline(0, color="0.5", lw=0.6)
+    for ax in (track_ax, weight_ax):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # nothing tracked: no fd_mnist lines
+            ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def bench_annealing(out: Path, p: Protocol, config_path: Path = Path("configs/va_mnist_cpu.yaml"),
+                    workers: int = 2, device: str = "cpu", label: str = "reduced",
+                    methods: list[str] | None = None) -> str:
+    """Run every (method, seed), then write results.md, results.json and curves.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(config_path, out, p, device, methods)
+    started = time.perf_counter()
+    results = sorted(run_pool(run_job, jobs, workers, "bench annealing"),
+                     key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
+    first = results[0]["protocol"]
+    header = (f"Variational annealing on MNIST ({label}, {config_path.name}): {p.seeds} seed(s), "
+              f"the same initial G, D and denoiser for every method; {first['step']} steps; "
+              f"dynamic schedules with B = {p.bound:g}; fd_mnist of {first['samples']} samples "
+              f"against the test set; wall time: training of one run on one thread; {workers} "
+              f"worker(s), {time.perf_counter() - started:.0f} s in all. "
+              f"Classifier {first['classifier_sha256'][:12]}.")
+    rows = aggregate(results)
+    text = markdown(rows, header)
+    (out / "results.md").write_text(text)
+    write_json({"protocol": {**p.__dict__, "config": str(config_path), "label": label,
+                             "device": device, "methods": METHODS,
+                             "oa_half_periods": OA_HALF_PERIODS},
+                "summary": rows, "runs": results}, out / "results.json")
+    curves(results, out / "curves.png")
+    return text
