@@ -78,3 +78,37 @@ def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, 
     _, members = _trainers(tiny_config, [override])
     with pytest.raises(ValueError, match=words):
         Ensemble(members)
+
+
+def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):
+    from thermogan.cli import main
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", str(tiny_config), "train.steps=60", "--seeds", "0-1",
+                 "--out", str(straight)]) == 0
+    assert main(["train", str(tiny_config), "train.steps=20", "--seeds", "0,1",
+                 "--out", str(split)]) == 0
+    assert main(["train", "--resume", str(split), "train.steps=60"]) == 0
+    for seed in (0, 1):
+        a, b = straight / f"seed{seed}", split / f"seed{seed}"
+        assert config.load(a / "config.yaml").seed == seed
+        for name in ("summary.json", "metrics.jsonl", "figures/samples.png"):
+            assert (b / name).exists()
+        first, again = load_checkpoint(a / "checkpoints" / "latest.pt"), load_checkpoint(
+            b / "checkpoints" / "latest.pt")
+        assert first["step"] == again["step"] == 60
+        for key in ("generator", "discriminator"):
+            for name, value in first[key].items():
+                assert torch.equal(value, again[key][name])
+        logged = [line for line in (b / "metrics.jsonl").read_text().splitlines()]
+        assert '"d_real_sign"' in logged[-1]
+
+
+def test_seeds_are_parsed_and_checked():
+    from thermogan.errors import UsageError
+    from thermogan.experiment.seeds import parse_seeds
+
+    assert parse_seeds("0-3,8,2") == [0, 1, 2, 3, 8]
+    for bad in ("3-1", "a", "1,,2"):
+        with pytest.raises(UsageError, match="--seeds"):
+            parse_seeds(bad)

@@ -18,8 +18,11 @@ from thermogan.errors import ThermoganError, UsageError
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan.experiment import config, runs, scoring
+    from thermogan.experiment import config, runs, scoring, seeds
 
+    if args.seeds is not None or args.resume is not None and seeds.member_dirs(args.resume):
+        _train_seeds(args)
+        return
     if args.resume is not None:
         cfg = config.load(args.config, args.overrides) if args.config else None
         trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device,
@@ -33,6 +36,26 @@ def _train(args: argparse.Namespace) -> None:
         trainer, summary = runs.start(cfg, run_dir, args.device)
     print(f"{run_dir}: step {trainer.step}: {scoring.format_metrics(summary)}")
     print(f"figure: {run_dir / 'figures' / 'samples.png'}")
+
+
+def _train_seeds(args: argparse.Namespace) -> None:
+    from thermogan.experiment import config, scoring, seeds
+
+    if args.resume is not None:
+        if args.seeds is not None:
+            raise UsageError("--resume continues the seeds the sweep has; leave out --seeds")
+        if args.config is not None:
+            raise UsageError("--resume of a seed sweep takes overrides only (KEY=VALUE), "
+                             "not a CONFIG")
+        done = seeds.resume(args.resume, args.overrides, args.device)
+    else:
+        if args.config is None:
+            raise UsageError("train --seeds needs a CONFIG file")
+        cfg = config.load(args.config, args.overrides)
+        run_dir = args.out or Path("runs") / cfg.name
+        done = seeds.start(cfg, run_dir, seeds.parse_seeds(args.seeds), args.device)
+    for run_dir, summary in done:
+        print(f"{run_dir}: {scoring.format_metrics(summary)}")
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -207,6 +230,45 @@ def _bench_langevin(args: argparse.Namespace) -> None:
           f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
 
 
+def _bench_annealing(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from thermogan.bench import annealing as ba
+
+    base = ba.QUICK if args.quick else ba.Protocol()
+    changes = {key: getattr(args, key) for key in ("seeds", "steps", "bound")
+               if getattr(args, key) is not None}
+    for key, value in changes.items():
+        if value <= 0:
+            raise UsageError(f"--{key} {value}: must be > 0")
+    protocol = dataclasses.replace(base, **changes)
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    print(ba.bench_annealing(args.out, protocol, args.config, args.workers, args.device,
+                             "quick" if args.quick else "reduced", methods))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
+          f"{args.out / 'curves.png'}")
+
+
+def _bench_density(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from thermogan.bench import density as bd
+
+    base = bd.QUICK if args.quick else bd.Protocol()
+    changes: dict[str, object] = {key: getattr(args, key) for key in ("seeds", "steps")
+                                  if getattr(args, key) is not None}
+    for key, value in changes.items():
+        if value <= 0:
+            raise UsageError(f"--{key} {value}: must be > 0")
+    if args.energies:
+        changes["energies"] = tuple(e.strip() for e in args.energies.split(","))
+    protocol = dataclasses.replace(base, **changes)
+    print(bd.bench_density(args.out, protocol, args.configs, args.workers,
+                           "quick" if args.quick else "full"))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
+          f"{args.out / 'density.png'}")
+
+
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -350,6 +412,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, help="run directory (default runs/<name>)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--device", help="auto | cpu | cuda (default: the config's)")
+    t.add_argument("--seeds", metavar="SEEDS", help="train once per seed (e.g. 0-31 or 0,3,5) "
+                   "into RUN_DIR/seed<N>/, as one ensemble when the config allows")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="score a run; writes RUN_DIR/eval.json")
@@ -430,6 +494,30 @@ def parser() -> argparse.ArgumentParser:
     bg.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
     bg.set_defaults(func=_bench_langevin)
+    ba = b.add_parser("annealing", help="variational annealing on MNIST: static λ = 0 against "
+                      "PMA, NMA and OA (Chen et al. 2019's Table 1, reduced)")
+    ba.add_argument("--quick", action="store_true", help="3 seeds of 250 steps (minutes)")
+    ba.add_argument("--seeds", type=int, help="seeds per method (default 3)")
+    ba.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 250)")
+    ba.add_argument("--bound", type=float, help="B of the dynamic schedules (default 0.5)")
+    ba.add_argument("--methods", help="comma-separated subset of: static 0, PMA, NMA, OA")
+    ba.add_argument("--config", type=Path, default=Path("configs/va_mnist_cpu.yaml"))
+    ba.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    ba.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    ba.add_argument("--out", type=Path, default=Path("bench-out/annealing"))
+    ba.set_defaults(func=_bench_annealing)
+
+    bd = b.add_parser("density", help="learning from an unnormalised density: β annealed "
+                      "against β = 1 on the energies U1-U4 (variational annealing's Fig. 6)")
+    bd.add_argument("--quick", action="store_true", help="2 seeds of 1,000 steps (minutes)")
+    bd.add_argument("--seeds", type=int, help="seeds per energy and method (default 5, quick 2)")
+    bd.add_argument("--steps", type=int, help="steps per run (default: the configs' 3,000; "
+                    "quick 1,000); the annealing keeps its proportions")
+    bd.add_argument("--energies", help="comma-separated subset of: u1, u2, u3, u4")
+    bd.add_argument("--configs", type=Path, default=Path("configs"))
+    bd.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    bd.add_argument("--out", type=Path, default=Path("bench-out/density"))
+    bd.set_defaults(func=_bench_density)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(parser_class=_Parser, dest="experiment", required=True)

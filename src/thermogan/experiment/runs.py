@@ -31,16 +31,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from thermogan.data.energy import EnergyData
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.experiment import config as config_mod
 from thermogan.experiment import scoring
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
+from thermogan.experiment.density_scorer import DEFAULT_WINDOW
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.jsonio import restore_floats, write_json
 from thermogan.report.contours import contour_panel
 from thermogan.report.curves import metric_curves
+from thermogan.report.density import SHOWN, density_vs_samples
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
 from thermogan.report.snapshots import (
@@ -73,7 +76,7 @@ def start(cfg: ExperimentConfig, run_dir: Path,
                              "or choose another folder with --out")
     cfg = cfg.with_fixed_schedules()
     trainer = build_trainer(cfg, resolve_device(device or cfg.device))
-    scorer = _scorer(cfg)  # every check before anything is written
+    scorer = run_scorer(cfg)  # every check before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     config_mod.save(cfg, run_dir / "config.yaml")
     return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
@@ -131,6 +134,19 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
     its ``train.schedule_steps``: training longer continues at the schedules' cold end.
     ``announce`` is handed "resumed from step N of M" once every check has passed.
     """
+    trainer, wanted = resumed_trainer(run_dir, cfg, overrides, device)
+    scorer = run_scorer(wanted)  # every check before anything is written
+    if announce is not None:
+        announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
+    config_mod.save(wanted, run_dir / "config.yaml")
+    return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
+
+
+def resumed_trainer(run_dir: Path, cfg: ExperimentConfig | None = None,
+                    overrides: list[str] | tuple[str, ...] = (),
+                    device: str | None = None) -> tuple[Trainer, ExperimentConfig]:
+    """The trainer of ``run_dir`` at its latest checkpoint, and the config it continues with
+    (checked as ``resume`` describes); nothing is written."""
     state = load_checkpoint(latest_checkpoint(run_dir))
     stored = config_mod.from_dict(state["config"]).with_fixed_schedules()
     wanted = cfg or config_mod.from_dict(stored.to_dict())
@@ -145,11 +161,7 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
                               "eval.* and device may change when resuming")
     trainer = build_trainer(wanted, resolve_device(device or wanted.device))
     _load_into(trainer, state, latest_checkpoint(run_dir))
-    scorer = _scorer(wanted)  # every check before anything is written
-    if announce is not None:
-        announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
-    config_mod.save(wanted, run_dir / "config.yaml")
-    return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
+    return trainer, wanted
 
 
 def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
@@ -160,7 +172,7 @@ def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit its config ({reason})") from None
 
 
-def _scorer(cfg: ExperimentConfig) -> MnistScorer | None:
+def run_scorer(cfg: ExperimentConfig) -> MnistScorer | None:
     """The image scorer of the run (a missing classifier fails here, before training), checked
     against ``eval.track_every``, which needs one."""
     scorer = scoring.image_scorer(cfg)
@@ -170,24 +182,38 @@ def _scorer(cfg: ExperimentConfig) -> MnistScorer | None:
     return scorer
 
 
-def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
-         resumed: bool) -> dict[str, Any]:
+def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
+              scorer: MnistScorer | None, resumed: bool) -> list[Any]:
+    """What a run does besides training, called after every step: level snapshots, periodic
+    snapshots, tracked fd_mnist (each acts only on the steps it is due)."""
     t, ev = cfg.train, cfg.eval
     image = trainer.data.is_image
-    callbacks: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000,
-                                            seed=ev.seed)]
+    out: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000, seed=ev.seed)]
     if ev.snapshot_every is not None:
-        callbacks.append(periodic_snapshots(run_dir, ev.snapshot_every, t.steps,
-                                            n=16 if image else 1000, seed=ev.seed))
-    if ev.track_every is not None:  # _scorer made sure there is a scorer
-        callbacks.append(FdTrack(run_dir, scorer, ev.track_every, ev.track_samples, ev.seed,
-                                 ev.use_ema, trainer.step if resumed else None))
+        out.append(periodic_snapshots(run_dir, ev.snapshot_every, t.steps,
+                                      n=16 if image else 1000, seed=ev.seed))
+    if ev.track_every is not None:  # run_scorer made sure there is a scorer
+        out.append(FdTrack(run_dir, scorer, ev.track_every, ev.track_samples, ev.seed,
+                           ev.use_ema, trainer.step if resumed else None))
+    return out
+
+
+def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
+         resumed: bool) -> dict[str, Any]:
+    t = cfg.train
     started = time.perf_counter()
     fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
         checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks)
+        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
+        callbacks=callbacks(trainer, cfg, run_dir, scorer, resumed))
+    return finish(trainer, cfg, run_dir, scorer, time.perf_counter() - started)
+
+
+def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
+           seconds: float) -> dict[str, Any]:
+    """The end of a run: score it, write summary.json and its figures; returns the summary."""
     summary = scoring.evaluate(cfg, trainer, scorer)
-    summary["train_seconds"] = time.perf_counter() - started
+    summary["train_seconds"] = seconds
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     level_panel(run_dir)
@@ -247,10 +273,15 @@ def _real_and_fake(cfg: ExperimentConfig, trainer: Trainer,
 
 def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
            summary: dict[str, Any] | None = None) -> Path:
-    """Data against samples (a scatter, or grids of images), titled with the metrics when given."""
+    """Data against samples (a scatter, or grids of images; for an energy, the target density
+    with the samples on it), titled with the metrics when given."""
     title = f"{cfg.name}, step {trainer.step}"
     if summary:
         title += f"\n{scoring.headline(summary)}"
+    if isinstance(trainer.data, EnergyData):
+        samples = trainer.sample(SHOWN, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
+        return density_vs_samples(trainer.data, samples, path, title,
+                                  trainer.data.window or DEFAULT_WINDOW)
     if trainer.data.is_image:
         real, fake = _real_and_fake(cfg, trainer, 64)
         return image_panels([("data", real), ("generated", fake)], path, cols=2, title=title,

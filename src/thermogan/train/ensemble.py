@@ -138,8 +138,9 @@ class Ensemble:
             for group, hp in zip(opt.param_groups, groups):
                 group["lr"] = hp["lr"] * factor
 
-    def d_step(self) -> Tensor:
-        """One D step of every member; returns each member's D loss (S,)."""
+    def d_step(self) -> dict[str, Tensor]:
+        """One D step of every member; returns what a single run logs of it, each (S,): the D
+        loss, the mean logits on each side and E[sign D(real)] (``DStep.summary``)."""
         real = self._real()
         with torch.no_grad():
             fake = self.G(self._latents())
@@ -149,7 +150,9 @@ class Ensemble:
         self.d_opt.zero_grad(set_to_none=True)
         losses.sum().backward()  # member s's parameters get member s's gradient only
         self.d_opt.step()
-        return losses.detach()
+        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+        return {"d_loss": losses.detach(), "d_real": real_logits.mean(1),
+                "d_fake": fake_logits.mean(1), "d_real_sign": torch.sign(real_logits).mean(1)}
 
     def g_step(self) -> Tensor:
         """One G step of every member (D fixed); returns each member's G loss (S,)."""
@@ -173,12 +176,12 @@ class Ensemble:
         """One step of every member; values to log, each (S,) (one entry per member)."""
         self._set_lr()
         for _ in range(self.d_steps):
-            d_loss = self.d_step()
+            d_logs = self.d_step()
         g_loss = self.g_step()
         if self.ema is not None:
             self._update_ema()
         self.step += 1
-        return {"d_loss": d_loss, "g_loss": g_loss}
+        return {**d_logs, "g_loss": g_loss}
 
     # ----------------------------------------------------------------------------------------
     def sync(self) -> list[Trainer]:

@@ -25,21 +25,24 @@ from tqdm.std import tqdm as std_tqdm
 from thermogan.errors import DivergenceError
 from thermogan.provenance import provenance
 from thermogan.train.checkpoint import save_checkpoint
+from thermogan.train.ensemble import Ensemble
 from thermogan.train.logging import MetricsLog
 from thermogan.train.trainer import Trainer
 
 
 def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
                   last_checkpoint: str) -> dict[str, float]:
-    """Mean of each loss over ``pending``; DivergenceError at the first non-finite value."""
+    """Mean of each loss over the steps of ``pending`` that logged it (a G term whose weight is
+    0 is not computed, so not logged); DivergenceError at the first non-finite value."""
     means = {}
-    for key in pending[0]:
-        values = torch.stack([p[key] for p in pending]).float().cpu()  # (n,)
+    for key in dict.fromkeys(k for p in pending for k in p):
+        steps = [i for i, p in enumerate(pending) if key in p]
+        values = torch.stack([pending[i][key] for i in steps]).float().cpu()  # (n,)
         bad = (~torch.isfinite(values)).nonzero()
         if len(bad):
-            i = int(bad[0])
-            raise DivergenceError(f"{key} became {values[i].item()} at step {first_step + i + 1}; "
-                                  f"training stopped, {last_checkpoint}")
+            i = steps[int(bad[0])]
+            raise DivergenceError(f"{key} became {values[int(bad[0])].item()} at step "
+                                  f"{first_step + i + 1}; training stopped, {last_checkpoint}")
         means[key] = values.mean().item()
     return means
 
@@ -123,3 +126,56 @@ def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], ke
     save_checkpoint(state, latest)
     if keep:
         save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))
+
+
+def fit_ensemble(ensemble: Ensemble, run_dirs: Sequence[Path], *, steps: int,
+                 configs: Sequence[dict[str, Any]], log_every: int = 100,
+                 checkpoint_every: int = 5000, keep_checkpoints: bool = False,
+                 progress: bool = True, tensorboard: bool = True, resumed: bool = False,
+                 callbacks: Sequence[Sequence[Callable[[Trainer], None]]] = (),
+                 sync_every: Sequence[int] = ()) -> None:
+    """``fit`` for a seed ensemble: each member logs and checkpoints into its own run directory,
+    as its single run would. The members' trainers are brought up to date (``sync``) at every
+    checkpoint, at the multiples of ``sync_every`` (when their callbacks may be due) and at the
+    end, and only then are their callbacks called."""
+    latest = [Path(d) / "checkpoints" / "latest.pt" for d in run_dirs]
+    saved = (f"the last good checkpoints are the members' latest.pt (step {ensemble.step})"
+             if resumed else "no checkpoint had been written yet")
+    logs = [MetricsLog(d, ensemble.step if resumed else None, tensorboard) for d in run_dirs]
+    name = configs[0].get("name", "train")
+    bar = _progress(steps, ensemble.step, f"{name} ×{len(run_dirs)}", progress)
+    pending: list[dict[str, torch.Tensor]] = []
+    first, started = ensemble.step, time.perf_counter()
+    try:
+        while ensemble.step < steps:
+            pending.append(ensemble.train_step())
+            step, done = ensemble.step, ensemble.step == steps
+            bar.update(1)
+            if step % log_every == 0 or done:
+                rate = (step - first) * len(run_dirs) / (time.perf_counter() - started)
+                for s, log in enumerate(logs):
+                    means = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
+                                          first, f"member {s}: {saved}")
+                    log.write({"step": step, **means, "steps_per_s": rate / len(run_dirs)})
+                bar.set_postfix({"member_steps_per_s": f"{rate:.3g}"})
+                pending, first, started = [], step, time.perf_counter()
+            checkpoint = step % checkpoint_every == 0 or done
+            if checkpoint or any(step % k == 0 for k in sync_every):
+                members = ensemble.sync()
+                for member, member_callbacks in zip(members, callbacks):
+                    for callback in member_callbacks:
+                        callback(member)
+                if checkpoint:
+                    for s in range(len(members)) if pending else ():
+                        _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
+                                      first, f"member {s}: {saved}")
+                    for member, path, config in zip(members, latest, configs):
+                        _write_checkpoint(member, path, config, keep_checkpoints)
+                    saved = f"the last good checkpoints are the members' latest.pt (step {step})"
+    finally:
+        bar.close()
+        for log in logs:
+            log.close()
+        for member_callbacks in callbacks:
+            for callback in member_callbacks:
+                getattr(callback, "close", lambda: None)()

@@ -1,0 +1,115 @@
+"""Seed sweeps of one config: ``thermogan train CONFIG --seeds 0-31``.
+
+Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
+with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures). When the
+config's parts allow it (``train/ensemble.py``), the seeds train together as one seed ensemble,
+and each member's run is the single run of its seed up to floating-point rounding; otherwise they
+train one after another. ``--resume RUN_DIR`` continues every member from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from thermogan.errors import ThermoganError, UsageError
+from thermogan.experiment import config as config_mod
+from thermogan.experiment import runs
+from thermogan.experiment.build import build_trainer, resolve_device
+from thermogan.experiment.config import ExperimentConfig
+from thermogan.train.ensemble import Ensemble, unsupported
+from thermogan.train.loop import fit_ensemble
+from thermogan.train.trainer import Trainer
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-31"``, ``"0,3,5"`` or ``"0-3,8"`` -> the seeds, in order, each once."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise UsageError(f"--seeds {text!r}: expected seeds and ranges such as 0-31 or 0,3,5")
+        last = int(match[2]) if match[2] is not None else int(match[1])
+        seeds += [s for s in range(int(match[1]), last + 1) if s not in seeds]
+    return seeds
+
+
+def member_dir(run_dir: Path, seed: int) -> Path:
+    return Path(run_dir) / f"seed{seed}"
+
+
+def member_dirs(run_dir: Path) -> list[Path]:
+    """The member directories of a seed sweep that hold a checkpoint, by seed."""
+    found = [d for d in Path(run_dir).glob("seed*")
+             if re.fullmatch(r"seed\d+", d.name) and runs.latest_checkpoint(d).exists()]
+    return sorted(found, key=lambda d: int(d.name[4:]))
+
+
+def start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None = None,
+          announce: Callable[[str], None] = print) -> list[tuple[Path, dict[str, Any]]]:
+    """Train ``cfg`` once per seed into ``run_dir/seed<s>/``; returns (directory, summary)."""
+    dirs = [member_dir(run_dir, s) for s in seeds]
+    taken = [d for d in dirs if runs.latest_checkpoint(d).exists()]
+    if taken:
+        raise ThermoganError(f"{taken[0]} already holds a run; continue the sweep with --resume "
+                             f"{run_dir} or choose another folder with --out")
+    cfg = cfg.with_fixed_schedules()
+    configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
+    device_ = resolve_device(device or cfg.device)
+    trainers = [build_trainer(c, device_) for c in configs]
+    reason = unsupported(trainers[0])
+    if reason is not None:
+        announce(f"{reason}: the {len(seeds)} seeds train one after another")
+        return [(d, runs.start(c, d, device)[1]) for c, d in zip(configs, dirs)]
+    scorer = runs.run_scorer(cfg)  # every check before anything is written
+    for c, d in zip(configs, dirs):
+        d.mkdir(parents=True, exist_ok=True)
+        config_mod.save(c, d / "config.yaml")
+    announce(f"{len(seeds)} seeds train as one ensemble")
+    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=False)
+
+
+def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
+           device: str | None = None, announce: Callable[[str], None] = print
+           ) -> list[tuple[Path, dict[str, Any]]]:
+    """Continue every member of the sweep in ``run_dir`` (overrides as ``runs.resume``)."""
+    dirs = member_dirs(run_dir)
+    if not dirs:
+        raise ThermoganError(f"{run_dir} holds no seed sweep (no seed<N>/checkpoints/latest.pt)")
+    resumed = [runs.resumed_trainer(d, None, overrides, device) for d in dirs]
+    trainers = [trainer for trainer, _ in resumed]
+    configs = [cfg for _, cfg in resumed]
+    reason = unsupported(trainers[0])
+    if reason is not None or len({t.step for t in trainers}) > 1:
+        announce(f"{reason or 'the members stopped at different steps'}: the members resume "
+                 "one after another")
+        return [(d, runs.resume(d, None, overrides, device)[1]) for d in dirs]
+    scorer = runs.run_scorer(configs[0])
+    announce(f"{len(dirs)} seeds resume as one ensemble from step {trainers[0].step} of "
+             f"{configs[0].train.steps}")
+    for c, d in zip(configs, dirs):
+        config_mod.save(c, d / "config.yaml")
+    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=True)
+
+
+def _fit(ensemble: Ensemble, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
+         resumed: bool) -> list[tuple[Path, dict[str, Any]]]:
+    """Train the ensemble with each member's callbacks, then finish each member's run
+    (``train_seconds`` is each member's share of the ensemble's time)."""
+    cfg = configs[0]
+    t, ev = cfg.train, cfg.eval
+    members: list[Trainer] = ensemble.members
+    callbacks = [runs.callbacks(m, c, d, scorer, resumed)
+                 for m, c, d in zip(members, configs, dirs)]
+    started = time.perf_counter()
+    fit_ensemble(ensemble, dirs, steps=t.steps, configs=[c.to_dict() for c in configs],
+                 log_every=t.log_every, checkpoint_every=t.checkpoint_every,
+                 keep_checkpoints=t.keep_checkpoints, progress=t.progress,
+                 tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks,
+                 sync_every=[k for k in (ev.snapshot_every, ev.track_every) if k])
+    share = (time.perf_counter() - started) / len(members)
+    return [(d, runs.finish(m, c, d, scorer, share))
+            for m, c, d in zip(ensemble.sync(), configs, dirs)]
