@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import assert_figure, capture_figures
 
-from thermogan.experiment import config, runs
+from thermogan.experiment import config, runs, scoring
 from thermogan.experiment.tracking import read_track
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
@@ -38,6 +38,8 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
         cfg.eval.snapshot_every = steps // 2
     assert cfg.name == path.stem
     saved = capture_figures(monkeypatch)
+    # the reference set's 10,000 triples are the protocol's (test_image_scoring.py); 300 here
+    monkeypatch.setattr(scoring, "STACKED_REFERENCE", 300)
     _, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == steps
     figures = tmp_path / "run" / "figures"

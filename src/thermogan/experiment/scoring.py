@@ -47,6 +47,7 @@ from thermogan.train.trainer import Trainer
 #: Data sets read by the MNIST feature network, and their default number of scored samples.
 MNIST_LIKE = {"mnist": 10000, "stacked_mnist": 26000}
 TOY_SAMPLES = 2500
+STACKED_REFERENCE = 10000  # Stacked MNIST triples of the reference set (PacGAN's test set)
 NO_METRIC = "no trusted metric for this data: the feature network reads MNIST digits"
 
 
@@ -68,7 +69,7 @@ def reference_config(cfg: ExperimentConfig) -> ExperimentConfig:
     """The config of the real reference set: the data's test split (10,000 Stacked triples)."""
     data = cfg.data.model_copy(update={"split": "test"})
     if cfg.data.kind == "stacked_mnist":
-        data = data.model_copy(update={"n": 10000})
+        data = data.model_copy(update={"n": STACKED_REFERENCE})
     return cfg.model_copy(update={"data": data})
 
 
