@@ -235,3 +235,14 @@ def test_a_weight_that_reaches_zero_inside_a_log_window_is_logged_over_its_steps
                  "regulariser={kind: score, weight: {kind: nma, total_steps: 30}}",
                  "--out", str(out)]) == 0
     assert '"g_score"' in (out / "metrics.jsonl").read_text()
+
+
+def test_eval_of_1d_data_prints_mean_and_std_beside_the_data_and_the_optimum(tmp_path, capsys):
+    from thermogan.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", EXACT, "train.steps=20", "train.progress=false", "eval.samples=500",
+                 "--out", str(out)]) == 0
+    assert main(["eval", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert "(data 1.000)" in printed and "(data 1.000, optimum 0.707)" in printed
