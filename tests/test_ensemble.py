@@ -20,8 +20,12 @@ def _state(trainer):
     return [p.detach() for net in nets for p in net.parameters()]
 
 
-@pytest.mark.parametrize("extra", [(), ("optim.d={kind: sgd, lr: 0.01, momentum: 0.5}",
-                                        "train.d_steps=2")])
+@pytest.mark.parametrize("extra", [
+    (), ("optim.d={kind: sgd, lr: 0.01, momentum: 0.5}", "train.d_steps=2"),
+    ("tempering={kind: instance_noise, std_start: 0.3}",),
+    ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2]}",
+     "train.steps=25"),
+], ids=["adam", "sgd", "instance_noise", "heat"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     _, singles = _trainers(tiny_config, extra)
     for trainer in singles:
@@ -70,7 +74,9 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
 
 
 @pytest.mark.parametrize("override, words", [
-    ("tempering={kind: instance_noise}", "temperings"),
+    ("tempering={kind: lens, width: 4, blocks: 1}", "players"),
+    ("tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}",
+     "controllers"),
     ("objective.loss=wgan-gp", "a gradient penalty"),
     ("optim.d={kind: sgld, lr: 0.01}", "optimizer SGLD"),
 ])

@@ -15,8 +15,11 @@ EMA): a member is then an ordinary trainer, checkpointed, evaluated and resumed 
 ``Ensemble(members)`` stacks them again, so an ensemble resumes exactly from its members'
 checkpoints.
 
-Supported now: unconditional runs without temperings, players, G terms or gradient penalty, with
-Adam or SGD, a learning-rate schedule and an EMA of G. Anything else is refused with the reason.
+Supported now: unconditional runs with temperings that neither train nor adapt (heat, instance
+noise, blur on a schedule: each member applies its own, with its own stream, so its level is
+its own), without players, controllers, G terms or gradient penalty, with Adam or SGD, a
+learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
+Anything else is refused with the reason.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD)
 def unsupported(trainer: Trainer) -> str | None:
     """Why ``trainer`` cannot be an ensemble member (None when it can)."""
     reasons = {
-        "temperings": len(trainer.temperings) > 0,
-        "players": len(trainer.players) > 0,
+        "players (a lens, a coupled β'-GAN)": len(trainer.players) > 0,
+        "controllers": len(trainer.controllers) > 0,
         "G terms": len(trainer.g_terms) > 0,
         "a gradient penalty": bool(trainer.gp_weight),
         "class-conditional networks": trainer.num_classes is not None,
@@ -126,10 +129,20 @@ class Ensemble:
         return torch.stack([m.data.sample(self.batch_size, m.rngs["data"], m.device).x
                             for m in self.members])  # (S, B, ...)
 
+    def _see(self, x: Tensor, side: str) -> Tensor:
+        """What each member's D sees of its slice of x (S, B, ...): its own temperings."""
+        if not len(self.members[0].temperings):
+            return x
+        return torch.stack([m.see(x_s, side) for m, x_s in zip(self.members, x)])
+
     def _latents(self) -> Tensor:
         return torch.stack([m.sample_z(self.batch_size) for m in self.members])  # (S, B, z)
 
-    def _set_lr(self) -> None:
+    def _set_levels(self) -> None:
+        """Every member's temperings to their level at this step, and the learning rates."""
+        for member in self.members:
+            for tempering in member.temperings:
+                tempering.set_step(self.step)
         schedule = self.members[0].lr_schedule
         if schedule is None:
             return
@@ -141,9 +154,9 @@ class Ensemble:
     def d_step(self) -> dict[str, Tensor]:
         """One D step of every member; returns what a single run logs of it, each (S,): the D
         loss, the mean logits on each side and E[sign D(real)] (``DStep.summary``)."""
-        real = self._real()
+        real = self._see(self._real(), "real")
         with torch.no_grad():
-            fake = self.G(self._latents())
+            fake = self._see(self.G(self._latents()), "fake")
         real_logits = self.D(real).flatten(1)  # (S, B)
         fake_logits = self.D(fake).flatten(1)
         losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
@@ -156,7 +169,7 @@ class Ensemble:
 
     def g_step(self) -> Tensor:
         """One G step of every member (D fixed); returns each member's G loss (S,)."""
-        logits = self.D(self.G(self._latents())).flatten(1)  # (S, B)
+        logits = self.D(self._see(self.G(self._latents()), "fake")).flatten(1)  # (S, B)
         losses = self.loss.gen(logits).mean(1)
         self.g_opt.zero_grad(set_to_none=True)
         losses.sum().backward(inputs=list(self.G.params.values()))
@@ -174,14 +187,27 @@ class Ensemble:
 
     def train_step(self) -> dict[str, Tensor]:
         """One step of every member; values to log, each (S,) (one entry per member)."""
-        self._set_lr()
+        self._set_levels()
         for _ in range(self.d_steps):
             d_logs = self.d_step()
         g_loss = self.g_step()
         if self.ema is not None:
+            first = self.members[0]
+            if self.step > 0 and first.level_key(self.step) != first.level_key(self.step - 1):
+                self.ema_count = 0  # the average restarts with each temperature
             self._update_ema()
         self.step += 1
         return {**d_logs, "g_loss": g_loss}
+
+    def describe(self, s: int) -> dict[str, float]:
+        """Member ``s``'s levels for its log, as ``Trainer.describe`` gives a single run's."""
+        out: dict[str, float] = {}
+        for tempering in self.members[s].temperings:
+            out.update(tempering.describe())
+        schedule = self.members[s].lr_schedule
+        if schedule is not None:
+            out["lr_factor"] = schedule(self.step)
+        return out
 
     # ----------------------------------------------------------------------------------------
     def sync(self) -> list[Trainer]:

@@ -156,7 +156,8 @@ def fit_ensemble(ensemble: Ensemble, run_dirs: Sequence[Path], *, steps: int,
                 for s, log in enumerate(logs):
                     means = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
                                           first, f"member {s}: {saved}")
-                    log.write({"step": step, **means, "steps_per_s": rate / len(run_dirs)})
+                    log.write({"step": step, **means, **ensemble.describe(s),
+                               "steps_per_s": rate / len(run_dirs)})
                 bar.set_postfix({"member_steps_per_s": f"{rate:.3g}"})
                 pending, first, started = [], step, time.perf_counter()
             checkpoint = step % checkpoint_every == 0 or done
