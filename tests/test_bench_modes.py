@@ -73,3 +73,21 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
 def test_method_names_can_be_listed_on_the_command_line():
     """--methods is comma-separated: no name may hold a comma."""
     assert not [m for m in METHODS if "," in m]
+
+
+def test_methods_that_ensembles_support_train_their_seeds_together(tmp_path):
+    from thermogan.bench.modes import ensemble_groups
+
+    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=500, datasets=("ring8",))
+    together, alone = ensemble_groups(jobs)
+    assert {group[0].method for group in together} == {
+        "vanilla (saturating)", "vanilla (non-saturating)", "instance noise", "β-GAN",
+        "β-GAN (cold end from data)"}
+    assert all(len(group) == 2 for group in together)
+    assert {job.method for job in alone} == set(METHODS) - {g[0].method for g in together}
+    # a group with a run begun trains run by run (the finished ones are reused)
+    first = together[0][0]
+    (first.run_dir / "checkpoints").mkdir(parents=True)
+    (first.run_dir / "checkpoints" / "latest.pt").write_bytes(b"")
+    again, _ = ensemble_groups(jobs)
+    assert first.method not in {group[0].method for group in again}

@@ -104,10 +104,32 @@ def plan(configs: Path, out: Path, seeds: int, steps: int | None,
 def run_job(job: Job) -> dict[str, Any]:
     """Train and score one run (or reuse it: ``runs.train_or_reuse``); returns its metrics,
     training time and samples."""
+    from thermogan.experiment import config, runs
+
+    cfg = config.load(job.config, list(job.overrides))
+    return _result(job, runs.train_or_reuse(cfg, job.run_dir))
+
+
+def run_ensemble(jobs: tuple[Job, ...]) -> list[dict[str, Any]]:
+    """The seeds of one (data set, method), none begun, trained as one seed ensemble
+    (``experiment/seeds.py``) into the run directories the run-by-run jobs would use; each
+    run's ``train_seconds`` is its share of the ensemble's time."""
+    import json
+
+    from thermogan.experiment import config, seeds
+    from thermogan.jsonio import restore_floats
+
+    first = jobs[0]
+    cfg = config.load(first.config, list(first.overrides))
+    seeds.start(cfg, first.run_dir.parent, [job.seed for job in jobs], announce=lambda _: None)
+    return [_result(job, restore_floats(json.loads((job.run_dir / "summary.json").read_text())))
+            for job in jobs]
+
+
+def _result(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
     from thermogan.experiment import config, runs, scoring
 
     cfg = config.load(job.config, list(job.overrides))
-    summary = runs.train_or_reuse(cfg, job.run_dir)
     _, trainer = runs.open_run(job.run_dir)
     wall = summary.get("train_seconds", math.nan)
     n = scoring.eval_samples(cfg)
@@ -118,9 +140,36 @@ def run_job(job: Job) -> dict[str, Any]:
             "data_points": data_points}
 
 
+def ensemble_groups(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[Job]]:
+    """The (data set, method) groups that train as seed ensembles (their configs allow it, and
+    none of their runs has begun), and the jobs that train run by run."""
+    from thermogan.experiment import build, config, runs
+    from thermogan.train.ensemble import unsupported
+
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.data, job.method), []).append(job)
+    together, alone = [], []
+    for group in groups.values():
+        cfg = config.load(group[0].config, list(group[0].overrides))
+        fresh = not any(runs.latest_checkpoint(job.run_dir).exists() for job in group)
+        if len(group) > 1 and fresh and unsupported(build.build_trainer(cfg)) is None:
+            together.append(tuple(group))
+        else:
+            alone += group
+    return together, alone
+
+
+def _run_unit(unit: Job | tuple[Job, ...]) -> list[dict[str, Any]]:
+    return run_ensemble(unit) if isinstance(unit, tuple) else [run_job(unit)]
+
+
 def run_all(jobs: list[Job], workers: int = 2) -> list[dict[str, Any]]:
-    """Run the jobs on ``workers`` processes of one thread each, with a progress bar."""
-    results = run_pool(run_job, jobs, workers, "bench modes")
+    """Run the jobs on ``workers`` processes of one thread each, with a progress bar: the seeds
+    of a method that ensembles support as one job, the others one job per run."""
+    together, alone = ensemble_groups(jobs)
+    units: list[Job | tuple[Job, ...]] = [*together, *alone]
+    results = [r for batch in run_pool(_run_unit, units, workers, "bench modes") for r in batch]
     return sorted(results, key=lambda r: (DATASETS.index(r["data"]) if r["data"] in DATASETS
                                           else 0, list(METHODS).index(r["method"]), r["seed"]))
 

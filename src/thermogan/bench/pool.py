@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
 J = TypeVar("J")
+R = TypeVar("R")
 
 
 def _init_worker() -> None:
@@ -17,8 +18,7 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_pool(fn: Callable[[J], dict[str, Any]], jobs: Sequence[J], workers: int,
-             desc: str) -> list[dict[str, Any]]:
+def run_pool(fn: Callable[[J], R], jobs: Sequence[J], workers: int, desc: str) -> list[R]:
     """``fn`` over ``jobs`` on ``workers`` spawned processes; results in completion order."""
     ctx = mp.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_worker) as pool:
