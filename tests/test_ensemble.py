@@ -25,7 +25,8 @@ def _state(trainer):
     ("tempering={kind: instance_noise, std_start: 0.3}",),
     ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2]}",
      "train.steps=25"),
-], ids=["adam", "sgd", "instance_noise", "heat"])
+    ("objective.loss=wgan-gp", "optim.d={kind: adam, lr: 1.0e-4, betas: [0.5, 0.9]}"),
+], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     _, singles = _trainers(tiny_config, extra)
     for trainer in singles:
@@ -77,7 +78,6 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
     ("tempering={kind: lens, width: 4, blocks: 1}", "players"),
     ("tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}",
      "controllers"),
-    ("objective.loss=wgan-gp", "a gradient penalty"),
     ("optim.d={kind: sgld, lr: 0.01}", "optimizer SGLD"),
 ])
 def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, override, words):

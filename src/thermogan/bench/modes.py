@@ -18,9 +18,9 @@ The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9)
 al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
 The full run (10 seeds, 12,000 steps per run, 280 runs) took about 2 hours on 2 cores run by
 run. The seeds of a method whose parts seed ensembles support (vanilla, instance noise, β-GAN
-and its data-derived cold end: ``train/ensemble.py``) now train as one ensemble, each seed's run
-equal to its single run up to rounding; the others (β'-GAN and the lens train players, the
-Langevin rows use SGLD, WGAN-GP a gradient penalty) still train run by run.
+and its data-derived cold end, WGAN-GP with its Adam critic: ``train/ensemble.py``) now train as
+one ensemble, each seed's run equal to its single run up to rounding; the others (β'-GAN and the
+lens train players, the Langevin rows and the SGD critics use SGLD) still train run by run.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ checkpoints.
 
 Supported now: unconditional runs with temperings that neither train nor adapt (heat, instance
 noise, blur on a schedule: each member applies its own, with its own stream, so its level is
-its own), without players, controllers, G terms or gradient penalty, with Adam or SGD, a
+its own), with or without a gradient penalty, without players, controllers or G terms, with Adam
+or SGD, a
 learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
 Anything else is refused with the reason.
 """
@@ -44,7 +45,6 @@ def unsupported(trainer: Trainer) -> str | None:
         "players (a lens, a coupled β'-GAN)": len(trainer.players) > 0,
         "controllers": len(trainer.controllers) > 0,
         "G terms": len(trainer.g_terms) > 0,
-        "a gradient penalty": bool(trainer.gp_weight),
         "class-conditional networks": trainer.num_classes is not None,
         f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
         f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
@@ -92,6 +92,7 @@ class Ensemble:
         self.members = list(members)
         first = self.members[0]
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
+        self.gp_weight = first.gp_weight
         self.step = first.step
         if any(m.step != self.step for m in self.members):
             raise ValueError("the members are at different steps")
@@ -160,12 +161,24 @@ class Ensemble:
         real_logits = self.D(real).flatten(1)  # (S, B)
         fake_logits = self.D(fake).flatten(1)
         losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
+        if self.gp_weight:
+            losses = losses + self.gp_weight * self._penalty(real, fake)
         self.d_opt.zero_grad(set_to_none=True)
         losses.sum().backward()  # member s's parameters get member s's gradient only
         self.d_opt.step()
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         return {"d_loss": losses.detach(), "d_real": real_logits.mean(1),
                 "d_fake": fake_logits.mean(1), "d_real_sign": torch.sign(real_logits).mean(1)}
+
+    def _penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Each member's WGAN-GP penalty (S,) (``objectives/penalties.py``), its interpolation
+        weights drawn from the member's own penalty stream."""
+        shape = (self.batch_size,) + (1,) * (real.dim() - 2)
+        eps = torch.stack([torch.rand(shape, generator=m.rngs["penalty"], device=real.device,
+                                      dtype=real.dtype) for m in self.members])  # (S, B, 1...)
+        mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(mixed).sum(), mixed, create_graph=True)
+        return ((grad.flatten(2).norm(dim=2) - 1) ** 2).mean(1)
 
     def g_step(self) -> Tensor:
         """One G step of every member (D fixed); returns each member's G loss (S,)."""
