@@ -203,12 +203,38 @@ class DecayingTriangle(Schedule):
         return float((1 - frac) * self._peak(k) + frac * self._peak(k + 1))
 
 
-def _positive_bound(bound: float) -> None:
-    _require(bound > 0, "bound", bound, "must be > 0 (a magnitude; the preset sets the sign)")
+@dataclass(frozen=True)
+class _Preset(Schedule):
+    """A schedule of a fixed sign given by the magnitude ``bound``: ``_shape`` builds the
+    underlying schedule once, when the preset is made (which also checks its fields)."""
+
+    def __post_init__(self) -> None:
+        _require(self.bound > 0, "bound", self.bound,
+                 "must be > 0 (a magnitude; the preset sets the sign)")
+        object.__setattr__(self, "_built", self._shape())
+
+    def _shape(self) -> Schedule:
+        raise NotImplementedError
+
+    def __call__(self, step: int) -> float:
+        return self._built(step)
 
 
 @dataclass(frozen=True)
-class PMA(Schedule):
+class _LinearPreset(_Preset):
+    """``sign · bound`` falling linearly to 0 at ``fraction`` of ``total_steps`` (LinearToZero)."""
+
+    sign: ClassVar[float] = 1.0
+    total_steps: int
+    bound: float = 1.0
+    fraction: float = 0.8
+
+    def _shape(self) -> LinearToZero:
+        return LinearToZero(self.sign * self.bound, self.total_steps, self.fraction)
+
+
+@dataclass(frozen=True)
+class PMA(_LinearPreset):
     """Variational annealing's PMA: λ from −bound up to 0 at ``fraction`` of ``total_steps``.
 
     The authors' "positive" refers to their l = −λ (Chen et al. 2019, code); in our convention
@@ -216,43 +242,19 @@ class PMA(Schedule):
     """
 
     kind: ClassVar[str] = "pma"
-    total_steps: int
-    bound: float = 1.0
-    fraction: float = 0.8
-
-    def __post_init__(self) -> None:
-        _positive_bound(self.bound)
-        self._shape()  # checks the rest
-
-    def _shape(self) -> LinearToZero:
-        return LinearToZero(-self.bound, self.total_steps, self.fraction)
-
-    def __call__(self, step: int) -> float:
-        return self._shape()(step)
+    sign: ClassVar[float] = -1.0
 
 
 @dataclass(frozen=True)
-class NMA(Schedule):
+class NMA(_LinearPreset):
     """Variational annealing's NMA: λ from +bound down to 0 (sharpens first; l = −λ < 0)."""
 
     kind: ClassVar[str] = "nma"
-    total_steps: int
-    bound: float = 1.0
-    fraction: float = 0.8
-
-    def __post_init__(self) -> None:
-        _positive_bound(self.bound)
-        self._shape()
-
-    def _shape(self) -> LinearToZero:
-        return LinearToZero(self.bound, self.total_steps, self.fraction)
-
-    def __call__(self, step: int) -> float:
-        return self._shape()(step)
+    sign: ClassVar[float] = 1.0
 
 
 @dataclass(frozen=True)
-class OA(Schedule):
+class OA(_Preset):
     """Variational annealing's OA: a decaying zigzag of half-period ``half_period`` starting at
     λ = −bound (broad; the code's l = +bound), 0 from ``total_steps`` on."""
 
@@ -261,15 +263,8 @@ class OA(Schedule):
     bound: float = 1.0
     half_period: int = 10000
 
-    def __post_init__(self) -> None:
-        _positive_bound(self.bound)
-        self._shape()
-
     def _shape(self) -> DecayingTriangle:
         return DecayingTriangle(-self.bound, self.half_period, self.total_steps)
-
-    def __call__(self, step: int) -> float:
-        return self._shape()(step)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import check_plan, run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -108,9 +108,6 @@ def _check_config(path: Path) -> int:
 def plan(config_path: Path, out: Path, p: Protocol, device: str = "cpu",
          methods: list[str] | None = None) -> list[Job]:
     """Every (method, seed) run, each config and reused run folder checked here."""
-    from thermogan.experiment import config, runs
-    from thermogan.experiment.build import check_components
-
     bad = [m for m in methods or [] if m not in METHODS]
     if bad:
         raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
@@ -127,10 +124,7 @@ def plan(config_path: Path, out: Path, p: Protocol, device: str = "cpu",
                          "train.progress=false", "train.tensorboard=false"]
             jobs.append(Job(method, seed, config_path, tuple(overrides), out / "runs" / name,
                             device))
-    for job in jobs:  # a bad override, or a reused run of another config, fails here
-        cfg = config.load(job.config, list(job.overrides))
-        check_components(cfg)
-        runs.check_reusable(cfg, job.run_dir)
+    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     return jobs
 
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import check_plan, run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -91,8 +91,7 @@ def rescaled(spec: Any, factor: float) -> Any:
 
 def plan(config_dir: Path, out: Path, p: Protocol) -> list[Job]:
     """Every (energy, seed, method) run, each config and reused run folder checked here."""
-    from thermogan.experiment import config, runs
-    from thermogan.experiment.build import check_components
+    from thermogan.experiment import config
 
     bad = [e for e in p.energies if e not in ENERGIES]
     if bad:
@@ -114,10 +113,7 @@ def plan(config_dir: Path, out: Path, p: Protocol) -> list[Job]:
                                   f"regulariser={json.dumps(terms)}"]
                 jobs.append(Job(energy, method, seed, path, tuple(overrides),
                                 out / "runs" / energy / cfg.name / f"seed{seed}"))
-    for job in jobs:  # a bad override, or a reused run of another config, fails here
-        cfg = config.load(job.config, list(job.overrides))
-        check_components(cfg)
-        runs.check_reusable(cfg, job.run_dir)
+    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     return jobs
 
 

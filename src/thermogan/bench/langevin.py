@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import check_plan, run_pool
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -121,8 +121,7 @@ def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
 def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
          methods: list[str] | None = None) -> list[Job]:
     """Every (method, seed) run, each config and reused run folder checked here."""
-    from thermogan.experiment import config, runs
-    from thermogan.experiment.build import check_components
+    from thermogan.experiment import config
 
     bad = [m for m in methods or [] if m not in METHODS]
     if bad:
@@ -138,10 +137,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
                 f"seed={seed}", f"name={name}", "train.progress=false",
                 "train.tensorboard=false"]
             jobs.append(Job(method, seed, plain, tuple(overrides), out / "runs" / name, device))
-    for job in jobs:  # a bad override, or a reused run of another config, fails here
-        cfg = config.load(job.config, list(job.overrides))
-        check_components(cfg)
-        runs.check_reusable(cfg, job.run_dir)
+    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     return jobs
 
 

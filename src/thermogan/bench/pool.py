@@ -1,15 +1,37 @@
-"""Run benchmark jobs on worker processes of one thread each, with a progress bar."""
+"""Run benchmark jobs on worker processes of one thread each, with a progress bar, after
+checking the plan."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+
+class Planned(Protocol):
+    """What a bench's job says of its run: a config file, overrides, a run directory."""
+
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+
+
+def check_plan(jobs: Sequence[Planned]) -> None:
+    """Fail before any training when a job's overrides, components or options are bad, or its
+    run directory holds a run of another config (``runs.check_reusable``)."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    for job in jobs:
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
 
 
 def _init_worker() -> None:

@@ -20,40 +20,33 @@ from thermogan.data.batch import Batch
 from thermogan.step import DStep, Player
 
 
-def _require(data: object, method: str, kind: str) -> None:
-    if not callable(getattr(data, method, None)):
-        raise ValueError(f"kind={kind}: the data {getattr(data, 'name', data)!r} have no energy "
-                         "U; use data: {kind: energy, energy: u1}")
+class _DataTerm:
+    """mean_b of one of the data's functions at G's samples; the data must have it."""
 
-
-class EnergyTerm:
-    """mean_b U(G(z_b)): the free energy's energy term (weight β)."""
-
-    name = "energy"
+    name = ""
+    method = ""
 
     def __init__(self, data: object) -> None:
-        _require(data, "energy", "energy")
-        self.data = data
+        if not callable(getattr(data, self.method, None)):
+            raise ValueError(f"kind={self.name}: the data {getattr(data, 'name', data)!r} have no "
+                             "energy U; use data: {kind: energy, energy: u1}")
+        self.of = getattr(data, self.method)
 
     def players(self) -> list[Player]:
         return []
 
     def __call__(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor:
-        return self.data.energy(fake.x).mean()
+        return self.of(fake.x).mean()
 
 
-class ReferenceTerm:
+class EnergyTerm(_DataTerm):
+    """mean_b U(G(z_b)): the free energy's energy term (weight β)."""
+
+    name, method = "energy", "energy"
+
+
+class ReferenceTerm(_DataTerm):
     """mean_b log q(G(z_b)): with the rkl critic's KL(ρ‖q), it leaves G's entropy term
     E_ρ[log ρ] (weight 1)."""
 
-    name = "reference"
-
-    def __init__(self, data: object) -> None:
-        _require(data, "log_reference", "reference")
-        self.data = data
-
-    def players(self) -> list[Player]:
-        return []
-
-    def __call__(self, fake: Batch, d: DStep, discriminator: nn.Module) -> Tensor:
-        return self.data.log_reference(fake.x).mean()
+    name, method = "reference", "log_reference"
