@@ -5,7 +5,8 @@ EMA): a single run's steps per second, and an ensemble of S members' member-step
 (S × its steps per second), for S = 1, 8, 32, 64. The speedup is the ensemble's seed throughput
 over S sequential single runs'. Rounds alternate between the single run and the ensembles; the
 median over rounds is reported. On 2 CPU cores these MLPs are compute-bound, so the ceiling is the
-ratio of batched to unbatched matrix-product throughput (about 2.5×), not S×; a GPU goes further.
+ratio of batched to unbatched matrix-product throughput (about 2.5×), not S×; a GPU goes further
+(``benchmarks/gpu.py`` runs ``measure`` on CUDA).
 
 Usage: python benchmarks/ensemble.py [--steps 40] [--rounds 3] [--members 1,8,32,64]
        [--threads N] [--out bench-out]
@@ -29,10 +30,41 @@ from thermogan.train.ensemble import Ensemble
 CONFIG = "configs/ring8_vanilla.yaml"
 
 
-def _trainers(n: int) -> list:
+def _trainers(n: int, device: torch.device) -> list:
     cfg = config.load(CONFIG)
-    return [build.build_trainer(cfg.model_copy(update={"seed": s}), torch.device("cpu"))
-            for s in range(n)]
+    return [build.build_trainer(cfg.model_copy(update={"seed": s}), device) for s in range(n)]
+
+
+def measure(sizes: list[int], steps: int, rounds: int,
+            device: str = "cpu") -> list[dict[str, float]]:
+    """A row per ensemble size S: member-steps/s, a single run's steps/s and the speedup, the
+    medians over ``rounds`` alternating rounds of ``steps`` steps (after one warm-up step)."""
+    device_ = torch.device(device)
+    sync = torch.cuda.synchronize if device_.type == "cuda" else None
+    single = _trainers(1, device_)[0]
+    ensembles = {s: Ensemble(_trainers(s, device_)) for s in sizes}
+    single.train_step()  # warm up every path once
+    for ens in ensembles.values():
+        ens.train_step()
+    times: dict[str, list[float]] = {"single": [], **{str(s): [] for s in sizes}}
+    for _ in range(rounds):
+        times["single"].append(seconds_per_call(single.train_step, steps, sync))
+        for s, ens in ensembles.items():
+            times[str(s)].append(seconds_per_call(ens.train_step, steps, sync))
+    single_rate = 1 / statistics.median(times["single"])  # steps/s of one run
+    rows = []
+    for s in sizes:
+        rate = s / statistics.median(times[str(s)])  # member-steps/s
+        rows.append({"members": s, "member_steps_per_s": rate, "single_steps_per_s": single_rate,
+                     "speedup": rate / single_rate})
+    return rows
+
+
+def table(rows: list[dict[str, float]]) -> str:
+    lines = ["| members | member-steps/s | single run steps/s | speedup |", "|---|---|---|---|"]
+    lines += [f"| {row['members']} | {row['member_steps_per_s']:.0f} | "
+              f"{row['single_steps_per_s']:.0f} | {row['speedup']:.2f}× |" for row in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -45,30 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    sizes = [int(s) for s in args.members.split(",")]
-    single = _trainers(1)[0]
-    ensembles = {s: Ensemble(_trainers(s)) for s in sizes}
-    single.train_step()  # warm up every path once
-    for ens in ensembles.values():
-        ens.train_step()
-    times: dict[str, list[float]] = {"single": [], **{str(s): [] for s in sizes}}
-    for _ in range(args.rounds):
-        times["single"].append(seconds_per_call(single.train_step, args.steps))
-        for s, ens in ensembles.items():
-            times[str(s)].append(seconds_per_call(ens.train_step, args.steps))
-    single_rate = 1 / statistics.median(times["single"])  # steps/s of one run
-    rows = []
-    for s in sizes:
-        rate = s / statistics.median(times[str(s)])  # member-steps/s
-        rows.append({"members": s, "member_steps_per_s": rate, "single_steps_per_s": single_rate,
-                     "speedup": rate / single_rate})
+    rows = measure([int(s) for s in args.members.split(",")], args.steps, args.rounds)
     print(f"{CONFIG}, {args.steps} steps × {args.rounds} rounds, {torch.get_num_threads()} "
           f"threads, {platform.processor() or platform.machine()}")
-    print("| members | member-steps/s | single run steps/s | speedup |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['members']} | {row['member_steps_per_s']:.0f} | "
-              f"{row['single_steps_per_s']:.0f} | {row['speedup']:.2f}× |")
+    print(table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ensemble.json").write_text(json.dumps(
         {"config": CONFIG, "threads": torch.get_num_threads(), "steps": args.steps,

@@ -12,8 +12,8 @@ import torch
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench import density
 from thermogan.bench.density import METHODS, QUICK, Protocol, aggregate, markdown, plan, rescaled
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 from thermogan.experiment import build, config
@@ -70,7 +70,7 @@ def test_configs_that_are_not_twins_and_unknown_energies_are_refused(tmp_path):
 def test_cli_writes_the_table_results_and_figure(tmp_path, capsys, monkeypatch):
     saved = capture_figures(monkeypatch)
     # in this process rather than a spawned worker (bench modes' test covers the pool)
-    monkeypatch.setattr(density, "run_pool", lambda fn, jobs, workers, desc: list(map(fn, jobs)))
+    monkeypatch.setattr(Executor, "map", lambda self, fn, jobs, desc: list(map(fn, jobs)))
     out = tmp_path / "bench"
     assert main(["bench", "density", "--quick", "--steps", "10", "--seeds", "1", "--energies",
                  "u1,u3", "--workers", "1", "--out", str(out)]) == 0

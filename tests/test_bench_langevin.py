@@ -10,7 +10,6 @@ import torch
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench import langevin
 from thermogan.bench.langevin import (
     METHODS,
     QUICK,
@@ -21,6 +20,7 @@ from thermogan.bench.langevin import (
     plan,
     run_job,
 )
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 from thermogan.experiment import build, config
@@ -106,7 +106,7 @@ def test_cli_writes_the_table_results_and_the_class_grid(tmp_path, mnist_home, c
                                                          monkeypatch):
     saved = capture_figures(monkeypatch)
     # in this process rather than a spawned worker (bench modes' test covers the pool)
-    monkeypatch.setattr(langevin, "run_pool", lambda fn, jobs, workers, desc: list(map(fn, jobs)))
+    monkeypatch.setattr(Executor, "map", lambda self, fn, jobs, desc: list(map(fn, jobs)))
     out, configs = tmp_path / "bench", tiny_twins(tmp_path / "configs")
     assert main(["bench", "langevin", "--steps", "10", "--seeds", "2", "--workers", "1",
                  "--methods", "plain,blur + SGLD", "--out", str(out), "--configs",

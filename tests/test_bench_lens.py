@@ -8,6 +8,7 @@ import yaml
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench.lens import Protocol, _horizon, bench_lens, comparison, plan, run_job, table
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ConfigError, ThermoganError
 from thermogan.experiment.config import Component, load
@@ -95,7 +96,7 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
     saved = capture_figures(monkeypatch)
     configs = write_configs(tmp_path / "configs")
     out = tmp_path / "out"
-    text = bench_lens(out, Protocol(seeds=1), configs, workers=2)
+    text = bench_lens(out, Protocol(seeds=1), configs, Executor(2))
     assert "| MNIST | GAN | no | 1 |" in text and "| Stacked MNIST | GAN | yes | 1 |" in text
     record = json.loads((out / "results.json").read_text())
     assert len(record["runs"]) == 4 and len(record["comparison"]) == 2
@@ -108,7 +109,7 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
         # rows: G(z) and L(x) with the lens, G(z) without; columns: the snapshots of steps 4, 8, 12
         assert_figure(out / name, min_size=(500, 600), panels=3 * 3, min_ink=0.1, saved=saved)
     # finished runs are reused: a second call trains nothing and gives the same table rows
-    again = bench_lens(out, Protocol(seeds=1), configs, workers=1)
+    again = bench_lens(out, Protocol(seeds=1), configs, Executor(1))
     assert again.splitlines()[2:] == text.splitlines()[2:]
 
 

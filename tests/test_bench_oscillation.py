@@ -8,6 +8,7 @@ import yaml
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench.oscillation import Protocol, bench_oscillation, plan
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 
@@ -26,7 +27,7 @@ def tiny_config(tmp_path):
 def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home, monkeypatch):
     saved = capture_figures(monkeypatch)
     p = Protocol(levels=(2, 4), seeds=1, steps=60, every=4, samples=20, cutoff=0.2)
-    text = bench_oscillation(tmp_path / "out", p, tiny_config(tmp_path), workers=2)
+    text = bench_oscillation(tmp_path / "out", p, tiny_config(tmp_path), Executor(2))
     assert "| 2 | 1 |" in text and "| 4 | 1 |" in text
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     for run in record["runs"]:

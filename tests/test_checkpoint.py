@@ -61,3 +61,18 @@ def test_arbitrary_objects_are_not_unpickled(tmp_path):
     path.write_bytes(pickle.dumps({"step": 1}))
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
+
+
+def test_streams_saved_on_another_device_type_are_left_as_seeded():
+    """A CUDA generator's state (16 bytes) does not fit a CPU generator: a CUDA run opened on the
+    CPU keeps its fresh streams instead of failing."""
+    from thermogan.train import rng
+
+    streams = rng.streams(0, ["data", "latents"], torch.device("cpu"))
+    state = rng.capture(streams)
+    torch.randn(3, generator=streams["latents"])  # move latents on; data stays where it was
+    moved = streams["latents"].get_state()
+    state["streams"]["latents"] = torch.zeros(16, dtype=torch.uint8)  # as CUDA's
+    rng.restore(streams, state)
+    assert torch.equal(streams["latents"].get_state(), moved)
+    assert torch.equal(streams["data"].get_state(), state["streams"]["data"])

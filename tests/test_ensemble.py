@@ -8,6 +8,10 @@ from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 from thermogan.train.ensemble import Ensemble
 
 SEEDS = (0, 1, 2)
+SGLD_T0 = "optim.d={kind: sgld, lr: 0.01, temperature: 0}"  # plain SGD through SGLD
+PAPER = "optim.d={kind: sgld, lr: 0.01, temperature: 0.01, noise: covariance}"
+CCADL = ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3, noise: ccadl, batch_size: 32, "
+         "average: ema}")
 
 
 def _trainers(tiny_config, extra=()):
@@ -26,8 +30,15 @@ def _state(trainer):
     ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2]}",
      "train.steps=25"),
     ("objective.loss=wgan-gp", "optim.d={kind: adam, lr: 1.0e-4, betas: [0.5, 0.9]}"),
-], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp"])
+    (SGLD_T0,), (PAPER,), (CCADL,), ("objective.loss=wgan-gp", PAPER),
+    ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3}",
+     "optim.g={kind: sgld, lr: 1.0e-3, temperature: 1.0e-4}"),
+], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
+        "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
+    """Weights, optimizer state (SGLD's running variance of each member's own per-example
+    gradients), the logged levels and noise, and every random stream's position (SGLD's noise
+    drawn from the member's own stream, as many numbers as its single run draws)."""
     _, singles = _trainers(tiny_config, extra)
     for trainer in singles:
         for _ in range(25):
@@ -45,24 +56,29 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
         for p, q in zip(single.d_opt.state.values(), member.d_opt.state.values()):
             for key in p:
                 torch.testing.assert_close(p[key], q[key], rtol=1e-4, atol=1e-6)
+        for name, stream in single.rngs.items():
+            assert torch.equal(stream.get_state(), member.rngs[name].get_state()), name
+    for s, single in enumerate(singles):
+        assert ensemble.describe(s) == pytest.approx(single.describe(), rel=1e-4, nan_ok=True)
     # the members differ from each other (own weights and streams)
     assert not torch.equal(_state(members[0])[0], _state(members[1])[0])
 
 
-def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path):
-    cfg, straight = _trainers(tiny_config)
+@pytest.mark.parametrize("extra", [(), (CCADL,)], ids=["adam", "langevin_ccadl"])
+def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
+    cfg, straight = _trainers(tiny_config, extra)
     ensemble = Ensemble(straight)
     for _ in range(30):
         ensemble.train_step()
     ensemble.sync()
 
-    _, first = _trainers(tiny_config)
+    _, first = _trainers(tiny_config, extra)
     ensemble = Ensemble(first)
     for _ in range(12):
         ensemble.train_step()
     for seed, member in zip(SEEDS, ensemble.sync()):
         save_checkpoint({**member.state_dict(), "config": cfg.to_dict()}, tmp_path / f"{seed}.pt")
-    _, again = _trainers(tiny_config)
+    _, again = _trainers(tiny_config, extra)
     for seed, member in zip(SEEDS, again):
         member.load_state_dict(load_checkpoint(tmp_path / f"{seed}.pt"))
     ensemble = Ensemble(again)
@@ -72,13 +88,17 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
     for a, b in zip(straight, again):
         for p, q in zip(_state(a), _state(b)):
             assert torch.equal(p, q)
+        for p, q in zip(a.d_opt.state.values(), b.d_opt.state.values()):
+            for key in p:
+                assert torch.equal(torch.as_tensor(p[key]), torch.as_tensor(q[key])), key
 
 
 @pytest.mark.parametrize("override, words", [
     ("tempering={kind: lens, width: 4, blocks: 1}", "players"),
     ("tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}",
      "controllers"),
-    ("optim.d={kind: sgld, lr: 0.01}", "optimizer SGLD"),
+    ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
+     "variance from micro-batch means"),
 ])
 def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, override, words):
     _, members = _trainers(tiny_config, [override])

@@ -23,6 +23,7 @@ from thermogan.bench.annealing import (
     run_job,
     weight,
 )
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.data.images import ImageData
 from thermogan.errors import ThermoganError
@@ -249,7 +250,7 @@ def tiny_config(folder: Path) -> Path:
 def test_cli_writes_the_table_results_and_curves(tmp_path, mnist_home, capsys, monkeypatch):
     saved = capture_figures(monkeypatch)
     # in this process rather than a spawned worker (bench modes' test covers the pool)
-    monkeypatch.setattr(annealing, "run_pool", lambda fn, jobs, workers, desc: list(map(fn, jobs)))
+    monkeypatch.setattr(Executor, "map", lambda self, fn, jobs, desc: list(map(fn, jobs)))
     monkeypatch.setattr(annealing, "QUICK", Protocol(steps=10, eval_samples=40, track_every=5,
                                                      track_samples=30))
     out, cfg = tmp_path / "bench", tiny_config(tmp_path / "configs")

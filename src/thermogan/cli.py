@@ -14,15 +14,27 @@ from typing import Any
 
 import numpy as np
 
+from thermogan.bench.pool import Executor
 from thermogan.errors import ThermoganError, UsageError
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan.experiment import config, runs, scoring, seeds
+    from thermogan.experiment import seeds
+    from thermogan.train import distributed
 
-    if args.seeds is not None or args.resume is not None and seeds.member_dirs(args.resume):
-        _train_seeds(args)
-        return
+    sweep = args.seeds is not None or args.resume is not None and seeds.member_dirs(args.resume)
+    if sweep and distributed.launched():
+        raise UsageError("torchrun trains one run with several processes; train a seed sweep "
+                         "(--seeds) in one process")
+    try:
+        _train_seeds(args) if sweep else _train_one(args)
+    finally:
+        distributed.shutdown()
+
+
+def _train_one(args: argparse.Namespace) -> None:
+    from thermogan.experiment import config, runs, scoring
+
     if args.resume is not None:
         cfg = config.load(args.config, args.overrides) if args.config else None
         trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device,
@@ -34,6 +46,8 @@ def _train(args: argparse.Namespace) -> None:
         cfg = config.load(args.config, args.overrides)
         run_dir = args.out or Path("runs") / cfg.name
         trainer, summary = runs.start(cfg, run_dir, args.device)
+    if summary is None:  # a data-parallel replica other than the main one
+        return
     print(f"{run_dir}: step {trainer.step}: {scoring.format_metrics(summary)}")
     print(f"figure: {run_dir / 'figures' / 'samples.png'}")
 
@@ -159,7 +173,8 @@ def _bench_modes(args: argparse.Namespace) -> None:
 
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds}: must be >= 1")
-    table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps, args.workers,
+    table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps,
+                        _executor(args),
                         args.methods.split(",") if args.methods else None,
                         tuple(args.datasets.split(",")))
     print(table)
@@ -181,7 +196,7 @@ def _bench_oscillation(args: argparse.Namespace) -> None:
         if key != "levels" and value <= 0:
             raise UsageError(f"--{key} {value}: must be > 0")
     protocol = dataclasses.replace(base, **changes)
-    print(osc.bench_oscillation(args.out, protocol, args.config, args.workers,
+    print(osc.bench_oscillation(args.out, protocol, args.config, _executor(args),
                                 "quick" if args.quick else "reduced"))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'oscillation.png'}")
@@ -203,7 +218,7 @@ def _bench_lens(args: argparse.Namespace) -> None:
             changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
     protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
     label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
-    print(bl.bench_lens(args.out, protocol, args.configs, args.workers, args.device, label))
+    print(bl.bench_lens(args.out, protocol, args.configs, _executor(args), args.device, label))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
 
@@ -224,7 +239,7 @@ def _bench_langevin(args: argparse.Namespace) -> None:
     protocol = dataclasses.replace(base, **changes)
     label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(bl.bench_langevin(args.out, protocol, args.configs, args.workers, args.device, label,
+    print(bl.bench_langevin(args.out, protocol, args.configs, _executor(args), args.device, label,
                             methods))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
@@ -243,7 +258,7 @@ def _bench_annealing(args: argparse.Namespace) -> None:
             raise UsageError(f"--{key} {value}: must be > 0")
     protocol = dataclasses.replace(base, **changes)
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(ba.bench_annealing(args.out, protocol, args.config, args.workers, args.device,
+    print(ba.bench_annealing(args.out, protocol, args.config, _executor(args), args.device,
                              "quick" if args.quick else "reduced", methods))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'curves.png'}")
@@ -263,10 +278,24 @@ def _bench_density(args: argparse.Namespace) -> None:
     if args.energies:
         changes["energies"] = tuple(e.strip() for e in args.energies.split(","))
     protocol = dataclasses.replace(base, **changes)
-    print(bd.bench_density(args.out, protocol, args.configs, args.workers,
+    print(bd.bench_density(args.out, protocol, args.configs, _executor(args),
                            "quick" if args.quick else "full"))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'density.png'}")
+
+
+def _add_executor_args(bench: argparse.ArgumentParser) -> None:
+    """A bench's ``--workers`` and ``--ray``: where its jobs run (``bench/pool.py``)."""
+    bench.add_argument("--workers", type=int, default=2, help="processes (one thread each); with "
+                       "--ray local, the local cluster's CPUs")
+    bench.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "
+                       "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
+                       "share this filesystem), or on one started here: local (pip install "
+                       "'thermogan[ray]')")
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    return Executor(args.workers, args.ray)
 
 
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
@@ -444,7 +473,7 @@ def parser() -> argparse.ArgumentParser:
     bm.add_argument("--steps", type=int, help="steps per run (default 12,000, quick 3,000)")
     bm.add_argument("--out", type=Path, default=Path("bench-out/modes"))
     bm.add_argument("--configs", type=Path, default=Path("configs"))
-    bm.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(bm)
     bm.add_argument("--methods", help="comma-separated subset of the methods")
     bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
     bm.set_defaults(func=_bench_modes)
@@ -459,7 +488,7 @@ def parser() -> argparse.ArgumentParser:
     bo.add_argument("--cutoff", type=float, help="low-pass cutoff per evaluation (default 0.1)")
     bo.add_argument("--window", type=int, help="steps after the knee (default: to the end)")
     bo.add_argument("--config", type=Path, default=Path("configs/mnist_betagan_cpu.yaml"))
-    bo.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(bo)
     bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
     bo.set_defaults(func=_bench_oscillation)
     bl = b.add_parser("lens", help="DCGAN with and without the lens on MNIST and Stacked MNIST "
@@ -478,7 +507,7 @@ def parser() -> argparse.ArgumentParser:
                     "only), e.g. --set tempering.recon=mean; repeatable")
     bl.add_argument("--configs", type=Path, default=Path("configs"))
     bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    bl.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(bl)
     bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
     bl.set_defaults(func=_bench_lens)
     bg = b.add_parser("langevin", help="conditional MNIST: plain, blur, SGLD D, blur + SGLD D "
@@ -491,7 +520,7 @@ def parser() -> argparse.ArgumentParser:
     bg.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
     bg.add_argument("--configs", type=Path, default=Path("configs"))
     bg.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    bg.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(bg)
     bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
     bg.set_defaults(func=_bench_langevin)
     ba = b.add_parser("annealing", help="variational annealing on MNIST: static λ = 0 against "
@@ -503,7 +532,7 @@ def parser() -> argparse.ArgumentParser:
     ba.add_argument("--methods", help="comma-separated subset of: static 0, PMA, NMA, OA")
     ba.add_argument("--config", type=Path, default=Path("configs/va_mnist_cpu.yaml"))
     ba.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    ba.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(ba)
     ba.add_argument("--out", type=Path, default=Path("bench-out/annealing"))
     ba.set_defaults(func=_bench_annealing)
 
@@ -515,7 +544,7 @@ def parser() -> argparse.ArgumentParser:
                     "quick 1,000); the annealing keeps its proportions")
     bd.add_argument("--energies", help="comma-separated subset of: u1, u2, u3, u4")
     bd.add_argument("--configs", type=Path, default=Path("configs"))
-    bd.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    _add_executor_args(bd)
     bd.add_argument("--out", type=Path, default=Path("bench-out/density"))
     bd.set_defaults(func=_bench_density)
 

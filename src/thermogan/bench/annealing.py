@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.pool import check_plan, run_pool
+from thermogan.bench.pool import Executor, check_plan
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -214,20 +214,20 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
 
 
 def bench_annealing(out: Path, p: Protocol, config_path: Path = Path("configs/va_mnist_cpu.yaml"),
-                    workers: int = 2, device: str = "cpu", label: str = "reduced",
+                    executor: Executor = Executor(), device: str = "cpu", label: str = "reduced",
                     methods: list[str] | None = None) -> str:
     """Run every (method, seed), then write results.md, results.json and curves.png."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_path, out, p, device, methods)
     started = time.perf_counter()
-    results = sorted(run_pool(run_job, jobs, workers, "bench annealing"),
+    results = sorted(executor.map(run_job, jobs, "bench annealing"),
                      key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
     first = results[0]["protocol"]
     header = (f"Variational annealing on MNIST ({label}, {config_path.name}): {p.seeds} seed(s), "
               f"the same initial G, D and denoiser for every method; {first['step']} steps; "
               f"dynamic schedules with B = {p.bound:g}; fd_mnist of {first['samples']} samples "
-              f"against the test set; wall time: training of one run on one thread; {workers} "
-              f"worker(s), {time.perf_counter() - started:.0f} s in all. "
+              f"against the test set; wall time: training of one run on one thread; "
+              f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all. "
               f"Classifier {first['classifier_sha256'][:12]}.")
     rows = aggregate(results)
     text = markdown(rows, header)

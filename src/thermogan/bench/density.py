@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.pool import check_plan, run_pool
+from thermogan.bench.pool import Executor, check_plan
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -237,14 +237,14 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
     return save_figure(fig, path, dpi=100)
 
 
-def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
-                  label: str = "full") -> str:
+def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"),
+                  executor: Executor = Executor(), label: str = "full") -> str:
     """Run every (energy, seed, method), then write results.md, results.json and density.png;
     returns the table."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_dir, out, p)
     started = time.perf_counter()
-    results = sorted(run_pool(run_job, jobs, workers, "bench density"),
+    results = sorted(executor.map(run_job, jobs, "bench density"),
                      key=lambda r: (ENERGIES.index(r["energy"]), list(METHODS).index(r["method"]),
                                     r["seed"]))
     first = results[0]["protocol"]
@@ -254,7 +254,7 @@ def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"), wo
               f"steps; {first['samples']} samples scored on a {first['cells']}² grid over "
               f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
               f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
-              f"run on one thread; {workers} worker(s), {time.perf_counter() - started:.0f} s "
+              f"run on one thread; {executor.describe()}, {time.perf_counter() - started:.0f} s "
               "in all. Mean ± SE over seeds.")
     rows = aggregate(results)
     text = markdown(rows, header)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.pool import check_plan, run_pool
+from thermogan.bench.pool import Executor, check_plan
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -250,8 +250,8 @@ def contours(config_dir: Path, out: Path, p: Protocol, device: str) -> Path | No
                          title="ring8_langevin, seed 0 (the Langevin GAN's Fig. 1)")
 
 
-def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
-                   device: str = "cpu", label: str = "reduced",
+def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"),
+                   executor: Executor = Executor(), device: str = "cpu", label: str = "reduced",
                    methods: list[str] | None = None) -> str:
     """Run every (method, seed), then write results.md, results.json, classes.png and
     curves.png; then train the ring run of Fig. 1 and write contours.png."""
@@ -261,13 +261,13 @@ def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"), w
         raise UsageError(f"benchmark config {config_dir / FIG1_CONFIG} (Fig. 1) does not exist "
                          "(run from the repository root or pass --configs DIR)")
     started = time.perf_counter()
-    results = sorted(run_pool(run_job, jobs, workers, "bench langevin"),
+    results = sorted(executor.map(run_job, jobs, "bench langevin"),
                      key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
     first = results[0]["protocol"]
     header = (f"Langevin-stabilised conditional GAN on MNIST ({label}, {p.scale} configs): "
               f"{p.seeds} seed(s), the same initial G and D for every method; "
               f"{first['step']} steps; {first['samples']} samples scored (labels uniform) against "
-              f"the test set; wall time: training of one run on one thread; {workers} worker(s), "
+              f"the test set; wall time: training of one run on one thread; {executor.describe()}, "
               f"{time.perf_counter() - started:.0f} s in all. "
               f"Classifier {first['classifier_sha256'][:12]}.")
     text = markdown(aggregate(results), header)

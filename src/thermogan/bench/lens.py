@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import binomtest
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import Executor
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.jsonio import write_json
@@ -254,12 +254,12 @@ def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
     return paths
 
 
-def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"), workers: int = 2,
-               device: str = "cpu", label: str = "reduced") -> str:
+def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"),
+               executor: Executor = Executor(), device: str = "cpu", label: str = "reduced") -> str:
     """Run every pair, then write results.md, results.json, curves.png and evolution_*.png."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_dir, out, p, device)
-    results = sorted(run_pool(run_job, jobs, workers, "bench lens"),
+    results = sorted(executor.map(run_job, jobs, "bench lens"),
                      key=lambda r: (r["data"], r["variant"], r["lens"], r["seed"]))
     first = results[0]
     header = (f"With and without the lens ({label}, {p.scale} configs): "

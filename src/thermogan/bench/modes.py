@@ -18,9 +18,10 @@ The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9)
 al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
 The full run (10 seeds, 12,000 steps per run, 280 runs) took about 2 hours on 2 cores run by
 run. The seeds of a method whose parts seed ensembles support (vanilla, instance noise, β-GAN
-and its data-derived cold end, WGAN-GP with its Adam critic: ``train/ensemble.py``) now train as
-one ensemble, each seed's run equal to its single run up to rounding; the others (β'-GAN and the
-lens train players, the Langevin rows and the SGD critics use SGLD) still train run by run.
+and its data-derived cold end, the Langevin D and its SGD control, WGAN-GP with its Adam, SGD or
+Langevin critic: ``train/ensemble.py``) now train as one ensemble, each seed's run equal to its
+single run up to rounding; the others (β'-GAN and the lens, which train players) still train run
+by run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import Executor
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -168,12 +169,12 @@ def _run_unit(unit: Job | tuple[Job, ...]) -> list[dict[str, Any]]:
     return run_ensemble(unit) if isinstance(unit, tuple) else [run_job(unit)]
 
 
-def run_all(jobs: list[Job], workers: int = 2) -> list[dict[str, Any]]:
-    """Run the jobs on ``workers`` processes of one thread each, with a progress bar: the seeds
-    of a method that ensembles support as one job, the others one job per run."""
+def run_all(jobs: list[Job], executor: Executor = Executor()) -> list[dict[str, Any]]:
+    """Run the jobs on the executor's processes or Ray tasks of one thread each, with a progress
+    bar: the seeds of a method that ensembles support as one job, the others one job per run."""
     together, alone = ensemble_groups(jobs)
     units: list[Job | tuple[Job, ...]] = [*together, *alone]
-    results = [r for batch in run_pool(_run_unit, units, workers, "bench modes") for r in batch]
+    results = [r for batch in executor.map(_run_unit, units, "bench modes") for r in batch]
     return sorted(results, key=lambda r: (DATASETS.index(r["data"]) if r["data"] in DATASETS
                                           else 0, list(METHODS).index(r["method"]), r["seed"]))
 
@@ -231,7 +232,8 @@ def figure(results: list[dict[str, Any]], path: Path, seed: int = 0) -> Path:
 
 
 def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
-                configs: Path = Path("configs"), steps: int | None = None, workers: int = 2,
+                configs: Path = Path("configs"), steps: int | None = None,
+                executor: Executor = Executor(),
                 methods: list[str] | None = None, datasets: tuple[str, ...] = DATASETS) -> str:
     """Run the benchmark, write results.json, results.md and modes.png; returns the table."""
     seeds = seeds or (QUICK["seeds"] if quick else 10)
@@ -239,11 +241,11 @@ def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(configs, out, seeds, steps, methods, datasets)
     started = time.perf_counter()
-    results = run_all(jobs, workers)
+    results = run_all(jobs, executor)
     rows = aggregate(results)
     header = (f"Mode-collapse benchmark ({'quick' if quick else 'full'}): {seeds} seeds, "
               f"{steps} steps per run, PacGAN protocol (2,500 samples, 3 std), "
-              f"{workers} workers, {time.perf_counter() - started:.0f} s in all.")
+              f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all.")
     table = markdown(rows, header)
     (out / "results.md").write_text(table)
     per_run = [{k: v for k, v in r.items() if k not in ("samples", "data_points")}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from thermogan.bench.pool import run_pool
+from thermogan.bench.pool import Executor
 from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -140,13 +140,14 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def bench_oscillation(out: Path, p: Protocol, config: Path, workers: int = 2,
+def bench_oscillation(out: Path, p: Protocol, config: Path,
+                      executor: Executor = Executor(),
                       label: str = "reduced") -> str:
     """Run, measure, and write results.json, results.md and oscillation.png; returns the table."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config, out, p)
     started = time.perf_counter()
-    results = measure(sorted(run_pool(run_job, jobs, workers, "bench oscillation"),
+    results = measure(sorted(executor.map(run_job, jobs, "bench oscillation"),
                              key=lambda r: (r["levels"], r["seed"])), p)
     header = (f"fd_mnist oscillation against annealing levels ({label}): {config.name}, "
               f"{p.steps} steps, fd_mnist of {p.samples} samples every {p.every} steps, "

@@ -31,6 +31,7 @@ from thermogan.optim import OPTIMIZERS
 from thermogan.schedules import SCHEDULES, schedule_from_dict
 from thermogan.tempering import CONTROLLERS, TEMPERINGS
 from thermogan.tempering.base import Tempering
+from thermogan.train.distributed import local_device
 from thermogan.train.trainer import Trainer
 
 #: Every kind of data set the build makes.
@@ -78,16 +79,17 @@ def _yaml(value: Any) -> str:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else must be a valid torch device."""
+    """``auto`` -> cuda when available, else cpu; anything else must be a valid torch device.
+    Under torchrun, ``cuda`` is each process's own GPU (``LOCAL_RANK``)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return local_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"device={name!r}: expected auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r}: CUDA is not available on this machine")
-    return device
+    return local_device(device)
 
 
 def checked_options(registry: dict[str, Callable[..., Any]], spec: Component, where: str,
@@ -231,10 +233,50 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     d_opt = call_component(OPTIMIZERS, opt.d, "optim.d", D.parameters())
     lr_schedule = None if opt.lr_decay is None else schedule_from_dict(opt.lr_decay,
                                                                       "optim.lr_decay")
-    return Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
-                   g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
-                   d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
-                   ema=cfg.train.ema, temperings=build_temperings(cfg, data),
-                   g_terms=build_g_terms(cfg, data, D), num_classes=classes,
-                   lr_schedule=lr_schedule,
-                   z_dist=cfg.model.z_dist, seed=cfg.seed, device=device)
+    trainer = Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
+                      g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
+                      d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
+                      ema=cfg.train.ema, temperings=build_temperings(cfg, data),
+                      g_terms=build_g_terms(cfg, data, D), num_classes=classes,
+                      lr_schedule=lr_schedule, z_dist=cfg.model.z_dist, seed=cfg.seed,
+                      amp=cfg.train.amp, device=device)
+    check_amp(cfg, trainer)
+    if cfg.train.compile:
+        compile_networks(cfg, trainer)
+    return trainer
+
+
+def compile_networks(cfg: ExperimentConfig, trainer: Trainer) -> None:
+    """Compile the trainer's G and D in place (``nn.Module.compile``: parameter names, hence
+    checkpoints, do not change). G's EMA copy, made by the trainer, only samples: uncompiled.
+
+    Refused where it cannot work (torch 2.13): a gradient penalty differentiates D twice, which
+    compiled code does not support; and ``nn.Module.compile`` traces from the network's own
+    ``forward``, while torch skips its own modules' code, so a network that is a bare torch
+    container (the ``mlp`` networks: an nn.Sequential) would not be compiled at all."""
+    if trainer.gp_weight:
+        raise ConfigError("train.compile=true: the gradient penalty differentiates D twice, "
+                          "which torch.compile does not support (no double backward through "
+                          "compiled code); set train.compile=false")
+    for where, spec, net in (("model.generator", cfg.model.generator, trainer.G),
+                             ("model.discriminator", cfg.model.discriminator, trainer.D)):
+        if type(net).forward.__module__.startswith("torch."):
+            raise ConfigError(f"train.compile=true: {where} ({spec.kind}) is a bare torch "
+                              f"{type(net).__name__}, which nn.Module.compile leaves uncompiled "
+                              "(torch skips its own modules' forward); set train.compile=false")
+    trainer.G.compile()
+    trainer.D.compile()
+
+
+def check_amp(cfg: ExperimentConfig, trainer: Trainer) -> None:
+    """ConfigError when ``train.amp`` cannot work for the run ``trainer`` is."""
+    if cfg.train.amp is None:
+        return
+    where = f"train.amp={cfg.train.amp}"
+    if not trainer.data.is_image:
+        raise ConfigError(f"{where}: mixed precision is for image data; a toy mixture's modes "
+                          "are about as narrow as bfloat16's spacing there (the ring's std 0.01 "
+                          "at radius 1: 1/128; the grid's 0.05 at 4: 1/32); set train.amp=null")
+    if trainer.d_variance is not None:
+        raise ConfigError(f"{where}: an SGLD D with covariance or ccadl noise sets its noise "
+                          "from per-example gradients taken in float32; set train.amp=null")

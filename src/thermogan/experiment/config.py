@@ -130,6 +130,17 @@ class TrainConfig(Strict):
     keep_checkpoints: bool = False  # keep step_N.pt beside latest.pt
     tensorboard: bool = True  # write TensorBoard events when tensorboard is installed
     progress: bool = True  # show a progress bar
+    compile: bool = False  # compile G and D with torch.compile (in place: checkpoints unchanged)
+    amp: Literal["bf16"] | None = None  # G's and D's training forward passes in bfloat16
+    # (torch.autocast; image data only); null: float32. float16 is not offered: it needs loss
+    # scaling, bfloat16 does not
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_is_bf16(cls, value: Any) -> Any:
+        if value in ("fp16", "float16", "half"):
+            raise ValueError("float16 is not offered (it needs loss scaling); use bf16")
+        return value
 
 
 class EvalConfig(Strict):

@@ -52,6 +52,7 @@ from thermogan.report.snapshots import (
     periodic_snapshots,
     snapshot_panel,
 )
+from thermogan.train import distributed
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
@@ -76,9 +77,11 @@ def start(cfg: ExperimentConfig, run_dir: Path,
                              "or choose another folder with --out")
     cfg = cfg.with_fixed_schedules()
     trainer = build_trainer(cfg, resolve_device(device or cfg.device))
+    distributed.attach(trainer, cfg.seed)
     scorer = run_scorer(cfg)  # every check before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_mod.save(cfg, run_dir / "config.yaml")
+    if trainer.replicas.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config_mod.save(cfg, run_dir / "config.yaml")
     return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
 
 
@@ -136,9 +139,10 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
     """
     trainer, wanted = resumed_trainer(run_dir, cfg, overrides, device)
     scorer = run_scorer(wanted)  # every check before anything is written
-    if announce is not None:
-        announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
-    config_mod.save(wanted, run_dir / "config.yaml")
+    if trainer.replicas.is_main:
+        if announce is not None:
+            announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
+        config_mod.save(wanted, run_dir / "config.yaml")
     return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
 
 
@@ -160,6 +164,7 @@ def resumed_trainer(run_dir: Path, cfg: ExperimentConfig | None = None,
             raise ConfigError(f"{key} differs from the run in {run_dir}; only train.*, optim.*, "
                               "eval.* and device may change when resuming")
     trainer = build_trainer(wanted, resolve_device(device or wanted.device))
+    distributed.attach(trainer, wanted.seed)
     _load_into(trainer, state, latest_checkpoint(run_dir))
     return trainer, wanted
 
@@ -199,13 +204,16 @@ def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
 
 
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
-         resumed: bool) -> dict[str, Any]:
+         resumed: bool) -> dict[str, Any] | None:
+    """Train, then ``finish`` (None on a data-parallel replica other than the main one)."""
     t = cfg.train
     started = time.perf_counter()
     fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
         checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
         progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
         callbacks=callbacks(trainer, cfg, run_dir, scorer, resumed))
+    if not trainer.replicas.is_main:
+        return None
     return finish(trainer, cfg, run_dir, scorer, time.perf_counter() - started)
 
 

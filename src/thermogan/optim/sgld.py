@@ -28,13 +28,16 @@ optimizer does not know; ``prior_std`` folds it in: ``prior_std = σ_p · sqrt(N
 ``θ / prior_std²``, i.e. weight decay ``1 / prior_std²``). ``None``: no prior.
 
 Noise is drawn from ``generator`` (the trainer's seeded one; ``None``: torch's global RNG), one
-``randn`` per parameter in parameter order, on the generator's device, so a resumed run is exact;
+``randn`` per parameter in parameter order, on the generator's device, so a resumed run is exact.
+A seed ensemble (``train/ensemble.py``) stacks its members' parameters along dim 0 and passes a
+sequence of generators, one per member: slice s of every parameter then gets the noise member s's
+own run draws, from its own stream, in the same order;
 ``I_t`` and its count live in ``state`` so ``state_dict()`` round-trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -75,7 +78,7 @@ class SGLD(torch.optim.Optimizer):
                  noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
                  prior_std: float | None = None, average: Literal["running", "ema"] = "running",
                  ema_decay: float = 0.99, batch_size: int | None = None,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None) -> None:
         check_options(lr, temperature, noise, prior_std, average, ema_decay, batch_size)
         defaults = dict(lr=lr, temperature=temperature, noise=noise, prior_std=prior_std,
                         average=average, ema_decay=ema_decay, batch_size=batch_size)
@@ -88,7 +91,7 @@ class SGLD(torch.optim.Optimizer):
         #: ``per_example`` (torch.func, ``chunk`` examples at a time) or ``microbatch`` (k means).
         self.variance_from, self.microbatches, self.chunk = "per_example", 8, None
         self._variance: dict[Tensor, Tensor] | None = None
-        self._level: tuple[list[tuple[Tensor | float, int]], list[Tensor]] | None = None
+        self._level: tuple[list[tuple[Tensor | float, Tensor]], list[Tensor]] | None = None
 
     @property
     def needs_variance(self) -> bool:
@@ -109,16 +112,21 @@ class SGLD(torch.optim.Optimizer):
             out[p] = v.detach()
         self._variance = out
 
-    def noise_level(self) -> dict[str, float]:
-        """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements
-        (NaN before the first step; ``sqrt_variance`` NaN while no variance was handed in).
-        Computed when asked (at log time), not at every step."""
+    def noise_level(self, member: int | None = None) -> dict[str, float]:
+        """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements, or
+        over slice ``member`` of dim 0 of every parameter (one member of a seed ensemble's
+        stacked parameters) (NaN before the first step; ``sqrt_variance`` NaN while no variance
+        was handed in). Computed when asked (at log time), not at every step."""
         if self._level is None:
             return {"noise_std": float("nan"), "sqrt_variance": float("nan")}
         stds, averages = self._level
-        n_std = sum(numel for _, numel in stds)
-        std_sum = sum(float(std.sum()) if isinstance(std, Tensor) else std * numel
-                      for std, numel in stds)
+        if member is not None:
+            stds = [(std[member] if isinstance(std, Tensor) else std, p[member])
+                    for std, p in stds]
+            averages = [avg[member] for avg in averages]
+        n_std = sum(p.numel() for _, p in stds)
+        std_sum = sum(float(std.sum()) if isinstance(std, Tensor) else std * p.numel()
+                      for std, p in stds)
         n_var = sum(avg.numel() for avg in averages)
         return {"noise_std": std_sum / max(n_std, 1),
                 "sqrt_variance": (sum(float(avg.sqrt().sum()) for avg in averages) / n_var
@@ -128,7 +136,10 @@ class SGLD(torch.optim.Optimizer):
         g = self.generator
         if g is None:
             return torch.randn_like(p)
-        return torch.randn(p.shape, generator=g, device=g.device, dtype=p.dtype).to(p.device)
+        if isinstance(g, torch.Generator):
+            return torch.randn(p.shape, generator=g, device=g.device, dtype=p.dtype).to(p.device)
+        return torch.stack([torch.randn(p.shape[1:], generator=gen, device=gen.device,
+                                        dtype=p.dtype).to(p.device) for gen in g])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -138,6 +149,12 @@ class SGLD(torch.optim.Optimizer):
                 loss = closure()
         variance, self._variance = self._variance or {}, None
         for group in self.param_groups:  # refuse before touching any parameter
+            if self.generator is not None and not isinstance(self.generator, torch.Generator):
+                for p in group["params"]:
+                    if p.dim() == 0 or len(p) != len(self.generator):
+                        raise ValueError(
+                            f"{len(self.generator)} generators (one per member) for a parameter "
+                            f"of shape {tuple(p.shape)}: its dim 0 must be the members")
             if group["noise"] != "isotropic":
                 for p in group["params"]:
                     if p.grad is not None and p not in variance:
@@ -146,7 +163,7 @@ class SGLD(torch.optim.Optimizer):
                             "variance of every parameter each step: call "
                             "opt.set_variance(by_parameter(model, per_example_variance(...))) "
                             "before step() (thermogan.optim.variance)")
-        stds: list[tuple[Tensor | float, int]] = []  # for noise_level, when asked
+        stds: list[tuple[Tensor | float, Tensor]] = []  # for noise_level, when asked
         averages: list[Tensor] = []
         for group in self.param_groups:
             lr, temp, mode = group["lr"], group["temperature"], group["noise"]
@@ -184,6 +201,6 @@ class SGLD(torch.optim.Optimizer):
                         std = avg.mul(-lr * lr / group["batch_size"]).add_(
                             2.0 * lr * temp).clamp_min_(0).sqrt_()
                     p.addcmul_(self._noise(p), std)
-                stds.append((std, p.numel()))
+                stds.append((std, p))
         self._level = (stds, averages)
         return loss

@@ -192,19 +192,31 @@ class Recorder:
         """``{parameter name: V}`` from the recorded pass; ``grads``: the outputs' gradients in
         the order of :meth:`outputs` (default: their ``.grad`` after a backward); ``means``: the
         mean per-example gradients when already known (D's own gradient), else computed."""
+        found = iter(grads) if grads is not None else None
+        inputs, out_grads = [], []
+        for _, module in self.layers:
+            calls = self.calls.get(module, [])
+            inputs.append([x for x, _ in calls])
+            out_grads.append([next(found) if found is not None else out.grad for _, out in calls])
+        self.calls = {}  # frees the recorded graph's outputs
+        return self.variance_of(inputs, out_grads, batch, scale, means)
+
+    def variance_of(self, inputs: Sequence[Sequence[Tensor]],
+                    grads: Sequence[Sequence[Tensor | None]], batch: int, scale: float = 1.0,
+                    means: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """:meth:`variance` from records taken elsewhere: for each layer (in the order of
+        ``layers``), the inputs of its calls and their outputs' gradients. Tensor math only, so
+        ``vmap`` maps it over a leading axis (a seed ensemble's members, ``train/ensemble.py``)."""
         if batch < 2:
             raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
-        found = iter(grads) if grads is not None else None
         known = means or {}
         result: dict[str, Tensor] = {}
-        for name, module in self.layers:
-            calls = self.calls.get(module, [])
-            outs = [next(found) if found is not None else out.grad for _, out in calls]
-            if not calls or any(g is None for g in outs):
+        for (name, module), xs, outs in zip(self.layers, inputs, grads, strict=True):
+            if not xs or any(g is None for g in outs):
                 raise RuntimeError(f"layer {name or 'model'}: no recorded forward and backward "
                                    "pass to take the variance from")
             g = [r for o in outs for r in o.reshape(batch, -1, o.shape[-1]).unbind(1)]
-            a = [r for x, _ in calls for r in self._rows(module, x, batch).unbind(1)]
+            a = [r for x in xs for r in self._rows(module, x, batch).unbind(1)]
             prefix = f"{name}." if name else ""
             # (out, in), or for an embedding (dim, classes); output gradients times scale
             weight = _second_moment(g, a).mul_(scale * scale)
@@ -220,7 +232,6 @@ class Recorder:
                 mean = known.get(f"{prefix}bias")
                 result[f"{prefix}bias"] = _unbiased(bias.square().sum(0), bias.mean(0)
                                                     if mean is None else mean, batch)
-        self.calls = {}  # frees the recorded graph's outputs
         return result
 
     @staticmethod

@@ -4,23 +4,32 @@ An ``Ensemble`` takes S ``Trainer``s that differ only in their seed (built by th
 ``build_trainer``, so each has its own initial weights and random streams) and trains them
 together: their parameters are stacked along a leading member axis
 (``torch.func.stack_module_state``), the networks run once for all members under ``vmap`` of
-``functional_call``, and one optimizer steps the stacked parameters. Adam's and SGD's updates are
-elementwise, so one optimizer over stacked parameters is S independent optimizers. Each member
-still draws its data and latents from its own streams, in the order a single run draws them, so a
-member follows its single run up to floating-point rounding (batched matrix products sum in
-another order).
+``functional_call``, and one optimizer steps the stacked parameters. Adam's, SGD's and SGLD's
+updates are elementwise, so one optimizer over stacked parameters is S independent optimizers,
+given the two things SGLD (METHODS.md §4) takes per member: its noise, drawn from the member's own
+"optim.d" (or "optim.g") stream, one ``randn`` per parameter in parameter order as its single run
+draws it (``SGLD.generator`` as a sequence of generators), and, with covariance or ccadl noise,
+the variance of the per-example gradients of the member's own batch. That comes from the D step's
+one backward pass, as a single run's does (``train/dvariance.py``): D's linear layers keep their
+inputs and, through a zero "tap" added to their outputs, their outputs' gradients, and
+``Recorder``'s formula runs vmapped over the members (``_Variance``). Each member draws its data
+and latents from its own streams, in the order a single run draws them, so a member follows its
+single run up to floating-point rounding (batched matrix products sum in another order).
 
-``sync()`` writes the stacked state back into the member trainers (weights, optimizer moments,
-EMA): a member is then an ordinary trainer, checkpointed, evaluated and resumed as one, and
-``Ensemble(members)`` stacks them again, so an ensemble resumes exactly from its members'
-checkpoints.
+``sync()`` writes the stacked state back into the member trainers (weights, optimizer state:
+moments, SGLD's averaged variance; EMA): a member is then an ordinary trainer, checkpointed,
+evaluated and resumed as one, and ``Ensemble(members)`` stacks them again, so an ensemble resumes
+exactly from its members' checkpoints.
 
 Supported now: unconditional runs with temperings that neither train nor adapt (heat, instance
 noise, blur on a schedule: each member applies its own, with its own stream, so its level is
-its own), with or without a gradient penalty, without players, controllers or G terms, with Adam
-or SGD, a
-learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
-Anything else is refused with the reason.
+its own), with or without a gradient penalty, without players, controllers or G terms, with Adam,
+SGD or SGLD (every noise mode; with covariance or ccadl noise, a D whose trained parameters all
+sit in ``nn.Linear`` layers and whose variance comes from per-example gradients, the default:
+micro-batch means, or torch.func's per-example gradients for other layers, are passes of their
+own outside the D step's backward, not vectorised over members yet), a learning-rate schedule and
+an EMA of G (restarted at each temperature level, as a single run's). Anything else is refused
+with the reason.
 """
 
 from __future__ import annotations
@@ -33,10 +42,13 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from thermogan.optim.sgld import SGLD
+from thermogan.optim.variance import Recorder
 from thermogan.train.trainer import Trainer
 
-#: Optimizers whose update is elementwise: one over stacked parameters is one per member.
-ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD)
+#: Optimizers whose update is elementwise (SGLD's given each member's noise stream and gradient
+#: variance): one over stacked parameters is one per member.
+ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD, SGLD)
 
 
 def unsupported(trainer: Trainer) -> str | None:
@@ -50,6 +62,11 @@ def unsupported(trainer: Trainer) -> str | None:
         f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
         "networks with buffers (batch norm)": any(
             True for net in (trainer.G, trainer.D) for _ in net.buffers()),
+        "an SGLD D's gradient variance from micro-batch means or torch.func (variance: "
+        "microbatch, or a D with layers other than nn.Linear)":
+            trainer.d_variance is not None
+            and getattr(trainer.d_variance, "recorder", None) is None,
+        "data-parallel replicas (torchrun)": trainer.replicas.size > 1,
     }
     found = [name for name, present in reasons.items() if present]
     return f"ensembles do not support {', '.join(found)} yet" if found else None
@@ -61,10 +78,10 @@ class _Stacked:
     def __init__(self, nets: Sequence[nn.Module]) -> None:
         params, _ = stack_module_state(list(nets))
         self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
-        skeleton = copy.deepcopy(nets[0]).to("meta")
+        self.skeleton = copy.deepcopy(nets[0]).to("meta")
 
         def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
-            return functional_call(skeleton, p, (x,))
+            return functional_call(self.skeleton, p, (x,))
 
         self.call: Callable[[dict[str, Tensor], Tensor], Tensor] = vmap(call)
 
@@ -77,6 +94,99 @@ class _Stacked:
             for s, net in enumerate(nets):
                 for name, p in net.named_parameters():
                     p.copy_(self.params[name][s])
+
+
+def _per_member(key: str, value: Any, p: Tensor) -> bool:
+    """Whether an optimizer state entry of parameter ``p`` holds a value per element (stacked
+    over the members), not a count common to them all (Adam's step, SGLD's step and count)."""
+    return key != "step" and isinstance(value, Tensor) and value.shape == p.shape
+
+
+def _common(value: Any) -> Any:
+    """A copy of a state entry common to the members."""
+    return value.clone() if isinstance(value, Tensor) else value
+
+
+#: Per layer of D, its calls' tensors (inputs, or taps) in the order of the calls.
+_Calls = dict[nn.Module, list[Tensor]]
+
+
+class _Variance:
+    """Every member's per-example gradient variance in its D step, for an SGLD D with covariance
+    or ccadl noise: ``DVariance``'s one-backward path (``train/dvariance.py``) for all members at
+    once. Forward hooks on the skeleton's Linear layers keep each call's input and add a zero
+    *tap* (S, B, out) to its output, so that after the D step's backward the tap's gradient is
+    that output's; ``Recorder.variance_of``, vmapped over the members, turns them into V.
+    Calls without taps (the gradient penalty's, G's step) pass through untouched."""
+
+    def __init__(self, D: _Stacked, penalised: bool) -> None:
+        self.D, self.penalised = D, penalised
+        self.recorder = Recorder(D.skeleton)
+        self.layers = [layer for _, layer in self.recorder.layers]
+        for layer in self.layers:
+            layer.register_forward_hook(self._tap)
+        self.taps: _Calls | None = None  # of the call in progress
+        self.inputs: _Calls = {}
+        self.records: list[tuple[_Calls, _Calls]] = []  # (inputs, taps) of this D step's calls
+        self.batch = 0
+        self.shapes: dict[torch.Size, dict[nn.Module, list[torch.Size]]] = {}
+        self.call = vmap(self._one)
+
+    def _tap(self, layer: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> Tensor | None:
+        if self.taps is None:
+            return None
+        seen = self.inputs.setdefault(layer, [])
+        seen.append(args[0])
+        return out + self.taps[layer][len(seen) - 1]
+
+    def _one(self, params: dict[str, Tensor], x: Tensor, taps: _Calls) -> tuple[Tensor, _Calls]:
+        self.taps, self.inputs = taps, {}
+        try:
+            return functional_call(self.D.skeleton, params, (x,)), self.inputs
+        finally:
+            self.taps = None
+
+    def _shapes(self, x: Tensor) -> dict[nn.Module, list[torch.Size]]:
+        """Each layer's output shape in each of its calls on one member's x (S, B, ...): a dry
+        run on the meta device, once per input shape."""
+        if x.shape not in self.shapes:
+            found: dict[nn.Module, list[torch.Size]] = {}
+            hooks = [layer.register_forward_hook(
+                lambda module, _, out: found.setdefault(module, []).append(out.shape))
+                for layer in self.layers]
+            try:
+                self.D.skeleton(torch.empty(x.shape[1:], dtype=x.dtype, device="meta"))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            self.shapes[x.shape] = found
+        return self.shapes[x.shape]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The members' D outputs (S, B, ...) for x (S, B, ...), keeping what V needs."""
+        taps = {layer: [torch.zeros(len(x), *shape, dtype=x.dtype, device=x.device,
+                                    requires_grad=True) for shape in shapes]
+                for layer, shapes in self._shapes(x).items()}
+        out, inputs = self.call(self.D.params, x, taps)
+        self.records.append((inputs, taps))
+        self.batch = x.shape[1]
+        return out
+
+    def take(self) -> dict[Tensor, Tensor]:
+        """After the D step's backward: ``{stacked parameter: V (S, ...)}`` over the pairs
+        (real_i, fake_i) of each member's batch, for ``SGLD.set_variance``."""
+        inputs = [[x for seen, _ in self.records for x in seen.get(layer, [])]
+                  for layer in self.layers]
+        grads = [[t.grad for _, taps in self.records for t in taps.get(layer, [])]
+                 for layer in self.layers]
+        self.records = []
+        # D's loss is the mean over B pairs: scale its gradients; its gradient is their mean
+        # unless a gradient penalty adds to it
+        means = {} if self.penalised else {n: p.grad for n, p in self.D.params.items()}
+        b = self.batch
+        variance = vmap(lambda i, g, m: self.recorder.variance_of(i, g, b, b, m))(
+            inputs, grads, means)
+        return {self.D.params[name]: v for name, v in variance.items()}
 
 
 class Ensemble:
@@ -98,9 +208,11 @@ class Ensemble:
             raise ValueError("the members are at different steps")
         self.G, self.D = _Stacked([m.G for m in members]), _Stacked([m.D for m in members])
         self.g_opt = self._optimizer(self.G, [m.g_opt for m in members], [m.G for m in members],
-                                     first.hparams[0])
+                                     first.hparams[0], [m.rngs["optim.g"] for m in members])
         self.d_opt = self._optimizer(self.D, [m.d_opt for m in members], [m.D for m in members],
-                                     first.hparams[1])
+                                     first.hparams[1], [m.rngs["optim.d"] for m in members])
+        self.d_variance = (None if first.d_variance is None
+                           else _Variance(self.D, penalised=bool(self.gp_weight)))
         self.ema: dict[str, Tensor] | None = None
         if first.G_ema is not None:
             self.ema = {name: torch.stack([dict(m.G_ema.module.named_parameters())[name].detach()
@@ -111,17 +223,21 @@ class Ensemble:
 
     @staticmethod
     def _optimizer(stacked: _Stacked, opts: Sequence[torch.optim.Optimizer],
-                   nets: Sequence[nn.Module], hparams: list[dict[str, Any]]
-                   ) -> torch.optim.Optimizer:
-        """One optimizer of the members' kind over the stacked parameters, with their state."""
+                   nets: Sequence[nn.Module], hparams: list[dict[str, Any]],
+                   streams: list[torch.Generator]) -> torch.optim.Optimizer:
+        """One optimizer of the members' kind over the stacked parameters, with their state;
+        a Langevin one draws each member's noise from the member's stream."""
         opt = type(opts[0])(list(stacked.params.values()), **hparams[0])
+        if hasattr(opt, "generator"):
+            opt.generator = streams
         names = [name for name, _ in nets[0].named_parameters()]
         for name, stacked_p in zip(names, stacked.params.values()):
-            states = [o.state.get(dict(net.named_parameters())[name], {})
-                      for o, net in zip(opts, nets)]
+            params = [dict(net.named_parameters())[name] for net in nets]
+            states = [o.state.get(p, {}) for o, p in zip(opts, params)]
             if states[0]:
                 opt.state[stacked_p] = {
-                    key: value.clone() if key == "step" else torch.stack([s[key] for s in states])
+                    key: torch.stack([s[key] for s in states])
+                    if _per_member(key, value, params[0]) else _common(value)
                     for key, value in states[0].items()}
         return opt
 
@@ -158,13 +274,17 @@ class Ensemble:
         real = self._see(self._real(), "real")
         with torch.no_grad():
             fake = self._see(self.G(self._latents()), "fake")
-        real_logits = self.D(real).flatten(1)  # (S, B)
-        fake_logits = self.D(fake).flatten(1)
+        # an SGLD D's variance needs its layers' inputs and output gradients: the taps keep them
+        discriminate = self.D if self.d_variance is None else self.d_variance
+        real_logits = discriminate(real).flatten(1)  # (S, B)
+        fake_logits = discriminate(fake).flatten(1)
         losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
         if self.gp_weight:
             losses = losses + self.gp_weight * self._penalty(real, fake)
         self.d_opt.zero_grad(set_to_none=True)
         losses.sum().backward()  # member s's parameters get member s's gradient only
+        if self.d_variance is not None:  # an SGLD D's noise follows each member's variance
+            self.d_opt.set_variance(self.d_variance.take())
         self.d_opt.step()
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         return {"d_loss": losses.detach(), "d_real": real_logits.mean(1),
@@ -220,6 +340,9 @@ class Ensemble:
         schedule = self.members[s].lr_schedule
         if schedule is not None:
             out["lr_factor"] = schedule(self.step)
+        for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
+            if hasattr(opt, "noise_level"):  # Langevin optimizers: the noise member s got
+                out.update({f"{side}_{k}": v for k, v in opt.noise_level(s).items()})
         return out
 
     # ----------------------------------------------------------------------------------------
@@ -236,8 +359,8 @@ class Ensemble:
                     state = opt.state.get(stacked_p)
                     if state:
                         member_opt.state[p] = {
-                            key: value.clone() if key == "step" else value[s].clone()
-                            for key, value in state.items()}
+                            key: value[s].clone() if _per_member(key, value, stacked_p)
+                            else _common(value) for key, value in state.items()}
         for s, member in enumerate(self.members):
             member.step = self.step
             if self.ema is not None:

@@ -82,14 +82,18 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
     """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``.
 
     Each callback is called with the trainer after every step (figures, snapshots, tracked
-    metrics); a callback with a ``close`` method is closed when training ends or fails.
+    metrics); a callback with a ``close`` method is closed when training ends or fails. A
+    data-parallel replica (``train/distributed.py``) logs the losses averaged over the replicas;
+    only the main one shows progress, writes logs and checkpoints, and calls the callbacks.
     """
+    main = trainer.replicas.is_main
+    callbacks = callbacks if main else ()
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / "latest.pt"
     saved = (f"the last good checkpoint is {latest} (step {trainer.step})" if resumed
              else "no checkpoint had been written yet")
-    log = MetricsLog(run_dir, trainer.step if resumed else None, tensorboard)
-    bar = _progress(steps, trainer.step, config.get("name", "train"), progress)
+    log = MetricsLog(run_dir, trainer.step if resumed else None, tensorboard) if main else None
+    bar = _progress(steps, trainer.step, config.get("name", "train"), progress and main)
     pending: list[dict[str, torch.Tensor]] = []
     first, started = trainer.step, time.perf_counter()
     try:
@@ -100,11 +104,12 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
             for callback in callbacks:
                 callback(trainer)
             if step % log_every == 0 or done:
-                means = _check_finite(pending, first, saved)
+                means = trainer.replicas.mean(_check_finite(pending, first, saved))
                 levels = trainer.describe()
                 now = time.perf_counter()
                 rate = (step - first) / (now - started)
-                log.write({"step": step, **means, **levels, "steps_per_s": rate})
+                if log is not None:
+                    log.write({"step": step, **means, **levels, "steps_per_s": rate})
                 bar.set_postfix({k: f"{v:.3g}" for k, v in {**levels, **means}.items()})
                 pending, first, started = [], step, now
             if step % checkpoint_every == 0 or done:
@@ -114,15 +119,20 @@ def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, 
                 saved = f"the last good checkpoint is {latest} (step {step})"
     finally:
         bar.close()
-        log.close()
+        if log is not None:
+            log.close()
         for callback in callbacks:
             getattr(callback, "close", lambda: None)()
 
 
 def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:
     """Save the trainer's state with its config and provenance (plain types: a weights-only
-    load reads it) as ``latest``, and as ``step_N.pt`` beside it when ``keep``."""
+    load reads it) as ``latest``, and as ``step_N.pt`` beside it when ``keep``. Every
+    data-parallel replica takes part (their random streams are gathered); the main one writes."""
+    trainer.replicas.check_agreement([trainer.G, trainer.D])
     state = {**trainer.state_dict(), "config": config, "provenance": provenance(trainer.device)}
+    if not trainer.replicas.is_main:
+        return
     save_checkpoint(state, latest)
     if keep:
         save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))

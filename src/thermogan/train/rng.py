@@ -43,12 +43,17 @@ def capture(generators: dict[str, torch.Generator]) -> dict[str, Any]:
 
 
 def restore(generators: dict[str, torch.Generator], state: dict[str, Any]) -> None:
-    """Put every generator back in the state that ``capture`` recorded."""
+    """Put every generator back in the state that ``capture`` recorded (a stream captured on
+    another device type, whose state has another size, is left as seeded)."""
     missing = sorted(set(generators) - set(state["streams"]))
     if missing:
         raise KeyError(f"random streams {', '.join(missing)}")
     for name, gen in generators.items():
-        gen.set_state(state["streams"][name])
+        saved = state["streams"][name]
+        if saved.numel() == gen.get_state().numel():
+            gen.set_state(saved)
+        # else: saved on another device type (a CUDA run opened on the CPU): the stream keeps
+        # its fresh seeding, so evaluation works and a resumed run continues, but not exactly
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

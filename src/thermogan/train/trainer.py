@@ -27,7 +27,9 @@ from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import SIDES, Tempering
 from thermogan.tempering.control import Controller
 from thermogan.train import rng
+from thermogan.train.distributed import Replicas
 from thermogan.train.dvariance import DVariance
+from thermogan.train.precision import Autocast
 
 
 class DataSource(Protocol):
@@ -57,7 +59,9 @@ class Trainer:
     uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
     at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
     each temperature level so that it never mixes levels. ``gp_weight``: a gradient penalty on
-    interpolates of what D sees (None: the loss's default, 10 for wgan-gp).
+    interpolates of what D sees (None: the loss's default, 10 for wgan-gp). ``amp``: "bf16"
+    runs G's and D's forward passes of the training step in bfloat16, everything between them
+    in float32 (``train/precision.py``); None: as the networks are.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: DataSource, *,
@@ -68,11 +72,12 @@ class Trainer:
                  ema: float | None = None, temperings: Tempering | Sequence[Tempering] = (),
                  players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
                  num_classes: int | None = None, lr_schedule: Schedule | None = None,
-                 z_dist: str = "normal", seed: int = 0,
+                 z_dist: str = "normal", seed: int = 0, amp: str | None = None,
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.G = generator.to(self.device)
         self.D = discriminator.to(self.device)
+        self.autocast = Autocast(amp, self.device)  # self.autocast(net): net at the step's dtype
         self.data = data
         self.z_dim, self.z_dist, self.num_classes = z_dim, z_dist, num_classes
         self.loss = get_loss(loss)
@@ -111,6 +116,7 @@ class Trainer:
                 opt.generator = self.rngs[name]
         self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
                                                   penalised=bool(self.gp_weight))
+        self.replicas = Replicas()  # one process; train/distributed.py makes it data-parallel
         self.step = 0
 
     # ----------------------------------------------------------------------------------------
@@ -135,6 +141,15 @@ class Trainer:
         y = self.sample_labels(n, generator) if labels is None else labels  # (n,) or None
         net = net or self.G
         return Batch(net(z) if y is None else net(z, y), y)
+
+    def training_fake(self) -> Batch:
+        """A generated batch of a training step: the whole batch's latents (and labels) from
+        the latents' stream, this replica's rows of them through G."""
+        z = self.sample_z(self.batch_size)  # (B, z_dim)
+        y = self.sample_labels(self.batch_size)  # (B,) or None
+        z, y = self.replicas.take(z), self.replicas.take(y)
+        G = self.autocast(self.G)
+        return Batch(G(z) if y is None else G(z, y), y)
 
     def see(self, x: Tensor, side: str, generator: torch.Generator | None = None) -> Tensor:
         """What D sees of ``x`` on ``side`` ("real" or "fake"): the temperings that act on that
@@ -164,16 +179,17 @@ class Trainer:
         ``keep_graph``: learned temperings keep their forward pass for their player's step.
         """
         real = self.data.sample(self.batch_size, self.rngs["data"], self.device)  # (B, ...)
-        if self.num_classes is None:  # labels reach D and its readers in conditional runs only
-            real = Batch(real.x)
+        # this replica's rows; labels reach D and its readers in conditional runs only
+        real = Batch(self.replicas.take(real.x),
+                     None if self.num_classes is None else self.replicas.take(real.y))
         with torch.set_grad_enabled(keep_graph):
             real_seen = self.see(real.x, "real").detach()  # (B, ...)
         with torch.no_grad():
-            fake = self.generate(self.batch_size)
+            fake = self.training_fake()
             fake_seen = self.see(fake.x, "fake")  # (B, ...)
         with self.d_variance.watch() if self.d_variance else nullcontext():
-            real_logits = discriminate(self.D, real_seen, real.y).flatten()  # (B,)
-            fake_logits = discriminate(self.D, fake_seen, fake.y).flatten()  # (B,)
+            real_logits = discriminate(self.autocast(self.D), real_seen, real.y).flatten()  # (B,)
+            fake_logits = discriminate(self.autocast(self.D), fake_seen, fake.y).flatten()  # (B,)
         loss = self.loss.real_term(real_logits).mean() + self.loss.fake_term(fake_logits).mean()
         if self.gp_weight:
             loss = loss + self.gp_weight * gradient_penalty_terms(
@@ -188,8 +204,8 @@ class Trainer:
 
     def g_step(self, d: DStep) -> dict[str, Tensor]:
         """One step of G on its adversarial loss plus the weighted G terms (D fixed)."""
-        fake = self.generate(self.batch_size)  # (B, ...) with G's graph
-        logits = discriminate(self.D, self.see(fake.x, "fake"), fake.y)  # (B, 1)
+        fake = self.training_fake()  # (B, ...) with G's graph
+        logits = discriminate(self.autocast(self.D), self.see(fake.x, "fake"), fake.y)  # (B, 1)
         loss = self.loss.g(logits)
         out = {}
         for term in self.g_terms:
@@ -215,6 +231,7 @@ class Trainer:
         logs = {"d_loss": d.loss, **d.summary()}
         for name, player in self.players.items():
             logs.update(player.update(d, self.D, self.loss, self.rngs[f"player.{name}"]))
+        self.replicas.agree([self.temperings, self.term_modules])  # what players stepped by hand
         # G step, then the moving average of its weights
         logs.update(self.g_step(d))
         if self.G_ema is not None:
@@ -294,6 +311,8 @@ class Trainer:
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
             "rng": rng.capture(self.rngs),
+            **({"rng_replicas": self.replicas.gather(rng.capture(self.rngs))}
+               if self.replicas.size > 1 else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -315,4 +334,10 @@ class Trainer:
         for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
             for group, hp in zip(opt.param_groups, groups):
                 group.update(hp)
-        rng.restore(self.rngs, state["rng"])
+        replicas = len(state.get("rng_replicas", [None]))
+        if replicas != self.replicas.size:
+            how = f"torchrun --nproc_per_node={replicas}" if replicas > 1 else "one process"
+            raise ValueError(f"it was trained by {replicas} process(es), not "
+                             f"{self.replicas.size}; resume it with {how}")
+        rng.restore(self.rngs, state["rng_replicas"][self.replicas.rank] if replicas > 1
+                    else state["rng"])

@@ -1,0 +1,74 @@
+"""Where bench jobs run (``bench/pool.py``): a Ray cluster started here gives the process pool's
+results and run directories; every bench takes ``--workers`` and ``--ray``; a missing Ray is one
+line of error."""
+
+import builtins
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thermogan.bench import pool
+from thermogan.bench.modes import plan, run_all
+from thermogan.bench.pool import Executor
+from thermogan.cli import main, parser
+from thermogan.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+BENCHES = ("modes", "oscillation", "lens", "langevin", "annealing", "density")
+
+
+def _layout(out: Path) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+def test_ray_gives_the_process_pools_results_and_run_directories(tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'thermogan[ray]'")
+    results, layouts, printer = {}, {}, builtins.print
+    for name, executor in (("pool", Executor(1)), ("ray", Executor(1, ray="local"))):
+        out = tmp_path / name
+        # two units: the saturating GAN's two seeds as one ensemble, and one run on its own
+        jobs = [*plan(CONFIGS, out, 2, 30, ["vanilla (saturating)"], ("ring8",)),
+                *plan(CONFIGS, out, 1, 30, ["vanilla (non-saturating)"], ("ring8",))]
+        results[name] = run_all(jobs, executor)
+        layouts[name] = _layout(out)
+    assert Executor(1, ray="local").describe() == "1 worker(s) on a local Ray"
+    assert builtins.print is printer  # ray.init's replacement of print does not outlive the bench
+    assert len(results["ray"]) == 3 and layouts["ray"] == layouts["pool"]
+    assert any(path.endswith("summary.json") for path in layouts["ray"])
+    for a, b in zip(results["pool"], results["ray"]):
+        assert {k: v for k, v in a.items() if k not in ("wall_s", "samples", "data_points")} \
+            == {k: v for k, v in b.items() if k not in ("wall_s", "samples", "data_points")}
+        assert np.array_equal(a["samples"], b["samples"])
+
+
+def test_a_ray_task_runs_in_the_drivers_folder_or_says_its_node_lacks_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # restored after the test: the task changes the folder
+    with pytest.raises(ConfigError, match="does not see the working directory"):
+        pool._task(abs, -1, str(tmp_path / "elsewhere"))
+    (tmp_path / "shared").mkdir()
+    assert pool._task(abs, -1, str(tmp_path / "shared")) == 1
+    assert Path.cwd() == tmp_path / "shared"
+
+
+def test_the_executor_describes_itself_and_refuses_no_workers():
+    assert Executor(3).describe() == "3 worker(s)"
+    with pytest.raises(ConfigError, match="workers 0: must be >= 1"):
+        Executor(0)
+
+
+@pytest.mark.parametrize("bench", BENCHES)
+def test_every_bench_takes_workers_and_ray(bench):
+    args = parser().parse_args(["bench", bench, "--workers", "3", "--ray", "10.0.0.5:6379"])
+    assert (args.workers, args.ray) == (3, "10.0.0.5:6379")
+    assert parser().parse_args(["bench", bench]).ray is None
+
+
+def test_without_ray_the_cli_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as when not installed
+    out = tmp_path / "bench"
+    assert main(["bench", "modes", "--ray", "local", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == \
+        "thermogan: error: Ray is not installed: pip install 'thermogan[ray]'\n"
+    assert not out.exists()  # refused before any planning or training

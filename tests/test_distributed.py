@@ -1,0 +1,178 @@
+"""Data parallelism (train/distributed.py): real torchrun jobs of 2 gloo processes against one
+process, exact resume, the replicas' primitives on a 2-process group, and the refusals."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import yaml
+from conftest import TINY
+
+from thermogan.cli import main
+from thermogan.errors import ConfigError
+from thermogan.experiment import build, config
+from thermogan.train import distributed
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+QUIET = ["train.progress=false", "train.tensorboard=false", "device=cpu"]
+
+
+def _torchrun(args, cwd, nproc=2):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    done = subprocess.run([str(TORCHRUN), "--standalone", f"--nproc_per_node={nproc}",
+                           "-m", "thermogan", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _state(run_dir, name="latest.pt"):
+    return torch.load(Path(run_dir) / "checkpoints" / name, weights_only=True)
+
+
+def _assert_same_tree(a, b, path=""):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_same_tree(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, (list, tuple)):
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            _assert_same_tree(u, v, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    else:
+        assert a == b, path
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
+    """Each replica draws the whole batch and keeps half; averaged gradients then give the
+    single process's update up to the order of floating-point sums."""
+    args = [str(ROOT / "configs" / "ring8_vanilla.yaml"), "train.steps=30", "train.batch_size=64",
+            "train.log_every=10", *QUIET]
+    _torchrun(["train", *args, "--out", str(tmp_path / "two")], tmp_path)
+    assert main(["train", *args, "--out", str(tmp_path / "one")]) == 0
+    one, two = _state(tmp_path / "one"), _state(tmp_path / "two")
+    assert len(two["rng_replicas"]) == 2 and "rng_replicas" not in one
+    for key in ("generator", "discriminator", "generator_ema"):
+        for name, value in one[key].items():
+            torch.testing.assert_close(two[key][name], value, rtol=1e-4, atol=1e-5,
+                                       msg=f"{key}.{name}")
+    moved = (one["generator"]["0.weight"] - _fresh_generator()["0.weight"]).abs().max()
+    assert moved > 1e-3  # the runs really trained
+    # the main replica logs the losses averaged over the replicas: the whole batch's
+    logs = [(tmp_path / run / "metrics.jsonl").read_text().splitlines() for run in ("one", "two")]
+    assert len(logs[0]) == len(logs[1]) == 3
+    for a, b in zip(*logs):
+        a, b = yaml.safe_load(a), yaml.safe_load(b)
+        assert a["d_loss"] == pytest.approx(b["d_loss"], rel=1e-4)
+
+
+def _fresh_generator():
+    cfg = config.load(ROOT / "configs" / "ring8_vanilla.yaml", QUIET)
+    return build.build_trainer(cfg).G.state_dict()
+
+
+def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_path):
+    """A lens (a player with an optimizer), instance noise (per-replica streams) and an SGLD D
+    with its gradient variance: the replicas' weights are compared at every checkpoint (the
+    run stops if they differ), and a run resumed at step 3 ends bit-identical to one that was
+    not interrupted."""
+    args = [str(ROOT / "configs" / "ring8_langevin.yaml"), "train.steps=6",
+            "train.checkpoint_every=3", "train.keep_checkpoints=true", "train.batch_size=64",
+            "tempering=[{kind: lens, width: 16, blocks: 1}, {kind: instance_noise}]", *QUIET]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    _torchrun(["train", *args, "--out", str(whole)], tmp_path)
+    shutil.copytree(whole, resumed)
+    shutil.copy(resumed / "checkpoints" / "step_3.pt", resumed / "checkpoints" / "latest.pt")
+    (resumed / "summary.json").unlink()
+    out = _torchrun(["train", "--resume", str(resumed)], tmp_path).stdout
+    assert out.count("resumed from step 3 of 6") == 1  # said once, by the main replica
+    a, b = _state(whole, "step_6.pt"), _state(resumed)
+    for key in ("generator", "discriminator", "generator_ema", "temperings", "players",
+                "g_optimizer", "d_optimizer", "rng_replicas"):
+        _assert_same_tree(a[key], b[key], key)
+    # a run of 2 processes resumes with 2, and says so
+    assert main(["train", "--resume", str(resumed), "train.steps=8"]) == 1
+
+
+def _replica(rank, store, results):
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        replicas = distributed.DataParallel(rank, 2)
+        x = torch.arange(8.0).reshape(4, 2)
+        taken = replicas.take(x)
+        net = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            net.weight.fill_(rank + 1.0)
+            net.bias.fill_(0.0)
+        replicas.agree([net])
+        opt = torch.optim.SGD(net.parameters(), lr=1.0)
+        net.weight.grad = torch.full_like(net.weight, 2.0 * rank)
+        replicas.average_gradients(opt)
+        mean = replicas.mean({"loss": float(rank), "other": 10.0})
+        gathered = replicas.gather({"rank": rank})
+        replicas.check_agreement([net])
+        with torch.no_grad():
+            net.bias.fill_(float(rank))
+        try:
+            replicas.check_agreement([net])
+            caught = None
+        except RuntimeError as err:
+            caught = str(err)
+        results[rank] = (taken.tolist(), net.weight.tolist(), net.weight.grad.tolist(), mean,
+                         gathered, caught)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_replicas_primitives_on_a_two_process_group(tmp_path):
+    results = mp.Manager().dict()
+    mp.spawn(_replica, args=(str(tmp_path / "store"), results), nprocs=2)
+    for rank in (0, 1):
+        taken, weight, grad, mean, gathered, caught = results[rank]
+        assert taken == [[4.0 * rank, 4.0 * rank + 1], [4.0 * rank + 2, 4.0 * rank + 3]]
+        assert weight == [[1.5, 1.5]] and grad == [[1.0, 1.0]]
+        assert mean == {"loss": 0.5, "other": 10.0}
+        assert gathered == [{"rank": 0}, {"rank": 1}]
+        assert caught is not None and "differ by up to 1" in caught
+
+
+def test_outside_torchrun_nothing_changes(tmp_path):
+    cfg = config.load(ROOT / "configs" / "ring8_vanilla.yaml", QUIET)
+    trainer = build.build_trainer(cfg)
+    before = {name: g.get_state() for name, g in trainer.rngs.items()}
+    distributed.attach(trainer, cfg.seed)
+    assert type(trainer.replicas) is distributed.Replicas and trainer.replicas.is_main
+    assert all(torch.equal(g.get_state(), before[n]) for n, g in trainer.rngs.items())
+    x = torch.ones(4, 2)
+    assert trainer.replicas.take(x) is x
+
+
+def test_a_batch_that_does_not_split_is_refused_before_joining(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cfg = config.load(ROOT / "configs" / "ring8_vanilla.yaml", [*QUIET, "train.batch_size=63"])
+    with pytest.raises(ConfigError, match="batch_size=63 does not split into 2"):
+        distributed.attach(build.build_trainer(cfg), cfg.seed)
+    assert not dist.is_initialized()
+
+
+def test_a_seed_sweep_under_torchrun_is_refused(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", str(path), "--seeds", "0-1", "--out", str(tmp_path / "s")]) == 2
+    assert "torchrun trains one run" in capsys.readouterr().err
+
+
+def test_python_dash_m_thermogan_is_the_cli():
+    done = subprocess.run([sys.executable, "-m", "thermogan", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "train" in done.stdout

@@ -1,0 +1,68 @@
+"""SGLD over a seed ensemble's stacked parameters (one noise stream per member), and what an
+ensemble refuses of the optimizers."""
+
+import pytest
+import torch
+from torch import nn
+
+from thermogan.experiment import build, config
+from thermogan.optim.sgld import SGLD
+from thermogan.train.ensemble import Ensemble
+from thermogan.train.trainer import Trainer
+
+SHAPES = [(4, 3), (4,)]
+
+
+@pytest.mark.parametrize("noise", ["isotropic", "covariance", "ccadl"])
+def test_sgld_over_stacked_parameters_steps_each_member_as_its_own(noise):
+    """Slice s of every stacked parameter gets what member s's own SGLD gives it: the noise from
+    its own generator, its own running variance, its own logged noise level."""
+    members = 3
+    init = torch.Generator().manual_seed(0)
+    weights = [[torch.randn(shape, generator=init) for shape in SHAPES] for _ in range(members)]
+    options = dict(lr=0.1, temperature=0.5, noise=noise, batch_size=4)
+    singles = [[nn.Parameter(w.clone()) for w in ws] for ws in weights]
+    single_opts = [SGLD(ps, generator=torch.Generator().manual_seed(s), **options)
+                   for s, ps in enumerate(singles)]
+    stacked = [nn.Parameter(torch.stack([ws[i] for ws in weights])) for i in range(len(SHAPES))]
+    opt = SGLD(stacked, generator=[torch.Generator().manual_seed(s) for s in range(members)],
+               **options)
+    for _ in range(3):
+        grads = [[torch.randn(shape, generator=init) for shape in SHAPES] for _ in range(members)]
+        variances = [[torch.rand(shape, generator=init) for shape in SHAPES]
+                     for _ in range(members)]
+        for ps, o, gs, vs in zip(singles, single_opts, grads, variances):
+            for p, g in zip(ps, gs):
+                p.grad = g
+            o.set_variance(dict(zip(ps, vs)))
+            o.step()
+        for i, p in enumerate(stacked):
+            p.grad = torch.stack([gs[i] for gs in grads])
+        opt.set_variance({p: torch.stack([vs[i] for vs in variances])
+                          for i, p in enumerate(stacked)})
+        opt.step()
+    for s, (ps, o) in enumerate(zip(singles, single_opts)):
+        for i, p in enumerate(ps):
+            torch.testing.assert_close(stacked[i][s], p)
+            torch.testing.assert_close(opt.state[stacked[i]]["variance_avg"][s],
+                                       o.state[p]["variance_avg"])
+        assert opt.noise_level(s) == pytest.approx(o.noise_level())
+    assert not torch.equal(stacked[0][0], stacked[0][1])
+
+
+def test_one_generator_per_member_is_checked_before_any_update():
+    p = nn.Parameter(torch.zeros(3, 2))
+    p.grad = torch.ones(3, 2)
+    opt = SGLD([p], lr=0.1, generator=[torch.Generator(), torch.Generator()])
+    with pytest.raises(ValueError, match=r"2 generators \(one per member\) for a parameter of "
+                                         r"shape \(3, 2\)"):
+        opt.step()
+    assert torch.equal(p, torch.zeros(3, 2))
+
+
+def test_an_optimizer_that_is_not_elementwise_is_refused(tiny_config):
+    built = build.build_trainer(config.load(tiny_config))
+    trainer = Trainer(built.G, built.D, built.data, z_dim=built.z_dim,
+                      d_optimizer=torch.optim.LBFGS(built.D.parameters()))
+    with pytest.raises(ValueError, match="optimizer LBFGS"):
+        Ensemble([trainer])
