@@ -175,3 +175,41 @@ def straight_and_resumed(make, steps, split):
     for _ in range(steps - split):
         resumed.train_step()
     return straight, resumed
+
+
+def replica_primitives(rank, store, results):
+    """Replica ``rank`` of 2 (tests/test_distributed.py): each primitive of
+    ``train/distributed.DataParallel`` on a gloo group; what it saw goes into ``results``. Here,
+    not in the test file, so that the spawned processes import little."""
+    import torch
+    import torch.distributed as dist
+
+    from thermogan.train import distributed
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        replicas = distributed.DataParallel(rank, 2)
+        x = torch.arange(8.0).reshape(4, 2)
+        taken = replicas.take(x)
+        net = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            net.weight.fill_(rank + 1.0)
+            net.bias.fill_(0.0)
+        replicas.agree([net])
+        opt = torch.optim.SGD(net.parameters(), lr=1.0)
+        net.weight.grad = torch.full_like(net.weight, 2.0 * rank)
+        replicas.average_gradients(opt)
+        mean = replicas.mean({"loss": float(rank), "other": 10.0})
+        gathered = replicas.gather({"rank": rank})
+        replicas.check_agreement([net])
+        with torch.no_grad():
+            net.bias.fill_(float(rank))
+        try:
+            replicas.check_agreement([net])
+            caught = None
+        except RuntimeError as err:
+            caught = str(err)
+        results[rank] = (taken.tolist(), net.weight.tolist(), net.weight.grad.tolist(), mean,
+                         gathered, caught)
+    finally:
+        dist.destroy_process_group()

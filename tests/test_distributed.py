@@ -13,6 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
 from conftest import TINY
+from helpers import replica_primitives
 
 from thermogan.cli import main
 from thermogan.errors import ConfigError
@@ -103,39 +104,9 @@ def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_
     assert main(["train", "--resume", str(resumed), "train.steps=8"]) == 1
 
 
-def _replica(rank, store, results):
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
-    try:
-        replicas = distributed.DataParallel(rank, 2)
-        x = torch.arange(8.0).reshape(4, 2)
-        taken = replicas.take(x)
-        net = torch.nn.Linear(2, 1)
-        with torch.no_grad():
-            net.weight.fill_(rank + 1.0)
-            net.bias.fill_(0.0)
-        replicas.agree([net])
-        opt = torch.optim.SGD(net.parameters(), lr=1.0)
-        net.weight.grad = torch.full_like(net.weight, 2.0 * rank)
-        replicas.average_gradients(opt)
-        mean = replicas.mean({"loss": float(rank), "other": 10.0})
-        gathered = replicas.gather({"rank": rank})
-        replicas.check_agreement([net])
-        with torch.no_grad():
-            net.bias.fill_(float(rank))
-        try:
-            replicas.check_agreement([net])
-            caught = None
-        except RuntimeError as err:
-            caught = str(err)
-        results[rank] = (taken.tolist(), net.weight.tolist(), net.weight.grad.tolist(), mean,
-                         gathered, caught)
-    finally:
-        dist.destroy_process_group()
-
-
 def test_the_replicas_primitives_on_a_two_process_group(tmp_path):
     results = mp.Manager().dict()
-    mp.spawn(_replica, args=(str(tmp_path / "store"), results), nprocs=2)
+    mp.spawn(replica_primitives, args=(str(tmp_path / "store"), results), nprocs=2)
     for rank in (0, 1):
         taken, weight, grad, mean, gathered, caught = results[rank]
         assert taken == [[4.0 * rank, 4.0 * rank + 1], [4.0 * rank + 2, 4.0 * rank + 3]]
