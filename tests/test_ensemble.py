@@ -19,9 +19,25 @@ def _trainers(tiny_config, extra=()):
     return cfg, [build.build_trainer(cfg.model_copy(update={"seed": s})) for s in SEEDS]
 
 
+LENS = "tempering={kind: lens, width: 8, blocks: 1, lr: 1.0e-3}"
+COUPLED = ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, coupled: true, "
+           "coupling_lr: 0.01}")
+CONTROLLED = "tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}"
+
+
 def _state(trainer):
+    """Weights of G, D and the EMA, and the temperings' parameters and buffers (a lens, a
+    coupling's offset, a controller's state)."""
     nets = (trainer.G, trainer.D, trainer.G_ema.module)
-    return [p.detach() for net in nets for p in net.parameters()]
+    return [p.detach() for net in nets for p in net.parameters()] + [
+        t.detach() for t in (*trainer.temperings.parameters(), *trainer.temperings.buffers())]
+
+
+def _players(trainer):
+    """The players' optimizer states (the lens's Adam moments), flattened."""
+    return [v for player in trainer.players.values() for opt in vars(player).values()
+            if isinstance(opt, torch.optim.Optimizer) for state in opt.state.values()
+            for v in state.values() if isinstance(v, torch.Tensor)]
 
 
 @pytest.mark.parametrize("extra", [
@@ -33,8 +49,10 @@ def _state(trainer):
     (SGLD_T0,), (PAPER,), (CCADL,), ("objective.loss=wgan-gp", PAPER),
     ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3}",
      "optim.g={kind: sgld, lr: 1.0e-3, temperature: 1.0e-4}"),
+    (LENS,), (LENS, "train.d_steps=2"), COUPLED, (CONTROLLED,),
 ], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
-        "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d"])
+        "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d", "lens", "lens_2_d_steps",
+        "coupled_beta_prime", "controller"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     """Weights, optimizer state (SGLD's running variance of each member's own per-example
     gradients), the logged levels and noise, and every random stream's position (SGLD's noise
@@ -56,6 +74,8 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
         for p, q in zip(single.d_opt.state.values(), member.d_opt.state.values()):
             for key in p:
                 torch.testing.assert_close(p[key], q[key], rtol=1e-4, atol=1e-6)
+        for a, b in zip(_players(single), _players(member), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
         for name, stream in single.rngs.items():
             assert torch.equal(stream.get_state(), member.rngs[name].get_state()), name
     for s, single in enumerate(singles):
@@ -64,7 +84,7 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
     assert not torch.equal(_state(members[0])[0], _state(members[1])[0])
 
 
-@pytest.mark.parametrize("extra", [(), (CCADL,)], ids=["adam", "langevin_ccadl"])
+@pytest.mark.parametrize("extra", [(), (CCADL,), (LENS,)], ids=["adam", "langevin_ccadl", "lens"])
 def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
     cfg, straight = _trainers(tiny_config, extra)
     ensemble = Ensemble(straight)
@@ -91,12 +111,13 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
         for p, q in zip(a.d_opt.state.values(), b.d_opt.state.values()):
             for key in p:
                 assert torch.equal(torch.as_tensor(p[key]), torch.as_tensor(q[key])), key
+        for p, q in zip(_players(a), _players(b), strict=True):
+            assert torch.equal(p, q)
 
 
 @pytest.mark.parametrize("override, words", [
-    ("tempering={kind: lens, width: 4, blocks: 1}", "players"),
-    ("tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}",
-     "controllers"),
+    ("regulariser={kind: score, weight: 0.1}", "G terms"),
+    ("model.conditional=true", "class-conditional"),
     ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
      "variance from micro-batch means"),
 ])

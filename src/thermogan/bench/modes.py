@@ -17,11 +17,9 @@ the change from Adam to plain gradient steps.
 The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9), as Gulrajani et
 al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
 The full run (10 seeds, 12,000 steps per run, 280 runs) took about 2 hours on 2 cores run by
-run. The seeds of a method whose parts seed ensembles support (vanilla, instance noise, β-GAN
-and its data-derived cold end, the Langevin D and its SGD control, WGAN-GP with its Adam, SGD or
-Langevin critic: ``train/ensemble.py``) now train as one ensemble, each seed's run equal to its
-single run up to rounding; the others (β'-GAN and the lens, which train players) still train run
-by run.
+run. The seeds of each method now train as one seed ensemble (``train/ensemble.py``), each seed's
+run equal to its single run up to rounding; a group with a run already begun trains run by run
+(its finished runs are reused).
 """
 
 from __future__ import annotations

@@ -21,15 +21,19 @@ moments, SGLD's averaged variance; EMA): a member is then an ordinary trainer, c
 evaluated and resumed as one, and ``Ensemble(members)`` stacks them again, so an ensemble resumes
 exactly from its members' checkpoints.
 
-Supported now: unconditional runs with temperings that neither train nor adapt (heat, instance
-noise, blur on a schedule: each member applies its own, with its own stream, so its level is
-its own), with or without a gradient penalty, without players, controllers or G terms, with Adam,
-SGD or SGLD (every noise mode; with covariance or ccadl noise, a D whose trained parameters all
-sit in ``nn.Linear`` layers and whose variance comes from per-example gradients, the default:
-micro-batch means, or torch.func's per-example gradients for other layers, are passes of their
-own outside the D step's backward, not vectorised over members yet), a learning-rate schedule and
-an EMA of G (restarted at each temperature level, as a single run's). Anything else is refused
-with the reason.
+Supported now: unconditional runs; any temperings (each member applies its own, with its own
+stream, so its level is its own); controllers and players (a lens, β'-GAN's coupling): after the
+D step each member's controllers observe its own record, and its players take their step against
+its own D (``_Member``: its slice of the stacked parameters, detached) with their own optimizers
+and streams, member by member, so a player's modules and optimizer stay the member's own and need
+no writing back; a gradient penalty; Adam, SGD or SGLD (every noise mode; with covariance or
+ccadl noise, a D whose trained parameters all sit in ``nn.Linear`` layers and whose variance comes
+from per-example gradients, the default: micro-batch means, or torch.func's per-example gradients
+for other layers, are passes of their own outside the D step's backward, not vectorised over
+members yet); a learning-rate schedule and an EMA of G (restarted at each temperature level, as a
+single run's). Refused with the reason: G terms (a term may read D's inner layers, which the
+stacked D has only as a functional call), class-conditional networks, batch norm, data-parallel
+replicas.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from thermogan.data.batch import Batch
 from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder
+from thermogan.step import DStep
 from thermogan.train.trainer import Trainer
 
 #: Optimizers whose update is elementwise (SGLD's given each member's noise stream and gradient
@@ -54,8 +60,6 @@ ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD, SGLD)
 def unsupported(trainer: Trainer) -> str | None:
     """Why ``trainer`` cannot be an ensemble member (None when it can)."""
     reasons = {
-        "players (a lens, a coupled β'-GAN)": len(trainer.players) > 0,
-        "controllers": len(trainer.controllers) > 0,
         "G terms": len(trainer.g_terms) > 0,
         "class-conditional networks": trainer.num_classes is not None,
         f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
@@ -70,6 +74,18 @@ def unsupported(trainer: Trainer) -> str | None:
     }
     found = [name for name, present in reasons.items() if present]
     return f"ensembles do not support {', '.join(found)} yet" if found else None
+
+
+class _Member(nn.Module):
+    """Member ``s``'s network from stacked parameters, detached: a fixed D for its players."""
+
+    def __init__(self, stacked: _Stacked, s: int) -> None:
+        super().__init__()
+        self.stacked, self.s = stacked, s
+
+    def forward(self, x: Tensor) -> Tensor:
+        params = {name: p[self.s].detach() for name, p in self.stacked.params.items()}
+        return functional_call(self.stacked.skeleton, params, (x,))
 
 
 class _Stacked:
@@ -268,12 +284,18 @@ class Ensemble:
             for group, hp in zip(opt.param_groups, groups):
                 group["lr"] = hp["lr"] * factor
 
-    def d_step(self) -> dict[str, Tensor]:
+    def d_step(self, keep_graph: bool = True) -> tuple[dict[str, Tensor], list[DStep]]:
         """One D step of every member; returns what a single run logs of it, each (S,): the D
-        loss, the mean logits on each side and E[sign D(real)] (``DStep.summary``)."""
-        real = self._see(self._real(), "real")
+        loss, the mean logits on each side and E[sign D(real)] (``DStep.summary``), and each
+        member's record of the step (for its controllers and players).
+
+        ``keep_graph``: learned temperings keep their forward pass for their player's step."""
+        raw = self._real()  # (S, B, ...)
+        with torch.set_grad_enabled(keep_graph):
+            real = self._see(raw, "real").detach()
         with torch.no_grad():
-            fake = self._see(self.G(self._latents()), "fake")
+            raw_fake = self.G(self._latents())
+            fake = self._see(raw_fake, "fake")
         # an SGLD D's variance needs its layers' inputs and output gradients: the taps keep them
         discriminate = self.D if self.d_variance is None else self.d_variance
         real_logits = discriminate(real).flatten(1)  # (S, B)
@@ -286,9 +308,27 @@ class Ensemble:
         if self.d_variance is not None:  # an SGLD D's noise follows each member's variance
             self.d_opt.set_variance(self.d_variance.take())
         self.d_opt.step()
-        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-        return {"d_loss": losses.detach(), "d_real": real_logits.mean(1),
-                "d_fake": fake_logits.mean(1), "d_real_sign": torch.sign(real_logits).mean(1)}
+        real_logits, fake_logits, losses = real_logits.detach(), fake_logits.detach(), \
+            losses.detach()
+        records = [DStep(Batch(raw[s]), Batch(raw_fake[s]), real[s], fake[s], real_logits[s],
+                         fake_logits[s], losses[s]) for s in range(len(self.members))]
+        return {"d_loss": losses, "d_real": real_logits.mean(1), "d_fake": fake_logits.mean(1),
+                "d_real_sign": torch.sign(real_logits).mean(1)}, records
+
+    def _play(self, records: list[DStep]) -> dict[str, Tensor]:
+        """Each member's controllers observe its record, and its players take their step
+        against its own D (fixed), with their own optimizers and streams, as in its single run;
+        returns the players' logs, each (S,)."""
+        logs: list[dict[str, Tensor]] = []
+        for s, (member, d) in enumerate(zip(self.members, records)):
+            for controller in member.controllers:
+                controller.observe(d)
+            D, out = _Member(self.D, s), {}
+            for name, player in member.players.items():
+                out.update(player.update(d, D, self.loss, member.rngs[f"player.{name}"]))
+            logs.append(out)
+        return {key: torch.stack([out[key] for out in logs]) for key in logs[0]
+                if all(key in out for out in logs)}
 
     def _penalty(self, real: Tensor, fake: Tensor) -> Tensor:
         """Each member's WGAN-GP penalty (S,) (``objectives/penalties.py``), its interpolation
@@ -321,8 +361,9 @@ class Ensemble:
     def train_step(self) -> dict[str, Tensor]:
         """One step of every member; values to log, each (S,) (one entry per member)."""
         self._set_levels()
-        for _ in range(self.d_steps):
-            d_logs = self.d_step()
+        for i in range(self.d_steps):
+            d_logs, records = self.d_step(keep_graph=i == self.d_steps - 1)
+        d_logs.update(self._play(records))
         g_loss = self.g_step()
         if self.ema is not None:
             first = self.members[0]
