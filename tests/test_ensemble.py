@@ -22,15 +22,18 @@ def _trainers(tiny_config, extra=()):
 LENS = "tempering={kind: lens, width: 8, blocks: 1, lr: 1.0e-3}"
 COUPLED = ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, coupled: true, "
            "coupling_lr: 0.01}")
+SCORE = "regulariser={kind: score, weight: 0.5}"  # the ring's closed-form score, data space
+DAE_FEATURES = "regulariser={kind: score, weight: 0.5, score: dae, space: features}"
 CONTROLLED = "tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}"
 
 
 def _state(trainer):
-    """Weights of G, D and the EMA, and the temperings' parameters and buffers (a lens, a
-    coupling's offset, a controller's state)."""
+    """Weights of G, D and the EMA, and the parameters and buffers of the temperings (a lens, a
+    coupling's offset, a controller's state) and of the G terms (a denoiser)."""
     nets = (trainer.G, trainer.D, trainer.G_ema.module)
+    parts = (trainer.temperings, trainer.term_modules)
     return [p.detach() for net in nets for p in net.parameters()] + [
-        t.detach() for t in (*trainer.temperings.parameters(), *trainer.temperings.buffers())]
+        t.detach() for part in parts for t in (*part.parameters(), *part.buffers())]
 
 
 def _players(trainer):
@@ -49,10 +52,10 @@ def _players(trainer):
     (SGLD_T0,), (PAPER,), (CCADL,), ("objective.loss=wgan-gp", PAPER),
     ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3}",
      "optim.g={kind: sgld, lr: 1.0e-3, temperature: 1.0e-4}"),
-    (LENS,), (LENS, "train.d_steps=2"), COUPLED, (CONTROLLED,),
+    (LENS,), (LENS, "train.d_steps=2"), COUPLED, (CONTROLLED,), (SCORE,), (DAE_FEATURES,),
 ], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
         "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d", "lens", "lens_2_d_steps",
-        "coupled_beta_prime", "controller"])
+        "coupled_beta_prime", "controller", "g_term_score", "g_term_dae_features"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     """Weights, optimizer state (SGLD's running variance of each member's own per-example
     gradients), the logged levels and noise, and every random stream's position (SGLD's noise
@@ -84,7 +87,8 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
     assert not torch.equal(_state(members[0])[0], _state(members[1])[0])
 
 
-@pytest.mark.parametrize("extra", [(), (CCADL,), (LENS,)], ids=["adam", "langevin_ccadl", "lens"])
+@pytest.mark.parametrize("extra", [(), (CCADL,), (LENS,), (DAE_FEATURES,)],
+                         ids=["adam", "langevin_ccadl", "lens", "dae_features"])
 def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
     cfg, straight = _trainers(tiny_config, extra)
     ensemble = Ensemble(straight)
@@ -116,7 +120,6 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
 
 
 @pytest.mark.parametrize("override, words", [
-    ("regulariser={kind: score, weight: 0.1}", "G terms"),
     ("model.conditional=true", "class-conditional"),
     ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
      "variance from micro-batch means"),

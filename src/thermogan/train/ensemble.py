@@ -22,18 +22,18 @@ evaluated and resumed as one, and ``Ensemble(members)`` stacks them again, so an
 exactly from its members' checkpoints.
 
 Supported now: unconditional runs; any temperings (each member applies its own, with its own
-stream, so its level is its own); controllers and players (a lens, β'-GAN's coupling): after the
-D step each member's controllers observe its own record, and its players take their step against
-its own D (``_Member``: its slice of the stacked parameters, detached) with their own optimizers
-and streams, member by member, so a player's modules and optimizer stay the member's own and need
-no writing back; a gradient penalty; Adam, SGD or SGLD (every noise mode; with covariance or
-ccadl noise, a D whose trained parameters all sit in ``nn.Linear`` layers and whose variance comes
-from per-example gradients, the default: micro-batch means, or torch.func's per-example gradients
-for other layers, are passes of their own outside the D step's backward, not vectorised over
-members yet); a learning-rate schedule and an EMA of G (restarted at each temperature level, as a
-single run's). Refused with the reason: G terms (a term may read D's inner layers, which the
-stacked D has only as a functional call), class-conditional networks, batch norm, data-parallel
-replicas.
+stream, so its level is its own); controllers, players (a lens, β'-GAN's coupling, a learned
+score's denoiser) and G terms: after the D step each member's own D is brought up to date from
+the stacked parameters, each member's controllers observe its own record, its players take their
+step against its D with their own optimizers and streams, and its G terms are added to its G
+loss on its slice of the generated batch, member by member (a loop of S small passes; the
+players' and terms' modules stay the member's own and need no writing back); a gradient penalty;
+Adam, SGD or SGLD (every noise mode; with covariance or ccadl noise, a D whose trained
+parameters all sit in ``nn.Linear`` layers and whose variance comes from per-example gradients,
+the default: micro-batch means, or torch.func's per-example gradients for other layers, are
+passes of their own outside the D step's backward, not vectorised over members yet); a
+learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
+Refused with the reason: class-conditional networks, batch norm, data-parallel replicas.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD, SGLD)
 def unsupported(trainer: Trainer) -> str | None:
     """Why ``trainer`` cannot be an ensemble member (None when it can)."""
     reasons = {
-        "G terms": len(trainer.g_terms) > 0,
         "class-conditional networks": trainer.num_classes is not None,
         f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
         f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
@@ -74,18 +73,6 @@ def unsupported(trainer: Trainer) -> str | None:
     }
     found = [name for name, present in reasons.items() if present]
     return f"ensembles do not support {', '.join(found)} yet" if found else None
-
-
-class _Member(nn.Module):
-    """Member ``s``'s network from stacked parameters, detached: a fixed D for its players."""
-
-    def __init__(self, stacked: _Stacked, s: int) -> None:
-        super().__init__()
-        self.stacked, self.s = stacked, s
-
-    def forward(self, x: Tensor) -> Tensor:
-        params = {name: p[self.s].detach() for name, p in self.stacked.params.items()}
-        return functional_call(self.stacked.skeleton, params, (x,))
 
 
 class _Stacked:
@@ -205,6 +192,12 @@ class _Variance:
         return {self.D.params[name]: v for name, v in variance.items()}
 
 
+def _stacked_logs(logs: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """The members' logs as one dict of (S,) tensors (the keys every member logged)."""
+    return {key: torch.stack([out[key] for out in logs]) for key in logs[0]
+            if all(key in out for out in logs)}
+
+
 class Ensemble:
     """S member trainers of one config trained as one computation (see the module docstring)."""
 
@@ -227,6 +220,7 @@ class Ensemble:
                                      first.hparams[0], [m.rngs["optim.g"] for m in members])
         self.d_opt = self._optimizer(self.D, [m.d_opt for m in members], [m.D for m in members],
                                      first.hparams[1], [m.rngs["optim.d"] for m in members])
+        self.d_readers = any(m.players or m.g_terms for m in self.members)
         self.d_variance = (None if first.d_variance is None
                            else _Variance(self.D, penalised=bool(self.gp_weight)))
         self.ema: dict[str, Tensor] | None = None
@@ -320,15 +314,14 @@ class Ensemble:
         against its own D (fixed), with their own optimizers and streams, as in its single run;
         returns the players' logs, each (S,)."""
         logs: list[dict[str, Tensor]] = []
-        for s, (member, d) in enumerate(zip(self.members, records)):
+        for member, d in zip(self.members, records):
             for controller in member.controllers:
                 controller.observe(d)
-            D, out = _Member(self.D, s), {}
+            out: dict[str, Tensor] = {}
             for name, player in member.players.items():
-                out.update(player.update(d, D, self.loss, member.rngs[f"player.{name}"]))
+                out.update(player.update(d, member.D, self.loss, member.rngs[f"player.{name}"]))
             logs.append(out)
-        return {key: torch.stack([out[key] for out in logs]) for key in logs[0]
-                if all(key in out for out in logs)}
+        return _stacked_logs(logs)
 
     def _penalty(self, real: Tensor, fake: Tensor) -> Tensor:
         """Each member's WGAN-GP penalty (S,) (``objectives/penalties.py``), its interpolation
@@ -340,14 +333,29 @@ class Ensemble:
         (grad,) = torch.autograd.grad(self.D(mixed).sum(), mixed, create_graph=True)
         return ((grad.flatten(2).norm(dim=2) - 1) ** 2).mean(1)
 
-    def g_step(self) -> Tensor:
-        """One G step of every member (D fixed); returns each member's G loss (S,)."""
-        logits = self.D(self._see(self.G(self._latents()), "fake")).flatten(1)  # (S, B)
-        losses = self.loss.gen(logits).mean(1)
+    def g_step(self, records: list[DStep]) -> dict[str, Tensor]:
+        """One G step of every member (D fixed) on its adversarial loss plus its weighted G
+        terms (each member's own, on its slice of the generated batch, against its own D);
+        returns each member's G loss and terms, each (S,)."""
+        fake = self.G(self._latents())  # (S, B, ...)
+        losses = self.loss.gen(self.D(self._see(fake, "fake")).flatten(1)).mean(1)  # (S,)
+        logs: list[dict[str, Tensor]] = []
+        if any(m.g_terms for m in self.members):
+            totals = []
+            for s, (member, d) in enumerate(zip(self.members, records)):
+                total, out = losses[s], {}
+                for term in member.g_terms:
+                    weighted = term.value(self.step, Batch(fake[s]), d, member.D)
+                    if weighted is not None:
+                        total = total + weighted[0] * weighted[1]
+                        out[f"g_{term.name}"] = weighted[1].detach()
+                totals.append(total)
+                logs.append(out)
+            losses = torch.stack(totals)
         self.g_opt.zero_grad(set_to_none=True)
-        losses.sum().backward(inputs=list(self.G.params.values()))
+        losses.sum().backward(inputs=list(self.G.params.values()))  # no gradient for D's
         self.g_opt.step()
-        return losses.detach()
+        return {"g_loss": losses.detach(), **(_stacked_logs(logs) if logs else {})}
 
     def _update_ema(self) -> None:
         with torch.no_grad():
@@ -363,21 +371,25 @@ class Ensemble:
         self._set_levels()
         for i in range(self.d_steps):
             d_logs, records = self.d_step(keep_graph=i == self.d_steps - 1)
+        if self.d_readers:  # players and G terms read each member's own D, brought up to date
+            self.D.write_back([m.D for m in self.members])
         d_logs.update(self._play(records))
-        g_loss = self.g_step()
+        g_logs = self.g_step(records)
         if self.ema is not None:
             first = self.members[0]
             if self.step > 0 and first.level_key(self.step) != first.level_key(self.step - 1):
                 self.ema_count = 0  # the average restarts with each temperature
             self._update_ema()
         self.step += 1
-        return {**d_logs, "g_loss": g_loss}
+        return {**d_logs, **g_logs}
 
     def describe(self, s: int) -> dict[str, float]:
         """Member ``s``'s levels for its log, as ``Trainer.describe`` gives a single run's."""
         out: dict[str, float] = {}
         for tempering in self.members[s].temperings:
             out.update(tempering.describe())
+        for term in self.members[s].g_terms:
+            out[f"{term.name}_weight"] = float(term.weight(self.step))
         schedule = self.members[s].lr_schedule
         if schedule is not None:
             out["lr_factor"] = schedule(self.step)
