@@ -34,6 +34,10 @@ class Controller(nn.Module):
         """Read the record of the last D step and update the state."""
         raise NotImplementedError
 
+    def describe(self) -> dict[str, float]:
+        """Values of the state for the log and the progress bar."""
+        return {}
+
 
 class ConstantController(Controller):
     """A controller that holds ``value`` and ignores what it observes (the contract's base case)."""
@@ -54,8 +58,87 @@ def constant_controller(value: float = 0.0) -> ConstantController:
     return ConstantController(value)
 
 
+class Adaptive(Controller):
+    """Adaptive temperature, the way StyleGAN2-ADA sets its augmentation strength (Karras et al.
+    2020, "Training Generative Adversarial Networks with Limited Data", §3) and Diffusion-GAN its
+    diffusion length (METHODS.md, "Related methods").
+
+    A heat u ∈ [0, 1] is moved every ``interval`` D steps by ``sign(r − target)·Δ``, where r is
+    the mean of E[sign D(real as seen)] over those steps (the overfitting heuristic r_t of ADA:
+    D sure of the real data → hotter, D unsure → colder), and Δ = batch·interval/``images``, so
+    u can cross [0, 1] in ``images`` real images (ADA: 500k). The level is u mapped from
+    ``cold`` (u = 0) to ``hot`` (u = 1), linearly or, with ``scale: log``, geometrically (β:
+    log β between the cold and the hot end). ``ceiling``: a schedule the level never goes beyond
+    on the hot side, so that a run still ends cold. State (u, the running sum of signs, the steps
+    counted, the last r) lives in buffers: checkpointed, exact on resume.
+    """
+
+    SCALES = ("linear", "log")
+
+    def __init__(self, hot: float, cold: float = 0.0, target: float = 0.6, interval: int = 4,
+                 images: int = 500_000, scale: str = "linear", start: float = 0.0,
+                 ceiling: Schedule | None = None) -> None:
+        super().__init__()
+        if scale not in self.SCALES:
+            raise ValueError(f"scale={scale!r}: expected {' or '.join(self.SCALES)}")
+        if scale == "log" and not (hot > 0 and cold > 0):
+            raise ValueError(f"scale=log needs hot > 0 and cold > 0, not {hot!r} and {cold!r}")
+        if hot == cold:
+            raise ValueError(f"hot={hot!r} equals cold: nothing to adapt")
+        if not -1 < target < 1:
+            raise ValueError(f"target={target!r}: E[sign D] lies in (-1, 1)")
+        if interval < 1 or images < 1:
+            raise ValueError(f"interval={interval!r}, images={images!r}: must be >= 1")
+        if not 0 <= start <= 1:
+            raise ValueError(f"start={start!r}: the heat lies in [0, 1]")
+        self.hot, self.cold, self.target, self.interval = float(hot), float(cold), target, interval
+        self.images, self.scale, self.ceiling = images, scale, ceiling
+        self.register_buffer("heat", torch.tensor(float(start), dtype=torch.float64))
+        self.register_buffer("sign_sum", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("counted", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("last_r", torch.tensor(float("nan"), dtype=torch.float64))
+
+    def level_at(self, heat: float) -> float:
+        """The level of heat u (no ceiling)."""
+        if self.scale == "log":
+            return self.cold * (self.hot / self.cold) ** heat
+        return self.cold + heat * (self.hot - self.cold)
+
+    def forward(self, step: int) -> float:
+        level = self.level_at(float(self.heat))
+        if self.ceiling is None:
+            return level
+        bound = float(self.ceiling(step))
+        return min(level, bound) if self.hot > self.cold else max(level, bound)
+
+    def observe(self, d: DStep) -> None:
+        logits = d.real_logits  # (B,)
+        self.sign_sum += torch.sign(logits).mean().to(self.sign_sum)
+        self.counted += 1
+        if int(self.counted) % self.interval == 0:
+            r = self.sign_sum / self.interval
+            step = len(logits) * self.interval / self.images  # Δ
+            self.heat.copy_((self.heat + torch.sign(r - self.target) * step).clamp(0, 1))
+            self.last_r.copy_(r)
+            self.sign_sum.zero_()
+
+    def describe(self) -> dict[str, float]:
+        return {"heat_u": float(self.heat), "sign_r": float(self.last_r)}
+
+
+def adaptive(hot: float, cold: float = 0.0, target: float = 0.6, interval: int = 4,
+             images: int = 500_000, scale: str = "linear", start: float = 0.0,
+             ceiling: float | dict[str, Any] | None = None) -> Adaptive:
+    """ADA-style adaptive level (config ``{kind: adaptive, hot: ..., cold: ...}``; see
+    ``Adaptive``): ``hot`` and ``cold`` are the level's values at heat 1 and 0; ``ceiling`` a
+    schedule (or number) it never passes on the hot side."""
+    bound = None if ceiling is None else schedule_from_dict(ceiling, "ceiling")
+    return Adaptive(hot, cold, target, interval, images, scale, start, bound)
+
+
 #: Controller registry: ``factory(**options) -> Controller``.
-CONTROLLERS: dict[str, Callable[..., Controller]] = {"constant_controller": constant_controller}
+CONTROLLERS: dict[str, Callable[..., Controller]] = {"constant_controller": constant_controller,
+                                                     "adaptive": adaptive}
 
 Level = Schedule | Controller
 

@@ -37,9 +37,10 @@ from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
-from thermogan.schedules import Constant, Geometric, Schedule, Stage, Stages
+from thermogan.schedules import Constant, Geometric, Stage, Stages
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
+from thermogan.tempering.control import Level, level_source
 
 BOUNDARIES = ("reflect", "clip", "none")
 
@@ -100,7 +101,7 @@ class Heat(Tempering):
     player that ``players()`` returns.
     """
 
-    def __init__(self, beta: Schedule, low: float = -1.0, high: float = 1.0,
+    def __init__(self, beta: Level, low: float = -1.0, high: float = 1.0,
                  boundary: str = "reflect", coupled: bool = False, coupling_lr: float = 1e-3):
         super().__init__()
         if boundary not in BOUNDARIES:
@@ -164,13 +165,15 @@ class Heat(Tempering):
                 beta_end: float = 10.0, cold_std: float | None = None, levels: int = 20,
                 fractions: tuple[float, float, float] = (0.1, 0.7, 0.2), schedule: str = "both",
                 boundary: str = "reflect", coupled: bool = False,
-                coupling_lr: float = 1e-3) -> Heat:
+                coupling_lr: float = 1e-3, beta: float | dict[str, Any] | None = None) -> Heat:
         """The β-GAN tempering for a run of ``total_steps`` (config ``tempering: {kind: heat}``).
 
         The box comes from ``data.box``. ``cold_std`` (ours, off by default) derives the cold end
         from the data: β_K = 1 / (cold_std · σ_data)², the noise at the last level being
         ``cold_std`` times the finest std of the data; it replaces ``beta_end``. ``schedule``:
         ``both`` (both ends of the cooling trained) or ``paper`` (the literal Algorithm 1).
+        ``beta`` (a number, a schedule or a controller, e.g. ``{kind: adaptive, hot: 0.1, cold:
+        2500, scale: log}``) replaces the β-GAN schedule and its options.
         """
         if data.box is None:
             raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
@@ -178,6 +181,9 @@ class Heat(Tempering):
             raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
         if not coupling_lr > 0:
             raise ValueError(f"coupling_lr={coupling_lr!r}: must be > 0")
+        if beta is not None:
+            return cls(level_source(beta, "tempering.beta"), data.box[0], data.box[1], boundary,
+                       coupled, coupling_lr)
         if cold_std is not None:
             if data.std is None:
                 raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")

@@ -388,6 +388,8 @@ class Ensemble:
         out: dict[str, float] = {}
         for tempering in self.members[s].temperings:
             out.update(tempering.describe())
+        for controller in self.members[s].controllers:
+            out.update(controller.describe())
         for term in self.members[s].g_terms:
             out[f"{term.name}_weight"] = float(term.weight(self.step))
         schedule = self.members[s].lr_schedule

@@ -247,6 +247,8 @@ class Trainer:
         out: dict[str, float] = {}
         for tempering in self.temperings:
             out.update(tempering.describe())
+        for controller in self.controllers:  # an adaptive level's heat and D's sign
+            out.update(controller.describe())
         for term in self.g_terms:
             out[f"{term.name}_weight"] = float(term.weight(self.step))
         if self.lr_schedule is not None:

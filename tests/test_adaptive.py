@@ -1,0 +1,113 @@
+"""The ADA-style adaptive temperature (tempering/control.py, ``Adaptive``): its update rule, its
+convergence on a synthetic D whose certainty falls with the level, its mappings and ceiling, and
+its use from a config (instance noise, β-GAN's heat), with an exact resume."""
+
+import copy
+import math
+
+import pytest
+import torch
+from conftest import TINY
+from helpers import straight_and_resumed
+
+from thermogan.data.batch import Batch
+from thermogan.errors import ConfigError
+from thermogan.experiment import build, config
+from thermogan.schedules import Linear
+from thermogan.step import DStep
+from thermogan.tempering.control import Adaptive, level_source
+
+
+def _record(positive: int, batch: int) -> DStep:
+    """A D record whose real logits have ``positive`` of ``batch`` signs positive."""
+    logits = -torch.ones(batch)
+    logits[:positive] = 1.0
+    return DStep(Batch(torch.zeros(batch, 2)), real_logits=logits)
+
+
+def test_every_interval_the_heat_moves_by_delta_towards_the_target():
+    c = Adaptive(hot=1.0, interval=4, images=1024, start=0.5)  # Δ = 64·4/1024 = 0.25
+    for _ in range(3):
+        c.observe(_record(64, 64))  # r = 1 > 0.6
+    assert float(c.heat) == 0.5 and math.isnan(float(c.last_r))  # nothing before the 4th
+    c.observe(_record(64, 64))
+    assert float(c.heat) == 0.75 and float(c.last_r) == 1.0  # D sure: hotter
+    for _ in range(4):
+        c.observe(_record(16, 64))  # r = (16 − 48)/64 = −0.5 < 0.6
+    assert float(c.heat) == 0.5 and float(c.last_r) == -0.5  # D unsure: colder
+    for _ in range(40):
+        c.observe(_record(0, 64))
+    assert float(c.heat) == 0.0  # clamped at the cold end
+    assert c.describe() == {"heat_u": 0.0, "sign_r": -1.0}
+
+
+def test_the_heat_settles_where_a_synthetic_d_is_as_sure_as_the_target():
+    """D's certainty E[sign D(real)] = 0.9 − 1.2·σ falls with the noise σ = level: the target 0.6
+    is met at σ* = 0.25. Signs are drawn at random (binomial), and the level's mean over the
+    second half of the run must sit at σ* within a few standard errors of the oscillation."""
+    gen = torch.Generator().manual_seed(0)
+    c = Adaptive(hot=1.0, cold=0.0, target=0.6, interval=4, images=256 * 4 * 100)  # Δ = 0.01
+    levels = []
+    for step in range(8000):
+        level = c(step)
+        r = 0.9 - 1.2 * level
+        positive = int(torch.binomial(torch.tensor(256.0), torch.tensor((1 + r) / 2),
+                                      generator=gen))
+        c.observe(_record(positive, 256))
+        levels.append(level)
+    tail = torch.tensor(levels[4000:], dtype=torch.float64)
+    assert abs(float(tail.mean()) - 0.25) < 0.02
+    assert float(tail.std()) < 0.05  # it hovers near σ*, not swinging across [0, 1]
+    assert levels[0] == 0.0 and max(levels[:100]) > 0  # it started cold and heated up
+
+
+def test_linear_and_log_mappings_and_the_ceiling():
+    lin = Adaptive(hot=0.5, cold=0.1, start=0.5)
+    assert lin(0) == pytest.approx(0.3)
+    beta = Adaptive(hot=0.1, cold=1000.0, scale="log", start=0.5)
+    assert beta(0) == pytest.approx(math.sqrt(0.1 * 1000.0))  # geometric midpoint
+    assert beta.level_at(0.0) == pytest.approx(1000.0) and beta.level_at(1.0) == pytest.approx(0.1)
+    # a ceiling holds the level on its cold side: σ never above it, β never below it
+    capped = Adaptive(hot=1.0, start=1.0, ceiling=Linear(0.5, 0.0, 100))
+    assert capped(0) == pytest.approx(0.5) and capped(100) == 0.0
+    floored = Adaptive(hot=0.1, cold=1000.0, scale="log", start=1.0,
+                       ceiling=Linear(1.0, 1000.0, 100))
+    assert floored(0) == pytest.approx(1.0) and floored(100) == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"kind": "adaptive", "hot": 0.5, "cold": 0.5}, "nothing to adapt"),
+    ({"kind": "adaptive", "hot": 0.5, "target": 1.5}, "target=1.5"),
+    ({"kind": "adaptive", "hot": 0.5, "scale": "log"}, "scale=log needs hot > 0 and cold > 0"),
+    ({"kind": "adaptive", "hot": 0.5, "interval": 0}, "interval=0"),
+    ({"kind": "adaptive", "hot": 0.5, "intervall": 4}, "did you mean 'tempering.std.interval'"),
+    ({"kind": "adaptive", "hot": 0.5, "ceiling": {"kind": "lineer"}}, "linear"),
+])
+def test_bad_options_are_refused_with_the_reason(spec, words):
+    with pytest.raises(ConfigError, match=words):
+        level_source(spec, "tempering.std")
+
+
+ADAPTIVE_NOISE = ("tempering={kind: instance_noise, std: {kind: adaptive, hot: 0.5, "
+                  "images: 20000, start: 0.5}}")
+ADAPTIVE_BETA = ("tempering={kind: heat, beta: {kind: adaptive, hot: 0.1, cold: 2500, scale: log, "
+                 "images: 20000, start: 0.5}}")
+
+
+@pytest.mark.parametrize("extra", [[ADAPTIVE_NOISE], ["data.box=[-1, 1]", ADAPTIVE_BETA]],
+                         ids=["instance_noise", "heat"])
+def test_from_a_config_it_adapts_logs_and_resumes_exactly(extra):
+    cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), extra))
+
+    def make():
+        return build.build_trainer(cfg)
+
+    straight, resumed = straight_and_resumed(make, steps=40, split=17)
+    (controller,) = straight.controllers
+    assert float(controller.heat) != 0.5 and not math.isnan(float(controller.last_r))  # moved
+    assert set(straight.describe()) >= {"heat_u", "sign_r"}
+    for a, b in zip(straight.state_dict()["temperings"].values(),
+                    resumed.state_dict()["temperings"].values()):
+        assert torch.equal(a, b)
+    for p, q in zip(straight.G.parameters(), resumed.G.parameters()):
+        assert torch.equal(p, q)
