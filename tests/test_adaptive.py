@@ -111,3 +111,17 @@ def test_from_a_config_it_adapts_logs_and_resumes_exactly(extra):
         assert torch.equal(a, b)
     for p, q in zip(straight.G.parameters(), resumed.G.parameters()):
         assert torch.equal(p, q)
+
+
+def test_a_run_draws_its_heat_and_d_certainty(tiny_config, tmp_path, monkeypatch):
+    from helpers import assert_figure, capture_figures
+
+    from thermogan.cli import main
+
+    saved = capture_figures(monkeypatch)
+    run = tmp_path / "run"
+    assert main(["train", str(tiny_config), "--out", str(run), "train.steps=100",
+                 "train.log_every=10", ADAPTIVE_NOISE]) == 0
+    assert_figure(run / "figures" / "adaptive.png", panels=2, saved=saved)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert all('"heat_u"' in line and '"noise_std"' in line for line in lines)

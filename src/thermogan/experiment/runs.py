@@ -41,6 +41,7 @@ from thermogan.experiment.density_scorer import DEFAULT_WINDOW
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.jsonio import restore_floats, write_json
+from thermogan.report.adaptive import adaptive_panel
 from thermogan.report.contours import contour_panel
 from thermogan.report.curves import metric_curves
 from thermogan.report.density import SHOWN, density_vs_samples
@@ -52,6 +53,7 @@ from thermogan.report.snapshots import (
     periodic_snapshots,
     snapshot_panel,
 )
+from thermogan.tempering.control import Adaptive
 from thermogan.train import distributed
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
@@ -227,6 +229,9 @@ def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: Mnist
     level_panel(run_dir)
     snapshot_panel(run_dir)
     contour_panel(run_dir)
+    for controller in trainer.controllers:
+        if isinstance(controller, Adaptive):
+            adaptive_panel(run_dir, controller.target)
     track_figure(run_dir, cfg.name)
     return summary
 
