@@ -125,3 +125,22 @@ def test_a_run_draws_its_heat_and_d_certainty(tiny_config, tmp_path, monkeypatch
     assert_figure(run / "figures" / "adaptive.png", panels=2, saved=saved)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert all('"heat_u"' in line and '"noise_std"' in line for line in lines)
+
+
+def test_each_tempering_maps_the_heat_onto_its_own_ends():
+    """Left out of the config, hot and cold are the tempering's own: β-GAN's log β from its cold
+    end (here derived from the data, 1/(2·σ_data)²) to β_1, instance noise's σ from 0 to its start,
+    the lens's λ from 0 to 1."""
+    cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), ["data.box=[-1, 1]"]))
+    data = build.build_data(cfg)
+    cases = [("tempering={kind: heat, cold_std: 2, beta: {kind: adaptive}}",
+              1 / (2 * data.std) ** 2, 0.1),
+             ("tempering={kind: instance_noise, std_start: 0.3, std: {kind: adaptive}}", 0.0, 0.3),
+             ("tempering={kind: lens, width: 4, blocks: 1, weight: {kind: adaptive}}", 0.0, 1.0)]
+    for override, cold, hot in cases:
+        cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY),
+                                                      ["data.box=[-1, 1]", override]))
+        (tempering,) = build.build_temperings(cfg, data)
+        (controller,) = [m for m in tempering.modules() if isinstance(m, Adaptive)]
+        assert controller.level_at(0.0) == pytest.approx(cold), override
+        assert controller.level_at(1.0) == pytest.approx(hot), override

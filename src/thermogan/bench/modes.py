@@ -14,6 +14,10 @@ over the default 10,000 steps). "Langevin D" is ``{data}_langevin.yaml``: the va
 an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work's (METHODS.md §4);
 "SGD D (control)" is the same D optimizer without noise, which separates the noise's effect from
 the change from Adam to plain gradient steps.
+The adaptive rows (issue [11]) set the level from what D does instead of a clock
+(``tempering/control.Adaptive``, StyleGAN2-ADA's rule: target E[sign D(real)] = 0.6, every 4 D
+steps, u crosses [0, 1] in 500k real images): instance noise's σ between 0 and its start 0.5, and
+β-GAN's log β between the data-derived cold end (``cold_std=2``) and β_1 = 0.1.
 The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9), as Gulrajani et
 al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
 The full run (10 seeds, 12,000 steps per run, 280 runs) took about 2 hours on 2 cores run by
@@ -50,6 +54,10 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β-GAN": ("{data}_betagan.yaml", []),
     "β'-GAN (coupled)": ("{data}_betagan.yaml", ["tempering.coupled=true"]),
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
+    "instance noise (adaptive)": ("{data}_vanilla.yaml",
+                                  ["tempering={kind: instance_noise, std: {kind: adaptive}}"]),
+    "β-GAN (adaptive)": ("{data}_betagan.yaml",
+                         ["tempering.cold_std=2", "tempering.beta={kind: adaptive}"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
                    ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
     "SGD D (control)": ("{data}_langevin.yaml", NO_NOISE),

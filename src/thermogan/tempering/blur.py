@@ -86,8 +86,8 @@ class Blur(Tempering):
                              "instance_noise})")
         if isinstance(sigma, (int, float)) and not sigma >= 0:
             raise ValueError(f"sigma={sigma!r}: must be >= 0")
-        if fade is None:
-            return cls(level_source(sigma, "tempering.sigma"))
+        if fade is None:  # an adaptive σ runs between 0 and 1 pixel unless told
+            return cls(level_source(sigma, "tempering.sigma", hot=1.0, cold=0.0))
         if not isinstance(sigma, (int, float)):
             raise ValueError(f"fade={fade!r}: fades a number sigma; give a schedule instead")
         if not 0 < fade <= 1:

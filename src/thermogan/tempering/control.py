@@ -126,12 +126,13 @@ class Adaptive(Controller):
         return {"heat_u": float(self.heat), "sign_r": float(self.last_r)}
 
 
-def adaptive(hot: float, cold: float = 0.0, target: float = 0.6, interval: int = 4,
+def adaptive(hot: float = 1.0, cold: float = 0.0, target: float = 0.6, interval: int = 4,
              images: int = 500_000, scale: str = "linear", start: float = 0.0,
              ceiling: float | dict[str, Any] | None = None) -> Adaptive:
     """ADA-style adaptive level (config ``{kind: adaptive, hot: ..., cold: ...}``; see
-    ``Adaptive``): ``hot`` and ``cold`` are the level's values at heat 1 and 0; ``ceiling`` a
-    schedule (or number) it never passes on the hot side."""
+    ``Adaptive``): ``hot`` and ``cold`` are the level's values at heat 1 and 0 (left out: the
+    tempering's own ends, see ``level_source``); ``ceiling`` a schedule (or number) it never
+    passes on the hot side."""
     bound = None if ceiling is None else schedule_from_dict(ceiling, "ceiling")
     return Adaptive(hot, cold, target, interval, images, scale, start, bound)
 
@@ -143,8 +144,12 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {"constant_controller": cons
 Level = Schedule | Controller
 
 
-def level_source(spec: float | dict[str, Any], where: str) -> Level:
-    """A level from a config value: a number, a schedule or a controller."""
+def level_source(spec: float | dict[str, Any], where: str, **ends: Any) -> Level:
+    """A level from a config value: a number, a schedule or a controller.
+
+    ``ends``: the tempering's own reading of a controller's options that the config leaves out
+    (an adaptive level's ``hot``, ``cold`` and ``scale``: β-GAN's heat maps the heat u onto log β
+    between its own hot and cold ends, instance noise onto σ between its start and 0)."""
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind is not None and kind not in SCHEDULES and kind not in CONTROLLERS:
         raise unknown_key(where, str(kind), [*SCHEDULES, *CONTROLLERS],
@@ -156,6 +161,7 @@ def level_source(spec: float | dict[str, Any], where: str) -> Level:
         for key in options:
             if key not in valid:
                 raise unknown_key(where, key, ["kind", *valid])
+        options = {**{k: v for k, v in ends.items() if k in valid}, **options}
         try:
             return factory(**options)
         except (TypeError, ValueError) as err:

@@ -172,8 +172,9 @@ class Heat(Tempering):
         from the data: β_K = 1 / (cold_std · σ_data)², the noise at the last level being
         ``cold_std`` times the finest std of the data; it replaces ``beta_end``. ``schedule``:
         ``both`` (both ends of the cooling trained) or ``paper`` (the literal Algorithm 1).
-        ``beta`` (a number, a schedule or a controller, e.g. ``{kind: adaptive, hot: 0.1, cold:
-        2500, scale: log}``) replaces the β-GAN schedule and its options.
+        ``beta`` (a number, a schedule or a controller) replaces the β-GAN schedule; an adaptive
+        β (``{kind: adaptive}``) maps its heat onto log β from ``beta_end`` (or ``cold_std``'s) to
+        ``beta_start`` unless it names its own ``cold`` and ``hot``.
         """
         if data.box is None:
             raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
@@ -181,15 +182,16 @@ class Heat(Tempering):
             raise ValueError(f"schedule={schedule!r}: must be 'both' or 'paper'")
         if not coupling_lr > 0:
             raise ValueError(f"coupling_lr={coupling_lr!r}: must be > 0")
-        if beta is not None:
-            return cls(level_source(beta, "tempering.beta"), data.box[0], data.box[1], boundary,
-                       coupled, coupling_lr)
         if cold_std is not None:
             if data.std is None:
                 raise ValueError(f"cold_std={cold_std!r}: needs data with a known component std")
             if not cold_std > 0:
                 raise ValueError(f"cold_std={cold_std!r}: must be > 0")
             beta_end = 1 / (cold_std * data.std) ** 2
+        if beta is not None:  # an adaptive β runs between beta_start and beta_end unless told
+            level = level_source(beta, "tempering.beta", hot=beta_start, cold=beta_end,
+                                 scale="log")
+            return cls(level, data.box[0], data.box[1], boundary, coupled, coupling_lr)
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
                                 literal=schedule == "paper")
         return cls(beta, data.box[0], data.box[1], boundary, coupled, coupling_lr)

@@ -163,7 +163,7 @@ class Lens(Tempering):
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
         spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
         return cls(LensNet(tuple(data.shape), width, blocks),
-                   level_source(spec, "tempering.weight"), lr, betas, recon)
+                   level_source(spec, "tempering.weight", hot=1.0, cold=0.0), lr, betas, recon)
 
 
 class LensPlayer:

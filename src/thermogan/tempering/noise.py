@@ -52,8 +52,8 @@ class InstanceNoise(Tempering):
         """Noise std linear from ``std_start`` to ``std_end`` over ``anneal_fraction`` of the run
         (config ``tempering: {kind: instance_noise}``); ``std`` (a number, a schedule or a
         controller) replaces that line."""
-        if std is not None:
-            return cls(level_source(std, "tempering.std"))
+        if std is not None:  # an adaptive std runs between 0 and std_start unless told
+            return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0))
         if std_start < 0 or std_end < 0:
             raise ValueError(f"std_start={std_start!r}, std_end={std_end!r}: must be >= 0")
         if not 0 < anneal_fraction <= 1:
