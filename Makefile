@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/thermogan train configs/ring8_betagan.yaml --out runs/demo/betagan_cold \
 		name=ring8_betagan_cold tempering.cold_std=2
 	$(BIN)/thermogan report runs/demo/vanilla runs/demo/betagan runs/demo/betagan_cold \
-		--out runs/demo/compare.png
+		--out runs/demo/compare.png --html runs/demo/report.html
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -179,6 +179,10 @@ def _bench_modes(args: argparse.Namespace) -> None:
                         tuple(args.datasets.split(",")))
     print(table)
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
+    if args.html is not None:
+        from thermogan.report.html import bench_report
+
+        print(f"report: {bench_report(args.out, args.html, 'thermogan bench modes')}")
 
 
 def _bench_oscillation(args: argparse.Namespace) -> None:
@@ -367,6 +371,8 @@ def _report(args: argparse.Namespace) -> None:
     for row in runs.compare(args.run_dirs, out):
         print(row)
     print(f"figure: {out}")
+    if args.html is not None:
+        print(f"report: {runs.html_report(args.run_dirs, args.html, [out])}")
 
 
 def _list(args: argparse.Namespace) -> None:
@@ -476,6 +482,8 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bm)
     bm.add_argument("--methods", help="comma-separated subset of the methods")
     bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
+    bm.add_argument("--html", type=Path, metavar="FILE", help="also write the results table and "
+                    "figures as one self-contained HTML page")
     bm.set_defaults(func=_bench_modes)
     bo = b.add_parser("oscillation", help="fd_mnist oscillation against annealing levels K "
                       "(the nonstationary-GAN paper's Fig. 5)")
@@ -593,6 +601,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     r.add_argument("--out", type=Path, help="figure path (default: compare_<RUN>_vs_<RUN>.png "
                    "beside the first run)")
+    r.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML "
+                   "page: metrics with their protocols, configs (differences highlighted), "
+                   "logged curves, every figure of each run")
     r.set_defaults(func=_report)
 
     ls = sub.add_parser("list", help="print every registry (with --options: each entry's "

@@ -6,7 +6,8 @@ Layout of ``runs/<name>/``::
     config.yaml        the resolved config
     metrics.jsonl      one JSON object per logged step; non-finite numbers are the strings "inf",
                        "-inf" and "nan" (read them back with thermogan.jsonio.restore_floats)
-    events.*           TensorBoard events (when tensorboard is installed)
+    events.*           TensorBoard events (when tensorboard is installed): scalars, and figures of
+                       samples (report/live.py)
     checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically,
                        each with its config and provenance
     figures/           samples.png: data against generated samples; levels.png: one panel per
@@ -24,12 +25,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from thermogan.data.energy import EnergyData
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
@@ -47,6 +49,7 @@ from thermogan.report.curves import metric_curves
 from thermogan.report.density import SHOWN, density_vs_samples
 from thermogan.report.figures import data_vs_samples, side_by_side
 from thermogan.report.images import image_panels
+from thermogan.report.live import live_figures
 from thermogan.report.snapshots import (
     level_panel,
     level_snapshots,
@@ -58,6 +61,10 @@ from thermogan.train import distributed
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
 from thermogan.train.trainer import Trainer
+
+#: Figures of samples a run sends to TensorBoard (at most, evenly spaced, one per log line at
+#: most often), when train.tensorboard is on and TensorBoard is installed
+LIVE_FIGURES = 20
 
 #: Config keys that may change when a run is resumed: train for longer, lower the learning rate
 #: after a divergence, score differently, move to another device.
@@ -192,10 +199,15 @@ def run_scorer(cfg: ExperimentConfig) -> MnistScorer | None:
 def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
               scorer: MnistScorer | None, resumed: bool) -> list[Any]:
     """What a run does besides training, called after every step: level snapshots, periodic
-    snapshots, tracked fd_mnist (each acts only on the steps it is due)."""
+    snapshots, tracked fd_mnist, figures for TensorBoard (each acts only on the steps it is
+    due)."""
     t, ev = cfg.train, cfg.eval
     image = trainer.data.is_image
     out: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000, seed=ev.seed)]
+    if t.tensorboard:  # None where TensorBoard is not installed
+        live = live_figures(run_dir, live_every(cfg), t.steps, n=36 if image else 500,
+                            seed=ev.seed, resume_step=trainer.step if resumed else None)
+        out += [live] if live else []
     if ev.snapshot_every is not None:
         out.append(periodic_snapshots(run_dir, ev.snapshot_every, t.steps,
                                       n=16 if image else 1000, seed=ev.seed))
@@ -203,6 +215,11 @@ def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
         out.append(FdTrack(run_dir, scorer, ev.track_every, ev.track_samples, ev.seed,
                            ev.use_ema, trainer.step if resumed else None))
     return out
+
+
+def live_every(cfg: ExperimentConfig) -> int:
+    """Steps between the figures a run sends to TensorBoard (``report/live.py``)."""
+    return max(cfg.train.log_every, cfg.train.steps // LIVE_FIGURES)
 
 
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
@@ -252,15 +269,19 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
     return cfg, trainer
 
 
+def run_labels(run_dirs: list[Path], names: list[str]) -> list[str]:
+    """How reports call runs: by name, or by directory where runs of one config share a name."""
+    return [name if names.count(name) == 1 else str(run_dir)
+            for run_dir, name in zip(run_dirs, names)]
+
+
 def compare(run_dirs: list[Path], out: Path) -> list[str]:
     """Rows of metrics (from each run's summary.json) and a side-by-side figure of the runs."""
     rows, panels, images = [], [], False
     opened = [(run_dir, *open_run(run_dir)) for run_dir in run_dirs]
-    names = [cfg.name for _, cfg, _ in opened]
-    for run_dir, cfg, trainer in opened:
+    names = run_labels(run_dirs, [cfg.name for _, cfg, _ in opened])
+    for (run_dir, cfg, trainer), label in zip(opened, names):
         images = trainer.data.is_image
-        # runs of one config share a name: label them by their directory instead
-        label = cfg.name if names.count(cfg.name) == 1 else str(run_dir)
         summary_path = Path(run_dir) / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
             scoring.evaluate(cfg, trainer))
@@ -273,6 +294,29 @@ def compare(run_dirs: list[Path], out: Path) -> list[str]:
     else:
         side_by_side(panels, out)
     return rows
+
+
+def html_report(run_dirs: list[Path], out: Path, figures: Sequence[Path] = ()) -> Path:
+    """The runs' page for a browser (``report/html.py``): metrics with their protocols, resolved
+    configs with the keys that differ between runs highlighted, logged curves, every figure."""
+    from thermogan.report import html  # Jinja2 and Markdown: only for reports
+
+    configs = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "config.yaml"
+        if not path.is_file():
+            raise ThermoganError(f"{run_dir}: not a run directory (no config.yaml)")
+        configs.append(yaml.safe_load(path.read_text()))
+    differing = {key for i, a in enumerate(configs) for b in configs[i + 1:]
+                 for key in changed_keys(a, b)}
+    views = []
+    for run_dir, cfg, label in zip(run_dirs, configs,
+                                   run_labels(run_dirs, [c.get("name", "") for c in configs])):
+        summary_path = Path(run_dir) / "summary.json"
+        summary = (restore_floats(json.loads(summary_path.read_text()))
+                   if summary_path.exists() else None)
+        views.append(html.RunView(label, Path(run_dir), cfg, summary))
+    return html.run_report(views, differing, out, figures)
 
 
 def _real_and_fake(cfg: ExperimentConfig, trainer: Trainer,

@@ -109,7 +109,8 @@ def _fit(ensemble: Ensemble, configs: list[ExperimentConfig], dirs: list[Path], 
                  log_every=t.log_every, checkpoint_every=t.checkpoint_every,
                  keep_checkpoints=t.keep_checkpoints, progress=t.progress,
                  tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks,
-                 sync_every=[k for k in (ev.snapshot_every, ev.track_every) if k])
+                 sync_every=[k for k in (ev.snapshot_every, ev.track_every,
+                                         t.tensorboard and runs.live_every(cfg)) if k])
     share = (time.perf_counter() - started) / len(members)
     return [(d, runs.finish(m, c, d, scorer, share))
             for m, c, d in zip(ensemble.sync(), configs, dirs)]

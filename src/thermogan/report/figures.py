@@ -79,6 +79,11 @@ def _draw(ax: Axes, data: np.ndarray, samples: np.ndarray, dims: tuple[int, ...]
 def data_vs_samples(data: np.ndarray, samples: np.ndarray, path: str | Path,
                     title: str = "") -> Path:
     """Write a PNG comparing ``data`` (N, d) with ``samples`` (M, d); returns its path."""
+    return save_figure(data_vs_samples_figure(data, samples, title), path)
+
+
+def data_vs_samples_figure(data: np.ndarray, samples: np.ndarray, title: str = "") -> Figure:
+    """The figure of ``data_vs_samples``: a histogram (1-D) or up to three 2-D scatters."""
     data = np.asarray(data).reshape(len(data), -1)
     samples = np.asarray(samples).reshape(len(samples), -1)
     dim = data.shape[1]
@@ -90,7 +95,7 @@ def data_vs_samples(data: np.ndarray, samples: np.ndarray, path: str | Path,
     axes[0].legend(loc="upper right", markerscale=4, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return save_figure(fig, path)
+    return fig
 
 
 def side_by_side(panels: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path) -> Path:

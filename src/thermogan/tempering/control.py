@@ -69,8 +69,9 @@ class Adaptive(Controller):
     u can cross [0, 1] in ``images`` real images (ADA: 500k). The level is u mapped from
     ``cold`` (u = 0) to ``hot`` (u = 1), linearly or, with ``scale: log``, geometrically (β:
     log β between the cold and the hot end). ``ceiling``: a schedule the level never goes beyond
-    on the hot side, so that a run still ends cold. State (u, the running sum of signs, the steps
-    counted, the last r) lives in buffers: checkpointed, exact on resume.
+    on the hot side, so that a run still ends cold. State (u and the last r in buffers, the sum of
+    signs and the steps counted since the last update as extra state) is in the state dict:
+    checkpointed, exact on resume.
     """
 
     SCALES = ("linear", "log")
@@ -94,9 +95,8 @@ class Adaptive(Controller):
         self.hot, self.cold, self.target, self.interval = float(hot), float(cold), target, interval
         self.images, self.scale, self.ceiling = images, scale, ceiling
         self.register_buffer("heat", torch.tensor(float(start), dtype=torch.float64))
-        self.register_buffer("sign_sum", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("counted", torch.zeros((), dtype=torch.int64))
         self.register_buffer("last_r", torch.tensor(float("nan"), dtype=torch.float64))
+        self._sum, self._counted = 0.0, 0  # since the last update; in the state (extra state)
 
     def level_at(self, heat: float) -> float:
         """The level of heat u (no ceiling)."""
@@ -113,17 +113,24 @@ class Adaptive(Controller):
 
     def observe(self, d: DStep) -> None:
         logits = d.real_logits  # (B,)
-        self.sign_sum += torch.sign(logits).mean().to(self.sign_sum)
-        self.counted += 1
-        if int(self.counted) % self.interval == 0:
-            r = self.sign_sum / self.interval
-            step = len(logits) * self.interval / self.images  # Δ
-            self.heat.copy_((self.heat + torch.sign(r - self.target) * step).clamp(0, 1))
-            self.last_r.copy_(r)
-            self.sign_sum.zero_()
+        self._sum += float(torch.sign(logits).mean())
+        self._counted += 1
+        if self._counted % self.interval == 0:
+            r = self._sum / self.interval
+            delta = len(logits) * self.interval / self.images
+            move = delta * ((r > self.target) - (r < self.target))
+            self.heat.fill_(min(max(float(self.heat) + move, 0.0), 1.0))
+            self.last_r.fill_(r)
+            self._sum = 0.0
 
     def describe(self) -> dict[str, float]:
         return {"heat_u": float(self.heat), "sign_r": float(self.last_r)}
+
+    def get_extra_state(self) -> dict[str, float | int]:
+        return {"sum": self._sum, "counted": self._counted}
+
+    def set_extra_state(self, state: dict[str, float | int]) -> None:
+        self._sum, self._counted = float(state["sum"]), int(state["counted"])
 
 
 def adaptive(hot: float = 1.0, cold: float = 0.0, target: float = 0.6, interval: int = 4,
