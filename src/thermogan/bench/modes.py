@@ -16,8 +16,10 @@ an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work
 the change from Adam to plain gradient steps.
 The adaptive rows (issue [11]) set the level from what D does instead of a clock
 (``tempering/control.Adaptive``, StyleGAN2-ADA's rule: target E[sign D(real)] = 0.6, every 4 D
-steps, u crosses [0, 1] in 500k real images): instance noise's σ between 0 and its start 0.5, and
-β-GAN's log β between the data-derived cold end (``cold_std=2``) and β_1 = 0.1.
+steps, u crosses [0, 1] in 500k real images), starting hot (u = 1) as β-GAN does: instance
+noise's σ between 0 and its start 0.5, and β-GAN's log β between the data-derived cold end
+(``cold_std=2``) and β_1 = 0.1. Started cold, the rule never heats these toy runs: their D is
+rarely as sure as the target (E[sign D(real)] ≈ 0.5 after the first few hundred steps).
 The WGAN-GP rows: the vanilla twin with WGAN-GP (critic Adam 1e-4, β (0.5, 0.9), as Gulrajani et
 al.), and the same with an SGD critic (the control: no noise), or a Langevin critic at lr 0.01.
 The full run (10 seeds, 12,000 steps per run, 280 runs) took about 2 hours on 2 cores run by
@@ -55,9 +57,10 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "β'-GAN (coupled)": ("{data}_betagan.yaml", ["tempering.coupled=true"]),
     "β-GAN (cold end from data)": ("{data}_betagan.yaml", ["tempering.cold_std=2"]),
     "instance noise (adaptive)": ("{data}_vanilla.yaml",
-                                  ["tempering={kind: instance_noise, std: {kind: adaptive}}"]),
+                                  ["tempering={kind: instance_noise, std: {kind: adaptive, "
+                                   "start: 1}}"]),
     "β-GAN (adaptive)": ("{data}_betagan.yaml",
-                         ["tempering.cold_std=2", "tempering.beta={kind: adaptive}"]),
+                         ["tempering.cold_std=2", "tempering.beta={kind: adaptive, start: 1}"]),
     "lens (TAN)": ("{data}_vanilla.yaml",
                    ["tempering={kind: lens, width: 64, blocks: 2, lr: 1.0e-3}"]),
     "SGD D (control)": ("{data}_langevin.yaml", NO_NOISE),
