@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+from functools import partial
 from pathlib import Path
 
 import torch
-from timing import seconds_per_call
+from timing import median_ms_per_step, seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -39,13 +39,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     args = parser.parse_args()
 
-    for variant in LEVELS:  # warm-up
-        seconds_per_step(100, variant)
-    times: dict[str, list[float]] = {variant: [] for variant in LEVELS}
-    for _ in range(args.rounds):
-        for variant in LEVELS:
-            times[variant].append(seconds_per_step(args.steps, variant))
-    ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    ms = median_ms_per_step({variant: partial(seconds_per_step, variant=variant)
+                             for variant in LEVELS}, args.steps, args.rounds)
     ratio = ms["adaptive"] / ms["fixed"]
     print(f"ring of 8, batch 256, MLP 128x2, instance noise; median of {args.rounds} rounds of "
           f"{args.steps} steps; {torch.get_num_threads()} threads")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+from functools import partial
 from pathlib import Path
 
 import torch
-from timing import seconds_per_call
+from timing import median_ms_per_step, seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -40,12 +40,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     args = parser.parse_args()
 
-    seconds_per_step(100, True), seconds_per_step(100, False)  # warm-up
-    times: dict[str, list[float]] = {"plain": [], "heated": []}
-    for _ in range(args.rounds):
-        times["plain"].append(seconds_per_step(args.steps, heated=False))
-        times["heated"].append(seconds_per_step(args.steps, heated=True))
-    ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    ms = median_ms_per_step({"plain": partial(seconds_per_step, heated=False),
+                             "heated": partial(seconds_per_step, heated=True)},
+                            args.steps, args.rounds)
     ratio = ms["heated"] / ms["plain"]
     print(f"ring of 8, batch 256, MLP 128x2; median of {args.rounds} rounds of {args.steps} "
           f"steps; {torch.get_num_threads()} threads")

@@ -128,16 +128,13 @@ def run_ensemble(jobs: tuple[Job, ...]) -> list[dict[str, Any]]:
     """The seeds of one (data set, method), none begun, trained as one seed ensemble
     (``experiment/seeds.py``) into the run directories the run-by-run jobs would use; each
     run's ``train_seconds`` is its share of the ensemble's time."""
-    import json
-
     from thermogan.experiment import config, seeds
-    from thermogan.jsonio import restore_floats
 
     first = jobs[0]
     cfg = config.load(first.config, list(first.overrides))
-    seeds.start(cfg, first.run_dir.parent, [job.seed for job in jobs], announce=lambda _: None)
-    return [_result(job, restore_floats(json.loads((job.run_dir / "summary.json").read_text())))
-            for job in jobs]
+    done = seeds.start(cfg, first.run_dir.parent, [job.seed for job in jobs],
+                       announce=lambda _: None)
+    return [_result(job, summary) for job, (_, summary) in zip(jobs, done)]
 
 
 def _result(job: Job, summary: dict[str, Any]) -> dict[str, Any]:

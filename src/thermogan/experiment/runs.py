@@ -133,7 +133,13 @@ def train_or_reuse(cfg: ExperimentConfig, run_dir: Path, device: str = "cpu") ->
             resume(run_dir, cfg, device=device)
         else:
             start(cfg, run_dir, device)
-    return restore_floats(json.loads((run_dir / "summary.json").read_text()))
+    return read_summary(run_dir)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's summary.json (non-finite numbers as floats); None before the run finished."""
+    path = Path(run_dir) / "summary.json"
+    return restore_floats(json.loads(path.read_text())) if path.exists() else None
 
 
 def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
@@ -282,9 +288,7 @@ def compare(run_dirs: list[Path], out: Path) -> list[str]:
     names = run_labels(run_dirs, [cfg.name for _, cfg, _ in opened])
     for (run_dir, cfg, trainer), label in zip(opened, names):
         images = trainer.data.is_image
-        summary_path = Path(run_dir) / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.exists() else (
-            scoring.evaluate(cfg, trainer))
+        summary = read_summary(run_dir) or scoring.evaluate(cfg, trainer)
         rows.append(f"{label:<22} {scoring.format_metrics(summary)}")
         real, fake = _real_and_fake(cfg, trainer, 64 if images else None)
         panels.append((f"{label}\n{scoring.headline(summary)}", real, fake))
@@ -312,10 +316,7 @@ def html_report(run_dirs: list[Path], out: Path, figures: Sequence[Path] = ()) -
     views = []
     for run_dir, cfg, label in zip(run_dirs, configs,
                                    run_labels(run_dirs, [c.get("name", "") for c in configs])):
-        summary_path = Path(run_dir) / "summary.json"
-        summary = (restore_floats(json.loads(summary_path.read_text()))
-                   if summary_path.exists() else None)
-        views.append(html.RunView(label, Path(run_dir), cfg, summary))
+        views.append(html.RunView(label, Path(run_dir), cfg, read_summary(run_dir)))
     return html.run_report(views, differing, out, figures)
 
 

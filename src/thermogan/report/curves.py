@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -30,11 +31,20 @@ def metric_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: st
     return save_figure(fig, path)
 
 
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The lines of the run's metrics.jsonl ([] when it has none)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
 def logged(run_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of ``key`` over the lines of the run's metrics.jsonl that have it (the
     strings "inf", "-inf" and "nan" read as floats); empty arrays when none has it."""
-    path = Path(run_dir) / "metrics.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    return series(read_log(run_dir), key)
+
+
+def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``logged`` of log lines already read (``read_log``)."""
     pairs = [(row["step"], float(row[key])) for row in rows if key in row]
     steps, values = zip(*pairs) if pairs else ((), ())
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)

@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from thermogan.report.curves import logged
+from thermogan.report.curves import read_log, series
 
 TEMPLATES = Environment(loader=PackageLoader("thermogan.report", "templates"),
                         autoescape=select_autoescape(["j2"]), undefined=StrictUndefined,
@@ -170,14 +170,16 @@ def _value(value: Any) -> str:
 
 def _curves(runs: Sequence[RunView]) -> list[Picture]:
     """One figure per key logged in metrics.jsonl (losses, levels, steps/s), a line per run."""
-    keys = list(dict.fromkeys(k for run in runs for k in _logged_keys(run.run_dir)))
+    logs = [read_log(run.run_dir) for run in runs]  # each run's metrics.jsonl, read once
+    keys = [k for k in dict.fromkeys(k for rows in logs for row in rows for k in row)
+            if k != "step"]
     pictures = []
     for key in keys:
         fig = Figure(figsize=(4.4, 2.8), layout="constrained")
         ax = fig.add_subplot()
         shown = []
-        for run in runs:
-            steps, values = logged(run.run_dir, key)
+        for run, rows in zip(runs, logs):
+            steps, values = series(rows, key)
             finite = np.isfinite(values)
             if finite.any():
                 ax.plot(steps[finite], values[finite], lw=1, label=run.label)
@@ -194,13 +196,6 @@ def _curves(runs: Sequence[RunView]) -> list[Picture]:
         ax.legend(fontsize=7)
         pictures.append(figure_picture(fig, key))
     return pictures
-
-
-def _logged_keys(run_dir: Path) -> list[str]:
-    path = Path(run_dir) / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    keys = dict.fromkeys(k for line in lines for k in json.loads(line))
-    return [k for k in keys if k != "step"]
 
 
 def _run_figures(run: RunView) -> list[Picture]:
