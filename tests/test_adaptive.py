@@ -152,3 +152,47 @@ def test_each_tempering_maps_the_heat_onto_its_own_ends():
         (controller,) = [m for m in tempering.modules() if isinstance(m, Adaptive)]
         assert controller.level_at(0.0) == pytest.approx(cold), override
         assert controller.level_at(1.0) == pytest.approx(hot), override
+
+
+def test_an_adaptive_level_ends_clean_where_its_schedule_would_and_g_ema_restarts_there():
+    """Unless the config names a ceiling, instance noise's adaptive σ is 0 from the end of its
+    line (anneal_fraction of the run), β-GAN's adaptive β is ∞ from the start of its data stage
+    (the last fractions[2]) and the lens's λ stays under its default sine decay (0 from 10,000
+    steps); a named ceiling replaces that. The β-GAN run's level key changes where
+    the data become clean, so G's EMA restarts there, as at the schedule's data stage."""
+    cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), ["data.box=[-1, 1]"]))
+    data = build.build_data(cfg)
+    cases = [("tempering={kind: instance_noise, anneal_fraction: 0.5, "
+              "std: {kind: adaptive, start: 1}}", 50, 0.0),
+             ("tempering={kind: heat, fractions: [0.1, 0.6, 0.3], "
+              "beta: {kind: adaptive, start: 1}}", 70, math.inf),
+             ("tempering={kind: lens, width: 4, blocks: 1, weight: {kind: adaptive, start: 1}}",
+              10000, 0.0)]
+    for override, clean_at, clean in cases:
+        steps = "train.steps=100"
+        controller = _adaptive(data, ["data.box=[-1, 1]", steps, override])
+        hot = controller.level_at(1.0)
+        assert controller(0) == pytest.approx(hot)
+        assert controller(clean_at - 1) != clean and controller(clean_at) == clean
+        named = override.replace("start: 1", f"start: 1, ceiling: {hot}")
+        assert _adaptive(data, ["data.box=[-1, 1]", steps, named])(clean_at) == pytest.approx(hot)
+    heat = build.build_temperings(config.from_dict(config.apply_overrides(
+        copy.deepcopy(TINY), ["data.box=[-1, 1]", "train.steps=100", cases[1][0]])), data)[0]
+    assert heat.level_key(69) != heat.level_key(70) and heat.level_key(70) == heat.level_key(99)
+
+
+def _adaptive(data, overrides: list[str]) -> Adaptive:
+    cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), overrides))
+    (tempering,) = build.build_temperings(cfg, data)
+    (controller,) = [m for m in tempering.modules() if isinstance(m, Adaptive)]
+    return controller
+
+
+def test_the_ema_of_g_restarts_when_an_adaptive_beta_reaches_the_data():
+    cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), [
+        "data.box=[-1, 1]", "train.steps=20", "train.ema=0.9",
+        "tempering={kind: heat, fractions: [0.1, 0.6, 0.3], beta: {kind: adaptive, start: 1}}"]))
+    trainer = build.build_trainer(cfg)
+    for _ in range(cfg.train.steps):
+        trainer.train_step()
+    assert int(trainer.G_ema.n_averaged) == 6  # steps 14..19: averaged since the data (14 = 20·0.7)

@@ -33,34 +33,54 @@ def write_configs(folder, steps=12):
     return folder
 
 
-def test_plan_pairs_each_seed_with_and_without_the_lens(tmp_path):
+def test_plan_runs_each_seed_in_every_arm(tmp_path):
     configs = write_configs(tmp_path / "configs")
     p = Protocol(data=("mnist",), seeds=2, steps=8, horizon=4, every=2)
     jobs = plan(configs, tmp_path / "out", p)
-    assert [(j.lens, j.seed) for j in jobs] == [(True, 0), (True, 1), (False, 0), (False, 1)]
+    assert [(j.arm, j.seed) for j in jobs] == [(arm, seed) for arm in ("lens", "adaptive", "none")
+                                               for seed in (0, 1)]
+    tags = {"lens": "lens", "adaptive": "adaptive", "none": "nolens"}  # old runs keep their names
     for job in jobs:
         cfg = load(job.config, list(job.overrides))
         assert cfg.seed == job.seed and cfg.train.steps == 8 and cfg.eval.track_every == 2
-        assert (cfg.tempering is not None) == job.lens
-        if job.lens:
-            assert cfg.tempering.options()["weight"]["horizon"] == 4
-        assert job.run_dir.name == f"mnist_gan_{'lens' if job.lens else 'nolens'}_seed{job.seed}"
+        assert (cfg.tempering is not None) == (job.arm != "none")
+        if job.arm != "none":
+            assert _horizon(cfg.tempering) == 4
+        assert job.run_dir.name == f"mnist_gan_{tags[job.arm]}_seed{job.seed}"
 
 
-def test_settings_reach_every_run_and_tempering_ones_only_the_lens_runs(tmp_path):
+@pytest.mark.parametrize("horizon, expected", [(4, 4), (None, 6)])  # the protocol's, the config's
+def test_the_adaptive_arm_sets_lambda_by_the_controller_under_the_sine_decay(
+        tmp_path, horizon, expected):
+    configs = write_configs(tmp_path / "configs")
+    p = Protocol(data=("mnist",), seeds=1, arms=("adaptive",), horizon=horizon,
+                 settings=("tempering.recon=mean",))
+    (job,) = plan(configs, tmp_path / "out", p)
+    options = load(job.config, list(job.overrides)).tempering.options()
+    batch = load(job.config, list(job.overrides)).train.batch_size
+    assert options["weight"] == {"kind": "adaptive", "start": 1, "images": expected * batch,
+                                 "ceiling": {"kind": "sine_decay", "horizon": expected}}
+    assert options["recon"] == "mean"
+
+
+def test_settings_reach_every_run_and_tempering_ones_only_the_lensed_arms(tmp_path):
     configs = write_configs(tmp_path / "configs")
     p = Protocol(data=("mnist",), seeds=1, settings=("tempering.recon=mean", "optim.g.lr=3.0e-4"))
     for job in plan(configs, tmp_path / "out", p):
         cfg = load(job.config, list(job.overrides))
         assert cfg.optim.g.options()["lr"] == 3e-4
         recon = None if cfg.tempering is None else cfg.tempering.options()["recon"]
-        assert (recon == "mean") == job.lens
+        assert (recon == "mean") == (job.arm != "none")
     with pytest.raises(ConfigError, match="tempering.recn"):
         plan(configs, tmp_path / "out", Protocol(settings=("tempering.recn=mean",)))
 
 
 @pytest.mark.parametrize("change, message", [
     ({"variants": ("gan", "wgan")}, "--variants gan,wgan: expected some of gan, lsgan, wgangp"),
+    ({"arms": ("lens", "ada")}, "--arms lens,ada: expected some of lens, adaptive, none"),
+    ({"arms": ()}, "--arms : expected some of"),
+    ({"arms": ("adaptive",), "settings": ("tempering.weight=0.5",)},
+     "tempering.weight has no horizon K for the adaptive arm's ceiling \\(use --horizon\\)"),
     ({"data": ("cifar",)}, "--data cifar"),
     ({"variants": ("lsgan",)}, "tan_mnist_lsgan_cpu.yaml does not exist"),
     ({"scale": "huge"}, "--scale huge"),
@@ -71,33 +91,42 @@ def test_plan_refuses_bad_protocols(tmp_path, change, message):
         plan(configs, tmp_path / "out", Protocol(**change))
 
 
-def result(data, lens, seed, fd, modes=None):
-    return {"data": data, "variant": "gan", "lens": lens, "seed": seed, "fd_mnist": fd,
+def result(data, arm, seed, fd, modes=None):
+    return {"data": data, "variant": "gan", "arm": arm, "seed": seed, "fd_mnist": fd,
             "stacked_modes": modes, "stacked_kl": None if modes is None else 1.0,
             "wall_s": 10.0, "steps": [], "curve": []}
 
 
-def test_comparison_is_the_ratio_of_means_and_the_paired_wins():
-    results = [result("mnist", True, 0, 10.0), result("mnist", True, 1, 30.0),
-               result("mnist", False, 0, 20.0), result("mnist", False, 1, 20.0)]
-    (c,) = comparison(results)
-    assert c["ratio"] == pytest.approx(20.0 / 20.0)
-    assert c["lens_better"] == 1 and c["seeds"] == 2
-    assert c["p_sign"] == pytest.approx(0.75)  # P(at least 1 win of 2 | fair coin)
+def test_comparison_is_the_ratio_of_means_and_the_paired_wins_of_each_arm():
+    results = [result("mnist", "adaptive", 0, 10.0), result("mnist", "adaptive", 1, 10.0),
+               result("mnist", "lens", 0, 10.0), result("mnist", "lens", 1, 30.0),
+               result("mnist", "none", 0, 20.0), result("mnist", "none", 1, 20.0)]
+    lens, adaptive = comparison(results)
+    assert (lens["arm"], adaptive["arm"]) == ("lens", "adaptive")
+    assert lens["ratio"] == pytest.approx(20.0 / 20.0)
+    assert lens["better"] == 1 and lens["seeds"] == 2
+    assert lens["p_sign"] == pytest.approx(0.75)  # P(at least 1 win of 2 | fair coin)
+    assert adaptive["ratio"] == pytest.approx(0.5) and adaptive["better"] == 2
     text = table(results, "header")
-    assert "| MNIST | GAN | yes | 2 | 20.0 ± 10.0 | – | – | 10 ± 0 |" in text
-    assert "| MNIST | GAN | 1.000 | 1 / 2 | 0.750 |" in text
-    (sweep,) = comparison([result("mnist", lens, s, 2.0 - lens) for lens in (False, True)
+    rows = [line for line in text.splitlines() if line.startswith("| MNIST | GAN | ")]
+    assert rows[:3] == ["| MNIST | GAN | none | 2 | 20.0 ± 0.0 | – | – | 10 ± 0 |",
+                        "| MNIST | GAN | lens | 2 | 20.0 ± 10.0 | – | – | 10 ± 0 |",
+                        "| MNIST | GAN | lens, adaptive λ | 2 | 10.0 ± 0.0 | – | – | 10 ± 0 |"]
+    assert rows[3:] == ["| MNIST | GAN | lens | 1.000 | 1 / 2 | 0.750 |",
+                        "| MNIST | GAN | lens, adaptive λ | 0.500 | 2 / 2 | 0.250 |"]
+    (sweep,) = comparison([result("mnist", arm, s, fd) for arm, fd in (("none", 2.0),
+                                                                       ("lens", 1.0))
                            for s in range(3)])
-    assert sweep["lens_better"] == 3 and sweep["p_sign"] == pytest.approx(1 / 8)
+    assert sweep["better"] == 3 and sweep["p_sign"] == pytest.approx(1 / 8)
 
 
 def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home, monkeypatch):
     saved = capture_figures(monkeypatch)
     configs = write_configs(tmp_path / "configs")
     out = tmp_path / "out"
-    text = bench_lens(out, Protocol(seeds=1), configs, Executor(2))
-    assert "| MNIST | GAN | no | 1 |" in text and "| Stacked MNIST | GAN | yes | 1 |" in text
+    p = Protocol(seeds=1, arms=("lens", "none"))  # the adaptive arm: its own short test
+    text = bench_lens(out, p, configs, Executor(2))
+    assert "| MNIST | GAN | none | 1 |" in text and "| Stacked MNIST | GAN | lens | 1 |" in text
     record = json.loads((out / "results.json").read_text())
     assert len(record["runs"]) == 4 and len(record["comparison"]) == 2
     for run in record["runs"]:
@@ -109,23 +138,33 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
         # rows: G(z) and L(x) with the lens, G(z) without; columns: the snapshots of steps 4, 8, 12
         assert_figure(out / name, min_size=(500, 600), panels=3 * 3, min_ink=0.1, saved=saved)
     # finished runs are reused: a second call trains nothing and gives the same table rows
-    again = bench_lens(out, Protocol(seeds=1), configs, Executor(1))
+    again = bench_lens(out, p, configs, Executor(1))
     assert again.splitlines()[2:] == text.splitlines()[2:]
 
 
 def test_a_run_is_reused_only_with_its_config_and_an_interrupted_one_is_finished(
         tmp_path, mnist_home):
     configs = write_configs(tmp_path / "configs", steps=8)
-    p = Protocol(data=("mnist",), seeds=1)
-    job = plan(configs, tmp_path / "out", p)[0]
+    p = Protocol(data=("mnist",), seeds=1, arms=("lens",))
+    (job,) = plan(configs, tmp_path / "out", p)
     first = run_job(job)
     assert first["horizon"] == 6  # from the config the job loaded
     (job.run_dir / "summary.json").unlink()  # as if killed after its last checkpoint
     again = run_job(job)
     assert again["protocol"]["step"] == 8 and again["curve"] == first["curve"]
     with pytest.raises(ThermoganError, match="tempering.recon differs from this bench's"):
-        plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1,
+        plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1, arms=("lens",),
                                                  settings=("tempering.recon=mean",)))
+
+
+def test_a_short_adaptive_run_logs_the_controllers_heat(tmp_path, mnist_home):
+    configs = write_configs(tmp_path / "configs", steps=4)
+    p = Protocol(data=("mnist",), seeds=1, arms=("adaptive",), every=4)
+    (job,) = plan(configs, tmp_path / "out", p)
+    run = run_job(job)
+    assert run["arm"] == "adaptive" and run["horizon"] == 6  # K of the ceiling
+    lines = [json.loads(line) for line in (job.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert lines and all(0 <= line["heat_u"] <= 1 and line["lambda"] <= 1 for line in lines)
 
 
 def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
@@ -134,6 +173,8 @@ def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
     assert _horizon(lens) == 9 and _horizon([noise, lens]) == 9
     assert _horizon(None) is None and _horizon(noise) is None and _horizon([noise]) is None
     assert _horizon(Component(kind="lens", weight=0.5)) is None
+    adaptive = {"kind": "adaptive", "ceiling": {"kind": "sine_decay", "horizon": 7}}
+    assert _horizon(Component(kind="lens", weight=adaptive)) == 7
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
@@ -141,3 +182,5 @@ def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert "--variants gan,foo" in capsys.readouterr().err
     assert main(["bench", "lens", "--steps", "0", "--out", str(tmp_path)]) == 2
     assert "--steps 0: must be > 0" in capsys.readouterr().err
+    assert main(["bench", "lens", "--arms", "lens,hot", "--out", str(tmp_path)]) == 2
+    assert "--arms lens,hot: expected some of lens, adaptive, none" in capsys.readouterr().err

@@ -326,25 +326,31 @@ def test_oscillation_figure_shows_the_curves_of_seed_0_and_the_amplitudes(tmp_pa
     assert sorted(points(amplitudes))[-3:] == [2, 2, 2]  # both seeds' amplitudes at each K
 
 
-def test_lens_curves_and_evolution_show_each_pair_of_runs(tmp_path, saved):
+def test_lens_curves_and_evolution_show_each_arm(tmp_path, saved):
     results = []
     for data in ("mnist", "stacked"):
-        for lens in (True, False):
-            run_dir = tmp_path / f"{data}_{lens}"
-            shots = [{"step": s, "weight": 0.5 if lens else math.nan, "real": images(4, seed=s),
-                      "fake": images(4, seed=10 + s)} for s in (4, 8, 12)]
+        for i, arm in enumerate(("lens", "adaptive", "none")):
+            lensed = arm != "none"
+            run_dir = tmp_path / f"{data}_{arm}"
+            shots = [{"step": s, "weight": 0.5 if lensed else math.nan, "real": images(4, seed=s),
+                      "fake": images(4, seed=10 * i + s)} for s in (4, 8, 12)]
             write_shots(run_dir / "figures" / "snapshots", shots)
-            results.append({"data": data, "variant": "gan", "lens": lens, "seed": 0,
-                            "steps": [4, 8, 12], "curve": [30.0, 20.0, 10.0 + lens],
-                            "horizon": 6 if lens else None, "run_dir": run_dir})
+            results.append({"data": data, "variant": "gan", "arm": arm, "seed": 0,
+                            "steps": [4, 8, 12], "curve": [30.0, 20.0, 10.0 + i],
+                            "horizon": 6 if lensed else None, "run_dir": run_dir})
     path = bench_lens.curves(results, tmp_path / "curves.png")
     assert_figure(path, min_size=(1000, 450), panels=2, saved=saved)
     for ax in panels_of(figure_of(saved, path)):
-        assert len(ax.lines) == 2 + 2 + 1  # per lens setting: the seed and the mean; K dashed
+        assert len(ax.lines) == 3 * 2 + 2  # per arm: the seed and the mean; K dashed for 2 arms
+        labels = ax.get_legend_handles_labels()[1]
+        assert [label for label in labels if label.startswith("tempering")] == [
+            "tempering: none (mean of 1)", "tempering: lens (mean of 1)",
+            "tempering: lens, adaptive λ (mean of 1)"]
     paths = bench_lens.evolution(results, tmp_path)
     assert [p.name for p in paths] == ["evolution_mnist_gan.png", "evolution_stacked_gan.png"]
     for path in paths:
-        assert_figure(path, min_size=(500, 600), panels=3 * 3, min_ink=0.1, saved=saved)
+        # rows: G(z) and L(x) with the lens, G(z) without, G(z) with an adaptive λ
+        assert_figure(path, min_size=(500, 800), panels=4 * 3, min_ink=0.1, saved=saved)
 
 
 def test_the_checker_fails_a_blank_small_or_miscounted_figure(tmp_path, saved):

@@ -217,7 +217,7 @@ def _bench_lens(args: argparse.Namespace) -> None:
     for key, value in changes.items():
         if key != "scale" and value <= 0:
             raise UsageError(f"--{key} {value}: must be > 0")
-    for key in ("data", "variants"):
+    for key in ("data", "variants", "arms"):
         if getattr(args, key):
             changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
     protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
@@ -499,20 +499,23 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bo)
     bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
     bo.set_defaults(func=_bench_oscillation)
-    bl = b.add_parser("lens", help="DCGAN with and without the lens on MNIST and Stacked MNIST "
-                      "(Tempered Adversarial Networks)")
+    bl = b.add_parser("lens", help="DCGAN with the lens, with the lens under an adaptive λ and "
+                      "without it, on MNIST and Stacked MNIST (Tempered Adversarial Networks)")
     bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")
     bl.add_argument("--data", help="comma-separated: mnist, stacked (default both)")
     bl.add_argument("--variants", help="comma-separated: gan, lsgan, wgangp (default gan)")
+    bl.add_argument("--arms", help="comma-separated: lens (λ a sine decay), adaptive (λ set by "
+                    "the ADA-style controller under that decay), none (default all three)")
     bl.add_argument("--seeds", type=int, help="seeds per run (default 3, quick 1)")
     bl.add_argument("--steps", type=int, help="steps per run (default: the config's)")
-    bl.add_argument("--horizon", type=int, help="K, the steps over which λ decays to 0")
+    bl.add_argument("--horizon", type=int, help="K, the steps over which λ (adaptive: its "
+                    "ceiling) decays to 0")
     bl.add_argument("--every", type=int, help="steps between fd_mnist evaluations")
     bl.add_argument("--samples", type=int, help="samples per tracked fd_mnist")
     bl.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
     bl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="config override for every run (tempering.* ones for the lens runs "
-                    "only), e.g. --set tempering.recon=mean; repeatable")
+                    help="config override for every run (tempering.* ones for the lens and "
+                    "adaptive runs only), e.g. --set tempering.recon=mean; repeatable")
     bl.add_argument("--configs", type=Path, default=Path("configs"))
     bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
     _add_executor_args(bl)

@@ -1,14 +1,21 @@
 """With and without the lens (Sajjadi et al. 2018, *Tempered Adversarial Networks*): DCGAN on MNIST
 and Stacked MNIST, for each GAN variant, over seeds, from the same initial G and D.
 
-Each pair of runs comes from one config (``configs/tan_<data>_<variant>_cpu.yaml``, or the paper
-scale without ``_cpu``): as is (with the lens) and with ``tempering=null``. Both build G and D
-from the same seed before the lens exists, so they start from identical weights. Every run logs
-``fd_mnist`` of a fixed set of latents every M steps, takes snapshots of G(z) and L(x), and ends
-with the protocol's evaluation (10,000 samples for MNIST; 26,000 for Stacked MNIST, which adds
-its modes and KL).
+The runs of each seed come from one config (``configs/tan_<data>_<variant>_cpu.yaml``, or the
+paper scale without ``_cpu``), in three arms (``ARMS``):
+- lens: the config as is, λ(t) a sine decay to 0 over K steps;
+- adaptive: the same lens with λ set by the ADA-style controller (``tempering.control.Adaptive``:
+  its heat u, starting at 1, is λ, moved by how sure D is of the real data, at a pace that can
+  cross [0, 1] in K steps) under the sine decay as a ceiling, so λ still reaches 0 at K;
+- none: ``tempering=null``.
+All build G and D from the same seed before the lens exists, so they start from identical
+weights. Every run logs ``fd_mnist`` of a fixed set of latents every M steps, takes snapshots of
+G(z) and L(x), and ends with the protocol's evaluation (10,000 samples for MNIST; 26,000 for
+Stacked MNIST, which adds its modes and KL).
 
-Protocols:
+Protocols, each with the three arms (``--arms lens,none``: the pair alone). The times below were
+measured for the pair; the adaptive arm is one more lens run, which costs about 4 times a run
+without the lens, so the three arms take about 1.8 times as long:
 - reduced (CPU, the default): the original GAN loss on MNIST and Stacked MNIST, 3 seeds, the
   ``_cpu`` configs (DCGAN C = 16, an 8-channel lens with a per-pixel reconstruction term,
   2,000 steps, λ → 0 over 500); about 35 minutes on 2 cores. ``--variants gan,lsgan,wgangp``
@@ -43,12 +50,17 @@ DATA = ("mnist", "stacked")
 VARIANTS = ("gan", "lsgan", "wgangp")
 VARIANT_NAMES = {"gan": "GAN", "lsgan": "LSGAN", "wgangp": "WGAN-GP"}
 DATA_NAMES = {"mnist": "MNIST", "stacked": "Stacked MNIST"}
+ARMS = ("lens", "adaptive", "none")  # planned in this order: the lens runs are the longest
+ARM_NAMES = {"none": "none", "lens": "lens", "adaptive": "lens, adaptive λ"}
+RUN_TAGS = {"lens": "lens", "adaptive": "adaptive", "none": "nolens"}  # run names: ..._<tag>_seedN
+SHOWN = ("none", "lens", "adaptive")  # the order of the table's rows and the curves
 
 
 @dataclass(frozen=True)
 class Protocol:
     data: tuple[str, ...] = DATA
     variants: tuple[str, ...] = ("gan",)
+    arms: tuple[str, ...] = ARMS
     seeds: int = 3
     steps: int | None = None  # None: the config's
     horizon: int | None = None  # K of λ(t); None: the config's
@@ -56,7 +68,7 @@ class Protocol:
     samples: int | None = None  # samples per tracked fd_mnist; None: the config's
     eval_samples: int | None = None  # final evaluation; None: the protocol's (10,000 / 26,000)
     scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
-    settings: tuple[str, ...] = ()  # KEY=VALUE for every run; tempering.* ones for lens runs only
+    settings: tuple[str, ...] = ()  # KEY=VALUE for every run; tempering.* ones for lensed arms only
 
 
 QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_samples=2000)
@@ -66,7 +78,7 @@ QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_sam
 class Job:
     data: str
     variant: str
-    lens: bool
+    arm: str
     seed: int
     config: Path
     overrides: tuple[str, ...]
@@ -78,22 +90,44 @@ def config_path(config_dir: Path, data: str, variant: str, scale: str) -> Path:
     return config_dir / f"tan_{data}_{variant}{'_cpu' if scale == 'cpu' else ''}.yaml"
 
 
-def _overrides(p: Protocol, seed: int, lens: bool, name: str) -> tuple[str, ...]:
+def _overrides(p: Protocol, seed: int, arm: str, name: str, weight: str | None) -> tuple[str, ...]:
+    """The config overrides of one run; ``weight`` is the adaptive arm's λ."""
+    lensed = arm != "none"
     out = [f"seed={seed}", f"name={name}", "train.progress=false", "train.tensorboard=false"]
-    for key, value in (("train.steps", p.steps), ("tempering.weight.horizon", p.horizon),
+    for key, value in (("train.steps", p.steps),
+                       ("tempering.weight.horizon", p.horizon if arm == "lens" else None),
                        ("eval.track_every", p.every), ("eval.track_samples", p.samples),
                        ("eval.samples", p.eval_samples)):
-        if value is not None and (lens or not key.startswith("tempering")):
+        if value is not None and (lensed or not key.startswith("tempering")):
             out.append(f"{key}={value}")
-    out += [s for s in p.settings if lens or not s.startswith("tempering")]
-    if not lens:
+    out += [s for s in p.settings if lensed or not s.startswith("tempering")]
+    if arm == "none":
         out.append("tempering=null")
+    if arm == "adaptive":
+        out.append(f"tempering.weight={weight}")
     return tuple(out)
 
 
+def _adaptive_weight(path: Path, p: Protocol) -> str:
+    """The adaptive arm's λ: the controller started hot under the sine decay of horizon K (the
+    protocol's, else the config's own, with the protocol's settings applied) as its ceiling, at a
+    pace that lets u cross [0, 1] in K steps (K·batch real images) rather than ADA's 500k, which
+    a CPU-scale run of a few thousand steps would never move through."""
+    from thermogan.experiment import config as config_mod
+
+    cfg = config_mod.load(path, list(p.settings))
+    horizon = p.horizon if p.horizon is not None else _horizon(cfg.tempering)
+    if horizon is None:
+        raise UsageError(f"config {path}: the lens's tempering.weight has no horizon K for the "
+                         "adaptive arm's ceiling (use --horizon)")
+    return (f"{{kind: adaptive, start: 1, images: {horizon * cfg.train.batch_size}, "
+            f"ceiling: {{kind: sine_decay, horizon: {horizon}}}}}")
+
+
 def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:
-    """Every run of the protocol, lens runs first (the longest); each config is checked here."""
-    for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS)):
+    """Every run of the protocol, lensed arms first (the longest); each config is checked here."""
+    for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS),
+                               ("arms", p.arms, ARMS)):
         bad = [g for g in given if g not in valid]
         if bad or not given:
             raise UsageError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
@@ -104,17 +138,19 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     from thermogan.experiment.build import check_components
 
     jobs = []
-    for lens in (True, False):
+    for arm in (a for a in ARMS if a in p.arms):
         for data in p.data:
             for variant in p.variants:
                 path = config_path(config_dir, data, variant, p.scale)
                 if not path.is_file():
                     raise UsageError(f"config {path} does not exist (--configs names the "
                                          "folder of the tan_*.yaml files)")
+                weight = _adaptive_weight(path, p) if arm == "adaptive" else None
                 for seed in range(p.seeds):
-                    name = f"{data}_{variant}_{'lens' if lens else 'nolens'}_seed{seed}"
-                    jobs.append(Job(data, variant, lens, seed, path,
-                                    _overrides(p, seed, lens, name), out / "runs" / name, device))
+                    name = f"{data}_{variant}_{RUN_TAGS[arm]}_seed{seed}"
+                    jobs.append(Job(data, variant, arm, seed, path,
+                                    _overrides(p, seed, arm, name, weight), out / "runs" / name,
+                                    device))
     for job in jobs:  # a bad config or override, or a reused run that differs, fails here
         cfg = config_mod.load(job.config, list(job.overrides))
         check_components(cfg)
@@ -135,7 +171,7 @@ def run_job(job: Job) -> dict[str, Any]:
     summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
     track = read_track(job.run_dir)
     metrics = summary["metrics"]
-    return {"data": job.data, "variant": job.variant, "lens": job.lens, "seed": job.seed,
+    return {"data": job.data, "variant": job.variant, "arm": job.arm, "seed": job.seed,
             "run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
             "fd_mnist": metrics.get("fd_mnist"), "kid_mnist": metrics.get("kid_mnist"),
             "stacked_modes": metrics.get("stacked_modes"),
@@ -145,9 +181,12 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 def _horizon(tempering: Component | list[Component] | None) -> int | None:
-    """K of the lens's λ(t), for the curves' marker; None without a lens or a horizon."""
+    """K of the lens's λ(t) (of its ceiling, for an adaptive λ), for the curves' marker; None
+    without a lens or a horizon."""
     lens = _lens(tempering)
     weight = lens.options().get("weight") if lens is not None else None
+    if isinstance(weight, dict) and isinstance(weight.get("ceiling"), dict):
+        weight = weight["ceiling"]
     return weight.get("horizon") if isinstance(weight, dict) else None
 
 
@@ -162,36 +201,39 @@ def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
                   key=lambda g: (DATA.index(g[0]), VARIANTS.index(g[1])))
 
 
-def _rows(results: list[dict[str, Any]], data: str, variant: str, lens: bool) -> list[dict]:
-    return sorted((r for r in results if (r["data"], r["variant"], r["lens"]) ==
-                   (data, variant, lens)), key=lambda r: r["seed"])
+def _rows(results: list[dict[str, Any]], data: str, variant: str, arm: str) -> list[dict]:
+    return sorted((r for r in results if (r["data"], r["variant"], r["arm"]) ==
+                   (data, variant, arm)), key=lambda r: r["seed"])
 
 
 def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (data, variant): the lens/no-lens ratio of mean final fd_mnist, the seeds where the lens
-    did better (paired by seed), and the one-sided sign test's p-value for that many wins."""
+    """Per (data, variant) and lensed arm: the ratio of its mean final fd_mnist to that of the arm
+    without tempering, the seeds where it did better (paired by seed), and the one-sided sign
+    test's p-value for that many wins."""
     out = []
     for data, variant in _groups(results):
-        with_lens = {r["seed"]: r for r in _rows(results, data, variant, True)}
-        without = {r["seed"]: r for r in _rows(results, data, variant, False)}
-        seeds = sorted(set(with_lens) & set(without))
-        if not seeds:
-            continue
-        fd_lens = [with_lens[s]["fd_mnist"] for s in seeds]
-        fd_plain = [without[s]["fd_mnist"] for s in seeds]
-        wins = int(sum(a < b for a, b in zip(fd_lens, fd_plain)))
-        out.append({"data": data, "variant": variant, "seeds": len(seeds),
-                    "ratio": float(np.mean(fd_lens) / np.mean(fd_plain)), "lens_better": wins,
-                    "p_sign": float(binomtest(wins, len(seeds), alternative="greater").pvalue)})
+        without = {r["seed"]: r for r in _rows(results, data, variant, "none")}
+        for arm in SHOWN[1:]:
+            tempered = {r["seed"]: r for r in _rows(results, data, variant, arm)}
+            seeds = sorted(set(tempered) & set(without))
+            if not seeds:
+                continue
+            fd_arm = [tempered[s]["fd_mnist"] for s in seeds]
+            fd_plain = [without[s]["fd_mnist"] for s in seeds]
+            wins = int(sum(a < b for a, b in zip(fd_arm, fd_plain)))
+            out.append({"data": data, "variant": variant, "arm": arm, "seeds": len(seeds),
+                        "ratio": float(np.mean(fd_arm) / np.mean(fd_plain)), "better": wins,
+                        "p_sign": float(binomtest(wins, len(seeds),
+                                                  alternative="greater").pvalue)})
     return out
 
 
 def table(results: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| data | loss | lens | seeds | final fd_mnist | Stacked modes (of 1000) "
-             "| Stacked KL | wall time (s) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [header, "", "| data | loss | tempering | seeds | final fd_mnist | Stacked modes "
+             "(of 1000) | Stacked KL | wall time (s) |", "|---|---|---|---|---|---|---|---|"]
     for data, variant in _groups(results):
-        for lens in (False, True):
-            rows = _rows(results, data, variant, lens)
+        for arm in SHOWN:
+            rows = _rows(results, data, variant, arm)
             if not rows:
                 continue
             cells = [plus_minus(*mean_se([r["fd_mnist"] for r in rows]), ".1f")]
@@ -200,32 +242,34 @@ def table(results: list[dict[str, Any]], header: str) -> str:
                 cells.append(plus_minus(*mean_se(values), fmt) if values else "–")
             cells.append(plus_minus(*mean_se([r["wall_s"] for r in rows]), ".0f"))
             lines.append(f"| {DATA_NAMES[data]} | {VARIANT_NAMES[variant]} | "
-                         f"{'yes' if lens else 'no'} | {len(rows)} | " + " | ".join(cells) + " |")
-    lines += ["", "| data | loss | fd_mnist with lens / without (ratio of means) | "
-              "seeds where the lens is better | p (one-sided sign test) |", "|---|---|---|---|---|"]
+                         f"{ARM_NAMES[arm]} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines += ["", "| data | loss | tempering | fd_mnist with it / without (ratio of means) | "
+              "seeds where it is better | p (one-sided sign test) |", "|---|---|---|---|---|---|"]
     for c in comparison(results):
         lines.append(f"| {DATA_NAMES[c['data']]} | {VARIANT_NAMES[c['variant']]} | "
-                     f"{c['ratio']:.3f} | {c['lens_better']} / {c['seeds']} | {c['p_sign']:.3f} |")
+                     f"{ARM_NAMES[c['arm']]} | {c['ratio']:.3f} | {c['better']} / {c['seeds']} "
+                     f"| {c['p_sign']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
-    """fd_mnist over training, without (blue) and with (orange) the lens; thin: seeds, bold: mean;
-    dashed: K, where λ reaches 0."""
+    """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
+    thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
     for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
-        for lens, color in ((False, "C0"), (True, "C1")):
-            rows = [r for r in _rows(results, data, variant, lens) if r["curve"]]
+        for arm, color in zip(SHOWN, ("C0", "C1", "C2")):
+            rows = [r for r in _rows(results, data, variant, arm) if r["curve"]]
             for r in rows:
                 ax.plot(r["steps"], r["curve"], color=color, lw=0.7, alpha=0.35)
             if rows and all(r["steps"] == rows[0]["steps"] for r in rows):
                 ax.plot(rows[0]["steps"], np.mean([r["curve"] for r in rows], axis=0),
-                        color=color, lw=2, label=f"{'with' if lens else 'without'} lens "
+                        color=color, lw=2, label=f"tempering: {ARM_NAMES[arm]} "
                         f"(mean of {len(rows)})")
             horizon = next((r["horizon"] for r in rows if r.get("horizon")), None)
-            if lens and horizon:
-                ax.axvline(horizon, color=color, ls="--", lw=0.9, label="λ reaches 0 (K)")
+            if arm != "none" and horizon:
+                ax.axvline(horizon, color=color, ls="--", lw=0.9,
+                           label=f"{ARM_NAMES[arm]}: λ reaches 0 (K)")
         ax.set(xlabel="training step", ylabel="fd_mnist (tracked samples)", yscale="log",
                title=f"{DATA_NAMES[data]}, {VARIANT_NAMES[variant]}")
         ax.grid(alpha=0.3)
@@ -234,21 +278,24 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
 
 
 def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Per (data, variant), seed 0: G(z) and L(x) of the lens run over training, and G(z) of
-    the run without a lens at the same steps (the paper's Fig. 1 and 4)."""
+    """Per (data, variant), seed 0: G(z) and L(x) of the lens run over training, G(z) of the run
+    without a lens at the same steps (the paper's Fig. 1 and 4) and, where there is one, G(z) of
+    the adaptive-λ run."""
     paths = []
     for data, variant in _groups(results):
-        pair = {r["lens"]: r for r in results
+        arms = {r["arm"]: r for r in results
                 if (r["data"], r["variant"], r["seed"]) == (data, variant, 0)}
-        if set(pair) != {True, False}:
+        if not {"lens", "none"} <= set(arms):
             continue
-        lensed, plain = load_shots(pair[True]["run_dir"]), load_shots(pair[False]["run_dir"])
+        lensed = load_shots(arms["lens"]["run_dir"])
         if not lensed or lensed[0]["real"].ndim != 4:
             continue
+        rows = [("with lens: G(z)", lensed, "fake"), ("with lens: L(x)", lensed, "real"),
+                ("without lens: G(z)", load_shots(arms["none"]["run_dir"]), "fake")]
+        if "adaptive" in arms:
+            rows.append(("adaptive λ: G(z)", load_shots(arms["adaptive"]["run_dir"]), "fake"))
         paths.append(snapshot_rows(
-            [("with lens: G(z)", lensed, "fake"), ("with lens: L(x)", lensed, "real"),
-             ("without lens: G(z)", plain, "fake")],
-            out / f"evolution_{data}_{variant}.png",
+            rows, out / f"evolution_{data}_{variant}.png",
             f"{DATA_NAMES[data]}, {VARIANT_NAMES[variant]}, seed 0: samples and lensed data "
             "over training"))
     return paths
@@ -256,16 +303,17 @@ def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
 
 def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"),
                executor: Executor = Executor(), device: str = "cpu", label: str = "reduced") -> str:
-    """Run every pair, then write results.md, results.json, curves.png and evolution_*.png."""
+    """Run every arm, then write results.md, results.json, curves.png and evolution_*.png."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(config_dir, out, p, device)
     results = sorted(executor.map(run_job, jobs, "bench lens"),
-                     key=lambda r: (r["data"], r["variant"], r["lens"], r["seed"]))
+                     key=lambda r: (r["data"], r["variant"], SHOWN.index(r["arm"]), r["seed"]))
     first = results[0]
     header = (f"With and without the lens ({label}, {p.scale} configs): "
               f"{', '.join(VARIANT_NAMES[v] for v in p.variants)} on "
-              f"{', '.join(DATA_NAMES[d] for d in p.data)}; {p.seeds} seed(s), the same initial "
-              f"G and D with and without the lens; {first['protocol']['step']} steps; final "
+              f"{', '.join(DATA_NAMES[d] for d in p.data)}; tempering: "
+              f"{'; '.join(ARM_NAMES[a] for a in SHOWN if a in p.arms)}; {p.seeds} seed(s), the "
+              f"same initial G and D in every arm; {first['protocol']['step']} steps; final "
               f"metrics of the protocol's samples against the test set; "
               f"{sum(r['wall_s'] or 0 for r in results) / 60:.0f} min of training summed over "
               "the runs (one thread each). "

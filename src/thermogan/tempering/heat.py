@@ -40,7 +40,7 @@ from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.schedules import Constant, Geometric, Stage, Stages
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
-from thermogan.tempering.control import Level, level_source
+from thermogan.tempering.control import Level, clean_from, level_source
 
 BOUNDARIES = ("reflect", "clip", "none")
 
@@ -67,6 +67,12 @@ def heated(x: Tensor, noise: Tensor, sigma: float | Tensor, low: float = -1.0, h
     return fold(x + sigma * noise, low, high, boundary)
 
 
+def check_fractions(fractions: tuple[float, ...]) -> None:
+    """The three stages' shares of a run: non-negative, summing to 1."""
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"fractions={list(fractions)!r}: three non-negative numbers summing to 1")
+
+
 def betagan_schedule(total_steps: int, beta_start: float = 0.1, beta_end: float = 10.0,
                      levels: int = 20, fractions: tuple[float, float, float] = (0.1, 0.7, 0.2),
                      literal: bool = False) -> Stages:
@@ -75,8 +81,7 @@ def betagan_schedule(total_steps: int, beta_start: float = 0.1, beta_end: float 
     ``fractions`` split the budget between the three stages; the cooling stage is rounded down to
     a whole number of steps per level, and the data stage takes what is left.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(f"fractions={list(fractions)!r}: three non-negative numbers summing to 1")
+    check_fractions(fractions)
     uniform_steps = round(fractions[0] * total_steps)
     if levels < 1:
         raise ValueError(f"levels={levels!r}: must be >= 1")
@@ -118,9 +123,10 @@ class Heat(Tempering):
         self.level.fill_(self._beta)
 
     def level_key(self, step: int) -> Hashable:
-        """(stage, level) in force at ``step``."""
+        """(stage, level) in force at ``step``; for a β that is not a schedule of stages (a
+        controller), whether the data are clean (β = ∞), so the EMA of G restarts there too."""
         if not isinstance(self.beta, Stages):
-            return (0, 0)
+            return (0, math.isinf(self.beta(step)))
         stage = self.beta.stage(step)
         inner = self.beta.parts[stage].schedule
         local = step - self.beta.starts()[stage]
@@ -151,8 +157,10 @@ class Heat(Tempering):
         return self.heat(x, sigma, generator)
 
     def describe(self) -> dict[str, float]:
-        stage, level = self.level_key(self._step)
-        out = {"stage": stage, "level": level, "beta": self._beta}
+        out = {"beta": self._beta}
+        if isinstance(self.beta, Stages):
+            stage, level = self.level_key(self._step)
+            out = {"stage": stage, "level": level, **out}
         if self._coupling:
             out["sigma"] = self.sigma()
         return out
@@ -174,7 +182,9 @@ class Heat(Tempering):
         ``both`` (both ends of the cooling trained) or ``paper`` (the literal Algorithm 1).
         ``beta`` (a number, a schedule or a controller) replaces the β-GAN schedule; an adaptive
         β (``{kind: adaptive}``) maps its heat onto log β from ``beta_end`` (or ``cold_std``'s) to
-        ``beta_start`` unless it names its own ``cold`` and ``hot``.
+        ``beta_start`` unless it names its own ``cold`` and ``hot``, and, unless it names its own
+        ``ceiling``, trains on the data (β = ∞) where the schedule's data stage would begin
+        (the last ``fractions[2]`` of the run).
         """
         if data.box is None:
             raise ValueError("box=None: β-GAN heats data inside a box; set data.box, e.g. [-1, 1]")
@@ -188,9 +198,11 @@ class Heat(Tempering):
             if not cold_std > 0:
                 raise ValueError(f"cold_std={cold_std!r}: must be > 0")
             beta_end = 1 / (cold_std * data.std) ** 2
-        if beta is not None:  # an adaptive β runs between beta_start and beta_end unless told
+        if beta is not None:  # an adaptive β: log β between the ends, then the data stage
+            check_fractions(tuple(fractions))
+            data_from = total_steps - round(fractions[2] * total_steps)
             level = level_source(beta, "tempering.beta", hot=beta_start, cold=beta_end,
-                                 scale="log")
+                                 scale="log", ceiling=clean_from(data_from, beta_start, math.inf))
             return cls(level, data.box[0], data.box[1], boundary, coupled, coupling_lr)
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
                                 literal=schedule == "paper")

@@ -155,15 +155,17 @@ class Lens(Tempering):
 
         ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4), a schedule or a
         controller; default ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and
-        10⁵; METHODS.md §3). ``width`` is the lens's channels (images) or units (vectors).
-        ``recon`` reduces each sample's squared error by ``sum`` (METHODS.md §3) or ``mean``
-        over its entries.
+        10⁵; METHODS.md §3); an adaptive λ (``{kind: adaptive}``) runs between 0 and 1 under
+        that default schedule as its ceiling, unless it names its own. ``width`` is the lens's
+        channels (images) or units (vectors). ``recon`` reduces each sample's squared error by
+        ``sum`` (METHODS.md §3) or ``mean`` over its entries.
         """
         if width < 1 or blocks < 0:
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
-        spec = weight if weight is not None else {"kind": "sine_decay", "horizon": 10000}
-        return cls(LensNet(tuple(data.shape), width, blocks),
-                   level_source(spec, "tempering.weight", hot=1.0, cold=0.0), lr, betas, recon)
+        default = {"kind": "sine_decay", "horizon": 10000}
+        level = level_source(weight if weight is not None else default, "tempering.weight",
+                             hot=1.0, cold=0.0, ceiling=default)
+        return cls(LensNet(tuple(data.shape), width, blocks), level, lr, betas, recon)
 
 
 class LensPlayer:

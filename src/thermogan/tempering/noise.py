@@ -14,7 +14,7 @@ from torch import Tensor
 
 from thermogan.schedules import Linear
 from thermogan.tempering.base import Tempering
-from thermogan.tempering.control import Level, level_source
+from thermogan.tempering.control import Level, clean_from, level_source
 
 
 def noised(x: Tensor, noise: Tensor, std: float | Tensor) -> Tensor:
@@ -51,11 +51,15 @@ class InstanceNoise(Tempering):
                 std: float | dict[str, Any] | None = None) -> InstanceNoise:
         """Noise std linear from ``std_start`` to ``std_end`` over ``anneal_fraction`` of the run
         (config ``tempering: {kind: instance_noise}``); ``std`` (a number, a schedule or a
-        controller) replaces that line."""
-        if std is not None:  # an adaptive std runs between 0 and std_start unless told
-            return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0))
+        controller) replaces that line. An adaptive std (``{kind: adaptive}``) runs between 0 and
+        ``std_start`` and, unless it names its own ``ceiling``, is held at 0 from where the line
+        would end (``anneal_fraction``), so that the run still ends on clean data."""
         if std_start < 0 or std_end < 0:
             raise ValueError(f"std_start={std_start!r}, std_end={std_end!r}: must be >= 0")
         if not 0 < anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction={anneal_fraction!r}: must be in (0, 1]")
-        return cls(Linear(std_start, std_end, max(1, int(anneal_fraction * total_steps))))
+        anneal_steps = max(1, int(anneal_fraction * total_steps))
+        if std is not None:  # an adaptive std: between 0 and std_start, clean where the line is
+            return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0,
+                                    ceiling=clean_from(anneal_steps, std_start, 0.0)))
+        return cls(Linear(std_start, std_end, anneal_steps))
