@@ -1,6 +1,7 @@
 """The ADA-style adaptive temperature (tempering/control.py, ``Adaptive``): its update rule, its
 convergence on a synthetic D whose certainty falls with the level, its mappings and ceiling, and
-its use from a config (instance noise, β-GAN's heat), with an exact resume."""
+its use from a config (instance noise, β-GAN's heat, variational annealing's λ), with an exact
+resume."""
 
 import copy
 import math
@@ -95,8 +96,12 @@ ADAPTIVE_BETA = ("tempering={kind: heat, beta: {kind: adaptive, hot: 0.1, cold: 
                  "images: 20000, start: 0.5}}")
 
 
-@pytest.mark.parametrize("extra", [[ADAPTIVE_NOISE], ["data.box=[-1, 1]", ADAPTIVE_BETA]],
-                         ids=["instance_noise", "heat"])
+ADAPTIVE_VA = ("regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 20000, "
+               "start: 0.5}}")  # variational annealing's λ
+
+
+@pytest.mark.parametrize("extra", [[ADAPTIVE_NOISE], ["data.box=[-1, 1]", ADAPTIVE_BETA],
+                                   [ADAPTIVE_VA]], ids=["instance_noise", "heat", "va_lambda"])
 def test_from_a_config_it_adapts_logs_and_resumes_exactly(extra, tmp_path):
     cfg = config.from_dict(config.apply_overrides(copy.deepcopy(TINY), extra))
 
@@ -107,9 +112,10 @@ def test_from_a_config_it_adapts_logs_and_resumes_exactly(extra, tmp_path):
     (controller,) = straight.controllers
     assert float(controller.heat) != 0.5 and not math.isnan(float(controller.last_r))  # moved
     assert set(straight.describe()) >= {"heat_u", "sign_r"}
-    for a, b in zip(straight.state_dict()["temperings"].values(),
-                    resumed.state_dict()["temperings"].values()):
-        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+    for part in ("temperings", "term_levels"):
+        for a, b in zip(straight.state_dict()[part].values(),
+                        resumed.state_dict()[part].values()):
+            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
     # its state survives a checkpoint read back without unpickling objects
     save_checkpoint({**resumed.state_dict(), "config": cfg.to_dict()}, tmp_path / "c.pt")
     again = make()

@@ -82,13 +82,16 @@ def _fresh_generator():
 
 
 def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_path):
-    """A lens (a player with an optimizer), instance noise (per-replica streams) and an SGLD D
-    with its gradient variance: the replicas' weights are compared at every checkpoint (the
+    """A lens (a player with an optimizer), adaptive instance noise (per-replica streams, a
+    controller that observes each replica's own record), an adaptive λ of variational
+    annealing's score term and an SGLD D with its gradient variance: the replicas' weights are compared at every checkpoint (the
     run stops if they differ), and a run resumed at step 3 ends bit-identical to one that was
     not interrupted."""
     args = [str(ROOT / "configs" / "ring8_langevin.yaml"), "train.steps=6",
             "train.checkpoint_every=3", "train.keep_checkpoints=true", "train.batch_size=64",
-            "tempering=[{kind: lens, width: 16, blocks: 1}, {kind: instance_noise}]", *QUIET]
+            "tempering=[{kind: lens, width: 16, blocks: 1}, {kind: instance_noise, "
+            "std: {kind: adaptive, images: 1000, start: 0.5}}]",
+            "regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 1000}}", *QUIET]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     _torchrun(["train", *args, "--out", str(whole)], tmp_path)
     shutil.copytree(whole, resumed)
@@ -97,8 +100,8 @@ def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_
     out = _torchrun(["train", "--resume", str(resumed)], tmp_path).stdout
     assert out.count("resumed from step 3 of 6") == 1  # said once, by the main replica
     a, b = _state(whole, "step_6.pt"), _state(resumed)
-    for key in ("generator", "discriminator", "generator_ema", "temperings", "players",
-                "g_optimizer", "d_optimizer", "rng_replicas"):
+    for key in ("generator", "discriminator", "generator_ema", "temperings", "term_levels",
+                "players", "g_optimizer", "d_optimizer", "rng_replicas"):
         _assert_same_tree(a[key], b[key], key)
     # a run of 2 processes resumes with 2, and says so
     assert main(["train", "--resume", str(resumed), "train.steps=8"]) == 1

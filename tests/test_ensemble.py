@@ -25,13 +25,15 @@ COUPLED = ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, coupled: true,
 SCORE = "regulariser={kind: score, weight: 0.5}"  # the ring's closed-form score, data space
 DAE_FEATURES = "regulariser={kind: score, weight: 0.5, score: dae, space: features}"
 CONTROLLED = "tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}"
+ADAPTIVE_SCORE = ("regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 2000, "
+                  "start: 0.5}}")  # variational annealing's λ set from each member's own D
 
 
 def _state(trainer):
     """Weights of G, D and the EMA, and the parameters and buffers of the temperings (a lens, a
-    coupling's offset, a controller's state) and of the G terms (a denoiser)."""
+    coupling's offset, a controller's state) and of the G terms (a denoiser, an adaptive λ)."""
     nets = (trainer.G, trainer.D, trainer.G_ema.module)
-    parts = (trainer.temperings, trainer.term_modules)
+    parts = (trainer.temperings, trainer.term_modules, trainer.term_levels)
     return [p.detach() for net in nets for p in net.parameters()] + [
         t.detach() for part in parts for t in (*part.parameters(), *part.buffers())]
 
@@ -53,9 +55,11 @@ def _players(trainer):
     ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3}",
      "optim.g={kind: sgld, lr: 1.0e-3, temperature: 1.0e-4}"),
     (LENS,), (LENS, "train.d_steps=2"), COUPLED, (CONTROLLED,), (SCORE,), (DAE_FEATURES,),
+    (ADAPTIVE_SCORE,),
 ], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
         "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d", "lens", "lens_2_d_steps",
-        "coupled_beta_prime", "controller", "g_term_score", "g_term_dae_features"])
+        "coupled_beta_prime", "controller", "g_term_score", "g_term_dae_features",
+        "g_term_adaptive_weight"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     """Weights, optimizer state (SGLD's running variance of each member's own per-example
     gradients), the logged levels and noise, and every random stream's position (SGLD's noise

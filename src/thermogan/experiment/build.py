@@ -29,7 +29,7 @@ from thermogan.objectives.adversarial import LOSSES
 from thermogan.objectives.terms import G_TERMS, WeightedTerm
 from thermogan.optim import OPTIMIZERS
 from thermogan.schedules import SCHEDULES, schedule_from_dict
-from thermogan.tempering import CONTROLLERS, TEMPERINGS
+from thermogan.tempering import CONTROLLERS, TEMPERINGS, level_source
 from thermogan.tempering.base import Tempering
 from thermogan.train.distributed import local_device
 from thermogan.train.trainer import Trainer
@@ -194,12 +194,13 @@ def build_temperings(cfg: ExperimentConfig, data: AnyData) -> list[Tempering]:
 
 def build_g_terms(cfg: ExperimentConfig, data: AnyData,
                   discriminator: torch.nn.Module) -> list[WeightedTerm]:
-    """Each G term of ``regulariser`` with its weight (a number or a schedule; default 1);
+    """Each G term of ``regulariser`` with its weight (a number, a schedule or a controller, e.g.
+    ``{kind: adaptive, hot: λ_max}``: λ between 0 and λ_max; default 1);
     factories that take ``discriminator`` get the run's D."""
     terms = []
     for i, spec in enumerate(cfg.regularisers()):
         where = _regulariser_where(cfg, i)
-        weight = schedule_from_dict(spec.options().get("weight", 1.0), f"{where}.weight")
+        weight = level_source(spec.options().get("weight", 1.0), f"{where}.weight")
         given = ({"discriminator": discriminator}
                  if "discriminator" in inspect.signature(G_TERMS[spec.kind]).parameters else {})
         terms.append(WeightedTerm(call_component(G_TERMS, spec, where, data,

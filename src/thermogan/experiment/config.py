@@ -170,7 +170,7 @@ class ExperimentConfig(Strict):
     # applied in order (heat, instance_noise, lens); null: the data as they are
     model: ModelConfig = ModelConfig()
     regulariser: Component | list[Component] | None = None  # terms added to G's loss: one or a
-    # list of {kind, weight (number or schedule, default 1), ...options}; null: none
+    # list of {kind, weight (number, schedule or controller, default 1), ...options}; null: none
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()

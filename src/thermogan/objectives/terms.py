@@ -2,8 +2,8 @@
 
 The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands the
 discriminator to factories that take ``discriminator``); config ``regulariser`` is one or a list
-of ``{kind: NAME, weight: NUMBER_OR_SCHEDULE, ...options}``. ``score``: variational annealing's
-score regulariser (Chen et al. 2019, ``objectives/variational.py``); ``energy`` and
+of ``{kind: NAME, weight: NUMBER, SCHEDULE OR CONTROLLER, ...options}``. ``score``: variational
+annealing's score regulariser (Chen et al. 2019, ``objectives/variational.py``); ``energy`` and
 ``reference``: the free energy's terms for learning from an unnormalised density
 (``objectives/free_energy.py``).
 """
@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from thermogan.data.batch import Batch
 from thermogan.objectives.free_energy import EnergyTerm, ReferenceTerm
 from thermogan.objectives.variational import ScoreRegulariser
-from thermogan.schedules import Schedule
 from thermogan.step import DStep, GTerm, Player
 
 #: G-term registry: name -> factory(data, **options).
@@ -28,10 +27,12 @@ G_TERMS: dict[str, Callable[..., GTerm]] = {"score": ScoreRegulariser, "energy":
 
 @dataclass(frozen=True)
 class WeightedTerm:
-    """A G term and its weight schedule; ``value(step, ...)`` is None while the weight is 0."""
+    """A G term and its weight (a schedule, or a controller such as an adaptive λ, which the
+    trainer checkpoints and lets observe each D step); ``value(step, ...)`` is None while the
+    weight is 0."""
 
     term: GTerm
-    weight: Schedule
+    weight: Callable[[int], float]
 
     @property
     def name(self) -> str:

@@ -24,6 +24,7 @@ then equal to one process in distribution, not to rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from thermogan.errors import ConfigError
+from thermogan.step import DStep
 
 #: Streams every replica shares: the data and latents (drawn for the whole batch, then sharded)
 #: and the optimizers' (an SGLD's noise must be the same on every replica).
@@ -64,6 +66,11 @@ class Replicas:
 
     def agree(self, modules: Iterable[nn.Module]) -> None:
         """Average the floating-point parameters and buffers of ``modules`` over the replicas."""
+
+    def whole_logits(self, d: DStep) -> DStep:
+        """``d`` with D's logits of the whole batch (every replica's rows, in rank order), so
+        that controllers read the global batch and every replica's state stays the same."""
+        return d
 
     def gather(self, value: Any) -> list[Any]:
         """``value`` of every replica, in rank order (on every replica)."""
@@ -109,6 +116,13 @@ class DataParallel(Replicas):
         if tensors:
             with torch.no_grad():
                 _average(tensors, self.size)
+
+    def whole_logits(self, d: DStep) -> DStep:
+        def whole(x: Tensor | None) -> Tensor | None:
+            return None if x is None else torch.cat(self.gather(x.cpu())).to(x.device)
+
+        return dataclasses.replace(d, real_logits=whole(d.real_logits),
+                                   fake_logits=whole(d.fake_logits))
 
     def average_gradients(self, optimizer: torch.optim.Optimizer) -> None:
         """Average the gradients of ``optimizer``'s parameters over the replicas."""
@@ -194,7 +208,7 @@ def attach(trainer: Any, seed: int) -> None:
         trainer.d_variance = _AveragedVariance(trainer.d_variance, replicas)
     with torch.no_grad():  # equal by construction (same seed); made certain
         for module in (trainer.G, trainer.D, trainer.G_ema, trainer.temperings,
-                       trainer.term_modules):
+                       trainer.term_modules, trainer.term_levels):
             for t in (*module.parameters(), *module.buffers()) if module is not None else ():
                 dist.broadcast(t, 0)
 

@@ -101,7 +101,10 @@ class Trainer:
         self.players = dict(zip(_unique_names(all_players), all_players))
         for player in all_players:
             player.check(self.loss)
-        self.controllers = [m for m in self.temperings.modules() if isinstance(m, Controller)]
+        self.term_levels = nn.ModuleList(  # G terms' weights that keep state (controllers)
+            [t.weight for t in self.g_terms if isinstance(t.weight, nn.Module)]).to(self.device)
+        self.controllers = [m for part in (self.temperings, self.term_levels)
+                            for m in part.modules() if isinstance(m, Controller)]
         self.lr_schedule = lr_schedule
         self.G_ema, self.ema_decay = None, ema
         if ema is not None:
@@ -226,12 +229,15 @@ class Trainer:
         for i in range(self.d_steps):
             d = self.d_step(keep_graph=i == self.d_steps - 1)
         # controllers read what D said; players take their step with D fixed
-        for controller in self.controllers:
-            controller.observe(d)
+        if self.controllers:
+            record = self.replicas.whole_logits(d)
+            for controller in self.controllers:
+                controller.observe(record)
         logs = {"d_loss": d.loss, **d.summary()}
         for name, player in self.players.items():
             logs.update(player.update(d, self.D, self.loss, self.rngs[f"player.{name}"]))
-        self.replicas.agree([self.temperings, self.term_modules])  # what players stepped by hand
+        # what players stepped by hand, and the levels that observed a replica's own record
+        self.replicas.agree([self.temperings, self.term_modules, self.term_levels])
         # G step, then the moving average of its weights
         logs.update(self.g_step(d))
         if self.G_ema is not None:
@@ -309,6 +315,7 @@ class Trainer:
             "discriminator": self.D.state_dict(),
             "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "temperings": self.temperings.state_dict(),
+            "term_levels": self.term_levels.state_dict(),
             "players": {name: player.state_dict() for name, player in self.players.items()},
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
@@ -327,6 +334,7 @@ class Trainer:
                 raise KeyError("generator_ema")
             self.G_ema.load_state_dict(state["generator_ema"])
         self.temperings.load_state_dict(state["temperings"])
+        self.term_levels.load_state_dict(state.get("term_levels", {}))  # older runs: none kept
         for name, player in self.players.items():
             if name not in state["players"]:
                 raise KeyError(f"player {name}")
