@@ -59,7 +59,7 @@ def test_the_adaptive_arm_sets_lambda_by_the_controller_under_the_sine_decay(
     options = load(job.config, list(job.overrides)).tempering.options()
     batch = load(job.config, list(job.overrides)).train.batch_size
     assert options["weight"] == {"kind": "adaptive", "start": 1, "images": expected * batch,
-                                 "ceiling": {"kind": "sine_decay", "horizon": expected}}
+                                 "ceiling": {"kind": "hold", "horizon": expected}}
     assert options["recon"] == "mean"
 
 
@@ -173,7 +173,7 @@ def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
     assert _horizon(lens) == 9 and _horizon([noise, lens]) == 9
     assert _horizon(None) is None and _horizon(noise) is None and _horizon([noise]) is None
     assert _horizon(Component(kind="lens", weight=0.5)) is None
-    adaptive = {"kind": "adaptive", "ceiling": {"kind": "sine_decay", "horizon": 7}}
+    adaptive = {"kind": "adaptive", "ceiling": {"kind": "hold", "horizon": 7}}
     assert _horizon(Component(kind="lens", weight=adaptive)) == 7
 
 

@@ -83,10 +83,10 @@ def _fresh_generator():
 
 def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_path):
     """A lens (a player with an optimizer), adaptive instance noise (per-replica streams, a
-    controller that observes each replica's own record), an adaptive λ of variational
-    annealing's score term and an SGLD D with its gradient variance: the replicas' weights are compared at every checkpoint (the
-    run stops if they differ), and a run resumed at step 3 ends bit-identical to one that was
-    not interrupted."""
+    controller that reads the whole batch's logits), an adaptive λ of variational annealing's
+    score term and an SGLD D with its gradient variance: the replicas' weights are compared at
+    every checkpoint (the run stops if they differ), and a run resumed at step 3 ends
+    bit-identical to one that was not interrupted (the controllers' running sums included)."""
     args = [str(ROOT / "configs" / "ring8_langevin.yaml"), "train.steps=6",
             "train.checkpoint_every=3", "train.keep_checkpoints=true", "train.batch_size=64",
             "tempering=[{kind: lens, width: 16, blocks: 1}, {kind: instance_noise, "

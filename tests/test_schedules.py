@@ -108,6 +108,7 @@ EXAMPLES = {
     "geometric": {"start": 0.1, "end": 10.0, "levels": 3, "steps": 4},
     "sine_decay": {"horizon": 7},
     "exponential_approach": {"initial": 1.0, "target": 3.0, "time_constant": 3.0},
+    "hold": {"horizon": 10, "value": 0.5, "after": 0.0},
     "linear_to_zero": {"bound": 1.0, "total_steps": 50},
     "decaying_triangle": {"bound": 1.0, "half_period": 3, "total_steps": 30},
     "pma": {"total_steps": 50},
@@ -150,3 +151,11 @@ def test_bad_specs_name_the_key(spec, words):
         schedule_from_dict(spec, "lr")
     for word in words:
         assert word in str(info.value)
+
+
+def test_hold_keeps_its_value_until_the_horizon_then_the_after_value():
+    held = schedule_from_dict({"kind": "hold", "horizon": 3, "value": 0.1, "after": math.inf})
+    assert [held(t) for t in range(5)] == [0.1, 0.1, 0.1, math.inf, math.inf]
+    assert schedule_from_dict({"kind": "hold", "horizon": 0})(0) == 0.0  # clean from the start
+    with pytest.raises(ConfigError, match="horizon=-1"):
+        schedule_from_dict({"kind": "hold", "horizon": -1})

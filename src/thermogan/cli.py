@@ -504,8 +504,9 @@ def parser() -> argparse.ArgumentParser:
     bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")
     bl.add_argument("--data", help="comma-separated: mnist, stacked (default both)")
     bl.add_argument("--variants", help="comma-separated: gan, lsgan, wgangp (default gan)")
-    bl.add_argument("--arms", help="comma-separated: lens (λ a sine decay), adaptive (λ set by "
-                    "the ADA-style controller under that decay), none (default all three)")
+    bl.add_argument("--arms", help="comma-separated: lens (λ a sine decay to 0 at K), adaptive "
+                    "(λ set by the ADA-style controller until K, then 0), none (default all "
+                    "three)")
     bl.add_argument("--seeds", type=int, help="seeds per run (default 3, quick 1)")
     bl.add_argument("--steps", type=int, help="steps per run (default: the config's)")
     bl.add_argument("--horizon", type=int, help="K, the steps over which λ (adaptive: its "

@@ -160,6 +160,23 @@ class ExponentialApproach(Schedule):
 
 
 @dataclass(frozen=True)
+class Hold(Schedule):
+    """``value`` for the first ``horizon`` steps, then ``after``: e.g. the ceiling of an adaptive
+    level that leaves it free until the clean stage (σ = 0, λ = 0, or β = ∞) of its schedule."""
+
+    kind: ClassVar[str] = "hold"
+    horizon: int
+    value: float = 1.0
+    after: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.horizon >= 0, "horizon", self.horizon, "must be >= 0")
+
+    def __call__(self, step: int) -> float:
+        return float(self.value if step < self.horizon else self.after)
+
+
+@dataclass(frozen=True)
 class LinearToZero(Schedule):
     """B − B·t / (fraction·N) until it reaches 0, then 0 (variational annealing, PMA/NMA)."""
 
@@ -319,7 +336,7 @@ class Stages(Schedule):
 
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.kind: cls
-    for cls in (Constant, Linear, Geometric, SineDecay, ExponentialApproach, LinearToZero,
+    for cls in (Constant, Linear, Geometric, SineDecay, Hold, ExponentialApproach, LinearToZero,
                 DecayingTriangle, PMA, NMA, OA, Stages)
 }
 

@@ -6,7 +6,7 @@ paper scale without ``_cpu``), in three arms (``ARMS``):
 - lens: the config as is, λ(t) a sine decay to 0 over K steps;
 - adaptive: the same lens with λ set by the ADA-style controller (``tempering.control.Adaptive``:
   its heat u, starting at 1, is λ, moved by how sure D is of the real data, at a pace that can
-  cross [0, 1] in K steps) under the sine decay as a ceiling, so λ still reaches 0 at K;
+  cross [0, 1] in K steps) until K, and 0 from K on, as the lens arm's λ;
 - none: ``tempering=null``.
 All build G and D from the same seed before the lens exists, so they start from identical
 weights. Every run logs ``fd_mnist`` of a fixed set of latents every M steps, takes snapshots of
@@ -109,10 +109,11 @@ def _overrides(p: Protocol, seed: int, arm: str, name: str, weight: str | None) 
 
 
 def _adaptive_weight(path: Path, p: Protocol) -> str:
-    """The adaptive arm's λ: the controller started hot under the sine decay of horizon K (the
-    protocol's, else the config's own, with the protocol's settings applied) as its ceiling, at a
-    pace that lets u cross [0, 1] in K steps (K·batch real images) rather than ADA's 500k, which
-    a CPU-scale run of a few thousand steps would never move through."""
+    """The adaptive arm's λ: the controller, started hot, free for the first K steps (K the
+    protocol's horizon, else the config's own, with the protocol's settings applied) and 0 from
+    K on, where the lens arm's sine decay reaches 0; at a pace that lets u cross [0, 1] in K
+    steps (K·batch real images) rather than ADA's 500k, which a CPU-scale run of a few thousand
+    steps would never move through."""
     from thermogan.experiment import config as config_mod
 
     cfg = config_mod.load(path, list(p.settings))
@@ -121,7 +122,7 @@ def _adaptive_weight(path: Path, p: Protocol) -> str:
         raise UsageError(f"config {path}: the lens's tempering.weight has no horizon K for the "
                          "adaptive arm's ceiling (use --horizon)")
     return (f"{{kind: adaptive, start: 1, images: {horizon * cfg.train.batch_size}, "
-            f"ceiling: {{kind: sine_decay, horizon: {horizon}}}}}")
+            f"ceiling: {{kind: hold, horizon: {horizon}}}}}")
 
 
 def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:

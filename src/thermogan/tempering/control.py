@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from thermogan.errors import ConfigError, unknown_key
-from thermogan.schedules import SCHEDULES, Constant, Schedule, Stage, Stages, schedule_from_dict
+from thermogan.schedules import SCHEDULES, Schedule, schedule_from_dict
 from thermogan.step import DStep
 
 
@@ -142,15 +142,6 @@ def adaptive(hot: float = 1.0, cold: float = 0.0, target: float = 0.6, interval:
     passes on the hot side."""
     bound = None if ceiling is None else schedule_from_dict(ceiling, "ceiling")
     return Adaptive(hot, cold, target, interval, images, scale, start, bound)
-
-
-def clean_from(step: int, hot: float, clean: float) -> Schedule:
-    """A ceiling for an adaptive level that leaves it free (bounded by its ``hot`` end) before
-    ``step`` and holds it at ``clean`` (no tempering: σ = 0, β = ∞) from ``step`` on: the clean
-    stage a tempering's own schedule ends with, kept when a controller replaces the schedule."""
-    if step <= 0:
-        return Constant(clean)
-    return Stages((Stage(Constant(hot), step, "adaptive"), Stage(Constant(clean), None, "clean")))
 
 
 #: Controller registry: ``factory(**options) -> Controller``.

@@ -37,10 +37,10 @@ from thermogan.data.images import ImageData
 from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
-from thermogan.schedules import Constant, Geometric, Stage, Stages
+from thermogan.schedules import Constant, Geometric, Hold, Stage, Stages
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
-from thermogan.tempering.control import Level, clean_from, level_source
+from thermogan.tempering.control import Level, level_source
 
 BOUNDARIES = ("reflect", "clip", "none")
 
@@ -202,7 +202,7 @@ class Heat(Tempering):
             check_fractions(tuple(fractions))
             data_from = total_steps - round(fractions[2] * total_steps)
             level = level_source(beta, "tempering.beta", hot=beta_start, cold=beta_end,
-                                 scale="log", ceiling=clean_from(data_from, beta_start, math.inf))
+                                 scale="log", ceiling=Hold(data_from, beta_start, math.inf))
             return cls(level, data.box[0], data.box[1], boundary, coupled, coupling_lr)
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
                                 literal=schedule == "paper")

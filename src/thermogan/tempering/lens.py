@@ -48,6 +48,7 @@ from torch import Tensor, nn
 
 from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.optim import adam
+from thermogan.schedules import Hold
 from thermogan.step import DStep, Player, discriminate
 from thermogan.tempering.base import Tempering
 from thermogan.tempering.control import Level, level_source
@@ -155,16 +156,16 @@ class Lens(Tempering):
 
         ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4), a schedule or a
         controller; default ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and
-        10⁵; METHODS.md §3); an adaptive λ (``{kind: adaptive}``) runs between 0 and 1 under
-        that default schedule as its ceiling, unless it names its own. ``width`` is the lens's
-        channels (images) or units (vectors). ``recon`` reduces each sample's squared error by
-        ``sum`` (METHODS.md §3) or ``mean`` over its entries.
+        10⁵; METHODS.md §3); an adaptive λ (``{kind: adaptive}``) runs between 0 and 1 and,
+        unless it names its own ceiling, is 0 from where that default reaches 0 (10,000 steps).
+        ``width`` is the lens's channels (images) or units (vectors). ``recon`` reduces each
+        sample's squared error by ``sum`` (METHODS.md §3) or ``mean`` over its entries.
         """
         if width < 1 or blocks < 0:
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
         default = {"kind": "sine_decay", "horizon": 10000}
         level = level_source(weight if weight is not None else default, "tempering.weight",
-                             hot=1.0, cold=0.0, ceiling=default)
+                             hot=1.0, cold=0.0, ceiling=Hold(default["horizon"], 1.0, 0.0))
         return cls(LensNet(tuple(data.shape), width, blocks), level, lr, betas, recon)
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from thermogan.schedules import Linear
+from thermogan.schedules import Hold, Linear
 from thermogan.tempering.base import Tempering
-from thermogan.tempering.control import Level, clean_from, level_source
+from thermogan.tempering.control import Level, level_source
 
 
 def noised(x: Tensor, noise: Tensor, std: float | Tensor) -> Tensor:
@@ -61,5 +61,5 @@ class InstanceNoise(Tempering):
         anneal_steps = max(1, int(anneal_fraction * total_steps))
         if std is not None:  # an adaptive std: between 0 and std_start, clean where the line is
             return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0,
-                                    ceiling=clean_from(anneal_steps, std_start, 0.0)))
+                                    ceiling=Hold(anneal_steps, std_start, 0.0)))
         return cls(Linear(std_start, std_end, anneal_steps))
