@@ -373,7 +373,7 @@ def test_the_checker_fails_a_blank_small_or_miscounted_figure(tmp_path, saved):
         assert_figure(tmp_path / "missing.png")
 
 
-def _contour_run(run, noise=True, steps=(100, 200, 300, 400, 500, 600)):
+def _contour_run(run, noise=True, steps=(100, 200, 300, 400, 500, 600), std=1e-3):
     """A run folder with 2-D snapshots holding D's logits on a grid, and its metrics.jsonl."""
     folder = run / "figures" / "snapshots"
     folder.mkdir(parents=True)
@@ -383,7 +383,7 @@ def _contour_run(run, noise=True, steps=(100, 200, 300, 400, 500, 600)):
         np.savez(folder / f"step_{step:09d}.npz", real=rng.normal(size=(200, 2)),
                  fake=rng.normal(size=(200, 2)), step=step, weight=math.nan, grid_x=xs,
                  grid_y=ys, d_logits=np.add.outer(ys, xs) * step / 100)
-    lines = [{"step": s, "d_loss": 1.0, **({"d_noise_std": 1e-3, "d_sqrt_variance": 0.02 + s / 1e4}
+    lines = [{"step": s, "d_loss": 1.0, **({"d_noise_std": std, "d_sqrt_variance": 0.02 + s / 1e4}
                                            if noise else {})} for s in steps]
     (run / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
@@ -400,6 +400,21 @@ def test_contour_panel_shows_a_third_two_thirds_the_end_and_the_noise(tmp_path, 
     assert titles[:3] == ["step 200", "step 400", "step 600"]
     assert ("D's noise level" in titles) == noise
     assert contour_panel(tmp_path / "elsewhere") is None  # no snapshots, no figure
+
+
+def test_a_d_without_noise_draws_only_the_series_it_has(tmp_path, saved):
+    """SGLD at temperature 0 logs a noise std of 0: that series is left out of the log-scaled
+    panel (which would otherwise warn and show nothing); the √I_t series stays."""
+    import warnings
+
+    from thermogan.report.contours import contour_panel
+
+    _contour_run(tmp_path / "run", std=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = contour_panel(tmp_path / "run")
+    noise_ax = next(ax for ax in figure_of(saved, out).axes if ax.get_title() == "D's noise level")
+    assert [line.get_label() for line in noise_ax.get_lines()] == ["mean √I_t"]
 
 
 def test_d_on_grid_is_d_at_each_grid_point(tiny_config):

@@ -43,7 +43,8 @@ def contour_panel(run_dir: str | Path, path: str | Path | None = None,
     chosen = thirds(shots)
     noise = [(label, *logged(run_dir, key)) for label, key in
              (("injected noise std", "d_noise_std"), ("mean √I_t", "d_sqrt_variance"))]
-    noise = [(label, s, v) for label, s, v in noise if np.isfinite(v).any()]
+    # a log scale needs a positive value (an SGLD D at temperature 0 logs a noise std of 0)
+    noise = [(label, s, v) for label, s, v in noise if (np.isfinite(v) & (v > 0)).any()]
     panels = len(chosen) + bool(noise)
     fig = Figure(figsize=(3.3 * panels, 3.9), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)[0]
