@@ -49,7 +49,15 @@ def test_plan_takes_each_method_from_the_twins_with_the_same_seeds(tmp_path):
     twin = config.load(CONFIGS / "mnist_langevin_cpu.yaml")
     for (method, seed), cfg in loaded.items():
         blurred, sgld = "blur" in method, "SGLD" in method
-        assert (cfg.tempering == twin.tempering) == blurred and (cfg.tempering is None) != blurred
+        assert (cfg.tempering is None) != blurred
+        blur = cfg.tempering.options() if blurred else {}
+        if method == "blur (adaptive)":  # the twin's blur, its σ set by the controller
+            # u can cross [0, 1] within the fade: half of the 1,500 steps, of batch B
+            assert blur.pop("sigma") == {"kind": "adaptive", "start": 1, "hot": 1.0,
+                                         "images": 750 * cfg.train.batch_size}
+            assert blur == {k: v for k, v in twin.tempering.options().items() if k != "sigma"}
+        elif blurred:
+            assert cfg.tempering == twin.tempering
         assert (cfg.optim.d.kind == "sgld") == sgld
         assert (cfg.seed, cfg.train.steps, cfg.eval.samples) == (seed, 1500, 2000)
         assert cfg.train.keep_checkpoints == (seed == 0)

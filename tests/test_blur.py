@@ -77,6 +77,14 @@ def test_sigma_from_a_number_a_fade_a_schedule_or_a_controller(mnist_home):
     controlled.set_step(3)
     assert controlled.level.item() == 0.5
     assert controlled.state_dict()["sigma.value"].item() == 0.5  # checkpointed with the blur
+    # an adaptive σ with a fade: free (here held hot: no D record seen) until the fade's end, 0 on
+    adaptive = Blur.for_run(100, images, sigma={"kind": "adaptive", "start": 1}, fade=0.5)
+    for step, expected in ((0, 1.0), (49, 1.0), (50, 0.0), (99, 0.0)):
+        adaptive.set_step(step)
+        assert adaptive.describe()["blur_sigma"] == expected
+    with pytest.raises(ValueError, match="give a schedule without fade"):
+        Blur.for_run(100, images, sigma={"kind": "linear", "start": 3, "end": 1, "steps": 10},
+                     fade=0.5)
     with pytest.raises(ValueError, match="instance noise"):
         Blur.for_run(100, ring(), sigma=1.0)
     cfg = config.load("configs/mnist_vanilla_cpu.yaml", ["tempering={kind: blur, sigma: -1}"])

@@ -9,6 +9,9 @@ config with some of the twin's parts::
 
     plain: none · blur only: tempering · SGLD only: optim.d · blur + SGLD: both
 
+and "blur (adaptive)" (issue [11]): the twin's blur with its σ set by the adaptive temperature's
+controller (ADA's rule, from E[sign D(real)]) instead of the fade, 0 from where the fade ends.
+
 Weights are drawn from the run seed before any of these parts exists, and every random stream is
 named by its consumer (``train/rng.py``), so the four methods of a seed start from the same G and
 D and see the same data and latents. Scores: fd_mnist and class fidelity (``metrics/fidelity.py``)
@@ -19,7 +22,8 @@ paper says its covariance-controlled noise level drops as training goes).
 
 Protocols:
 - reduced (CPU, the default): the ``_cpu`` configs, 3 seeds of 10,000 steps; measured 21 minutes
-  per seed on 1 worker (about 30 minutes in all on 2 workers).
+  per seed on 1 worker for the four methods (about 30 minutes in all on 2 workers; the adaptive
+  blur adds a fifth run per seed, about a quarter more).
 - quick: 3 seeds of 1,500 steps, 2,000 samples scored, no tracking; measured 10 minutes on 1
   worker (about 5 on 2 workers).
 - paper (GPU): ``--scale paper --device cuda --workers 1``.
@@ -42,12 +46,14 @@ from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
 from thermogan.report.curves import logged
 
-#: method -> the parts it takes from the Langevin twin
+#: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the
+#: adaptive temperature's controller instead of the fade, issue [11])
 METHODS: dict[str, tuple[str, ...]] = {
     "plain": (),
     "blur only": ("tempering",),
     "SGLD only": ("optim.d",),
     "blur + SGLD": ("tempering", "optim.d"),
+    "blur (adaptive)": ("tempering", "adaptive"),
 }
 TWIN_KEYS = ("name", "tempering", "optim.d")  # the keys in which the twins may differ
 KEPT = 5  # checkpoints kept by seed 0 (the columns of classes.png)
@@ -105,6 +111,24 @@ def langevin_parts(plain: Path, twin: Path) -> dict[str, str]:
             "optim.d": f"optim.d={json.dumps(b['optim']['d'])}"}
 
 
+def adaptive_blur(twin: Path, steps: int) -> str:
+    """The override that hands the twin's blur σ to the ADA-style controller
+    (``tempering/control.Adaptive``): started hot (u = 1, σ = the twin's σ), at a pace that lets
+    u cross [0, 1] within the fade (fade·steps·batch real images, not ADA's 500k, which a
+    CPU-scale run would never move through), and 0 where the fade ends (the blur's default
+    ceiling)."""
+    from thermogan.experiment import config
+
+    cfg = config.load(twin)
+    blur = cfg.tempering.options() if cfg.tempering is not None else {}
+    if cfg.tempering is None or cfg.tempering.kind != "blur" or "fade" not in blur:
+        raise UsageError(f"{twin}: 'blur (adaptive)' needs the twin's tempering to be a blur "
+                         "with a number sigma and a fade")
+    images = max(1, int(blur["fade"] * steps)) * cfg.train.batch_size
+    return (f"tempering.sigma={{kind: adaptive, start: 1, hot: {float(blur['sigma'])}, "
+            f"images: {images}}}")
+
+
 def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
     out = [] if p.steps is None else [f"train.steps={p.steps}"]
     if p.eval_samples is not None:
@@ -129,6 +153,8 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
     plain, twin = twin_paths(config_dir, p.scale)
     parts = langevin_parts(plain, twin)
     steps = p.steps or config.load(plain).train.steps
+    if "blur (adaptive)" in (methods or METHODS):
+        parts["adaptive"] = adaptive_blur(twin, steps)
     jobs = []
     for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
         for method in methods or list(METHODS):

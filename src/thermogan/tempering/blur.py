@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from thermogan.schedules import Linear
+from thermogan.schedules import Hold, Linear
 from thermogan.tempering.base import Tempering
-from thermogan.tempering.control import Level, level_source
+from thermogan.tempering.control import CONTROLLERS, Level, level_source
 
 
 def gaussian_kernel(sigma: float, dtype: torch.dtype = torch.float32,
@@ -78,18 +78,24 @@ class Blur(Tempering):
     def for_run(cls, total_steps: int, data: Any, sigma: float | dict[str, Any] = 1.0,
                 fade: float | None = None) -> Blur:
         """The blur of a run (config ``tempering: {kind: blur}``): ``sigma`` pixels (a number,
-        a schedule or a controller); ``fade`` (a number σ only): σ falls linearly to 0 over this
-        fraction of the run."""
+        a schedule or a controller); ``fade``: a number σ falls linearly to 0 over this fraction
+        of the run, and an adaptive σ (``{kind: adaptive}``, between 0 and 1 pixel unless told)
+        is 0 from where that line would end, unless it names its own ceiling."""
         if not data.is_image:
             raise ValueError("kind=blur: blur acts on images; for vectors the same "
                              "coarse-graining is instance noise (tempering: {kind: "
                              "instance_noise})")
         if isinstance(sigma, (int, float)) and not sigma >= 0:
             raise ValueError(f"sigma={sigma!r}: must be >= 0")
-        if fade is None:  # an adaptive σ runs between 0 and 1 pixel unless told
+        if fade is None:
             return cls(level_source(sigma, "tempering.sigma", hot=1.0, cold=0.0))
-        if not isinstance(sigma, (int, float)):
-            raise ValueError(f"fade={fade!r}: fades a number sigma; give a schedule instead")
         if not 0 < fade <= 1:
             raise ValueError(f"fade={fade!r}: must be in (0, 1]")
-        return cls(Linear(float(sigma), 0.0, max(1, int(fade * total_steps))))
+        fade_steps = max(1, int(fade * total_steps))
+        if isinstance(sigma, (int, float)):
+            return cls(Linear(float(sigma), 0.0, fade_steps))
+        if not (isinstance(sigma, dict) and sigma.get("kind") in CONTROLLERS):
+            raise ValueError(f"fade={fade!r}: fades a number sigma or ends an adaptive one; "
+                             "give a schedule without fade instead")
+        return cls(level_source(sigma, "tempering.sigma", hot=1.0, cold=0.0,
+                                ceiling=Hold(fade_steps, math.inf, 0.0)))

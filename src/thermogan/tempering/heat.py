@@ -202,7 +202,7 @@ class Heat(Tempering):
             check_fractions(tuple(fractions))
             data_from = total_steps - round(fractions[2] * total_steps)
             level = level_source(beta, "tempering.beta", hot=beta_start, cold=beta_end,
-                                 scale="log", ceiling=Hold(data_from, beta_start, math.inf))
+                                 scale="log", ceiling=Hold(data_from, 0.0, math.inf))
             return cls(level, data.box[0], data.box[1], boundary, coupled, coupling_lr)
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),
                                 literal=schedule == "paper")

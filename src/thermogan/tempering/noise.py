@@ -7,6 +7,7 @@ controller (``tempering/control.py``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -61,5 +62,5 @@ class InstanceNoise(Tempering):
         anneal_steps = max(1, int(anneal_fraction * total_steps))
         if std is not None:  # an adaptive std: between 0 and std_start, clean where the line is
             return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0,
-                                    ceiling=Hold(anneal_steps, std_start, 0.0)))
+                                    ceiling=Hold(anneal_steps, math.inf, 0.0)))
         return cls(Linear(std_start, std_end, anneal_steps))
