@@ -45,6 +45,7 @@ def test_the_configs_are_twins_that_differ_in_blur_and_the_sgld_d(suffix):
 def test_plan_takes_each_method_from_the_twins_with_the_same_seeds(tmp_path):
     jobs = plan(CONFIGS, tmp_path, QUICK)
     assert len(jobs) == len(METHODS) * 3 and len({j.run_dir for j in jobs}) == len(jobs)
+    assert "langevin_blur_adaptive_seed0" in {j.run_dir.name for j in jobs}
     loaded = {(j.method, j.seed): config.load(j.config, list(j.overrides)) for j in jobs}
     twin = config.load(CONFIGS / "mnist_langevin_cpu.yaml")
     for (method, seed), cfg in loaded.items():

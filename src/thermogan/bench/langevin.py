@@ -158,7 +158,7 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
     jobs = []
     for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
         for method in methods or list(METHODS):
-            name = f"langevin_{SLUG.sub('_', method)}_seed{seed}"
+            name = f"langevin_{SLUG.sub('_', method).strip('_')}_seed{seed}"
             overrides = [parts[k] for k in METHODS[method]] + _budget(p, seed, steps) + [
                 f"seed={seed}", f"name={name}", "train.progress=false",
                 "train.tensorboard=false"]
