@@ -28,6 +28,9 @@ from thermogan.experiment import build, config
 from thermogan.train.ensemble import Ensemble
 
 CONFIG = "configs/ring8_vanilla.yaml"
+#: Untimed steps before each timed round, so that no variant is timed just after another's
+#: memory traffic (a 64-member step evicts the caches a single run's step works in).
+WARM = 10
 
 
 def _trainers(n: int, device: torch.device) -> list:
@@ -38,7 +41,7 @@ def _trainers(n: int, device: torch.device) -> list:
 def measure(sizes: list[int], steps: int, rounds: int,
             device: str = "cpu") -> list[dict[str, float]]:
     """A row per ensemble size S: member-steps/s, a single run's steps/s and the speedup, the
-    medians over ``rounds`` alternating rounds of ``steps`` steps (after one warm-up step)."""
+    medians over ``rounds`` alternating rounds of ``steps`` steps, each after WARM untimed ones."""
     device_ = torch.device(device)
     sync = torch.cuda.synchronize if device_.type == "cuda" else None
     single = _trainers(1, device_)[0]
@@ -47,10 +50,12 @@ def measure(sizes: list[int], steps: int, rounds: int,
     for ens in ensembles.values():
         ens.train_step()
     times: dict[str, list[float]] = {"single": [], **{str(s): [] for s in sizes}}
-    for _ in range(rounds):
-        times["single"].append(seconds_per_call(single.train_step, steps, sync))
-        for s, ens in ensembles.items():
-            times[str(s)].append(seconds_per_call(ens.train_step, steps, sync))
+    for _ in range(rounds):  # each timed after WARM untimed steps: steady state, as a long run
+        for name, step in (("single", single.train_step),
+                           *((str(s), ens.train_step) for s, ens in ensembles.items())):
+            for _ in range(WARM):
+                step()
+            times[name].append(seconds_per_call(step, steps, sync))
     single_rate = 1 / statistics.median(times["single"])  # steps/s of one run
     rows = []
     for s in sizes:
