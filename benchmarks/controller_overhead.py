@@ -11,13 +11,10 @@ Usage: python benchmarks/controller_overhead.py [--steps 1000] [--rounds 9] [--o
 
 from __future__ import annotations
 
-import argparse
-import json
 from functools import partial
 from pathlib import Path
 
-import torch
-from timing import median_ms_per_step, seconds_per_call
+from timing import overhead_main, seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -33,26 +30,9 @@ def seconds_per_step(steps: int, variant: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=Path("bench-out"))
-    args = parser.parse_args()
-
-    ms = median_ms_per_step({variant: partial(seconds_per_step, variant=variant)
-                             for variant in LEVELS}, args.steps, args.rounds)
-    ratio = ms["adaptive"] / ms["fixed"]
-    print(f"ring of 8, batch 256, MLP 128x2, instance noise; median of {args.rounds} rounds of "
-          f"{args.steps} steps; {torch.get_num_threads()} threads")
-    print(f"{'variant':<9} {'ms/step':>9}")
-    for name, value in ms.items():
-        print(f"{name:<9} {value:>9.3f}")
-    print(f"adaptive / fixed = {ratio:.3f}x (target <= 1.02)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "controller_overhead.json").write_text(json.dumps(
-        {"benchmark": "controller_overhead", "ms_per_step": ms, "ratio": ratio, "target": 1.02,
-         "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
-         "torch": torch.__version__}, indent=2) + "\n")
+    overhead_main("controller_overhead", __doc__,
+                  {variant: partial(seconds_per_step, variant=variant) for variant in LEVELS},
+                  "ring of 8, batch 256, MLP 128x2, instance noise", 1.02)
 
 
 if __name__ == "__main__":

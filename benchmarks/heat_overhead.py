@@ -10,13 +10,10 @@ Usage: python benchmarks/heat_overhead.py [--steps 1000] [--rounds 9] [--out ben
 
 from __future__ import annotations
 
-import argparse
-import json
 from functools import partial
 from pathlib import Path
 
-import torch
-from timing import median_ms_per_step, seconds_per_call
+from timing import overhead_main, seconds_per_call
 
 from thermogan.experiment import build, config
 
@@ -34,28 +31,10 @@ def seconds_per_step(steps: int, heated: bool) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=Path("bench-out"))
-    args = parser.parse_args()
-
-    ms = median_ms_per_step({"plain": partial(seconds_per_step, heated=False),
-                             "heated": partial(seconds_per_step, heated=True)},
-                            args.steps, args.rounds)
-    ratio = ms["heated"] / ms["plain"]
-    print(f"ring of 8, batch 256, MLP 128x2; median of {args.rounds} rounds of {args.steps} "
-          f"steps; {torch.get_num_threads()} threads")
-    print(f"{'variant':<8} {'ms/step':>9}")
-    for name, value in ms.items():
-        print(f"{name:<8} {value:>9.3f}")
-    print(f"heated / plain = {ratio:.3f}x (target <= 1.03)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "heat_overhead.json").write_text(json.dumps(
-        {"benchmark": "heat_overhead", "ms_per_step": ms, "ratio": ratio, "target": 1.03,
-         "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
-         "torch": torch.__version__}, indent=2) + "\n")
-    print(f"wrote {args.out / 'heat_overhead.json'}")
+    overhead_main("heat_overhead", __doc__,
+                  {"plain": partial(seconds_per_step, heated=False),
+                   "heated": partial(seconds_per_step, heated=True)},
+                  "ring of 8, batch 256, MLP 128x2", 1.03)
 
 
 if __name__ == "__main__":

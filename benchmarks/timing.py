@@ -36,3 +36,39 @@ def median_ms_per_step(variants: dict[str, Callable[[int], float]], steps: int,
         for name, fn in variants.items():
             times[name].append(fn(steps))
     return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
+def overhead_main(name: str, doc: str, variants: dict[str, Callable[[int], float]],
+                  setting: str, target: float) -> None:
+    """The command line of an A/B overhead benchmark: ``--steps``, ``--rounds``, ``--out``; times
+    the two ``variants`` (baseline first) with ``median_ms_per_step``, prints their table and
+    the ratio against ``target``, and writes OUT/<name>.json."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    import torch
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = parser.parse_args()
+
+    ms = median_ms_per_step(variants, args.steps, args.rounds)
+    base, other = variants
+    ratio = ms[other] / ms[base]
+    width = max(map(len, ms)) + 1
+    print(f"{setting}; median of {args.rounds} rounds of {args.steps} steps; "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'variant':<{width}} {'ms/step':>9}")
+    for variant, value in ms.items():
+        print(f"{variant:<{width}} {value:>9.3f}")
+    print(f"{other} / {base} = {ratio:.3f}x (target <= {target})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{name}.json"
+    path.write_text(json.dumps(
+        {"benchmark": name, "ms_per_step": ms, "ratio": ratio, "target": target,
+         "steps": args.steps, "rounds": args.rounds, "threads": torch.get_num_threads(),
+         "torch": torch.__version__}, indent=2) + "\n")
+    print(f"wrote {path}")
