@@ -120,13 +120,13 @@ def adaptive_blur(twin: Path, steps: int) -> str:
     from thermogan.experiment import config
 
     cfg = config.load(twin)
-    blur = cfg.tempering.options() if cfg.tempering is not None else {}
-    if cfg.tempering is None or cfg.tempering.kind != "blur" or "fade" not in blur:
+    blur = cfg.tempering.options() if getattr(cfg.tempering, "kind", None) == "blur" else {}
+    sigma = blur.get("sigma", 1.0)  # the blur's default
+    if "fade" not in blur or not isinstance(sigma, (int, float)):
         raise UsageError(f"{twin}: 'blur (adaptive)' needs the twin's tempering to be a blur "
                          "with a number sigma and a fade")
     images = max(1, int(blur["fade"] * steps)) * cfg.train.batch_size
-    return (f"tempering.sigma={{kind: adaptive, start: 1, hot: {float(blur['sigma'])}, "
-            f"images: {images}}}")
+    return f"tempering.sigma={{kind: adaptive, start: 1, hot: {float(sigma)}, images: {images}}}"
 
 
 def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
