@@ -61,7 +61,9 @@ def measure(sizes: list[int], steps: int, rounds: int,
     for s in sizes:
         rate = s / statistics.median(times[str(s)])  # member-steps/s
         rows.append({"members": s, "member_steps_per_s": rate, "single_steps_per_s": single_rate,
-                     "speedup": rate / single_rate})
+                     "speedup": rate / single_rate,
+                     "round_member_steps_per_s": [s / t for t in times[str(s)]],
+                     "round_single_steps_per_s": [1 / t for t in times["single"]]})
     return rows
 
 

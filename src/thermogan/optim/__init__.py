@@ -20,14 +20,17 @@ Params = Iterable[nn.Parameter]
 
 def adam(params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
          weight_decay: float = 0.0) -> torch.optim.Adam:
-    """Adam (Kingma & Ba 2015); β₁ = 0.5 by default, as GANs commonly use (Radford et al. 2016)."""
+    """Adam (Kingma & Ba 2015); β₁ = 0.5 by default, as GANs commonly use (Radford et al. 2016).
+    PyTorch's fused kernel: one pass over each parameter instead of about eight, which on a CPU
+    makes the update of a 32-member ensemble's stacked parameters ten times faster
+    (docs/scale.md)."""
     if not lr > 0:
         raise ValueError(f"lr={lr!r}: must be > 0")
     if not all(0 <= b < 1 for b in betas):
         raise ValueError(f"betas={list(betas)!r}: each must be in [0, 1)")
     if weight_decay < 0:
         raise ValueError(f"weight_decay={weight_decay!r}: must be >= 0")
-    return torch.optim.Adam(params, lr, betas=betas, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr, betas=betas, weight_decay=weight_decay, fused=True)
 
 
 def sgd(params: Params, lr: float = 1e-3, momentum: float = 0.0,

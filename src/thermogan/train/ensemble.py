@@ -3,8 +3,9 @@
 An ``Ensemble`` takes S ``Trainer``s that differ only in their seed (built by the usual
 ``build_trainer``, so each has its own initial weights and random streams) and trains them
 together: their parameters are stacked along a leading member axis
-(``torch.func.stack_module_state``), the networks run once for all members under ``vmap`` of
-``functional_call``, and one optimizer steps the stacked parameters. Adam's, SGD's and SGLD's
+(``torch.func.stack_module_state``), the networks run once for all members (MLPs as batched
+layers, ``train/batched.py``; other networks under ``vmap`` of ``functional_call``), and one
+optimizer steps the stacked parameters. Adam's, SGD's and SGLD's
 updates are elementwise, so one optimizer over stacked parameters is S independent optimizers,
 given the two things SGLD (METHODS.md §4) takes per member: its noise, drawn from the member's own
 "optim.d" (or "optim.g") stream, one ``randn`` per parameter in parameter order as its single run
@@ -50,6 +51,7 @@ from thermogan.data.batch import Batch
 from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder
 from thermogan.step import DStep
+from thermogan.train import batched
 from thermogan.train.trainer import Trainer
 
 #: Optimizers whose update is elementwise (SGLD's given each member's noise stream and gradient
@@ -82,6 +84,7 @@ class _Stacked:
         params, _ = stack_module_state(list(nets))
         self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
         self.skeleton = copy.deepcopy(nets[0]).to("meta")
+        self.layers = batched.plan(self.skeleton)
 
         def call(p: dict[str, Tensor], x: Tensor) -> Tensor:
             return functional_call(self.skeleton, p, (x,))
@@ -89,7 +92,10 @@ class _Stacked:
         self.call: Callable[[dict[str, Tensor], Tensor], Tensor] = vmap(call)
 
     def __call__(self, x: Tensor) -> Tensor:
-        """The members' outputs (S, B, ...) for their inputs x (S, B, ...)."""
+        """The members' outputs (S, B, ...) for their inputs x (S, B, ...): an MLP's as
+        batched layers (``train/batched.py``), any other network's under vmap."""
+        if self.layers is not None and x.dim() == 3:
+            return batched.forward(self.layers, self.params, x)
         return self.call(self.params, x)
 
     def write_back(self, nets: Sequence[nn.Module]) -> None:
