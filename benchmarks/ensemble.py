@@ -6,13 +6,15 @@ EMA): a single run's steps per second, and an ensemble of S members' member-step
 over S sequential single runs'. Rounds alternate between the single run and the ensembles; the
 speedup of the medians over rounds is reported, and beside it that of each variant's fastest
 round: on a shared host some rounds run slow, and the single run's many small operations lose
-more to that than the ensemble's large ones, which flatters the ratio of medians. On 2 CPU cores these MLPs are compute-bound, so the ceiling is the
-ratio of batched to unbatched matrix-product throughput (about 2.5×), not S×; a GPU goes further
-(``benchmarks/gpu.py`` runs ``measure`` on CUDA).
+more to that than the ensemble's large ones, which flatters the ratio of medians. On 2 CPU
+cores these MLPs are compute-bound, so the ceiling is the ratio of batched to unbatched
+matrix-product throughput (about 3×), not S×; a GPU goes further (``benchmarks/gpu.py`` runs
+``measure`` on CUDA).
 
 Usage: python benchmarks/ensemble.py [--steps 40] [--rounds 3] [--members 1,8,32,64]
        [--threads N] [--out bench-out]
-Prints a table and writes OUT/ensemble.json: {"rows": [{"members": S, "speedup": x, ...}, ...]}.
+Prints a table and writes OUT/ensemble.json: {"rows": [{"members": S, "speedup": x,
+"speedup_fastest": y, ...}, ...]}.
 """
 
 from __future__ import annotations
