@@ -6,6 +6,7 @@ import torch
 from thermogan.experiment import build, config
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 from thermogan.train.ensemble import Ensemble
+from thermogan.train.precision import Autocast
 
 SEEDS = (0, 1, 2)
 SGLD_T0 = "optim.d={kind: sgld, lr: 0.01, temperature: 0}"  # plain SGD through SGLD
@@ -131,6 +132,18 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
 def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, override, words):
     _, members = _trainers(tiny_config, [override])
     with pytest.raises(ValueError, match=words):
+        Ensemble(members)
+
+
+def test_mixed_precision_and_compiled_networks_are_refused_not_ignored(tiny_config):
+    # build refuses both on toy data; a trainer given them directly must not lose them silently
+    _, members = _trainers(tiny_config, [])
+    members[0].autocast = Autocast("bf16", "cpu")
+    with pytest.raises(ValueError, match=r"mixed precision \(train.amp\)"):
+        Ensemble(members)
+    _, members = _trainers(tiny_config, [])
+    members[1].D.compile()
+    with pytest.raises(ValueError, match=r"compiled networks \(train.compile\)"):
         Ensemble(members)
 
 

@@ -34,7 +34,9 @@ parameters all sit in ``nn.Linear`` layers and whose variance comes from per-exa
 the default: micro-batch means, or torch.func's per-example gradients for other layers, are
 passes of their own outside the D step's backward, not vectorised over members yet); a
 learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
-Refused with the reason: class-conditional networks, batch norm, data-parallel replicas.
+Refused with the reason: class-conditional networks, batch norm, data-parallel replicas, and
+the image runs' mixed precision and compilation (the stacked calls would silently run without
+them; every image network of the library has batch norm anyway).
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ def unsupported(trainer: Trainer) -> str | None:
             trainer.d_variance is not None
             and getattr(trainer.d_variance, "recorder", None) is None,
         "data-parallel replicas (torchrun)": trainer.replicas.size > 1,
+        "mixed precision (train.amp)": trainer.autocast.amp is not None,
+        "compiled networks (train.compile)": any(
+            getattr(net, "_compiled_call_impl", None) is not None
+            for net in (trainer.G, trainer.D)),
     }
     found = [name for name, present in reasons.items() if present]
     return f"ensembles do not support {', '.join(found)} yet" if found else None
