@@ -128,12 +128,13 @@ def _second_moment(g: Sequence[Tensor], a: Sequence[Tensor]) -> Tensor:
     """Σ_b G_b² for G_b = Σ_r g_r[b] a_r[b]ᵀ (rows r of example b: ``g[r]`` (B, out), ``a[r]``
     (B, in)) without forming the B matrices G_b:
     Σ_b G_b² = Σ_{r ≤ s} w_rs (g_r ∘ g_s)ᵀ (a_r ∘ a_s) (w = 1 on the diagonal, 2 off it), one
-    (out × B·pairs)(B·pairs × in) product (BackPACK's ``SumGradSquared``, for examples of several
-    rows)."""
+    (out × B)(B × in) product per pair (r, s), accumulated (BackPACK's ``SumGradSquared``, for
+    examples of several rows)."""
     pairs = [(r, s) for r in range(len(g)) for s in range(r, len(g))]
-    gg = torch.cat([g[r] * g[s] for r, s in pairs])  # (B·pairs, out)
-    aa = torch.cat([a[r] * a[s] * (1.0 if r == s else 2.0) for r, s in pairs])  # (B·pairs, in)
-    return gg.T @ aa
+    total = (g[0] * g[0]).T @ (a[0] * a[0])
+    for r, s in pairs[1:]:
+        total = total.addmm((g[r] * g[s]).T, a[r] * a[s], alpha=1.0 if r == s else 2.0)
+    return total
 
 
 def _unbiased(second: Tensor, mean: Tensor, batch: int) -> Tensor:

@@ -40,15 +40,23 @@ def plan(net: nn.Module) -> Plan | None:
     return list(net.named_children())
 
 
-def forward(layers: Plan, params: dict[str, Tensor], x: Tensor) -> Tensor:
+#: ``hook(layer, (input,), output)``, as a forward hook: a replacement output, or None.
+Hook = Callable[[nn.Module, tuple[Tensor, ...], Tensor], Tensor | None]
+
+
+def forward(layers: Plan, params: dict[str, Tensor], x: Tensor,
+            hook: Hook | None = None) -> Tensor:
     """The members' outputs (S, B, out) for their inputs x (S, B, in), ``params`` stacked over
-    the members (``torch.func.stack_module_state``'s names)."""
+    the members (``torch.func.stack_module_state``'s names). ``hook`` sees each Linear layer's
+    stacked input and output, as a forward hook on the layer would."""
     for name, module in layers:
         if isinstance(module, nn.Linear):
             weight = params[f"{name}.weight"].transpose(1, 2)  # (S, in, out)
             bias = params.get(f"{name}.bias")
-            x = torch.bmm(x, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), x,
-                                                                         weight)
+            out = torch.bmm(x, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), x,
+                                                                           weight)
+            replaced = None if hook is None else hook(module, (x,), out)
+            x = out if replaced is None else replaced
         elif type(module) in _IN_PLACE:
             x = _IN_PLACE[type(module)](x, module)
         else:

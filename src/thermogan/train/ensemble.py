@@ -97,10 +97,14 @@ class _Stacked:
 
         self.call: Callable[[dict[str, Tensor], Tensor], Tensor] = vmap(call)
 
+    def batched(self, x: Tensor) -> bool:
+        """Whether the members run on x (S, B, ...) as batched layers (an MLP on vectors)."""
+        return self.layers is not None and x.dim() == 3
+
     def __call__(self, x: Tensor) -> Tensor:
         """The members' outputs (S, B, ...) for their inputs x (S, B, ...): an MLP's as
         batched layers (``train/batched.py``), any other network's under vmap."""
-        if self.layers is not None and x.dim() == 3:
+        if self.batched(x):
             return batched.forward(self.layers, self.params, x)
         return self.call(self.params, x)
 
@@ -129,8 +133,9 @@ _Calls = dict[nn.Module, list[Tensor]]
 class _Variance:
     """Every member's per-example gradient variance in its D step, for an SGLD D with covariance
     or ccadl noise: ``DVariance``'s one-backward path (``train/dvariance.py``) for all members at
-    once. Forward hooks on the skeleton's Linear layers keep each call's input and add a zero
-    *tap* (S, B, out) to its output, so that after the D step's backward the tap's gradient is
+    once. Each Linear layer's call keeps its input and adds a zero *tap* (S, B, out) to its
+    output (a forward hook on the skeleton's layer under vmap; the same function called by the
+    batched layers of an MLP), so that after the D step's backward the tap's gradient is
     that output's; ``Recorder.variance_of``, vmapped over the members, turns them into V.
     Calls without taps (the gradient penalty's, G's step) pass through untouched."""
 
@@ -154,12 +159,17 @@ class _Variance:
         seen.append(args[0])
         return out + self.taps[layer][len(seen) - 1]
 
-    def _one(self, params: dict[str, Tensor], x: Tensor, taps: _Calls) -> tuple[Tensor, _Calls]:
+    def _record(self, taps: _Calls, run: Callable[[], Tensor]) -> tuple[Tensor, _Calls]:
+        """``run()``'s output, and the inputs its Linear layers saw, with ``taps`` added."""
         self.taps, self.inputs = taps, {}
         try:
-            return functional_call(self.D.skeleton, params, (x,)), self.inputs
+            return run(), self.inputs
         finally:
             self.taps = None
+
+    def _one(self, params: dict[str, Tensor], x: Tensor, taps: _Calls) -> tuple[Tensor, _Calls]:
+        """One member's call, under vmap: the skeleton's forward hooks tap its layers."""
+        return self._record(taps, lambda: functional_call(self.D.skeleton, params, (x,)))
 
     def _shapes(self, x: Tensor) -> dict[nn.Module, list[torch.Size]]:
         """Each layer's output shape in each of its calls on one member's x (S, B, ...): a dry
@@ -182,7 +192,11 @@ class _Variance:
         taps = {layer: [torch.zeros(len(x), *shape, dtype=x.dtype, device=x.device,
                                     requires_grad=True) for shape in shapes]
                 for layer, shapes in self._shapes(x).items()}
-        out, inputs = self.call(self.D.params, x, taps)
+        if self.D.batched(x):  # batched layers call the tap themselves
+            out, inputs = self._record(taps, lambda: batched.forward(
+                self.D.layers, self.D.params, x, hook=self._tap))
+        else:
+            out, inputs = self.call(self.D.params, x, taps)
         self.records.append((inputs, taps))
         self.batch = x.shape[1]
         return out
