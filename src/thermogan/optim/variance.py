@@ -222,8 +222,11 @@ class Recorder:
             # (out, in), or for an embedding (dim, classes); output gradients times scale
             weight = _second_moment(g, a).mul_(scale * scale)
             mean = known.get(f"{prefix}weight")
-            if mean is None:
-                mean = torch.cat(g).T @ torch.cat(a) * (scale / batch)
+            if mean is None:  # Σ_r g_rᵀ a_r, the batch's summed gradient
+                mean = g[0].T @ a[0]
+                for g_r, a_r in zip(g[1:], a[1:]):
+                    mean = mean.addmm(g_r.T, a_r)
+                mean = mean * (scale / batch)
             elif isinstance(module, nn.Embedding):
                 mean = mean.T
             v = _unbiased(weight, mean, batch)
