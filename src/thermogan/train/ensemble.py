@@ -97,14 +97,14 @@ class _Stacked:
 
         self.call: Callable[[dict[str, Tensor], Tensor], Tensor] = vmap(call)
 
-    def batched(self, x: Tensor) -> bool:
+    def runs_batched(self, x: Tensor) -> bool:
         """Whether the members run on x (S, B, ...) as batched layers (an MLP on vectors)."""
         return self.layers is not None and x.dim() == 3
 
     def __call__(self, x: Tensor) -> Tensor:
         """The members' outputs (S, B, ...) for their inputs x (S, B, ...): an MLP's as
         batched layers (``train/batched.py``), any other network's under vmap."""
-        if self.batched(x):
+        if self.runs_batched(x):
             return batched.forward(self.layers, self.params, x)
         return self.call(self.params, x)
 
@@ -192,7 +192,7 @@ class _Variance:
         taps = {layer: [torch.zeros(len(x), *shape, dtype=x.dtype, device=x.device,
                                     requires_grad=True) for shape in shapes]
                 for layer, shapes in self._shapes(x).items()}
-        if self.D.batched(x):  # batched layers call the tap themselves
+        if self.D.runs_batched(x):  # batched layers call the tap themselves
             out, inputs = self._record(taps, lambda: batched.forward(
                 self.D.layers, self.D.params, x, hook=self._tap))
         else:
