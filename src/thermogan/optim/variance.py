@@ -16,7 +16,7 @@ independently per example (``randomness="different"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -131,9 +131,18 @@ def _second_moment(g: Sequence[Tensor], a: Sequence[Tensor]) -> Tensor:
     (out × B)(B × in) product per pair (r, s), accumulated (BackPACK's ``SumGradSquared``, for
     examples of several rows)."""
     pairs = [(r, s) for r in range(len(g)) for s in range(r, len(g))]
-    total = (g[0] * g[0]).T @ (a[0] * a[0])
-    for r, s in pairs[1:]:
-        total = total.addmm((g[r] * g[s]).T, a[r] * a[s], alpha=1.0 if r == s else 2.0)
+    return _sum_of_products((g[r] * g[s], a[r] * a[s], 1.0 if r == s else 2.0)
+                            for r, s in pairs)
+
+
+def _sum_of_products(terms: Iterable[tuple[Tensor, Tensor, float]]) -> Tensor:
+    """Σ w·xᵀy over the terms (x, y, w), one product each, accumulated (no concatenation; a
+    generator of terms makes each factor only when its product is taken)."""
+    rest = iter(terms)
+    x, y, w = next(rest)
+    total = (x.T @ y) * w
+    for x, y, w in rest:
+        total = total.addmm(x.T, y, alpha=w)
     return total
 
 
@@ -223,10 +232,8 @@ class Recorder:
             weight = _second_moment(g, a).mul_(scale * scale)
             mean = known.get(f"{prefix}weight")
             if mean is None:  # Σ_r g_rᵀ a_r, the batch's summed gradient
-                mean = g[0].T @ a[0]
-                for g_r, a_r in zip(g[1:], a[1:]):
-                    mean = mean.addmm(g_r.T, a_r)
-                mean = mean * (scale / batch)
+                mean = _sum_of_products((g_r, a_r, 1.0) for g_r, a_r in zip(g, a)) * (
+                    scale / batch)
             elif isinstance(module, nn.Embedding):
                 mean = mean.T
             v = _unbiased(weight, mean, batch)
