@@ -81,7 +81,7 @@ class Executor:
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], desc: str) -> list[R]:
         """``fn`` over ``jobs``, results in completion order; ``fn`` must be a module-level
         function of an installed module (workers import it by name)."""
-        bar = tqdm(total=len(jobs), unit="run", desc=desc, dynamic_ncols=True)
+        bar = tqdm(total=len(jobs), unit="job", desc=desc, dynamic_ncols=True)
         with bar:
             if self.ray is None:
                 return _on_processes(fn, jobs, self.workers, bar)
@@ -104,10 +104,17 @@ def _init_worker() -> None:
 
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
     results = []
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+    try:
         for result in pool.imap_unordered(fn, jobs):
             results.append(result)
             bar.update()
+        pool.close()  # the workers exit on their own, releasing their semaphores (tqdm's
+    except BaseException:  # lock); terminated, they would leave them to be reported as leaked
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return results
 
 
