@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import fake_mnist
 
 from thermogan.cli import main
-from thermogan.experiment import config, runs
+from thermogan.experiment import build, config, runs, scoring
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.tracking import read_track
-from thermogan.metrics.classifier import MnistClassifier, weights_hash
+from thermogan.metrics.classifier import MnistClassifier, save_classifier, weights_hash
 from thermogan.metrics.features import features_and_digits
 from thermogan.report.images import tile
 
@@ -151,3 +152,25 @@ def test_stacked_mnist_runs_report_modes(tmp_path, mnist_home):
     assert 1 <= m["stacked_modes"] <= 100 and m["stacked_kl"] >= 0
     assert scores["fd_mnist"]["protocol"]["channels"] == 3
     assert scores["fd_mnist"]["protocol"]["real"] == 10000  # the stacked test reference
+
+
+def test_reference_features_are_computed_once_per_classifier_and_reference(tmp_path, mnist_home):
+    cfg = config.load(mnist_config(tmp_path))
+    first, second = scoring.image_scorer(cfg), scoring.image_scorer(cfg)
+    assert second.real_features is first.real_features  # the cached array, shared read-only
+    assert not first.real_features.flags.writeable
+    real = build.build_data(scoring.reference_config(cfg)).images
+    direct, _ = features_and_digits(first.model, real)
+    assert np.array_equal(first.real_features, direct)
+    assert second.fd(direct) == pytest.approx(0.0, abs=1e-6)
+    # another classifier file, or other reference images, get features of their own
+    torch.manual_seed(1)
+    save_classifier(MnistClassifier(), mnist_home / "classifier" / "mnist_cnn.pt")
+    other = scoring.image_scorer(cfg)
+    assert not np.array_equal(other.real_features, direct)
+    assert np.array_equal(other.real_features, features_and_digits(other.model, real)[0])
+    fake_mnist(mnist_home / "mnist", n=48, prefix="t10k", compress=False, seed=3)
+    moved = scoring.image_scorer(cfg)
+    assert moved.real_features is not other.real_features
+    assert np.array_equal(moved.real_features, features_and_digits(
+        moved.model, build.build_data(scoring.reference_config(cfg)).images)[0])

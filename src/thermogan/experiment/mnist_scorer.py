@@ -40,12 +40,15 @@ CLASSIFIER = "thermogan MNIST CNN (its predicted digit, per channel)"
 class MnistScorer:
     """Scores generated images against a real reference set with the MNIST classifier.
 
-    ``real`` is the reference (the test split); ``split`` names it in the protocol records.
+    ``real`` is the reference (the test split); ``split`` names it in the protocol records;
+    ``real_features``, when given, are the model's features of ``real``, computed before.
     """
 
-    def __init__(self, model: MnistClassifier, digest: str, real: Tensor, split: str = "test"):
+    def __init__(self, model: MnistClassifier, digest: str, real: Tensor, split: str = "test",
+                 real_features: np.ndarray | None = None):
         self.model, self.digest, self.split = model.eval(), digest, split
-        self.real_features, _ = features_and_digits(model, real)
+        self.real_features = (features_and_digits(model, real)[0] if real_features is None
+                              else real_features)
         self.real_stats = self._stats(self.real_features)
         self.channels = real.shape[1]
 
