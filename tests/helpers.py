@@ -214,10 +214,3 @@ def replica_primitives(rank, store, results):
     finally:
         dist.destroy_process_group()
 
-
-def count_with_a_progress_bar(n):
-    """A bench job's stand-in for the process pool: a (hidden) tqdm bar, whose lock is a
-    semaphore of the worker's."""
-    from tqdm.auto import tqdm
-
-    return sum(1 for _ in tqdm(range(n), disable=True))

@@ -125,7 +125,7 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
     configs = write_configs(tmp_path / "configs")
     out = tmp_path / "out"
     p = Protocol(seeds=1, arms=("lens", "none"))  # the adaptive arm: its own short test
-    text = bench_lens(out, p, configs, Executor(2))
+    text = bench_lens(out, p, configs, Executor(1))  # one worker: one scorer per data set
     assert "| MNIST | GAN | none | 1 |" in text and "| Stacked MNIST | GAN | lens | 1 |" in text
     record = json.loads((out / "results.json").read_text())
     assert len(record["runs"]) == 4 and len(record["comparison"]) == 2
