@@ -1,9 +1,14 @@
 """Seed ensembles: each member follows its single run, and an ensemble resumes exactly."""
 
+import json
+
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 from thermogan.experiment import build, config
+from thermogan.jsonio import restore_floats
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 from thermogan.train.ensemble import Ensemble
 from thermogan.train.precision import Autocast
@@ -169,6 +174,36 @@ def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tm
                 assert torch.equal(value, again[key][name])
         logged = [line for line in (b / "metrics.jsonl").read_text().splitlines()]
         assert '"d_real_sign"' in logged[-1]
+
+
+def test_a_sweep_reports_its_metrics_across_seeds_and_stands_for_its_members(
+        tiny_config, tmp_path, capsys):
+    from thermogan.cli import main
+
+    sweep = tmp_path / "sweep"
+    assert main(["train", str(tiny_config), "train.steps=20", "--seeds", "3,5,7",
+                 "--out", str(sweep)]) == 0
+    record = restore_floats(json.loads((sweep / "sweep.json").read_text()))
+    summaries = [json.loads((sweep / f"seed{s}" / "summary.json").read_text())
+                 for s in (3, 5, 7)]
+    assert [m["seed"] for m in record["members"]] == [3, 5, 7] and record["seeds"] == 3
+    for key in ("modes", "high_quality"):
+        values = [float(s["metrics"][key]) for s in summaries]
+        assert record["metrics"][key]["mean"] == pytest.approx(np.mean(values))
+        assert record["metrics"][key]["se"] == pytest.approx(
+            scipy.stats.sem(values), nan_ok=True)  # nan when the seeds agree exactly
+    kl = [float(s["metrics"]["reverse_kl"]) for s in summaries]
+    assert record["metrics"]["reverse_kl"]["finite"] == sum(map(np.isfinite, kl))
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("3 seeds: modes ") and out[-1].endswith(f"({sweep / 'sweep.json'})")
+    # a report names the sweep for its members; a command on one run asks for one of them
+    assert main(["report", str(sweep), "--out", str(tmp_path / "all.png")]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [row.split()[0] for row in rows[:3]] == [str(sweep / f"seed{s}") for s in (3, 5, 7)]
+    assert main(["eval", str(sweep)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"is a seed sweep of 3 runs (seed3 to seed7): name one of them, "
+                        f"e.g. {sweep / 'seed3'}")
 
 
 def test_seeds_are_parsed_and_checked():

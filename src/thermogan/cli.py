@@ -19,10 +19,10 @@ from thermogan.errors import ThermoganError, UsageError
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan.experiment import seeds
+    from thermogan.experiment import runs
     from thermogan.train import distributed
 
-    sweep = args.seeds is not None or args.resume is not None and seeds.member_dirs(args.resume)
+    sweep = args.seeds is not None or args.resume is not None and runs.member_dirs(args.resume)
     if sweep and distributed.launched():
         raise UsageError("torchrun trains one run with several processes; train a seed sweep "
                          "(--seeds) in one process")
@@ -70,6 +70,8 @@ def _train_seeds(args: argparse.Namespace) -> None:
         done = seeds.start(cfg, run_dir, seeds.parse_seeds(args.seeds), args.device)
     for run_dir, summary in done:
         print(f"{run_dir}: {scoring.format_metrics(summary)}")
+    record = seeds.across(done)
+    print(f"{seeds.across_line(record)}  ({done[0][0].parent / seeds.SWEEP})")
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -366,13 +368,14 @@ def _data_classifier(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs
 
+    named = runs.expand_sweeps(args.run_dirs)  # a seed sweep stands for its members
     names = "_vs_".join(Path(d).resolve().name for d in args.run_dirs)
     out = args.out or Path(args.run_dirs[0]).parent / f"compare_{names}.png"
-    for row in runs.compare(args.run_dirs, out):
+    for row in runs.compare(named, out):
         print(row)
     print(f"figure: {out}")
     if args.html is not None:
-        print(f"report: {runs.html_report(args.run_dirs, args.html, [out])}")
+        print(f"report: {runs.html_report(named, args.html, [out])}")
 
 
 def _list(args: argparse.Namespace) -> None:

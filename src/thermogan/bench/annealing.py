@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from thermogan.bench.pool import Executor, check_plan
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 
 #: method -> the preset of its λ(t) (None: λ = 0 throughout)
 METHODS: dict[str, str | None] = {"static 0": None, "PMA": "pma", "NMA": "nma", "OA": "oa"}

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from thermogan.bench.pool import Executor, check_plan
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 
 ENERGIES = ("u1", "u2", "u3", "u4")
 #: method -> its config file

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from thermogan.bench.pool import Executor, check_plan
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 from thermogan.report.curves import logged
 
 #: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the

@@ -37,9 +37,9 @@ from matplotlib.figure import Figure
 from scipy.stats import binomtest
 
 from thermogan.bench.pool import Executor
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 from thermogan.report.figures import save_figure
 from thermogan.report.snapshots import load_shots, snapshot_rows
 

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from thermogan.bench.pool import Executor
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 
 DATASETS = ("ring8", "grid25")
 

@@ -26,10 +26,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from thermogan.bench.pool import Executor
-from thermogan.bench.summary import mean_se, plus_minus
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
 from thermogan.metrics.oscillation import oscillation
+from thermogan.metrics.summary import mean_se, plus_minus
 from thermogan.report.figures import save_figure
 
 

@@ -16,6 +16,9 @@ Layout of ``runs/<name>/``::
     summary.json       final metrics with the protocol that produced them
     eval.json          written by `thermogan eval`
 
+A seed sweep (``thermogan train CONFIG --seeds 0-31 --out DIR``) keeps one such run per seed in
+``DIR/seed<s>/`` and their metrics across seeds in ``DIR/sweep.json`` (``experiment/seeds.py``).
+
 summary.json, eval.json and each checkpoint hold a ``provenance`` record: thermogan, torch, numpy
 and Python versions, the git commit (when run from a checkout), device and thread count
 (``thermogan.provenance``).
@@ -24,6 +27,7 @@ and Python versions, the git commit (when run from a checkout), device and threa
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -73,6 +77,27 @@ RESUMABLE_CHANGES = ("train.", "optim.", "eval.", "device")
 
 def latest_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / "latest.pt"
+
+
+def member_dir(run_dir: Path, seed: int) -> Path:
+    """Where a seed sweep (``thermogan train CONFIG --seeds``) keeps the run of ``seed``."""
+    return Path(run_dir) / f"seed{seed}"
+
+
+def member_dirs(run_dir: Path) -> list[Path]:
+    """The member directories of a seed sweep that hold a checkpoint, by seed."""
+    found = [d for d in Path(run_dir).glob("seed*")
+             if re.fullmatch(r"seed\d+", d.name) and latest_checkpoint(d).exists()]
+    return sorted(found, key=lambda d: int(d.name[4:]))
+
+
+def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
+    """The runs named, where a seed sweep's directory stands for its members."""
+    runs: list[Path] = []
+    for run_dir in map(Path, run_dirs):
+        members = [] if latest_checkpoint(run_dir).exists() else member_dirs(run_dir)
+        runs += members or [run_dir]
+    return runs
 
 
 def start(cfg: ExperimentConfig, run_dir: Path,
@@ -264,6 +289,11 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
+    members = [] if latest_checkpoint(run_dir).exists() else member_dirs(run_dir)
+    if members:
+        raise CheckpointError(f"{run_dir} is a seed sweep of {len(members)} runs "
+                              f"({members[0].name} to {members[-1].name}): name one of them, "
+                              f"e.g. {members[0]}")
     state = load_checkpoint(latest_checkpoint(run_dir))
     try:
         cfg = config_mod.from_dict(state["config"])

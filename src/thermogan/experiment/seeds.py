@@ -1,14 +1,17 @@
 """Seed sweeps of one config: ``thermogan train CONFIG --seeds 0-31``.
 
 Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
-with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures). When the
-config's parts allow it (``train/ensemble.py``), the seeds train together as one seed ensemble,
-and each member's run is the single run of its seed up to floating-point rounding; otherwise they
-train one after another. ``--resume RUN_DIR`` continues every member from its checkpoint.
+with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures);
+``RUN_DIR/sweep.json`` holds every member's metrics and each metric's mean and standard error
+across the seeds (``across``). When the config's parts allow it (``train/ensemble.py``), the
+seeds train together as one seed ensemble, and each member's run is the single run of its seed
+up to floating-point rounding; otherwise they train one after another. ``--resume RUN_DIR``
+continues every member from its checkpoint.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -20,9 +23,13 @@ from thermogan.experiment import config as config_mod
 from thermogan.experiment import runs
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
+from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
 from thermogan.train.ensemble import Ensemble, unsupported
 from thermogan.train.loop import fit_ensemble
 from thermogan.train.trainer import Trainer
+
+SWEEP = "sweep.json"  # the sweep's metrics across seeds, beside its members' directories
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -37,21 +44,55 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def member_dir(run_dir: Path, seed: int) -> Path:
-    return Path(run_dir) / f"seed{seed}"
-
-
-def member_dirs(run_dir: Path) -> list[Path]:
-    """The member directories of a seed sweep that hold a checkpoint, by seed."""
-    found = [d for d in Path(run_dir).glob("seed*")
-             if re.fullmatch(r"seed\d+", d.name) and runs.latest_checkpoint(d).exists()]
-    return sorted(found, key=lambda d: int(d.name[4:]))
-
-
 def start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None = None,
           announce: Callable[[str], None] = print) -> list[tuple[Path, dict[str, Any]]]:
-    """Train ``cfg`` once per seed into ``run_dir/seed<s>/``; returns (directory, summary)."""
-    dirs = [member_dir(run_dir, s) for s in seeds]
+    """Train ``cfg`` once per seed into ``run_dir/seed<s>/`` and write ``run_dir/sweep.json``
+    (``across``); returns each member's (directory, summary)."""
+    done = _start(cfg, run_dir, seeds, device, announce)
+    write_json(across(done), Path(run_dir) / SWEEP)
+    return done
+
+
+def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
+           device: str | None = None, announce: Callable[[str], None] = print
+           ) -> list[tuple[Path, dict[str, Any]]]:
+    """Continue every member of the sweep in ``run_dir`` (overrides as ``runs.resume``), then
+    rewrite its sweep.json."""
+    done = _resume(run_dir, overrides, device, announce)
+    write_json(across(done), Path(run_dir) / SWEEP)
+    return done
+
+
+def across(done: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The sweep's record: each member's metrics, and each metric's mean and standard error
+    over the members (``mean_se``: inf when a member's value is not finite, with the count of
+    finite ones), and the scoring protocol and provenance the members share (the first's)."""
+    members = [{"run_dir": d.name, "seed": int(d.name[4:]), "metrics": s["metrics"]}
+               for d, s in done]
+    keys = [k for k, v in done[0][1]["metrics"].items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    metrics = {}
+    for key in keys:
+        values = [float(m["metrics"][key]) for m in members]
+        mean, se = mean_se(values)
+        metrics[key] = {"mean": mean, "se": se, "finite": sum(map(math.isfinite, values))}
+    return {"seeds": len(members), "metrics": metrics, "members": members,
+            "protocol": done[0][1]["protocol"], "provenance": done[0][1]["provenance"]}
+
+
+def across_line(record: dict[str, Any]) -> str:
+    """One line of a sweep's record: each metric's mean ± standard error over the seeds."""
+    n, parts = record["seeds"], []
+    for key, m in record["metrics"].items():
+        value = plus_minus(m["mean"], m["se"], ".4g")
+        parts.append(f"{key} {value}" + (f" ({n - m['finite']} of {n} not finite)"
+                                          if m["finite"] < n else ""))
+    return f"{n} seeds: " + ("  ".join(parts) or "no metric")
+
+
+def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None,
+           announce: Callable[[str], None]) -> list[tuple[Path, dict[str, Any]]]:
+    dirs = [runs.member_dir(run_dir, s) for s in seeds]
     taken = [d for d in dirs if runs.latest_checkpoint(d).exists()]
     if taken:
         raise ThermoganError(f"{taken[0]} already holds a run; continue the sweep with --resume "
@@ -72,11 +113,9 @@ def start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | 
     return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=False)
 
 
-def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
-           device: str | None = None, announce: Callable[[str], None] = print
-           ) -> list[tuple[Path, dict[str, Any]]]:
-    """Continue every member of the sweep in ``run_dir`` (overrides as ``runs.resume``)."""
-    dirs = member_dirs(run_dir)
+def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str | None,
+            announce: Callable[[str], None]) -> list[tuple[Path, dict[str, Any]]]:
+    dirs = runs.member_dirs(run_dir)
     if not dirs:
         raise ThermoganError(f"{run_dir} holds no seed sweep (no seed<N>/checkpoints/latest.pt)")
     resumed = [runs.resumed_trainer(d, None, overrides, device) for d in dirs]
