@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers import assert_figure, capture_figures
 
+from thermogan.bench import origin
 from thermogan.bench.modes import METHODS, aggregate, markdown, plan
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
@@ -68,6 +69,30 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     # one panel per (data set, method) of seed 0
     assert_figure(out / "modes.png", min_size=(600, 600), panels=4, saved=saved)
     assert "results.md" in capsys.readouterr().out
+    assert result["protocol"]["trained_by"] == {origin.this_code(): 8}
+    assert "other code" not in table
+    # a finished run is reused whatever code trained it, and the table says which code did
+    path = sorted(out.rglob("summary.json"))[0]
+    summary = json.loads(path.read_text())
+    summary["provenance"]["git_commit"] = "0123456789abcdef"
+    path.write_text(json.dumps(summary))
+    assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
+                 "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
+    header = (out / "results.md").read_text().splitlines()[0]
+    version = summary["provenance"]["thermogan"]
+    assert header.endswith(f" 1 of 8 runs were reused from other code than this "
+                           f"({origin.this_code()}): thermogan {version} at 0123456789ab: 1; "
+                           "move them away, or give another --out, to measure this code.")
+    assert json.loads((out / "results.json").read_text())["protocol"]["trained_by"] == {
+        origin.this_code(): 7, f"thermogan {version} at 0123456789ab": 1}
+
+
+def test_code_is_named_by_version_and_commit():
+    assert origin.label({"thermogan": "0.1.0", "git_commit": "ab" * 20}) == \
+        f"thermogan 0.1.0 at {'ab' * 6}"
+    assert origin.label({"thermogan": "0.1.0", "git_commit": None}) == "thermogan 0.1.0"
+    assert origin.label(None) == origin.UNKNOWN
+    assert origin.note({origin.this_code(): 3}) == ""
 
 
 def test_method_names_can_be_listed_on_the_command_line():

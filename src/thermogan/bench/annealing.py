@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor, check_plan
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -223,16 +224,18 @@ def bench_annealing(out: Path, p: Protocol, config_path: Path = Path("configs/va
     results = sorted(executor.map(run_job, jobs, "bench annealing"),
                      key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
     first = results[0]["protocol"]
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"Variational annealing on MNIST ({label}, {config_path.name}): {p.seeds} seed(s), "
               f"the same initial G, D and denoiser for every method; {first['step']} steps; "
               f"dynamic schedules with B = {p.bound:g}; fd_mnist of {first['samples']} samples "
               f"against the test set; wall time: training of one run on one thread; "
               f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all. "
-              f"Classifier {first['classifier_sha256'][:12]}.")
+              f"Classifier {first['classifier_sha256'][:12]}." + origin.note(trained))
     rows = aggregate(results)
     text = markdown(rows, header)
     (out / "results.md").write_text(text)
-    write_json({"protocol": {**p.__dict__, "config": str(config_path), "label": label,
+    write_json({"protocol": {"trained_by": trained,
+                             **p.__dict__, "config": str(config_path), "label": label,
                              "device": device, "methods": METHODS,
                              "oa_half_periods": OA_HALF_PERIODS},
                 "summary": rows, "runs": results}, out / "results.json")

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor, check_plan
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -249,18 +250,20 @@ def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"),
                                     r["seed"]))
     first = results[0]["protocol"]
     lo, hi = first["window"]
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"Learning from an unnormalised density ({label}): {p.seeds} seed(s) per energy "
               f"and method, the same initial G and D for both methods of a seed; {first['step']} "
               f"steps; {first['samples']} samples scored on a {first['cells']}² grid over "
               f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
               f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
               f"run on one thread; {executor.describe()}, {time.perf_counter() - started:.0f} s "
-              "in all. Mean ± SE over seeds.")
+              "in all. Mean ± SE over seeds." + origin.note(trained))
     rows = aggregate(results)
     text = markdown(rows, header)
     (out / "results.md").write_text(text)
     per_run = [{k: v for k, v in r.items() if k not in ("samples", "initial")} for r in results]
-    write_json({"protocol": {**asdict(p), "configs": str(config_dir), "label": label,
+    write_json({"protocol": {"trained_by": trained,
+                             **asdict(p), "configs": str(config_dir), "label": label,
                              "methods": METHODS, "missed_below": MISSED},
                 "summary": rows, "runs": per_run}, out / "results.json")
     figure(results, out / "density.png")

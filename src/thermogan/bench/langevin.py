@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor, check_plan
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -290,15 +291,17 @@ def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"),
     results = sorted(executor.map(run_job, jobs, "bench langevin"),
                      key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
     first = results[0]["protocol"]
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"Langevin-stabilised conditional GAN on MNIST ({label}, {p.scale} configs): "
               f"{p.seeds} seed(s), the same initial G and D for every method; "
               f"{first['step']} steps; {first['samples']} samples scored (labels uniform) against "
               f"the test set; wall time: training of one run on one thread; {executor.describe()}, "
               f"{time.perf_counter() - started:.0f} s in all. "
-              f"Classifier {first['classifier_sha256'][:12]}.")
+              f"Classifier {first['classifier_sha256'][:12]}." + origin.note(trained))
     text = markdown(aggregate(results), header)
     (out / "results.md").write_text(text)
-    write_json({"protocol": {**p.__dict__, "configs": str(config_dir), "label": label,
+    write_json({"protocol": {"trained_by": trained,
+                             **p.__dict__, "configs": str(config_dir), "label": label,
                              "device": device, "methods": METHODS},
                 "summary": aggregate(results), "runs": results}, out / "results.json")
     figure(results, out / "classes.png")

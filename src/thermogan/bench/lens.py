@@ -36,6 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import binomtest
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.jsonio import write_json
@@ -310,6 +311,7 @@ def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"),
     results = sorted(executor.map(run_job, jobs, "bench lens"),
                      key=lambda r: (r["data"], r["variant"], SHOWN.index(r["arm"]), r["seed"]))
     first = results[0]
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"With and without the lens ({label}, {p.scale} configs): "
               f"{', '.join(VARIANT_NAMES[v] for v in p.variants)} on "
               f"{', '.join(DATA_NAMES[d] for d in p.data)}; tempering: "
@@ -318,10 +320,12 @@ def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"),
               f"metrics of the protocol's samples against the test set; "
               f"{sum(r['wall_s'] or 0 for r in results) / 60:.0f} min of training summed over "
               "the runs (one thread each). "
-              f"Classifier {first['protocol'].get('classifier_sha256')}.")
+              f"Classifier {first['protocol'].get('classifier_sha256')}."
+              + origin.note(trained))
     text = table(results, header)
     (out / "results.md").write_text(text)
-    write_json({"protocol": {**p.__dict__, "configs": config_dir, "label": label,
+    write_json({"protocol": {"trained_by": trained,
+                             **p.__dict__, "configs": config_dir, "label": label,
                              "device": device},
                 "comparison": comparison(results), "runs": results}, out / "results.json")
     curves(results, out / "curves.png")

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -249,14 +250,17 @@ def bench_modes(out: Path, seeds: int | None = None, quick: bool = False,
     started = time.perf_counter()
     results = run_all(jobs, executor)
     rows = aggregate(results)
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"Mode-collapse benchmark ({'quick' if quick else 'full'}): {seeds} seeds, "
               f"{steps} steps per run, PacGAN protocol (2,500 samples, 3 std), "
-              f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all.")
+              f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all."
+              + origin.note(trained))
     table = markdown(rows, header)
     (out / "results.md").write_text(table)
     per_run = [{k: v for k, v in r.items() if k not in ("samples", "data_points")}
                for r in results]
-    write_json({"protocol": {"seeds": seeds, "steps": steps, "samples": 2500,
+    write_json({"protocol": {"trained_by": trained,
+                             "seeds": seeds, "steps": steps, "samples": 2500,
                              "threshold_std": 3.0, "quick": quick,
                              "methods": {m: METHODS[m] for m in (methods or list(METHODS))}},
                 "summary": rows, "runs": per_run}, out / "results.json")

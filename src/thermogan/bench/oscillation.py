@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from thermogan.bench import origin
 from thermogan.bench.pool import Executor
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -149,15 +150,17 @@ def bench_oscillation(out: Path, p: Protocol, config: Path,
     started = time.perf_counter()
     results = measure(sorted(executor.map(run_job, jobs, "bench oscillation"),
                              key=lambda r: (r["levels"], r["seed"])), p)
+    trained = origin.trained_by(job.run_dir for job in jobs)
     header = (f"fd_mnist oscillation against annealing levels ({label}): {config.name}, "
               f"{p.steps} steps, fd_mnist of {p.samples} samples every {p.every} steps, "
               f"low-pass cutoff {p.cutoff} per evaluation, window "
               f"{'to the end' if p.window is None else f'{p.window} steps'} after the knee; "
               f"{p.seeds} seed(s), {time.perf_counter() - started:.0f} s in all. Classifier "
-              f"{results[0]['sha256']}.")
+              f"{results[0]['sha256']}." + origin.note(trained))
     text = table(results, header)
     (out / "results.md").write_text(text)
-    write_json({"protocol": {**p.__dict__, "config": config, "label": label}, "runs": results},
+    write_json({"protocol": {"trained_by": trained,
+                             **p.__dict__, "config": config, "label": label}, "runs": results},
                out / "results.json")
     figure(results, out / "oscillation.png")
     return text
