@@ -26,7 +26,9 @@ QUIET = ["train.progress=false", "train.tensorboard=false", "device=cpu"]
 
 
 def _torchrun(args, cwd, nproc=2):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    scratch = Path(cwd) / "tmp"  # torchrun's own temporary folders, removed with the test's
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
     env.pop("WORLD_SIZE", None)
     done = subprocess.run([str(TORCHRUN), "--standalone", f"--nproc_per_node={nproc}",
                            "-m", "thermogan", *args], cwd=cwd, env=env, capture_output=True,
