@@ -1,6 +1,7 @@
 """Seed ensembles: each member follows its single run, and an ensemble resumes exactly."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -193,9 +194,11 @@ def test_a_sweep_reports_its_metrics_across_seeds_and_stands_for_its_members(
         assert record["metrics"][key]["se"] == pytest.approx(
             scipy.stats.sem(values), nan_ok=True)  # nan when the seeds agree exactly
     kl = [float(s["metrics"]["reverse_kl"]) for s in summaries]
-    assert record["metrics"]["reverse_kl"]["finite"] == sum(map(np.isfinite, kl))
+    infinite = sum(map(np.isinf, kl))
+    assert record["metrics"]["reverse_kl"]["not_finite"] == ({"inf": infinite} if infinite else {})
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith("3 seeds: modes ") and out[-1].endswith(f"({sweep / 'sweep.json'})")
+    assert (f"reverse_kl inf in {infinite} of 3" in out[-1]) == bool(infinite)
     # a report names the sweep for its members; a command on one run asks for one of them
     assert main(["report", str(sweep), "--out", str(tmp_path / "all.png")]) == 0
     rows = capsys.readouterr().out.splitlines()
@@ -204,6 +207,25 @@ def test_a_sweep_reports_its_metrics_across_seeds_and_stands_for_its_members(
     err = capsys.readouterr().err.strip()
     assert err.endswith(f"is a seed sweep of 3 runs (seed3 to seed7): name one of them, "
                         f"e.g. {sweep / 'seed3'}")
+
+
+def test_a_sweeps_line_gives_mean_and_error_or_how_many_seeds_were_not_finite(tmp_path):
+    from thermogan.experiment.seeds import across, across_line
+
+    def summary(modes, kl, fd):
+        return {"metrics": {"modes": modes, "reverse_kl": kl, "fd": fd, "note": "x"},
+                "protocol": {"samples": 10}, "provenance": {"thermogan": "0"}}
+
+    done = [(tmp_path / "seed2", summary(8, 0.5, 1.0)), (tmp_path / "seed4", summary(6, math.inf,
+            math.nan)), (tmp_path / "seed9", summary(7, math.inf, 2.0))]
+    record = across(done)
+    assert [m["seed"] for m in record["members"]] == [2, 4, 9]
+    assert set(record["metrics"]) == {"modes", "reverse_kl", "fd"}  # numbers only
+    assert record["metrics"]["modes"]["mean"] == 7.0
+    assert record["metrics"]["modes"]["se"] == pytest.approx(1 / math.sqrt(3))
+    assert record["metrics"]["reverse_kl"]["not_finite"] == {"inf": 2}
+    assert across_line(record) == ("3 seeds: modes 7 ± 0.5774  reverse_kl inf in 2 of 3  "
+                                   "fd nan in 1 of 3")
 
 
 def test_seeds_are_parsed_and_checked():

@@ -84,11 +84,16 @@ def member_dir(run_dir: Path, seed: int) -> Path:
     return Path(run_dir) / f"seed{seed}"
 
 
+def member_seed(member: Path) -> int:
+    """The seed of a sweep's member directory (``member_dir``'s inverse)."""
+    return int(Path(member).name.removeprefix("seed"))
+
+
 def member_dirs(run_dir: Path) -> list[Path]:
     """The member directories of a seed sweep that hold a checkpoint, by seed."""
     found = [d for d in Path(run_dir).glob("seed*")
              if re.fullmatch(r"seed\d+", d.name) and latest_checkpoint(d).exists()]
-    return sorted(found, key=lambda d: int(d.name[4:]))
+    return sorted(found, key=member_seed)
 
 
 def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,11 @@ def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
 
 
 def across(done: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
-    """The sweep's record: each member's metrics, and each metric's mean and standard error
-    over the members (``mean_se``: inf when a member's value is not finite, with the count of
-    finite ones), and the scoring protocol and provenance the members share (the first's)."""
-    members = [{"run_dir": d.name, "seed": int(d.name[4:]), "metrics": s["metrics"]}
+    """The sweep's record: each member's metrics; each metric's mean and standard error over the
+    members (``mean_se``: inf when a value is not finite) and how many members gave each value
+    that is not finite ({"inf": 3}: three infinite KLs); the scoring protocol and provenance the
+    members share (the first's)."""
+    members = [{"run_dir": d.name, "seed": runs.member_seed(d), "metrics": s["metrics"]}
                for d, s in done]
     keys = [k for k, v in done[0][1]["metrics"].items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -75,18 +77,19 @@ def across(done: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     for key in keys:
         values = [float(m["metrics"][key]) for m in members]
         mean, se = mean_se(values)
-        metrics[key] = {"mean": mean, "se": se, "finite": sum(map(math.isfinite, values))}
+        metrics[key] = {"mean": mean, "se": se, "not_finite": dict(Counter(
+            str(v) for v in values if not math.isfinite(v)))}
     return {"seeds": len(members), "metrics": metrics, "members": members,
             "protocol": done[0][1]["protocol"], "provenance": done[0][1]["provenance"]}
 
 
 def across_line(record: dict[str, Any]) -> str:
-    """One line of a sweep's record: each metric's mean ± standard error over the seeds."""
+    """One line of a sweep's record: each metric's mean ± standard error over the seeds, or how
+    many seeds gave a value that is not finite."""
     n, parts = record["seeds"], []
     for key, m in record["metrics"].items():
-        value = plus_minus(m["mean"], m["se"], ".4g")
-        parts.append(f"{key} {value}" + (f" ({n - m['finite']} of {n} not finite)"
-                                          if m["finite"] < n else ""))
+        odd = ", ".join(f"{value} in {count} of {n}" for value, count in m["not_finite"].items())
+        parts.append(f"{key} {odd or plus_minus(m['mean'], m['se'], '.4g')}")
     return f"{n} seeds: " + ("  ".join(parts) or "no metric")
 
 
