@@ -9,7 +9,8 @@ import pytest
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench import origin
-from thermogan.bench.modes import METHODS, aggregate, markdown, plan
+from thermogan.bench.modes import METHODS, aggregate, markdown, plan, run_all
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 from thermogan.experiment.config import load, save
@@ -104,12 +105,27 @@ def test_every_method_trains_its_seeds_together(tmp_path):
     from thermogan.bench.modes import ensemble_groups
 
     jobs = plan(CONFIGS, tmp_path, seeds=2, steps=500, datasets=("ring8",))
-    together, alone = ensemble_groups(jobs)
-    assert alone == [] and {group[0].method for group in together} == set(METHODS)
+    together, alone, reasons = ensemble_groups(jobs)
+    assert alone == [] and reasons == {}
+    assert {group[0].method for group in together} == set(METHODS)
     assert all(len(group) == 2 for group in together)
     # a group with a run begun trains run by run (the finished ones are reused)
     first = together[0][0]
     (first.run_dir / "checkpoints").mkdir(parents=True)
     (first.run_dir / "checkpoints" / "latest.pt").write_bytes(b"")
-    again, _ = ensemble_groups(jobs)
+    again, _, reasons = ensemble_groups(jobs)
     assert first.method not in {group[0].method for group in again}
+    assert reasons == {f"{first.method} on ring8": "some of its runs have begun (finished ones "
+                                                   "are reused, the others resume)"}
+
+
+def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(METHODS, "Langevin D (micro-batches)", (
+        "{data}_langevin.yaml", ["optim.d.variance=microbatch"]))
+    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["Langevin D (micro-batches)"],
+                datasets=("ring8",))
+    results = run_all(jobs, Executor(1))
+    assert len(results) == 2
+    out = capsys.readouterr().out
+    assert "bench modes: Langevin D (micro-batches) on ring8 trains run by run: ensembles do " \
+           "not support an SGLD D's gradient variance from micro-batch means" in out

@@ -153,24 +153,35 @@ def _result(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
             "data_points": data_points}
 
 
-def ensemble_groups(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[Job]]:
-    """The (data set, method) groups that train as seed ensembles (their configs allow it, and
-    none of their runs has begun), and the jobs that train run by run."""
-    from thermogan.experiment import build, config, runs
-    from thermogan.train.ensemble import unsupported
-
+def ensemble_groups(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[Job], dict[str, str]]:
+    """The (data set, method) groups that train as seed ensembles, the jobs that train run by
+    run, and for each group of several seeds among them why (``why_alone``), by "method on data"."""
     groups: dict[tuple[str, str], list[Job]] = {}
     for job in jobs:
         groups.setdefault((job.data, job.method), []).append(job)
-    together, alone = [], []
-    for group in groups.values():
-        cfg = config.load(group[0].config, list(group[0].overrides))
-        fresh = not any(runs.latest_checkpoint(job.run_dir).exists() for job in group)
-        if len(group) > 1 and fresh and unsupported(build.build_trainer(cfg)) is None:
+    together, alone, reasons = [], [], {}
+    for (data, method), group in groups.items():
+        reason = why_alone(group) if len(group) > 1 else None
+        if len(group) > 1 and reason is None:
             together.append(tuple(group))
         else:
             alone += group
-    return together, alone
+        if reason is not None:
+            reasons[f"{method} on {data}"] = reason
+    return together, alone, reasons
+
+
+def why_alone(group: list[Job]) -> str | None:
+    """Why the seeds of one (data set, method) do not train as one ensemble: a run of theirs
+    has begun (finished runs are reused, the others resume), or the config's parts are not
+    supported (``ensemble.unsupported``); None when they do."""
+    from thermogan.experiment import build, config, runs
+    from thermogan.train.ensemble import unsupported
+
+    if any(runs.latest_checkpoint(job.run_dir).exists() for job in group):
+        return "some of its runs have begun (finished ones are reused, the others resume)"
+    return unsupported(build.build_trainer(config.load(group[0].config,
+                                                       list(group[0].overrides))))
 
 
 def _run_unit(unit: Job | tuple[Job, ...]) -> list[dict[str, Any]]:
@@ -180,7 +191,9 @@ def _run_unit(unit: Job | tuple[Job, ...]) -> list[dict[str, Any]]:
 def run_all(jobs: list[Job], executor: Executor = Executor()) -> list[dict[str, Any]]:
     """Run the jobs on the executor's processes or Ray tasks of one thread each, with a progress
     bar: the seeds of a method that ensembles support as one job, the others one job per run."""
-    together, alone = ensemble_groups(jobs)
+    together, alone, reasons = ensemble_groups(jobs)
+    for group, reason in reasons.items():
+        print(f"bench modes: {group} trains run by run: {reason}")
     units: list[Job | tuple[Job, ...]] = [*together, *alone]
     results = [r for batch in executor.map(_run_unit, units, "bench modes") for r in batch]
     return sorted(results, key=lambda r: (DATASETS.index(r["data"]) if r["data"] in DATASETS
