@@ -61,17 +61,17 @@ def _train_seeds(args: argparse.Namespace) -> None:
         if args.config is not None:
             raise UsageError("--resume of a seed sweep takes overrides only (KEY=VALUE), "
                              "not a CONFIG")
-        done = seeds.resume(args.resume, args.overrides, args.device)
+        sweep_dir = Path(args.resume)
+        done = seeds.resume(sweep_dir, args.overrides, args.device)
     else:
         if args.config is None:
             raise UsageError("train --seeds needs a CONFIG file")
         cfg = config.load(args.config, args.overrides)
-        run_dir = args.out or Path("runs") / cfg.name
-        done = seeds.start(cfg, run_dir, seeds.parse_seeds(args.seeds), args.device)
+        sweep_dir = args.out or Path("runs") / cfg.name
+        done = seeds.start(cfg, sweep_dir, seeds.parse_seeds(args.seeds), args.device)
     for run_dir, summary in done:
         print(f"{run_dir}: {scoring.format_metrics(summary)}")
-    record = seeds.across(done)
-    print(f"{seeds.across_line(record)}  ({done[0][0].parent / seeds.SWEEP})")
+    print(f"{seeds.across_line(seeds.across(done))}  ({sweep_dir / seeds.SWEEP})")
 
 
 def _eval(args: argparse.Namespace) -> None:

@@ -161,13 +161,13 @@ def ensemble_groups(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[Job], 
         groups.setdefault((job.data, job.method), []).append(job)
     together, alone, reasons = [], [], {}
     for (data, method), group in groups.items():
-        reason = why_alone(group) if len(group) > 1 else None
-        if len(group) > 1 and reason is None:
-            together.append(tuple(group))
-        else:
+        if len(group) == 1:
             alone += group
-        if reason is not None:
+        elif (reason := why_alone(group)) is not None:
+            alone += group
             reasons[f"{method} on {data}"] = reason
+        else:
+            together.append(tuple(group))
     return together, alone, reasons
 
 

@@ -90,7 +90,10 @@ def member_seed(member: Path) -> int:
 
 
 def member_dirs(run_dir: Path) -> list[Path]:
-    """The member directories of a seed sweep that hold a checkpoint, by seed."""
+    """The member directories of a seed sweep that hold a checkpoint, by seed ([] for the
+    directory of a run, or of nothing)."""
+    if latest_checkpoint(run_dir).exists():
+        return []
     found = [d for d in Path(run_dir).glob("seed*")
              if re.fullmatch(r"seed\d+", d.name) and latest_checkpoint(d).exists()]
     return sorted(found, key=member_seed)
@@ -98,11 +101,7 @@ def member_dirs(run_dir: Path) -> list[Path]:
 
 def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
     """The runs named, where a seed sweep's directory stands for its members."""
-    runs: list[Path] = []
-    for run_dir in map(Path, run_dirs):
-        members = [] if latest_checkpoint(run_dir).exists() else member_dirs(run_dir)
-        runs += members or [run_dir]
-    return runs
+    return [run for run_dir in run_dirs for run in member_dirs(run_dir) or [Path(run_dir)]]
 
 
 def start(cfg: ExperimentConfig, run_dir: Path,
@@ -294,7 +293,7 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
-    members = [] if latest_checkpoint(run_dir).exists() else member_dirs(run_dir)
+    members = member_dirs(run_dir)
     if members:
         raise CheckpointError(f"{run_dir} is a seed sweep of {len(members)} runs "
                               f"({members[0].name} to {members[-1].name}): name one of them, "
