@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -60,27 +61,44 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     single process's update up to the order of floating-point sums."""
     args = [str(ROOT / "configs" / "ring8_vanilla.yaml"), "train.steps=30", "train.batch_size=64",
             "train.log_every=10", *QUIET]
-    _torchrun(["train", *args, "--out", str(tmp_path / "two")], tmp_path)
+    _torchrun(["train", *args, "--out", str(tmp_path / "two"), "train.tensorboard=true"],
+              tmp_path)
     assert main(["train", *args, "--out", str(tmp_path / "one")]) == 0
     one, two = _state(tmp_path / "one"), _state(tmp_path / "two")
+    # only the main replica writes: one events file of figures, not one per process
+    assert len(list((tmp_path / "two").glob("events.*.figures"))) == 1
     assert len(two["rng_replicas"]) == 2 and "rng_replicas" not in one
-    for key in ("generator", "discriminator", "generator_ema"):
+    # Adam divides by the gradients' running scale, so rounding differences in small gradients
+    # grow to a fraction of a step: the runs agree to within 2 % of how far the weights moved
+    # (measured 0.6 %; a replica that trained on its own shard alone is off by the whole way)
+    fresh = _fresh_networks()
+    for key, start in (("generator", "G"), ("discriminator", "D"), ("generator_ema", "G")):
         for name, value in one[key].items():
-            torch.testing.assert_close(two[key][name], value, rtol=1e-4, atol=1e-5,
-                                       msg=f"{key}.{name}")
-    moved = (one["generator"]["0.weight"] - _fresh_generator()["0.weight"]).abs().max()
-    assert moved > 1e-3  # the runs really trained
+            if name == "n_averaged":  # the EMA's count of averaged steps
+                assert two[key][name] == value
+                continue
+            moved = (value - fresh[start][name.removeprefix("module.")]).abs().max()
+            assert moved > 1e-4, f"{key}.{name}"  # the runs really trained
+            assert (two[key][name] - value).abs().max() <= 0.02 * moved, f"{key}.{name}"
     # the main replica logs the losses averaged over the replicas: the whole batch's
     logs = [(tmp_path / run / "metrics.jsonl").read_text().splitlines() for run in ("one", "two")]
     assert len(logs[0]) == len(logs[1]) == 3
     for a, b in zip(*logs):
         a, b = yaml.safe_load(a), yaml.safe_load(b)
         assert a["d_loss"] == pytest.approx(b["d_loss"], rel=1e-4)
+    # reading a run's weights never needs its process count: sample and eval in one process
+    for run in ("one", "two"):
+        assert main(["sample", str(tmp_path / run), "--n", "64", "--raw",
+                     "--out", str(tmp_path / f"{run}.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "two.npy"), np.load(tmp_path / "one.npy"),
+                               atol=5e-3)  # the weights' difference above, through G
+    assert main(["eval", str(tmp_path / "two"), "--samples", "200"]) == 0
 
 
-def _fresh_generator():
+def _fresh_networks():
     cfg = config.load(ROOT / "configs" / "ring8_vanilla.yaml", QUIET)
-    return build.build_trainer(cfg).G.state_dict()
+    trainer = build.build_trainer(cfg)
+    return {"G": trainer.G.state_dict(), "D": trainer.D.state_dict()}
 
 
 def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_path):

@@ -62,7 +62,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary_one(tmp_path, monkey
     def interrupted(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("thermogan.jsonio.os.replace", interrupted)
+    monkeypatch.setattr("thermogan.atomic.os.replace", interrupted)
     with pytest.raises(OSError, match="disk full"):
         write_json({"x": 1}, path)
     assert path.read_text() == "old\n"

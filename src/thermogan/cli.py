@@ -36,6 +36,9 @@ def _train_one(args: argparse.Namespace) -> None:
     from thermogan.experiment import config, runs, scoring
 
     if args.resume is not None:
+        if args.out is not None:
+            raise UsageError(f"--resume {args.resume} continues the run in its own folder; "
+                             "leave out --out")
         cfg = config.load(args.config, args.overrides) if args.config else None
         trainer, summary = runs.resume(args.resume, cfg, [] if cfg else args.overrides, args.device,
                                        announce=lambda line: print(f"{args.resume}: {line}"))
@@ -58,6 +61,9 @@ def _train_seeds(args: argparse.Namespace) -> None:
     if args.resume is not None:
         if args.seeds is not None:
             raise UsageError("--resume continues the seeds the sweep has; leave out --seeds")
+        if args.out is not None:
+            raise UsageError(f"--resume {args.resume} continues the sweep in its own folder; "
+                             "leave out --out")
         if args.config is not None:
             raise UsageError("--resume of a seed sweep takes overrides only (KEY=VALUE), "
                              "not a CONFIG")
@@ -119,9 +125,11 @@ def _classes(text: str | None, num_classes: int | None) -> list[int] | None:
 
 def _sample(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs
+    from thermogan.experiment.outputs import check_output
 
     if args.n is not None and args.n <= 0:
         raise UsageError(f"--n {args.n}: must be > 0")
+    check_output(args.out, args.force)
     if Path(args.out).suffix not in (".npy", ".png"):
         raise UsageError(f"--out {args.out}: expected a .npy file (the samples) or a .png (a "
                          "grid of images)")
@@ -144,10 +152,21 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(samples)} samples of shape {samples.shape[1:]} to {out}{order}")
 
 
+def _save_npy(samples: Any, out: Path) -> None:
+    """The samples as a ``.npy`` file, written atomically (a full disk leaves no half file)."""
+    import io
+
+    from thermogan.atomic import write_atomic
+
+    buffer = io.BytesIO()
+    np.save(buffer, samples)
+    write_atomic(out, buffer.getvalue())
+
+
 def _write_images(samples: Any, out: Path, title: str, classes: list[int] | None) -> None:
     """``.npy``, or a ``.png`` grid: one row per class when several classes were drawn."""
     if out.suffix != ".png":
-        np.save(out, samples)
+        _save_npy(samples, out)
         return
     from thermogan.report.images import class_rows, image_panels
 
@@ -162,7 +181,7 @@ def _write_images(samples: Any, out: Path, title: str, classes: list[int] | None
 def _write_points(data: Any, samples: Any, out: Path, title: str) -> None:
     """``.npy``, or a ``.png`` scatter of the samples against as many data points."""
     if out.suffix != ".png":
-        np.save(out, samples)
+        _save_npy(samples, out)
         return
     from thermogan.report.figures import data_vs_samples
 
@@ -365,12 +384,24 @@ def _data_classifier(args: argparse.Namespace) -> None:
     print(f"test accuracy {100 * acc:.2f}%  weights {out}  sha256 {digest}")
 
 
+#: The figure formats ``thermogan report --out`` writes
+FIGURE_FORMATS = (".png", ".pdf", ".svg")
+
+
 def _report(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs
+    from thermogan.experiment.outputs import check_output
 
     named = runs.expand_sweeps(args.run_dirs)  # a seed sweep stands for its members
     names = "_vs_".join(Path(d).resolve().name for d in args.run_dirs)
     out = args.out or Path(args.run_dirs[0]).parent / f"compare_{names}.png"
+    check_output(out, args.force)
+    if out.suffix not in FIGURE_FORMATS:
+        raise UsageError(f"--out {out}: a figure is written as {', '.join(FIGURE_FORMATS)}")
+    if args.html is not None:
+        if args.html.resolve() == out.resolve():
+            raise UsageError(f"--html {args.html}: the same file as the figure (--out)")
+        check_output(args.html, args.force, "--html")
     for row in runs.compare(named, out):
         print(row)
     print(f"figure: {out}")
@@ -472,6 +503,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="conditional G: a class (3), classes (1,5,7) or all: one row "
                    "per class in a .png grid (default: labels drawn uniformly)")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--force", action="store_true", help="replace --out even if thermogan did "
+                   "not write it (a run's own files are never replaced)")
     s.set_defaults(func=_sample)
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(parser_class=_Parser,
@@ -611,6 +644,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML "
                    "page: metrics with their protocols, configs (differences highlighted), "
                    "logged curves, every figure of each run")
+    r.add_argument("--force", action="store_true", help="replace --out and --html even if "
+                   "thermogan did not write them (a run's own files are never replaced)")
     r.set_defaults(func=_report)
 
     ls = sub.add_parser("list", help="print every registry (with --options: each entry's "

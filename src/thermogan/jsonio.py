@@ -5,16 +5,17 @@ JSON has no infinity or NaN, and ``json.dumps`` writes the non-standard tokens `
 it ("inf", "-inf", "nan"), which ``restore_floats`` (or ``float``) reads back. numpy scalars and
 arrays (and torch tensors) become Python numbers and lists, tuples lists and paths strings.
 
-This module imports nothing from thermogan.
+This module imports nothing from thermogan but ``atomic``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from thermogan.atomic import write_atomic
 
 #: How ``plain`` writes the non-finite floats.
 NON_FINITE = ("inf", "-inf", "nan")
@@ -53,11 +54,4 @@ def dumps_line(record: dict[str, Any]) -> str:
 def write_json(obj: Any, path: str | Path) -> None:
     """Write ``obj`` to ``path`` as indented JSON with a trailing newline, atomically: a reader
     sees the old file or the new one, never half of one."""
-    path = Path(path)
-    text = json.dumps(plain(obj), indent=2, allow_nan=False) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, json.dumps(plain(obj), indent=2, allow_nan=False) + "\n")

@@ -30,6 +30,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import yaml
 from thermogan.data.energy import EnergyData
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.experiment import config as config_mod
-from thermogan.experiment import scoring
+from thermogan.experiment import lock, scoring
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.density_scorer import DEFAULT_WINDOW
@@ -110,17 +111,28 @@ def start(cfg: ExperimentConfig, run_dir: Path,
 
     The resolved config records ``train.schedule_steps``: the run's schedules are fixed now.
     """
-    if latest_checkpoint(run_dir).exists():
-        raise ThermoganError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                             "or choose another folder with --out")
+    _check_free(run_dir)
     cfg = cfg.with_fixed_schedules()
     trainer = build_trainer(cfg, resolve_device(device or cfg.device))
     distributed.attach(trainer, cfg.seed)
     scorer = run_scorer(cfg)  # every check before anything is written
-    if trainer.replicas.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config_mod.save(cfg, run_dir / "config.yaml")
-    return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
+    with writing(trainer, run_dir):
+        if trainer.replicas.is_main:
+            _check_free(run_dir)  # again: a process may have finished a run here meanwhile
+            config_mod.save(cfg, run_dir / "config.yaml")
+        return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
+
+
+def _check_free(run_dir: Path) -> None:
+    if latest_checkpoint(run_dir).exists():
+        raise ThermoganError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                             "or choose another folder with --out")
+
+
+def writing(trainer: Trainer, run_dir: Path) -> AbstractContextManager[None]:
+    """The lock of ``run_dir`` (``experiment/lock.py``), held by the process that writes it: the
+    main one of data-parallel replicas."""
+    return lock.hold(run_dir) if trainer.replicas.is_main else nullcontext()
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -183,11 +195,12 @@ def resume(run_dir: Path, cfg: ExperimentConfig | None = None,
     """
     trainer, wanted = resumed_trainer(run_dir, cfg, overrides, device)
     scorer = run_scorer(wanted)  # every check before anything is written
-    if trainer.replicas.is_main:
-        if announce is not None:
-            announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
-        config_mod.save(wanted, run_dir / "config.yaml")
-    return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
+    with writing(trainer, run_dir):
+        if trainer.replicas.is_main:
+            if announce is not None:
+                announce(f"resumed from step {trainer.step} of {wanted.train.steps}")
+            config_mod.save(wanted, run_dir / "config.yaml")
+        return trainer, _fit(trainer, wanted, run_dir, scorer, resumed=True)
 
 
 def resumed_trainer(run_dir: Path, cfg: ExperimentConfig | None = None,
@@ -235,7 +248,9 @@ def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
               scorer: MnistScorer | None, resumed: bool) -> list[Any]:
     """What a run does besides training, called after every step: level snapshots, periodic
     snapshots, tracked fd_mnist, figures for TensorBoard (each acts only on the steps it is
-    due)."""
+    due); none on a data-parallel replica other than the main one."""
+    if not trainer.replicas.is_main:  # only the main data-parallel replica writes
+        return []
     t, ev = cfg.train, cfg.eval
     image = trainer.data.is_image
     out: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000, seed=ev.seed)]
@@ -305,6 +320,9 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
         raise CheckpointError(f"checkpoint {latest_checkpoint(run_dir)} holds a config that "
                               f"this version cannot read ({err})") from None
     trainer = build_trainer(cfg, resolve_device(device or "cpu"))
+    # reading weights never needs the replicas' random streams of a torchrun run (only a
+    # resume does): the streams of rank 0, which are a single run's, are enough
+    state = {key: value for key, value in state.items() if key != "rng_replicas"}
     _load_into(trainer, state, latest_checkpoint(run_dir))
     return cfg, trainer
 

@@ -16,21 +16,22 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.experiment import config as config_mod
-from thermogan.experiment import runs
+from thermogan.experiment import lock, runs
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
+from thermogan.experiment.footprint import check_sweep_fits
+from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import mean_se, plus_minus
 from thermogan.train.ensemble import Ensemble, unsupported
 from thermogan.train.loop import fit_ensemble
 from thermogan.train.trainer import Trainer
-
-SWEEP = "sweep.json"  # the sweep's metrics across seeds, beside its members' directories
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -41,16 +42,17 @@ def parse_seeds(text: str) -> list[int]:
         if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
             raise UsageError(f"--seeds {text!r}: expected seeds and ranges such as 0-31 or 0,3,5")
         last = int(match[2]) if match[2] is not None else int(match[1])
-        seeds += [s for s in range(int(match[1]), last + 1) if s not in seeds]
-    return seeds
+        seeds.extend(range(int(match[1]), last + 1))
+    return list(dict.fromkeys(seeds))
 
 
 def start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None = None,
           announce: Callable[[str], None] = print) -> list[tuple[Path, dict[str, Any]]]:
     """Train ``cfg`` once per seed into ``run_dir/seed<s>/`` and write ``run_dir/sweep.json``
     (``across``); returns each member's (directory, summary)."""
-    done = _start(cfg, run_dir, seeds, device, announce)
-    write_json(across(done), Path(run_dir) / SWEEP)
+    with ExitStack() as held:  # _start takes the sweep's lock once its checks have passed
+        done = _start(cfg, run_dir, seeds, device, announce, held)
+        write_json(across(done), Path(run_dir) / SWEEP)
     return done
 
 
@@ -59,8 +61,9 @@ def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
            ) -> list[tuple[Path, dict[str, Any]]]:
     """Continue every member of the sweep in ``run_dir`` (overrides as ``runs.resume``), then
     rewrite its sweep.json."""
-    done = _resume(run_dir, overrides, device, announce)
-    write_json(across(done), Path(run_dir) / SWEEP)
+    with ExitStack() as held:  # as start's
+        done = _resume(run_dir, overrides, device, announce, held)
+        write_json(across(done), Path(run_dir) / SWEEP)
     return done
 
 
@@ -93,22 +96,30 @@ def across_line(record: dict[str, Any]) -> str:
     return f"{n} seeds: " + ("  ".join(parts) or "no metric")
 
 
-def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None,
-           announce: Callable[[str], None]) -> list[tuple[Path, dict[str, Any]]]:
-    dirs = [runs.member_dir(run_dir, s) for s in seeds]
+def _check_free(run_dir: Path, dirs: list[Path]) -> None:
     taken = [d for d in dirs if runs.latest_checkpoint(d).exists()]
     if taken:
         raise ThermoganError(f"{taken[0]} already holds a run; continue the sweep with --resume "
                              f"{run_dir} or choose another folder with --out")
+
+
+def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | None,
+           announce: Callable[[str], None], held: ExitStack) -> list[tuple[Path, dict[str, Any]]]:
+    dirs = [runs.member_dir(run_dir, s) for s in seeds]
+    _check_free(run_dir, dirs)
     cfg = cfg.with_fixed_schedules()
     configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
     device_ = resolve_device(device or cfg.device)
-    trainers = [build_trainer(c, device_) for c in configs]
-    reason = unsupported(trainers[0])
+    first = build_trainer(configs[0], device_)
+    reason = unsupported(first)
+    check_sweep_fits(first, cfg.train.batch_size, len(seeds), run_dir, together=reason is None)
+    scorer = runs.run_scorer(cfg)  # every check before anything is written
+    held.enter_context(lock.hold(run_dir))
+    _check_free(run_dir, dirs)  # again: a process may have trained some of them meanwhile
     if reason is not None:
         announce(f"{reason}: the {len(seeds)} seeds train one after another")
         return [(d, runs.start(c, d, device)[1]) for c, d in zip(configs, dirs)]
-    scorer = runs.run_scorer(cfg)  # every check before anything is written
+    trainers = [first, *(build_trainer(c, device_) for c in configs[1:])]
     for c, d in zip(configs, dirs):
         d.mkdir(parents=True, exist_ok=True)
         config_mod.save(c, d / "config.yaml")
@@ -117,19 +128,21 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
 
 
 def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str | None,
-            announce: Callable[[str], None]) -> list[tuple[Path, dict[str, Any]]]:
+            announce: Callable[[str], None], held: ExitStack
+            ) -> list[tuple[Path, dict[str, Any]]]:
     dirs = runs.member_dirs(run_dir)
     if not dirs:
         raise ThermoganError(f"{run_dir} holds no seed sweep (no seed<N>/checkpoints/latest.pt)")
     resumed = [runs.resumed_trainer(d, None, overrides, device) for d in dirs]
     trainers = [trainer for trainer, _ in resumed]
     configs = [cfg for _, cfg in resumed]
+    scorer = runs.run_scorer(configs[0])
+    held.enter_context(lock.hold(run_dir))
     reason = unsupported(trainers[0])
     if reason is not None or len({t.step for t in trainers}) > 1:
         announce(f"{reason or 'the members stopped at different steps'}: the members resume "
                  "one after another")
         return [(d, runs.resume(d, None, overrides, device)[1]) for d in dirs]
-    scorer = runs.run_scorer(configs[0])
     announce(f"{len(dirs)} seeds resume as one ensemble from step {trainers[0].step} of "
              f"{configs[0].train.steps}")
     for c, d in zip(configs, dirs):

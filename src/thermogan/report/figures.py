@@ -17,12 +17,17 @@ from matplotlib.figure import Figure
 
 DATA_COLOR, SAMPLE_COLOR = "tab:blue", "tab:red"
 
+#: The mark of a file thermogan wrote: a PNG's Software text, an HTML page's generator meta tag
+#: (``experiment/outputs.py`` lets a command replace only files that carry it)
+MARK = "thermogan"
+
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Write ``fig`` to ``path`` (its folder created when missing); returns the path."""
+    """Write ``fig`` to ``path`` (its folder created when missing), marked as thermogan's when a
+    PNG; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, metadata={"Software": MARK} if path.suffix == ".png" else None)
     return path
 
 

@@ -25,11 +25,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from thermogan.atomic import write_atomic
 from thermogan.report.curves import read_log, series
+from thermogan.report.figures import MARK
 
 TEMPLATES = Environment(loader=PackageLoader("thermogan.report", "templates"),
                         autoescape=select_autoescape(["j2"]), undefined=StrictUndefined,
                         trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.globals["mark"] = MARK  # the generator meta tag: thermogan wrote this page
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,7 @@ def bench_report(out_dir: str | Path, path: str | Path, title: str) -> Path:
 def _write(page: str, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_atomic(path, page)
 
 
 def _metrics(run: RunView) -> dict[str, Any]:
