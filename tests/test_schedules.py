@@ -131,6 +131,42 @@ def test_every_schedule_round_trips_and_is_pure(kind):
         sched.__setattr__("kind", "x")  # frozen
 
 
+#: More shapes for the bounds: other signs and orders, a triangle longer than its run
+BOUNDS_EXAMPLES = [*({"kind": k, **v} for k, v in EXAMPLES.items()),
+                   {"kind": "linear", "start": -2.0, "end": 3.0, "steps": 7},
+                   {"kind": "geometric", "start": 9.0, "end": 0.5, "levels": 4, "steps": 3},
+                   {"kind": "geometric", "start": 0.1, "end": 10.0, "levels": 3, "steps": 4,
+                    "literal": True},
+                   {"kind": "sine_decay", "horizon": 9, "scale": -2.0},
+                   {"kind": "exponential_approach", "initial": 5.0, "target": -1.0,
+                    "time_constant": 2.0},
+                   {"kind": "hold", "horizon": 0, "value": 7.0, "after": 1.0},
+                   {"kind": "linear_to_zero", "bound": -3.0, "total_steps": 20},
+                   {"kind": "decaying_triangle", "bound": 2.0, "half_period": 40,
+                    "total_steps": 30}]
+
+
+@pytest.mark.parametrize("spec", BOUNDS_EXAMPLES, ids=lambda s: s["kind"])
+def test_bounds_are_the_least_and_greatest_value_taken(spec):
+    """Against the values at every step (each of these schedules ends within 200 steps)."""
+    sched = schedule_from_dict(spec)
+    values = [sched(t) for t in range(200)]
+    low, high = sched.bounds()
+    assert low == pytest.approx(min(values), abs=1e-12)
+    assert high == pytest.approx(max(values), abs=1e-12)
+
+
+def test_check_range_names_the_key_and_the_value():
+    from thermogan.schedules import check_range
+
+    lr = schedule_from_dict({"kind": "linear", "start": 1.0, "end": -1.0, "steps": 10})
+    with pytest.raises(ConfigError, match=r"optim.lr_decay takes the value -1: must be >= 0"):
+        check_range(lr, "optim.lr_decay", minimum=0.0)
+    with pytest.raises(ConfigError, match="must be > 0"):
+        check_range(schedule_from_dict(0.0), "beta", above=0.0)
+    assert check_range(lr, "x", minimum=-1.0) is lr
+
+
 def test_bare_number_is_constant():
     assert schedule_from_dict(0.5) == Constant(0.5)
 

@@ -41,6 +41,10 @@ def _require(ok: bool, name: str, value: Any, rule: str) -> None:
         raise ValueError(f"{name}={value!r}: {rule}")
 
 
+def _span(*values: float) -> tuple[float, float]:
+    return float(min(values)), float(max(values))
+
+
 @dataclass(frozen=True)
 class Schedule:
     """Base class: ``schedule(step) -> float``."""
@@ -48,6 +52,10 @@ class Schedule:
     kind: ClassVar[str] = ""
 
     def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def bounds(self) -> tuple[float, float]:
+        """The least and greatest value the schedule takes at any step (``check_range``)."""
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +73,9 @@ class Constant(Schedule):
     def __call__(self, step: int) -> float:
         return float(self.value)
 
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.value)
+
 
 @dataclass(frozen=True)
 class Linear(Schedule):
@@ -81,6 +92,9 @@ class Linear(Schedule):
     def __call__(self, step: int) -> float:
         frac = min(max(step, 0) / self.steps, 1.0)
         return float(self.start + (self.end - self.start) * frac)
+
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,9 @@ class Geometric(Schedule):
     def __call__(self, step: int) -> float:
         return self.value_at_level(self.level(step))
 
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.value_at_level(0), self.value_at_level(self.levels - 1))
+
 
 @dataclass(frozen=True)
 class SineDecay(Schedule):
@@ -138,6 +155,9 @@ class SineDecay(Schedule):
         if step >= self.horizon:
             return 0.0
         return float(self.scale * (1.0 - math.sin(max(step, 0) * math.pi / (2 * self.horizon))))
+
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.scale, 0.0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,9 @@ class ExponentialApproach(Schedule):
         t = step * self.dt
         return float((self.initial - self.target) * math.exp(-t / self.time_constant) + self.target)
 
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.initial, self.target)
+
 
 @dataclass(frozen=True)
 class Hold(Schedule):
@@ -174,6 +197,9 @@ class Hold(Schedule):
 
     def __call__(self, step: int) -> float:
         return float(self.value if step < self.horizon else self.after)
+
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.value, self.after) if self.horizon > 0 else _span(self.after)
 
 
 @dataclass(frozen=True)
@@ -192,6 +218,9 @@ class LinearToZero(Schedule):
     def __call__(self, step: int) -> float:
         frac = min(max(step, 0) / (self.fraction * self.total_steps), 1.0)
         return float(self.bound * (1.0 - frac))
+
+    def bounds(self) -> tuple[float, float]:
+        return _span(self.bound, 0.0)
 
 
 @dataclass(frozen=True)
@@ -219,6 +248,9 @@ class DecayingTriangle(Schedule):
         frac = r / self.half_period
         return float((1 - frac) * self._peak(k) + frac * self._peak(k + 1))
 
+    def bounds(self) -> tuple[float, float]:  # the first two peaks are the extremes
+        return _span(self._peak(0), self._peak(1) if self.half_period < self.total_steps else 0.0)
+
 
 @dataclass(frozen=True)
 class _Preset(Schedule):
@@ -235,6 +267,9 @@ class _Preset(Schedule):
 
     def __call__(self, step: int) -> float:
         return self._built(step)
+
+    def bounds(self) -> tuple[float, float]:
+        return self._built.bounds()
 
 
 @dataclass(frozen=True)
@@ -328,6 +363,9 @@ class Stages(Schedule):
         i = self.stage(step)
         return self.parts[i].schedule(step - self.starts()[i])
 
+    def bounds(self) -> tuple[float, float]:
+        return _span(*(end for part in self.parts for end in part.schedule.bounds()))
+
     def to_dict(self) -> dict[str, Any]:
         parts = [{"steps": p.steps, "name": p.name, "schedule": p.schedule.to_dict()}
                  for p in self.parts]
@@ -393,6 +431,18 @@ def schedule_from_dict(spec: Any, where: str = "schedule") -> Schedule:
         return cls(**kwargs)
     except ValueError as err:
         raise ConfigError(f"{where}.{err}") from None
+
+
+def check_range(schedule: Schedule, where: str, minimum: float | None = None,
+                above: float | None = None) -> Schedule:
+    """``schedule``, when every value it takes is >= ``minimum`` and > ``above``; otherwise a
+    ConfigError naming ``where`` and the value that is out of range."""
+    low, _ = schedule.bounds()
+    if minimum is not None and low < minimum:
+        raise ConfigError(f"{where} takes the value {low:g}: must be >= {minimum:g}")
+    if above is not None and low <= above:
+        raise ConfigError(f"{where} takes the value {low:g}: must be > {above:g}")
+    return schedule
 
 
 def _required(f: Any) -> bool:

@@ -10,6 +10,8 @@ This module does not import torch.
 
 from __future__ import annotations
 
+import math
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from thermogan.errors import ConfigError, unknown_key
-from thermogan.schedules import schedule_from_dict
+from thermogan.schedules import check_range, schedule_from_dict
 
 
 class Strict(BaseModel):
@@ -40,9 +42,10 @@ class Component(BaseModel):
 ScheduleSpec = float | dict[str, Any]
 
 
-def _check_schedule(value: ScheduleSpec | None, where: str) -> ScheduleSpec | None:
+def _check_schedule(value: ScheduleSpec | None, where: str,
+                    minimum: float | None = None) -> ScheduleSpec | None:
     if value is not None:
-        schedule_from_dict(value, where)
+        check_range(schedule_from_dict(value, where), where, minimum)
     return value
 
 
@@ -112,7 +115,7 @@ class OptimConfig(Strict):
     @field_validator("lr_decay")
     @classmethod
     def _lr_decay_is_schedule(cls, value: ScheduleSpec | None) -> ScheduleSpec | None:
-        return _check_schedule(value, "optim.lr_decay")
+        return _check_schedule(value, "optim.lr_decay", minimum=0.0)  # < 0: gradient ascent
 
 
 class TrainConfig(Strict):
@@ -256,10 +259,42 @@ def _error_line(err: ValidationError) -> ConfigError:
     return ConfigError(f"{'.'.join(names) or 'config'}={first.get('input')!r}: {message}")
 
 
+def _admits(annotation: Any, kind: type) -> bool:
+    return annotation is kind or kind in typing.get_args(annotation)
+
+
+#: How YAML (as a string) or Python spell the numbers that are not finite; pydantic reads them
+NON_FINITE_WORDS = ("nan", "inf", "infinity")
+
+
+def check_numbers(value: Any, where: str, model: Any = None) -> None:
+    """Refuse, at any depth of a raw config, a number that is NaN or infinite, or a word that
+    spells one where a text is not expected (no option of any component, schedule or controller
+    means one), and true/false where the field of ``model`` is not a flag (pydantic would read
+    ``true`` as the number 1). ``model``: the section's class or annotation, when known."""
+    if isinstance(value, dict):
+        fields = model.model_fields if isinstance(model, type) and issubclass(
+            model, BaseModel) else {}
+        for key, item in value.items():
+            field = fields.get(key)
+            here = f"{where}.{key}" if where else str(key)
+            if isinstance(item, bool) and field is not None and not _admits(field.annotation, bool):
+                raise ConfigError(f"{here}={item!r}: expected a number, not true or false")
+            check_numbers(item, here, field.annotation if field is not None else None)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_numbers(item, f"{where}[{i}]")
+    elif (isinstance(value, float) and not math.isfinite(value)
+          or isinstance(value, str) and not _admits(model, str)
+          and value.strip().lower().lstrip("+-") in NON_FINITE_WORDS):
+        raise ConfigError(f"{where}={value!r}: expected a finite number")
+
+
 def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
     """Validate a nested dict; ConfigError names the first bad key."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a config must be a mapping of keys, got {type(raw).__name__}")
+    check_numbers(raw, "", ExperimentConfig)
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as err:
