@@ -86,7 +86,7 @@ def _eval(args: argparse.Namespace) -> None:
 
     if args.samples is not None and args.samples <= 0:
         raise UsageError(f"--samples {args.samples}: must be > 0")
-    cfg, trainer = runs.open_run(args.run_dir, args.device)
+    cfg, trainer = runs.open_run(args.run_dir, args.device, args.threads)
     if args.samples is not None:
         cfg.eval.samples = args.samples
     if args.seed is not None:
@@ -133,7 +133,7 @@ def _sample(args: argparse.Namespace) -> None:
     if Path(args.out).suffix not in (".npy", ".png"):
         raise UsageError(f"--out {args.out}: expected a .npy file (the samples) or a .png (a "
                          "grid of images)")
-    _, trainer = runs.open_run(args.run_dir, args.device)
+    _, trainer = runs.open_run(args.run_dir, args.device, args.threads)
     classes = _classes(args.labels, trainer.num_classes)
     rows = classes is not None and len(classes) > 1
     n = args.n if args.n is not None else (8 if rows else 2500)
@@ -319,6 +319,22 @@ def _add_executor_args(bench: argparse.ArgumentParser) -> None:
                        "'thermogan[ray]')")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be > 0")
+    return value
+
+
+def _add_threads(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--threads", type=_positive, metavar="N", help="torch's CPU threads "
+                         "(default: the config's threads key; when null, 1 for points, torch's "
+                         "default for images, or OMP_NUM_THREADS when set)")
+
+
 def _executor(args: argparse.Namespace) -> Executor:
     return Executor(args.workers, args.ray)
 
@@ -481,6 +497,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, help="run directory (default runs/<name>)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--device", help="auto | cpu | cuda (default: the config's)")
+    _add_threads(t)
     t.add_argument("--seeds", metavar="SEEDS", help="train once per seed (e.g. 0-31 or 0,3,5) "
                    "into RUN_DIR/seed<N>/, as one ensemble when the config allows")
     t.set_defaults(func=_train)
@@ -491,6 +508,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, help="latent seed (default: the config's)")
     e.add_argument("--classifier", type=Path, help="MNIST feature network (default: the config's)")
     e.add_argument("--device", default="cpu")
+    _add_threads(e)
     e.set_defaults(func=_eval)
 
     s = sub.add_parser("sample", help="write generated samples to a .npy file (or a .png grid)")
@@ -503,6 +521,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="conditional G: a class (3), classes (1,5,7) or all: one row "
                    "per class in a .png grid (default: labels drawn uniformly)")
     s.add_argument("--device", default="cpu")
+    _add_threads(s)
     s.add_argument("--force", action="store_true", help="replace --out even if thermogan did "
                    "not write it (a run's own files are never replaced)")
     s.set_defaults(func=_sample)
@@ -670,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":  # KEY=VALUE overrides may come after options too
         args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
         extra = [e for e in extra if e not in args.overrides]
+        if args.threads is not None:  # --threads N is the override threads=N
+            args.overrides.append(f"threads={args.threads}")
     if extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     _split_overrides(args)

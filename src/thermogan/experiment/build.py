@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -218,11 +219,22 @@ def num_classes(cfg: ExperimentConfig, data: AnyData) -> int | None:
     return data.num_classes
 
 
+def apply_threads(threads: int | None, is_image: bool) -> None:
+    """Set torch's CPU threads: ``threads`` when given; otherwise one for data of points unless
+    OMP_NUM_THREADS says otherwise (torch reads it), and torch's default for images (config key
+    ``threads``)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    elif not is_image and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
+
 def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> Trainer:
     """A fresh Trainer for ``cfg``; weights are initialised from ``cfg.seed``."""
     device = device or resolve_device(cfg.device)
     check_components(cfg)
     data = build_data(cfg)
+    apply_threads(cfg.threads, data.is_image)
     classes = num_classes(cfg, data)
     torch.manual_seed(cfg.seed)
     G = call_component(GENERATORS, cfg.model.generator, "model.generator",

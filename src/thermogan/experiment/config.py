@@ -168,6 +168,9 @@ class ExperimentConfig(Strict):
     name: str = "experiment"  # run name (default run directory: runs/<name>)
     seed: int = 0  # seeds weights, data and latent draws
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = Field(None, gt=0)  # torch's CPU threads; null: by the work, 1 for
+    # points (a toy run is faster on one, and two collapse on a busy machine), torch's default
+    # for images; OMP_NUM_THREADS, when set, is honoured instead of the default
     data: DataConfig = DataConfig()
     tempering: Component | list[Component] | None = None  # what D sees: one tempering or a list
     # applied in order (heat, instance_noise, lens); null: the data as they are

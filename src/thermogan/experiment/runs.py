@@ -72,8 +72,8 @@ from thermogan.train.trainer import Trainer
 LIVE_FIGURES = 20
 
 #: Config keys that may change when a run is resumed: train for longer, lower the learning rate
-#: after a divergence, score differently, move to another device.
-RESUMABLE_CHANGES = ("train.", "optim.", "eval.", "device")
+#: after a divergence, score differently, move to another device or thread count.
+RESUMABLE_CHANGES = ("train.", "optim.", "eval.", "device", "threads")
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
@@ -303,8 +303,10 @@ def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: Mnist
     return summary
 
 
-def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig, Trainer]:
-    """The config and trained Trainer of a finished (or interrupted) run."""
+def open_run(run_dir: Path, device: str | None = None,
+             threads: int | None = None) -> tuple[ExperimentConfig, Trainer]:
+    """The config and trained Trainer of a finished (or interrupted) run (on ``threads`` CPU
+    threads when given, else as its config says)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
@@ -319,6 +321,8 @@ def open_run(run_dir: Path, device: str | None = None) -> tuple[ExperimentConfig
     except ConfigError as err:
         raise CheckpointError(f"checkpoint {latest_checkpoint(run_dir)} holds a config that "
                               f"this version cannot read ({err})") from None
+    if threads is not None:
+        cfg = cfg.model_copy(update={"threads": threads})
     trainer = build_trainer(cfg, resolve_device(device or "cpu"))
     # reading weights never needs the replicas' random streams of a torchrun run (only a
     # resume does): the streams of rank 0, which are a single run's, are enough
