@@ -203,6 +203,7 @@ def test_a_sweep_reports_its_metrics_across_seeds_and_stands_for_its_members(
     assert main(["report", str(sweep), "--out", str(tmp_path / "all.png")]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert [row.split()[0] for row in rows[:3]] == [str(sweep / f"seed{s}") for s in (3, 5, 7)]
+    assert rows[3] == f"{sweep}: {out[-1].rsplit('  (', 1)[0]}"  # the line across the seeds
     assert main(["eval", str(sweep)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.endswith(f"is a seed sweep of 3 runs (seed3 to seed7): name one of them, "
@@ -224,8 +225,12 @@ def test_a_sweeps_line_gives_mean_and_error_or_how_many_seeds_were_not_finite(tm
     assert record["metrics"]["modes"]["mean"] == 7.0
     assert record["metrics"]["modes"]["se"] == pytest.approx(1 / math.sqrt(3))
     assert record["metrics"]["reverse_kl"]["not_finite"] == {"inf": 2}
-    assert across_line(record) == ("3 seeds: modes 7 ± 0.5774  reverse_kl inf in 2 of 3  "
+    assert across_line(record) == ("3 seeds: modes 7.00 ± 0.58  reverse_kl inf in 2 of 3  "
                                    "fd nan in 1 of 3")
+    record["metrics"] = {"high_quality": {"mean": 0.004533, "se": 0.0004807, "not_finite": {}}}
+    assert across_line(record) == "3 seeds: high_quality 0.453 ± 0.048%"
+    record["seeds"], record["metrics"]["high_quality"]["se"] = 1, math.nan
+    assert across_line(record) == "1 seed: high_quality 0.4533%"
 
 
 def test_seeds_are_parsed_and_checked():

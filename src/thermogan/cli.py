@@ -18,10 +18,25 @@ from thermogan.bench.pool import Executor
 from thermogan.errors import ThermoganError, UsageError
 
 
+def _check_out_folder(out: Path | None) -> None:
+    """``--out`` must be a folder, or a path where one can be made."""
+    if out is None:
+        return
+    if out.is_symlink() and not out.exists():
+        raise UsageError(f"--out {out}: a symbolic link that leads nowhere (a loop, or a "
+                         "missing target)")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file, not a folder")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"--out {out}: {blocking} is a file, not a folder")
+
+
 def _train(args: argparse.Namespace) -> None:
     from thermogan.experiment import runs
     from thermogan.train import distributed
 
+    _check_out_folder(args.out)
     sweep = args.seeds is not None or args.resume is not None and runs.member_dirs(args.resume)
     if sweep and distributed.launched():
         raise UsageError("torchrun trains one run with several processes; train a seed sweep "
@@ -405,8 +420,11 @@ FIGURE_FORMATS = (".png", ".pdf", ".svg")
 
 
 def _report(args: argparse.Namespace) -> None:
-    from thermogan.experiment import runs
+    import json
+
+    from thermogan.experiment import runs, seeds
     from thermogan.experiment.outputs import check_output
+    from thermogan.jsonio import restore_floats
 
     named = runs.expand_sweeps(args.run_dirs)  # a seed sweep stands for its members
     names = "_vs_".join(Path(d).resolve().name for d in args.run_dirs)
@@ -420,6 +438,10 @@ def _report(args: argparse.Namespace) -> None:
         check_output(args.html, args.force, "--html")
     for row in runs.compare(named, out):
         print(row)
+    for sweep in args.run_dirs:  # each seed sweep's metrics across its seeds
+        record = Path(sweep) / seeds.SWEEP
+        if runs.member_dirs(sweep) and record.is_file():
+            print(f"{sweep}: {seeds.across_line(restore_floats(json.loads(record.read_text())))}")
     print(f"figure: {out}")
     if args.html is not None:
         print(f"report: {runs.html_report(named, args.html, [out])}")

@@ -81,10 +81,12 @@ class GTerm(Protocol):
     ``__call__`` sees the generated batch of the G step (``fake.x`` carries G's graph), the record
     of the last D step and D, and returns a scalar to minimise. ``name`` labels it in the log.
     ``players()``: parts it trains alongside (a learned score), [] for most terms. A term that is
-    an ``nn.Module`` is moved to the trainer's device.
+    an ``nn.Module`` is moved to the trainer's device. ``weight_minimum``: the least weight with
+    a meaning (a schedule that goes lower is refused when the run is built).
     """
 
     name: str
+    weight_minimum: float
 
     def players(self) -> list[Player]: ...
 

@@ -35,6 +35,13 @@ class Component(BaseModel):
 
     kind: str  # registry name (see `thermogan list`)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names_its_kind(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "kind" not in raw and cls.model_fields["kind"].is_required():
+            raise ValueError(f"{raw!r} names no kind (see `thermogan list` for the kinds)")
+        return raw
+
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
@@ -250,7 +257,8 @@ def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel] | None]:
 
 
 def _error_line(err: ValidationError) -> ConfigError:
-    first = err.errors()[0]
+    errors = err.errors()  # a union's value (one or a list) fails once per branch: say why
+    first = next((e for e in errors if e["type"] == "value_error"), errors[0])
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, ConfigError):
         return cause
@@ -259,7 +267,8 @@ def _error_line(err: ValidationError) -> ConfigError:
         unknown = str(first["loc"][len(names)])
         return unknown_key(".".join(names), unknown, list(section.model_fields) if section else [])
     message = first["msg"].removeprefix("Value error, ")
-    return ConfigError(f"{'.'.join(names) or 'config'}={first.get('input')!r}: {message}")
+    items = "".join(f"[{part}]" for part in first["loc"][len(names):] if isinstance(part, int))
+    return ConfigError(f"{'.'.join(names) or 'config'}{items}={first.get('input')!r}: {message}")
 
 
 def _admits(annotation: Any, kind: type) -> bool:

@@ -309,7 +309,8 @@ def open_run(run_dir: Path, device: str | None = None,
     threads when given, else as its config says)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"run directory {run_dir} does not exist")
+        why = "is a file, not a run's folder" if run_dir.exists() else "does not exist"
+        raise CheckpointError(f"run directory {run_dir} {why}")
     members = member_dirs(run_dir)
     if members:
         raise CheckpointError(f"{run_dir} is a seed sweep of {len(members)} runs "

@@ -28,7 +28,7 @@ from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.footprint import check_sweep_fits
 from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
-from thermogan.metrics.summary import mean_se, plus_minus
+from thermogan.metrics.summary import PERCENT, mean_se, to_error
 from thermogan.train.ensemble import Ensemble, unsupported
 from thermogan.train.loop import fit_ensemble
 from thermogan.train.trainer import Trainer
@@ -92,8 +92,14 @@ def across_line(record: dict[str, Any]) -> str:
     n, parts = record["seeds"], []
     for key, m in record["metrics"].items():
         odd = ", ".join(f"{value} in {count} of {n}" for value, count in m["not_finite"].items())
-        parts.append(f"{key} {odd or plus_minus(m['mean'], m['se'], '.4g')}")
-    return f"{n} seeds: " + ("  ".join(parts) or "no metric")
+        scale, unit = (100, "%") if key in PERCENT else (1, "")
+        parts.append(f"{key} {odd or to_error(scale * m['mean'], scale * m['se'], unit)}")
+    return f"{count(n)}: " + ("  ".join(parts) or "no metric")
+
+
+def count(n: int) -> str:
+    """"1 seed", "3 seeds"."""
+    return f"{n} seed{'s' if n != 1 else ''}"
 
 
 def _check_free(run_dir: Path, dirs: list[Path]) -> None:
@@ -117,13 +123,13 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
     held.enter_context(lock.hold(run_dir))
     _check_free(run_dir, dirs)  # again: a process may have trained some of them meanwhile
     if reason is not None:
-        announce(f"{reason}: the {len(seeds)} seeds train one after another")
+        announce(f"{reason}: training {count(len(seeds))} one after another")
         return [(d, runs.start(c, d, device)[1]) for c, d in zip(configs, dirs)]
     trainers = [first, *(build_trainer(c, device_) for c in configs[1:])]
     for c, d in zip(configs, dirs):
         d.mkdir(parents=True, exist_ok=True)
         config_mod.save(c, d / "config.yaml")
-    announce(f"{len(seeds)} seeds train as one ensemble")
+    announce(f"training {count(len(seeds))} as one ensemble")
     return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=False)
 
 
@@ -143,7 +149,7 @@ def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str |
         announce(f"{reason or 'the members stopped at different steps'}: the members resume "
                  "one after another")
         return [(d, runs.resume(d, None, overrides, device)[1]) for d in dirs]
-    announce(f"{len(dirs)} seeds resume as one ensemble from step {trainers[0].step} of "
+    announce(f"resuming {count(len(dirs))} as one ensemble from step {trainers[0].step} of "
              f"{configs[0].train.steps}")
     for c, d in zip(configs, dirs):
         config_mod.save(c, d / "config.yaml")

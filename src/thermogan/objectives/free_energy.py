@@ -25,6 +25,7 @@ class _DataTerm:
 
     name = ""
     method = ""
+    weight_minimum = 0.0  # β < 0 (or a negative reference weight) rewards the energy
 
     def __init__(self, data: object) -> None:
         if not callable(getattr(data, self.method, None)):

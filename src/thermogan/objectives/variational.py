@@ -72,6 +72,7 @@ class ScoreRegulariser(nn.Module):
     player (``players()``) and a module of this term (the trainer moves it to its device)."""
 
     name = "score"
+    weight_minimum = -1.0  # the optimum ρ* ∝ μ^(1+λ) is no density for λ < −1
 
     def __init__(self, data: object, score: Literal["analytic", "dae"] = "analytic",
                  space: Literal["data", "features"] = "data", code_compat: bool = False,
@@ -87,6 +88,11 @@ class ScoreRegulariser(nn.Module):
         if score == "analytic" and not callable(getattr(data, "score", None)):
             raise ValueError(f"score=analytic: the data {getattr(data, 'name', data)!r} have no "
                              "closed-form score; use score: dae")
+        if score == "analytic":  # data without one (uniform boxes) say so now, not at step 1
+            try:
+                data.score(torch.zeros(1, *data.shape))  # type: ignore[attr-defined]
+            except ValueError as err:
+                raise ValueError(f"score=analytic: {err}") from None
         self.data, self.kind, self.space, self.code_compat = data, score, space, code_compat
         self.inputs = _identity if space == "data" else _features
         self.denoiser: Denoiser | None = None
