@@ -10,6 +10,7 @@ files, and bad command-line arguments.
 
 from __future__ import annotations
 
+import math
 import typing
 from pathlib import Path
 
@@ -117,6 +118,64 @@ def cases() -> list[tuple[str, list[str], list[str]]]:
     return out
 
 
+#: Every schedule kind but stages (a container of the others) in a place where a valid one
+#: trains: a learning-rate factor (>= 0) or, for the kinds that swing below 0, the score term's
+#: weight λ (>= −1); each numeric option then gets NaN, ±inf and −1.
+SCHEDULE_PLACES = {
+    "constant": ("optim.lr_decay", {"value": 1.0}),
+    "linear": ("optim.lr_decay", {"start": 1.0, "end": 0.5, "steps": 10}),
+    "geometric": ("optim.lr_decay", {"start": 1.0, "end": 0.5, "levels": 2, "steps": 5}),
+    "sine_decay": ("optim.lr_decay", {"horizon": 10}),
+    "exponential_approach": ("optim.lr_decay", {"initial": 1.0, "target": 0.5,
+                                                "time_constant": 3.0}),
+    "hold": ("optim.lr_decay", {"horizon": 5, "value": 1.0, "after": 0.5}),
+    "linear_to_zero": ("optim.lr_decay", {"bound": 1.0, "total_steps": 10}),
+    "decaying_triangle": ("regulariser.weight", {"bound": 1.0, "half_period": 3,
+                                                 "total_steps": 10}),
+    "pma": ("regulariser.weight", {"total_steps": 10}),
+    "nma": ("regulariser.weight", {"total_steps": 10}),
+    "oa": ("regulariser.weight", {"total_steps": 10, "half_period": 3}),
+}
+#: Every controller as instance noise's std (>= 0)
+CONTROLLER_PLACES = {"adaptive": {"hot": 0.5}, "constant_controller": {"value": 0.1}}
+#: Options for which −1 has a meaning (a triangle wave's bound: its sign)
+NEGATIVE_MEANS = {("decaying_triangle", "bound")}
+
+
+def _flow(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _level_override(place: str, spec: dict) -> list[str]:
+    """The overrides that put the level ``spec`` at ``place``."""
+    if place == "optim.lr_decay":
+        return [f"optim.lr_decay={_flow(spec)}"]
+    if place == "regulariser.weight":  # the score term on the ring (its analytic score)
+        return [f"regulariser={_flow({'kind': 'score', 'weight': spec})}"]
+    return [f"tempering={_flow({'kind': 'instance_noise', 'std': spec})}"]
+
+
+def level_cases() -> list[tuple[str, list[str], list[str]]]:
+    """NaN, ±inf and −1 for every numeric option of every schedule and controller; each case is
+    one line naming the option (NaN, inf) or the level's key (a value out of its range)."""
+    places = [(kind, *SCHEDULE_PLACES[kind], "schedules") for kind in SCHEDULE_PLACES]
+    places += [(kind, "tempering.std", base, "controllers")
+               for kind, base in CONTROLLER_PLACES.items()]
+    out = []
+    for kind, place, base, registry in places:
+        for option, default in component_options(registry, kind):
+            if not (_number(default) or option in base):
+                continue
+            for value in (math.nan, math.inf, -math.inf, -1):
+                if value == -1 and (kind, option) in NEGATIVE_MEANS:
+                    continue
+                args = _level_override(place, {"kind": kind, **base, option: value})
+                words = [option] if value != -1 else [place]
+                out.append((f"level {place} {kind}.{option}={value}", ["train", "CONFIG", *args],
+                            words))
+    return out
+
+
 def _number(text: str) -> bool:
     try:
         float(text)
@@ -197,6 +256,7 @@ def run_case(args: list[str], ws: dict[str, Path], capsys: pytest.CaptureFixture
 
 
 CASES = cases()
+LEVEL_CASES = level_cases()
 
 
 def test_the_fuzz_covers_every_field_and_option():
@@ -210,7 +270,21 @@ def test_the_fuzz_covers_every_field_and_option():
     assert len(CASES) + len(FILES) + len(CLI) >= 180
 
 
-@pytest.mark.parametrize("case", CASES + CLI, ids=[c[0] for c in CASES + CLI])
+def test_the_fuzz_covers_every_schedule_and_controller():
+    """Every schedule (but stages, a container of the others) and every controller has a place
+    in the level cases, and each of their numeric options its NaN case."""
+    from thermogan.schedules import SCHEDULES
+    from thermogan.tempering import CONTROLLERS
+
+    assert set(SCHEDULE_PLACES) == set(SCHEDULES) - {"stages"}
+    assert set(CONTROLLER_PLACES) == set(CONTROLLERS)
+    ids = {case[0] for case in LEVEL_CASES}
+    assert "level optim.lr_decay linear.end=nan" in ids
+    assert "level tempering.std adaptive.target=-1" in ids
+
+
+@pytest.mark.parametrize("case", CASES + CLI + LEVEL_CASES,
+                         ids=[c[0] for c in CASES + CLI + LEVEL_CASES])
 def test_bad_input_is_one_line_with_status_2(case, workspace, capsys):
     _, args, words = case
     code, err = run_case(args, workspace, capsys)

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from thermogan.errors import ConfigError, unknown_key
+
+B = TypeVar("B", bound="Bounded")
 
 
 def _require(ok: bool, name: str, value: Any, rule: str) -> None:
@@ -433,16 +435,22 @@ def schedule_from_dict(spec: Any, where: str = "schedule") -> Schedule:
         raise ConfigError(f"{where}.{err}") from None
 
 
-def check_range(schedule: Schedule, where: str, minimum: float | None = None,
-                above: float | None = None) -> Schedule:
-    """``schedule``, when every value it takes is >= ``minimum`` and > ``above``; otherwise a
+class Bounded(Protocol):
+    """A level whose values lie within known bounds: a schedule, or a controller."""
+
+    def bounds(self) -> tuple[float, float]: ...
+
+
+def check_range(level: B, where: str, minimum: float | None = None,
+                above: float | None = None) -> B:
+    """``level``, when every value it takes is >= ``minimum`` and > ``above``; otherwise a
     ConfigError naming ``where`` and the value that is out of range."""
-    low, _ = schedule.bounds()
+    low, _ = level.bounds()
     if minimum is not None and low < minimum:
         raise ConfigError(f"{where} takes the value {low:g}: must be >= {minimum:g}")
     if above is not None and low <= above:
         raise ConfigError(f"{where} takes the value {low:g}: must be > {above:g}")
-    return schedule
+    return level
 
 
 def _required(f: Any) -> bool:

@@ -29,7 +29,7 @@ from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.objectives.adversarial import LOSSES
 from thermogan.objectives.terms import G_TERMS, WeightedTerm
 from thermogan.optim import OPTIMIZERS
-from thermogan.schedules import SCHEDULES, Schedule, check_range, schedule_from_dict
+from thermogan.schedules import SCHEDULES, schedule_from_dict
 from thermogan.tempering import CONTROLLERS, TEMPERINGS, level_source
 from thermogan.tempering.base import Tempering
 from thermogan.train.distributed import local_device
@@ -201,12 +201,11 @@ def build_g_terms(cfg: ExperimentConfig, data: AnyData,
     terms = []
     for i, spec in enumerate(cfg.regularisers()):
         where = _regulariser_where(cfg, i)
-        weight = level_source(spec.options().get("weight", 1.0), f"{where}.weight")
         given = ({"discriminator": discriminator}
                  if "discriminator" in inspect.signature(G_TERMS[spec.kind]).parameters else {})
         term = call_component(G_TERMS, spec, where, data, exclude=("weight",), **given)
-        if isinstance(weight, Schedule):  # a controller keeps its level within its own ends
-            check_range(weight, f"{where}.weight", minimum=term.weight_minimum)
+        weight = level_source(spec.options().get("weight", 1.0), f"{where}.weight",
+                              minimum=term.weight_minimum)
         terms.append(WeightedTerm(term, weight))
     return terms
 

@@ -88,7 +88,7 @@ class Blur(Tempering):
         if isinstance(sigma, (int, float)) and not sigma >= 0:
             raise ValueError(f"sigma={sigma!r}: must be >= 0")
         if fade is None:
-            return cls(level_source(sigma, "tempering.sigma", hot=1.0, cold=0.0))
+            return cls(level_source(sigma, "tempering.sigma", minimum=0.0, hot=1.0, cold=0.0))
         if not 0 < fade <= 1:
             raise ValueError(f"fade={fade!r}: must be in (0, 1]")
         fade_steps = max(1, int(fade * total_steps))
@@ -97,5 +97,5 @@ class Blur(Tempering):
         if not (isinstance(sigma, dict) and sigma.get("kind") in CONTROLLERS):
             raise ValueError(f"fade={fade!r}: fades a number sigma or ends an adaptive one; "
                              "give a schedule without fade instead")
-        return cls(level_source(sigma, "tempering.sigma", hot=1.0, cold=0.0,
+        return cls(level_source(sigma, "tempering.sigma", minimum=0.0, hot=1.0, cold=0.0,
                                 ceiling=Hold(fade_steps, math.inf, 0.0)))

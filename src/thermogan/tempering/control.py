@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from thermogan.errors import ConfigError, unknown_key
-from thermogan.schedules import SCHEDULES, Schedule, schedule_from_dict
+from thermogan.schedules import SCHEDULES, Schedule, check_range, schedule_from_dict
 from thermogan.step import DStep
 
 
@@ -38,6 +38,10 @@ class Controller(nn.Module):
         """Values of the state for the log and the progress bar."""
         return {}
 
+    def bounds(self) -> tuple[float, float]:
+        """The least and greatest value the level can take (``schedules.check_range``)."""
+        raise NotImplementedError
+
 
 class ConstantController(Controller):
     """A controller that holds ``value`` and ignores what it observes (the contract's base case)."""
@@ -51,6 +55,9 @@ class ConstantController(Controller):
 
     def observe(self, d: DStep) -> None:
         return None
+
+    def bounds(self) -> tuple[float, float]:
+        return float(self.value), float(self.value)
 
 
 def constant_controller(value: float = 0.0) -> ConstantController:
@@ -126,6 +133,9 @@ class Adaptive(Controller):
     def describe(self) -> dict[str, float]:
         return {"heat_u": float(self.heat), "sign_r": float(self.last_r)}
 
+    def bounds(self) -> tuple[float, float]:  # between its ends (a ceiling only narrows it)
+        return min(self.hot, self.cold), max(self.hot, self.cold)
+
     def get_extra_state(self) -> dict[str, float | int]:
         return {"sum": self._sum, "counted": self._counted}
 
@@ -151,12 +161,19 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {"constant_controller": cons
 Level = Schedule | Controller
 
 
-def level_source(spec: float | dict[str, Any], where: str, **ends: Any) -> Level:
-    """A level from a config value: a number, a schedule or a controller.
+def level_source(spec: float | dict[str, Any], where: str, minimum: float | None = None,
+                 above: float | None = None, **ends: Any) -> Level:
+    """A level from a config value: a number, a schedule or a controller, whose values are all
+    >= ``minimum`` and > ``above`` (the range in which the level means something: a noise std
+    >= 0, an inverse temperature > 0); a ConfigError names ``where`` otherwise.
 
     ``ends``: the tempering's own reading of a controller's options that the config leaves out
     (an adaptive level's ``hot``, ``cold`` and ``scale``: β-GAN's heat maps the heat u onto log β
     between its own hot and cold ends, instance noise onto σ between its start and 0)."""
+    return check_range(_level(spec, where, ends), where, minimum, above)
+
+
+def _level(spec: float | dict[str, Any], where: str, ends: dict[str, Any]) -> Level:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind is not None and kind not in SCHEDULES and kind not in CONTROLLERS:
         raise unknown_key(where, str(kind), [*SCHEDULES, *CONTROLLERS],

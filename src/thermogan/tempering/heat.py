@@ -201,7 +201,7 @@ class Heat(Tempering):
         if beta is not None:  # an adaptive β: log β between the ends, then the data stage
             check_fractions(tuple(fractions))
             data_from = total_steps - round(fractions[2] * total_steps)
-            level = level_source(beta, "tempering.beta", hot=beta_start, cold=beta_end,
+            level = level_source(beta, "tempering.beta", above=0.0, hot=beta_start, cold=beta_end,
                                  scale="log", ceiling=Hold(data_from, 0.0, math.inf))
             return cls(level, data.box[0], data.box[1], boundary, coupled, coupling_lr)
         beta = betagan_schedule(total_steps, beta_start, beta_end, levels, tuple(fractions),

@@ -166,7 +166,8 @@ class Lens(Tempering):
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")
         default = {"kind": "sine_decay", "horizon": 10000}
         level = level_source(weight if weight is not None else default, "tempering.weight",
-                             hot=1.0, cold=0.0, ceiling=Hold(default["horizon"], math.inf, 0.0))
+                             minimum=0.0, hot=1.0, cold=0.0,
+                             ceiling=Hold(default["horizon"], math.inf, 0.0))
         return cls(LensNet(tuple(data.shape), width, blocks), level, lr, betas, recon)
 
 

@@ -61,6 +61,6 @@ class InstanceNoise(Tempering):
             raise ValueError(f"anneal_fraction={anneal_fraction!r}: must be in (0, 1]")
         anneal_steps = max(1, int(anneal_fraction * total_steps))
         if std is not None:  # an adaptive std: between 0 and std_start, clean where the line is
-            return cls(level_source(std, "tempering.std", hot=std_start, cold=0.0,
+            return cls(level_source(std, "tempering.std", minimum=0.0, hot=std_start, cold=0.0,
                                     ceiling=Hold(anneal_steps, math.inf, 0.0)))
         return cls(Linear(std_start, std_end, anneal_steps))
