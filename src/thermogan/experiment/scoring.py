@@ -165,7 +165,7 @@ def _toy_summary(cfg: ExperimentConfig, trainer: Trainer, n: int, use_ema: bool,
 
 def _moments_1d(cfg: ExperimentConfig, data: Any) -> dict[str, float]:
     """The data's mean and std, and the optimum's std under a static score regulariser when
-    the data are one Gaussian (ρ* = N(m, σ²/(1+λ)), METHODS.md §5)."""
+    the data are one Gaussian (ρ* = N(m, σ²/(1+λ)), docs/variational.md)."""
     centers = data.centers[:, 0]
     out = {"target_mean": float(centers.mean()),
            "target_std": float(math.sqrt(data.std**2 + centers.var()))}

@@ -2,7 +2,7 @@
 A Langevin Perspective"), a G term.
 
 G minimises ``V(ρ, D) − λ·E_ρ[log μ]``; with the RKL loss the optimum is ρ* ∝ μ^(1+λ): λ > 0
-sharpens the data, −1 < λ < 0 broadens it (METHODS.md §5). E_ρ[log μ] is not known, but its
+sharpens the data, −1 < λ < 0 broadens it (docs/variational.md). E_ρ[log μ] is not known, but its
 gradient is E_z[J_G(z)ᵀ S_μ(G(z))] with S_μ = ∇ log μ the data's score, so the term
 
     −mean_b ⟨x_b, stopgrad S(x_b)⟩,   x = G(z) (``space: data``) or φ(G(z)) (``space: features``,
