@@ -62,7 +62,8 @@ class GreyDigits(nn.Module):
 
 
 def grey_trainer(rule) -> Trainer:
-    data = ImageData(torch.zeros(10, 1, 28, 28), torch.arange(10), "mnist", num_classes=10)
+    data = ImageData(torch.zeros(10, 1, 28, 28), torch.arange(10), "mnist", num_classes=10,
+                     family="mnist")
     return Trainer(GreyDigits(rule), nn.Linear(1, 1), data, z_dim=4, num_classes=10)
 
 

@@ -100,6 +100,8 @@ class EnergyData:
     """
 
     is_image = False
+    #: How its runs are scored (``experiment/scoring.py``'s ``SCORERS``): against the target.
+    family = "energy"
     shape = (2,)
     dim = 2
     num_classes = None

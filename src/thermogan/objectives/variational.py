@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -97,6 +97,16 @@ class ScoreRegulariser(nn.Module):
 
     def players(self) -> list[Player]:
         return list(self._players)
+
+    def expected(self, data: Any, weight: float) -> dict[str, float]:
+        """What a run whose only G term this is, at the constant ``weight`` λ, should reach: for
+        data of one Gaussian N(m, σ²), the optimum's std σ/√(1+λ) (``optimum_std``, under the
+        RKL loss); {} for other data or λ ≤ −1. A scorer records it beside the samples' std."""
+        one_gaussian = (len(getattr(data, "centers", ())) == 1
+                        and getattr(data, "halfwidth", 0) is None)
+        if not (one_gaussian and weight > -1):
+            return {}
+        return {"optimum_std": optimum_std(data.std, float(weight))}
 
     def score(self, x: Tensor) -> Tensor:
         """S(x) (B, F) for flattened x (B, F): the data's closed form, or the denoiser's."""
