@@ -6,6 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from thermogan.data.download import MNIST_SHA256, data_dir
+
+#: The real MNIST archives where ``thermogan data fetch mnist`` keeps them ($THERMOGAN_DATA, else
+#: the user cache), read as the tests start; the tests that need them skip when any is missing.
+REAL_MNIST = data_dir() / "mnist"
+HAVE_REAL_MNIST = all((REAL_MNIST / name).is_file() for name in MNIST_SHA256)
+
 
 def write_idx(path, array, compress=True):
     code = {np.uint8: 0x08, np.int32: 0x0C}[array.dtype.type]

@@ -4,12 +4,12 @@ ignore it)."""
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import HAVE_REAL_MNIST, REAL_MNIST
 from scipy.stats import binomtest
 from torch import nn
 
@@ -21,7 +21,6 @@ from thermogan.metrics.classifier import MnistClassifier
 from thermogan.metrics.fidelity import class_fidelity
 from thermogan.train.trainer import Trainer
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 N = 2000
 
 
@@ -63,7 +62,8 @@ class GreyDigits(nn.Module):
 
 
 def grey_trainer(rule) -> Trainer:
-    data = ImageData(torch.zeros(10, 1, 28, 28), torch.arange(10), "mnist", num_classes=10)
+    data = ImageData(torch.zeros(10, 1, 28, 28), torch.arange(10), "mnist", num_classes=10,
+                     family="mnist")
     return Trainer(GreyDigits(rule), nn.Linear(1, 1), data, z_dim=4, num_classes=10)
 
 
@@ -121,12 +121,12 @@ def test_eval_reports_class_fidelity_of_a_conditional_run(tmp_path, mnist_home, 
 
 @pytest.fixture(scope="module")
 def real_mnist():
-    if not SHARED_MNIST.is_dir():
-        pytest.skip("the real MNIST (../shared/data/mnist) is not here")
+    if not HAVE_REAL_MNIST:
+        pytest.skip("the real MNIST archives are not in the data folder")
     from thermogan.data.images import load_mnist
     from thermogan.metrics.classifier import train_classifier
 
-    x, y = load_mnist(SHARED_MNIST, "test")  # a quick classifier on 3,000, G draws from others
+    x, y = load_mnist(REAL_MNIST, "test")  # a quick classifier on 3,000, G draws from others
     model = train_classifier(x[:3000], y[:3000], epochs=1, batch_size=64, progress=False)
     return model, x[5000:6000], y[5000:6000]
 

@@ -39,7 +39,7 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     assert cfg.name == path.stem
     saved = capture_figures(monkeypatch)
     # the reference set's 10,000 triples are the protocol's (test_image_scoring.py); 300 here
-    monkeypatch.setattr(scoring, "STACKED_REFERENCE", 300)
+    monkeypatch.setattr(scoring.SCORERS["stacked_mnist"], "reference", 300)
     _, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == steps
     figures = tmp_path / "run" / "figures"

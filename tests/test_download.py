@@ -4,13 +4,11 @@ import hashlib
 import threading
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from helpers import HAVE_REAL_MNIST, REAL_MNIST
 
 from thermogan.data.download import MNIST_SHA256, DownloadError, data_dir, fetch, fetch_mnist
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -112,16 +110,16 @@ def test_data_dir_order(tmp_path, monkeypatch):
     assert data_dir() == tmp_path / "cache" / "thermogan"
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the real MNIST archives are not here")
+@pytest.mark.skipif(not HAVE_REAL_MNIST, reason="the real MNIST archives are not here")
 def test_real_mnist_archives_through_the_real_code(server, tmp_path):
     url, files, cut, _ = server
     for name in MNIST_SHA256:
-        files[name] = (SHARED_MNIST / name).read_bytes()
+        files[name] = (REAL_MNIST / name).read_bytes()
     cut["train-images-idx3-ubyte.gz"] = 1_000_000  # the big one is cut once and resumed...
     files["t10k-labels-idx1-ubyte.gz"] = b"corrupt"  # ...and a corrupt copy is refused
     with pytest.raises(DownloadError, match="t10k-labels"):
         fetch_mnist(tmp_path, mirrors=[url])
-    files["t10k-labels-idx1-ubyte.gz"] = (SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    files["t10k-labels-idx1-ubyte.gz"] = (REAL_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes()
     folder = fetch_mnist(tmp_path, mirrors=[url])
     for name, expected in MNIST_SHA256.items():
         assert sha((folder / name).read_bytes()) == expected

@@ -24,7 +24,7 @@ POINTS = np.array([[0.3, -1.2], [2.0, 0.0], [-1.5, 0.7], [1.0, -2.0], [3.5, 3.9]
 
 
 def formula(name, z):
-    """U as METHODS.md §5 writes it, in numpy (no log-sum-exp tricks)."""
+    """U as Rezende & Mohamed (2015, Table 1) write it, in numpy (no log-sum-exp tricks)."""
     z1, z2 = z[:, 0], z[:, 1]
     w1 = np.sin(2 * np.pi * z1 / 4)
     w2 = 3 * np.exp(-0.5 * ((z1 - 1) / 0.6) ** 2)

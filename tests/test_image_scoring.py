@@ -156,21 +156,22 @@ def test_stacked_mnist_runs_report_modes(tmp_path, mnist_home):
 
 def test_reference_features_are_computed_once_per_classifier_and_reference(tmp_path, mnist_home):
     cfg = config.load(mnist_config(tmp_path))
-    first, second = scoring.image_scorer(cfg), scoring.image_scorer(cfg)
+    first, second = scoring.prepare(cfg), scoring.prepare(cfg)
     assert second.real_features is first.real_features  # the cached array, shared read-only
     assert not first.real_features.flags.writeable
-    real = build.build_data(scoring.reference_config(cfg)).images
+    reference = scoring.scorer(cfg.data.kind).reference_config(cfg)
+    real = build.build_data(reference).images
     direct, _ = features_and_digits(first.model, real)
     assert np.array_equal(first.real_features, direct)
     assert second.fd(direct) == pytest.approx(0.0, abs=1e-6)
     # another classifier file, or other reference images, get features of their own
     torch.manual_seed(1)
     save_classifier(MnistClassifier(), mnist_home / "classifier" / "mnist_cnn.pt")
-    other = scoring.image_scorer(cfg)
+    other = scoring.prepare(cfg)
     assert not np.array_equal(other.real_features, direct)
     assert np.array_equal(other.real_features, features_and_digits(other.model, real)[0])
     fake_mnist(mnist_home / "mnist", n=48, prefix="t10k", compress=False, seed=3)
-    moved = scoring.image_scorer(cfg)
+    moved = scoring.prepare(cfg)
     assert moved.real_features is not other.real_features
     assert np.array_equal(moved.real_features, features_and_digits(
-        moved.model, build.build_data(scoring.reference_config(cfg)).images)[0])
+        moved.model, build.build_data(reference).images)[0])

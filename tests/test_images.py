@@ -2,12 +2,11 @@
 present; labels and classes of the image data sets."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import fake_mnist, write_idx
+from helpers import HAVE_REAL_MNIST, REAL_MNIST, fake_mnist, write_idx
 
 from thermogan.data.images import (
     DataFileError,
@@ -19,8 +18,6 @@ from thermogan.data.images import (
     read_idx,
     stacked_mnist,
 )
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -150,8 +147,8 @@ def test_labelled_image_sets_say_how_many_classes(tmp_path):
     assert three.num_classes == 1000 and three.sample(5).y.max() < 1000
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the real MNIST archives are not here")
+@pytest.mark.skipif(not HAVE_REAL_MNIST, reason="the real MNIST archives are not here")
 def test_real_mnist():
-    x, y = load_mnist(SHARED_MNIST, "test")
+    x, y = load_mnist(REAL_MNIST, "test")
     assert x.shape == (10000, 1, 28, 28) and torch.bincount(y).tolist()[0] == 980
     assert x.min() == -1 and x.max() == 1

@@ -88,8 +88,9 @@ def test_stages_run_on_their_own_clock():
 
 
 def test_variational_annealing_presets_in_our_sign():
-    """The authors' code schedules l(t) with λ = −l (METHODS.md §5): PMA (l = B(1 − t/0.8N) > 0)
-    broadens first, NMA sharpens first, OA is their zigzag through (−1)^k B (1 − kS/N)."""
+    """The authors' code schedules l(t) with λ = −l (docs/variational.md): PMA
+    (l = B(1 − t/0.8N) > 0) broadens first, NMA sharpens first, OA is their
+    zigzag through (−1)^k B (1 − kS/N)."""
     n = 150_000
     pma, nma = schedule_from_dict({"kind": "pma", "total_steps": n}), NMA(n, bound=2.0)
     assert [pma(t) for t in (0, 60_000, 120_000, 149_999)] == pytest.approx([-1, -0.5, 0, 0])

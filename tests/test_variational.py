@@ -1,4 +1,4 @@
-"""Variational annealing's score regulariser (Chen et al. 2019; METHODS.md §5): closed-form
+"""Variational annealing's score regulariser (Tao et al. 2019; docs/variational.md): closed-form
 densities and scores, the term's gradient, the denoiser's score, and the exactness check."""
 
 import math
@@ -69,7 +69,7 @@ def _term_gradients(term, G, z, fake_fn):
 
 
 def test_score_term_has_the_gradient_of_minus_expected_log_density():
-    """d/dθ of −mean ⟨G(z), stopgrad S(G(z))⟩ = d/dθ of −mean log μ(G(z)) (METHODS.md §5)."""
+    """d/dθ of −mean ⟨G(z), stopgrad S(G(z))⟩ = d/dθ of −mean log μ(G(z)) (docs/variational.md)."""
     torch.manual_seed(0)
     data = toy.grid().in_box(-1, 1)
     G = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(),

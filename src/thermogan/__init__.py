@@ -6,6 +6,8 @@ per-example terms, the record of a D step and the players and G terms that read 
 controllers, optimizers, networks and metrics. The ``Trainer`` wires them all.
 """
 
+from importlib.metadata import version
+
 from thermogan.data import DATASETS
 from thermogan.data.batch import Batch
 from thermogan.data.toy import ToyDataset
@@ -40,7 +42,7 @@ from thermogan.tempering import (
 )
 from thermogan.train.trainer import Trainer
 
-__version__ = "0.1.0"
+__version__ = version("thermogan")  # pyproject.toml's, as installed
 
 __all__ = [
     "CONTROLLERS", "DATASETS", "DISCRIMINATORS", "GENERATORS", "G_TERMS", "LOSSES", "OPTIMIZERS",

@@ -18,16 +18,15 @@ from __future__ import annotations
 import functools
 import platform
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import thermogan
-
 #: The folder of the imported package; git is asked about the checkout holding it, if any.
-PACKAGE_DIR = Path(thermogan.__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: Seconds each git command may take before the commit is recorded as unknown.
 GIT_TIMEOUT_S = 5.0
@@ -36,7 +35,7 @@ GIT_TIMEOUT_S = 5.0
 def provenance(device: str | torch.device) -> dict[str, Any]:
     """The versions, git commit, device and thread count of this process (see the module doc)."""
     commit, dirty = git_state(PACKAGE_DIR)
-    return {"thermogan": str(thermogan.__version__),
+    return {"thermogan": version("thermogan"),
             "torch": str(torch.__version__),  # a str subclass that weights_only refuses
             "numpy": str(np.__version__), "python": platform.python_version(),
             "git_commit": commit, "git_dirty": dirty, "device": str(device),

@@ -16,7 +16,20 @@ import torch
 from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
-from thermogan.objectives.adversarial import AdversarialLoss
+
+
+class LossTerms(Protocol):
+    """What a player reads of the adversarial loss (``objectives.adversarial.AdversarialLoss``):
+    its name, whether its real term is monotone in the logit, and its per-example terms (B,)."""
+
+    name: str
+    monotone_real: bool
+
+    def real_term(self, h: Tensor) -> Tensor: ...
+
+    def fake_term(self, h: Tensor) -> Tensor: ...
+
+    def g_term(self, h: Tensor) -> Tensor: ...
 
 
 def discriminate(discriminator: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -63,10 +76,10 @@ class Player(Protocol):
 
     name: str
 
-    def check(self, loss: AdversarialLoss) -> None:
+    def check(self, loss: LossTerms) -> None:
         """Raise ConfigError when the player cannot work with ``loss`` (called once, up front)."""
 
-    def update(self, d: DStep, discriminator: nn.Module, loss: AdversarialLoss,
+    def update(self, d: DStep, discriminator: nn.Module, loss: LossTerms,
                generator: torch.Generator | None = None) -> dict[str, Tensor]: ...
 
     def state_dict(self) -> dict[str, Any]: ...

@@ -1,5 +1,5 @@
 """Variational annealing on MNIST (Chen et al. 2019, "Variational Annealing of GANs: A Langevin
-Perspective"; METHODS.md §5): static λ = 0 against the dynamic schedules PMA, NMA and OA, over
+Perspective"; docs/variational.md): static λ = 0 against the dynamic schedules PMA, NMA and OA, over
 seeds, from the same initial G, D and denoiser.
 
 ``configs/va_mnist_cpu.yaml`` is the reduced CPU protocol of the slides' Table 1 (RKL-GAN, DCGAN,

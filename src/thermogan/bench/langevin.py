@@ -1,4 +1,4 @@
-"""The Langevin-stabilised GAN on class-conditional MNIST (the paper's Fig. 2; METHODS.md §4):
+"""The Langevin-stabilised GAN on class-conditional MNIST (its Fig. 2; docs/langevin.md):
 plain, blur only, SGLD only, blur + SGLD, over seeds, from the same initial G and D.
 
 The conditional GAN (Mirza & Osindero 2014) is ``configs/mnist_cond_cpu.yaml`` (``mnist_cond.yaml``

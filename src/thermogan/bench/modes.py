@@ -9,10 +9,10 @@ per run (a seed ensemble's time shared equally by its members, so it has no spre
 Methods are config files plus overrides, read from ``configs/``: ``{data}_vanilla.yaml`` and
 ``{data}_betagan.yaml`` (same networks, z, EMA and budget). β-GAN follows the paper (β from 0.1
 to 10 over 20 levels); "cold end from data" ends the cooling at noise of twice the data's std
-instead (``tempering.cold_std=2``), which METHODS.md §1 asks us to study. "lens (TAN)" is the
+instead (``tempering.cold_std=2``), which docs/betagan.md studies. "lens (TAN)" is the
 vanilla twin with a vector lens (residual MLP, 64 units, 2 blocks, Adam 1e-3, λ(t) decaying to 0
 over the default 10,000 steps). "Langevin D" is ``{data}_langevin.yaml``: the vanilla twin with
-an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", the cited work's (METHODS.md §4);
+an SGLD D, the paper's covariance-controlled noise or, "(ccadl)", its source's (docs/langevin.md);
 "SGD D (control)" is the same D optimizer without noise, which separates the noise's effect from
 the change from Adam to plain gradient steps.
 The adaptive rows (issue [11]) set the level from what D does instead of a clock

@@ -1,6 +1,6 @@
 """Unnormalised densities μ ∝ exp(−U): the four 2-D energies of Rezende & Mohamed (2015),
 "Variational Inference with Normalizing Flows" (Table 1), as data for learning from an energy
-(Chen et al. 2019, "Variational Annealing of GANs: A Langevin Perspective", Fig. 6).
+(Tao et al. 2019, "Variational Annealing of GANs: A Langevin Perspective", Fig. 6).
 
 With w1 = sin(2πz₁/4), w2 = 3 exp(−½((z₁−1)/0.6)²), w3 = 3 σ((z₁−1)/0.3)::
 
@@ -100,6 +100,8 @@ class EnergyData:
     """
 
     is_image = False
+    #: How its runs are scored (``experiment/scoring.py``'s ``SCORERS``): against the target.
+    family = "energy"
     shape = (2,)
     dim = 2
     num_classes = None

@@ -209,11 +209,14 @@ class ImageData:
     is_image = True
 
     def __init__(self, images: Tensor, labels: Tensor | None = None, name: str = "images",
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, family: str = "images"):
         if (labels is None) != (num_classes is None):
             raise ValueError("labels and num_classes come together")
         self.images, self.labels, self.name = images, labels, name
         self.num_classes = num_classes
+        #: How runs on these images are scored (``experiment/scoring.py``'s ``SCORERS``): MNIST
+        #: digits by the project's classifier, other images by nothing trusted ("images").
+        self.family = family
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -231,6 +234,12 @@ class ImageData:
         return batch.to(device) if device is not None else batch
 
 
+#: The family of each image data set: MNIST and Stacked MNIST are read by the project's digit
+#: classifier (with their own sample counts), any other images by no trusted metric.
+IMAGE_FAMILIES = {"mnist": "mnist", "stacked_mnist": "stacked_mnist", "cifar10": "images",
+                  "npz": "images", "image_folder": "images"}
+
+
 def _mnist_root(root: str | None) -> Path:
     return Path(root) if root else data_dir() / "mnist"
 
@@ -238,7 +247,7 @@ def _mnist_root(root: str | None) -> Path:
 def mnist(root: str | None = None, split: str = "train", pad: bool = False) -> ImageData:
     """MNIST from ``root`` (default: the data folder's mnist/), 28×28 or padded to 32×32."""
     images, labels = load_mnist(_mnist_root(root), split, pad)
-    return ImageData(images, labels, "mnist", num_classes=10)
+    return ImageData(images, labels, "mnist", num_classes=10, family=IMAGE_FAMILIES["mnist"])
 
 
 def stacked(root: str | None = None, split: str = "train", n: int = 60000, seed: int = 0,
@@ -248,23 +257,27 @@ def stacked(root: str | None = None, split: str = "train", n: int = 60000, seed:
         raise ValueError(f"n={n!r}: must be >= 1")
     images, labels = load_mnist(_mnist_root(root), split, pad)
     x, modes = stacked_mnist(images, labels, n, seed)
-    return ImageData(x, modes, "stacked_mnist", num_classes=1000)
+    return ImageData(x, modes, "stacked_mnist", num_classes=1000,
+                     family=IMAGE_FAMILIES["stacked_mnist"])
 
 
 def cifar10(root: str | None = None, split: str = "train") -> ImageData:
     """CIFAR-10 from its python batches in ``root`` (default: the data folder's cifar-10/)."""
     images, labels = load_cifar10(Path(root) if root else data_dir() / "cifar-10", split)
-    return ImageData(images, labels, "cifar10", num_classes=10)
+    return ImageData(images, labels, "cifar10", num_classes=10,
+                     family=IMAGE_FAMILIES["cifar10"])
 
 
 def array_file(path: str, key: str | None = None) -> ImageData:
     """Images from an .npz file."""
-    return ImageData(load_array_file(path, key), None, Path(path).stem)
+    return ImageData(load_array_file(path, key), None, Path(path).stem,
+                     family=IMAGE_FAMILIES["npz"])
 
 
 def image_folder(path: str) -> ImageData:
     """Images from a folder of PNG/JPEG files."""
-    return ImageData(load_image_folder(path), None, Path(path).name)
+    return ImageData(load_image_folder(path), None, Path(path).name,
+                     family=IMAGE_FAMILIES["image_folder"])
 
 
 IMAGE_DATASETS = {"mnist": mnist, "stacked_mnist": stacked, "cifar10": cifar10,

@@ -47,6 +47,8 @@ class ToyDataset:
 
     #: Toy data are vectors, never images.
     is_image = False
+    #: How their runs are scored (``experiment/scoring.py``'s ``SCORERS``): modes and quality.
+    family = "mixture"
 
     def __init__(self, name: str, centers: np.ndarray, std: float, halfwidth: float | None = None,
                  scale: float = 1.0, offset: np.ndarray | float = 0.0, labelled: bool = True):

@@ -1,23 +1,29 @@
-"""Scoring a generator trained from an energy (``data: {kind: energy}``): the grid protocol of
-``metrics/density.py`` and its floor.
+"""Scoring a generator trained from an energy (``data: {kind: energy}``, family ``energy``): the
+grid protocol of ``metrics/density.py`` and its floor.
 
 Metrics: ``kl_target_model`` and ``kl_model_target`` between the target normalised on the window's
 grid and the samples' histogram, ``region_mass`` (the samples' mass per lobe or branch, among
 those in the window) and ``outside`` (samples outside the window). The protocol records the grid,
 the smoothing, the regions and the target's mass in each, and ``floor_*``: the KLs of as many
 samples drawn exactly from the gridded target (seeded by the evaluation seed), the least a
-perfect sampler scores at this sample size.
+perfect sampler scores at this sample size. The figure is the target's density with the samples
+on it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import Tensor
 
 from thermogan.data.energy import EnergyData
+from thermogan.experiment.config import ExperimentConfig
+from thermogan.experiment.scorer import Evaluation
 from thermogan.metrics.density import density_scores, grid_target, sample_grid
+from thermogan.report.density import SHOWN, density_vs_samples
+from thermogan.train.trainer import Trainer
 
 SAMPLES = 50000  # scored samples: the floor of KL(target‖model) is then about 0.015
 CELLS = 50  # grid cells per axis over the window
@@ -46,22 +52,42 @@ def density_summary(data: EnergyData, samples: Tensor, seed: int) -> dict[str, A
     return {"metrics": metrics, "protocol": protocol}
 
 
-def density_headline(m: dict[str, Any], p: dict[str, Any]) -> str:
-    """The metrics in a few words: both KLs and the region masses against the target's."""
-    text = f"KL(t‖m) {m['kl_target_model']:.3f}, KL(m‖t) {m['kl_model_target']:.3f}"
-    if len(p["regions"]) > 1:
-        masses = "/".join(f"{x:.2f}" for x in m["region_mass"])
-        target = "/".join(f"{x:.2f}" for x in p["target_region_mass"])
-        text += f", mass {masses} (target {target})"
-    return text
+class EnergyScorer:
+    """The energies' scorer (``experiment/scorer.py`` gives the contract)."""
 
+    samples = SAMPLES
 
-def density_line(m: dict[str, Any], p: dict[str, Any]) -> str:
-    """One line: the metrics, the regions by name, and the protocol's grid and floor."""
-    regions = ", ".join(f"{name} {x:.3f} (target {t:.3f})" for name, x, t in zip(
-        p["regions"], m["region_mass"], p["target_region_mass"]))
-    lo, hi = p["window"]
-    return (f"{p['energy']}: KL(target‖model) {m['kl_target_model']:.4f}  KL(model‖target) "
-            f"{m['kl_model_target']:.4f}  {regions}  outside the window {100 * m['outside']:.1f}%"
-            f"  (grid {p['cells']}² on [{lo:g}, {hi:g}]², smoothing {p['smoothing']:g}; an exact "
-            f"sampler scores {p['floor_kl_target_model']:.4f} / {p['floor_kl_model_target']:.4f})")
+    def prepare(self, cfg: ExperimentConfig) -> None:
+        return None
+
+    def score(self, ev: Evaluation) -> dict[str, Any]:
+        samples = ev.trainer.sample(ev.n, ev.cfg.eval.seed, use_ema=ev.use_ema)
+        summary = density_summary(ev.trainer.data, samples, ev.cfg.eval.seed)
+        return {**summary, "protocol": {**ev.protocol, **summary["protocol"]}}
+
+    def headline(self, summary: dict[str, Any]) -> str:
+        """Both KLs and the region masses against the target's."""
+        m, p = summary["metrics"], summary["protocol"]
+        text = f"KL(t‖m) {m['kl_target_model']:.3f}, KL(m‖t) {m['kl_model_target']:.3f}"
+        if len(p["regions"]) > 1:
+            masses = "/".join(f"{x:.2f}" for x in m["region_mass"])
+            target = "/".join(f"{x:.2f}" for x in p["target_region_mass"])
+            text += f", mass {masses} (target {target})"
+        return text
+
+    def line(self, summary: dict[str, Any], how: str) -> str:
+        """The metrics, the regions by name, and the protocol's grid and floor."""
+        m, p = summary["metrics"], summary["protocol"]
+        regions = ", ".join(f"{name} {x:.3f} (target {t:.3f})" for name, x, t in zip(
+            p["regions"], m["region_mass"], p["target_region_mass"]))
+        lo, hi = p["window"]
+        return (f"{p['energy']}: KL(target‖model) {m['kl_target_model']:.4f}  KL(model‖target) "
+                f"{m['kl_model_target']:.4f}  {regions}  outside the window "
+                f"{100 * m['outside']:.1f}%  (grid {p['cells']}² on [{lo:g}, {hi:g}]², smoothing "
+                f"{p['smoothing']:g}; an exact sampler scores {p['floor_kl_target_model']:.4f} / "
+                f"{p['floor_kl_model_target']:.4f}) ({how})")
+
+    def figure(self, cfg: ExperimentConfig, trainer: Trainer, path: Path, title: str) -> Path:
+        samples = trainer.sample(SHOWN, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
+        return density_vs_samples(trainer.data, samples, path, title,
+                                  trainer.data.window or DEFAULT_WINDOW)

@@ -17,17 +17,27 @@ this module caches the reference set's features and statistics and records every
 
 ``MnistScorer`` holds the classifier and the real test set's features, computed once, so a
 training run can score its generator every few hundred steps without recomputing them.
+``MnistFamily`` is the scorer of the families ``mnist`` (10,000 samples against the 10,000 test
+images) and ``stacked_mnist`` (26,000 samples against 10,000 test triples, PacGAN's protocol):
+it loads the classifier before training (``prepare``) and scores a run's generator with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
-from thermogan.metrics.classifier import MnistClassifier
+from thermogan.data.download import data_dir
+from thermogan.experiment.build import build_data
+from thermogan.experiment.config import ExperimentConfig
+from thermogan.experiment.scorer import Evaluation, image_figure
+from thermogan.metrics.classifier import MnistClassifier, load_classifier
 from thermogan.metrics.features import FEATURE_NETWORK, features_and_digits
 from thermogan.metrics.fidelity import class_fidelity
 from thermogan.metrics.frechet import FeatureStats, frechet_distance
@@ -35,6 +45,7 @@ from thermogan.metrics.kid import kid
 from thermogan.metrics.stacked import mode_stats, modes_from_digits
 
 CLASSIFIER = "thermogan MNIST CNN (its predicted digit, per channel)"
+_REFERENCE_FEATURES: dict[tuple[str, str], np.ndarray] = {}  # reference_features' cache
 
 
 class MnistScorer:
@@ -107,3 +118,73 @@ class MnistScorer:
         if classes <= 10:
             record["per_class"] = f.per_class
         return record
+
+
+class MnistFamily:
+    """The scorer of MNIST-like data (``experiment/scorer.py`` gives the contract): ``samples``
+    scored by default, against the data's test split, or ``reference`` draws of it (Stacked
+    MNIST's triples; None: the split as it is)."""
+
+    def __init__(self, samples: int, reference: int | None = None) -> None:
+        self.samples, self.reference = samples, reference
+
+    def reference_config(self, cfg: ExperimentConfig) -> ExperimentConfig:
+        """The config of the real reference set: the data's test split."""
+        data = cfg.data.model_copy(update={"split": "test"})
+        if self.reference is not None:
+            data = data.model_copy(update={"n": self.reference})
+        return cfg.model_copy(update={"data": data})
+
+    def prepare(self, cfg: ExperimentConfig) -> MnistScorer:
+        """The classifier and the reference set's features. Raises CheckpointError when the
+        classifier is missing or unreadable, before any training."""
+        model, digest = load_classifier(classifier_path(cfg))
+        images = build_data(self.reference_config(cfg)).images
+        return MnistScorer(model, digest, images, split="test",
+                           real_features=reference_features(model, digest, images))
+
+    def score(self, ev: Evaluation) -> dict[str, Any]:
+        scorer = ev.prepared or self.prepare(ev.cfg)
+        seed = ev.cfg.eval.seed
+        scores = scorer.score(ev.trainer.sample_batches(ev.n, seed, ev.use_ema, batch=2000,
+                                                        labels=ev.labels),
+                              seed=seed, labels=ev.labels)
+        return {"metrics": {k: v["value"] for k, v in scores.items()},
+                "protocol": {**ev.protocol, "classifier_sha256": scorer.digest},
+                "scores": scores}
+
+    def headline(self, summary: dict[str, Any]) -> str:
+        m = summary["metrics"]
+        text = f"fd_mnist {m['fd_mnist']:.2f}, KID {m['kid_mnist']:.4f}"
+        if "stacked_modes" in m:
+            text += f", {m['stacked_modes']}/1000 modes, KL {m['stacked_kl']:.3f}"
+        if "class_fidelity" in m:
+            text += f", class fidelity {100 * m['class_fidelity']:.1f}%"
+        return text
+
+    def line(self, summary: dict[str, Any], how: str) -> str:
+        ref = summary["scores"]["fd_mnist"]["protocol"]
+        return (f"{self.headline(summary)}  ({how}; against {ref['real']} {ref['real_split']} "
+                f"images; classifier {summary['protocol']['classifier_sha256'][:12]})")
+
+    figure = staticmethod(image_figure)
+
+
+def classifier_path(cfg: ExperimentConfig) -> Path:
+    """``eval.classifier``, else the data folder's classifier/mnist_cnn.pt."""
+    return Path(cfg.eval.classifier) if cfg.eval.classifier else (
+        data_dir() / "classifier" / "mnist_cnn.pt")
+
+
+def reference_features(model: MnistClassifier, digest: str, images: torch.Tensor) -> np.ndarray:
+    """The classifier's features of the reference images, computed once per process for each
+    (classifier file, image content) pair: a bench worker scores many runs against the same
+    10,000 images (30,000 digits for Stacked MNIST: seconds each time)."""
+    key = (digest, hashlib.sha256(np.ascontiguousarray(images.cpu().numpy()).data).hexdigest())
+    if key not in _REFERENCE_FEATURES:
+        if len(_REFERENCE_FEATURES) >= 4:  # a few reference sets at most (tens of MB each)
+            del _REFERENCE_FEATURES[next(iter(_REFERENCE_FEATURES))]
+        features = features_and_digits(model, images)[0]
+        features.flags.writeable = False  # shared by every scorer of this reference
+        _REFERENCE_FEATURES[key] = features
+    return _REFERENCE_FEATURES[key]

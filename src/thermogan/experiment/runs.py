@@ -35,24 +35,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import yaml
 
-from thermogan.data.energy import EnergyData
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
 from thermogan.experiment import config as config_mod
 from thermogan.experiment import lock, scoring
 from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
-from thermogan.experiment.density_scorer import DEFAULT_WINDOW
 from thermogan.experiment.mnist_scorer import MnistScorer
+from thermogan.experiment.scorer import real_and_fake
 from thermogan.experiment.tracking import FdTrack, read_track
 from thermogan.jsonio import restore_floats, write_json
 from thermogan.report.adaptive import adaptive_panel
 from thermogan.report.contours import contour_panel
 from thermogan.report.curves import metric_curves
-from thermogan.report.density import SHOWN, density_vs_samples
-from thermogan.report.figures import data_vs_samples, side_by_side
+from thermogan.report.figures import side_by_side
 from thermogan.report.images import image_panels
 from thermogan.report.live import live_figures
 from thermogan.report.snapshots import (
@@ -237,7 +234,7 @@ def _load_into(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
 def run_scorer(cfg: ExperimentConfig) -> MnistScorer | None:
     """The image scorer of the run (a missing classifier fails here, before training), checked
     against ``eval.track_every``, which needs one."""
-    scorer = scoring.image_scorer(cfg)
+    scorer = scoring.prepare(cfg)
     if cfg.eval.track_every is not None and scorer is None:
         raise ConfigError(f"eval.track_every={cfg.eval.track_every}: fd_mnist tracking needs "
                           f"MNIST or Stacked MNIST data, not {cfg.data.kind!r}")
@@ -347,7 +344,7 @@ def compare(run_dirs: list[Path], out: Path) -> list[str]:
         images = trainer.data.is_image
         summary = read_summary(run_dir) or scoring.evaluate(cfg, trainer)
         rows.append(f"{label:<22} {scoring.format_metrics(summary)}")
-        real, fake = _real_and_fake(cfg, trainer, 64 if images else None)
+        real, fake = real_and_fake(cfg, trainer, 64 if images else scoring.eval_samples(cfg))
         panels.append((f"{label}\n{scoring.headline(summary)}", real, fake))
     if images:
         image_panels([(title, fake) for title, _, fake in panels], out, cols=len(panels),
@@ -377,31 +374,14 @@ def html_report(run_dirs: list[Path], out: Path, figures: Sequence[Path] = ()) -
     return html.run_report(views, differing, out, figures)
 
 
-def _real_and_fake(cfg: ExperimentConfig, trainer: Trainer,
-                   n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Data and generated samples as the figures show them (eval seed, eval generator)."""
-    n = n or scoring.eval_samples(cfg)
-    gen = torch.Generator().manual_seed(cfg.eval.seed + 1)
-    real = trainer.data.sample(n, gen, "cpu").x.numpy()
-    return real, trainer.sample(n, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
-
-
 def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
            summary: dict[str, Any] | None = None) -> Path:
-    """Data against samples (a scatter, or grids of images; for an energy, the target density
-    with the samples on it), titled with the metrics when given."""
+    """Data against samples as the data's family draws them (a scatter, grids of images, the
+    target density with the samples on it), titled with the metrics when given."""
     title = f"{cfg.name}, step {trainer.step}"
     if summary:
         title += f"\n{scoring.headline(summary)}"
-    if isinstance(trainer.data, EnergyData):
-        samples = trainer.sample(SHOWN, cfg.eval.seed, use_ema=cfg.eval.use_ema).numpy()
-        return density_vs_samples(trainer.data, samples, path, title,
-                                  trainer.data.window or DEFAULT_WINDOW)
-    if trainer.data.is_image:
-        real, fake = _real_and_fake(cfg, trainer, 64)
-        return image_panels([("data", real), ("generated", fake)], path, cols=2, title=title,
-                            size=4.0)
-    return data_vs_samples(*_real_and_fake(cfg, trainer), path, title)
+    return scoring.figure(cfg, trainer, path, title)
 
 
 def track_figure(run_dir: Path, name: str) -> Path | None:

@@ -1,6 +1,6 @@
 """Class fidelity of a class-conditional generator G(z, y) (Mirza & Osindero 2014, "Conditional
 Generative Adversarial Nets"; scored as the Langevin-stabilised GAN's conditional MNIST,
-METHODS.md §4).
+docs/langevin.md).
 
 A classifier reads each sample G(z, y) drawn for a requested class y; the fidelity is the fraction
 it reads as y::

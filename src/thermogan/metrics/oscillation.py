@@ -1,7 +1,7 @@
 """How much a metric oscillates once training has settled (Mehrjou et al., *Nonstationary GANs*,
 Fig. 5): low-pass filter the curve, find its knee, average the max-to-min swings after it.
 
-The paper leaves the procedure open (METHODS.md §2); our choices:
+The paper leaves the procedure open (it names no filter, knee or window); our choices:
 
 - ``lowpass``: a Butterworth filter of order 2 run forwards and backwards
   (``scipy.signal.filtfilt``, so without phase lag); ``cutoff`` is in cycles per sample of the

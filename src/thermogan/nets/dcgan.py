@@ -1,6 +1,6 @@
 """DCGAN for 32 × 32 images with width parameter C (Radford et al. 2016; as used by Tempered
-Adversarial Networks, METHODS.md §3): 4 × 4 kernels, batch norm, ReLU in G, leaky ReLU (0.2) in
-D, Tanh output, Xavier initialisation.
+Adversarial Networks, Sajjadi et al. 2018, App. A.2; docs/lens.md): 4 × 4 kernels, batch norm, ReLU
+in G, leaky ReLU (0.2) in D, Tanh output, Xavier initialisation.
 
 G: z → ConvT(4C, 4×4) · BN · ReLU → 8×8 (2C) → 16×16 (C) → 32×32 (channels) · Tanh.
 D: 32×32 → Conv(C) · LReLU → 8×8 (2C) · BN → 4×4 (4C) · BN → Conv(1, 4×4) logit.

@@ -1,11 +1,11 @@
-"""Fully connected networks with batch normalisation: the β-GAN MNIST experiment (METHODS.md §1).
+"""Fully connected networks with batch normalisation: β-GAN's MNIST experiment (Mehrjou & Saremi).
 
 G: z(784) | [Linear(256) · BN · ReLU] × 3 | Linear(784), reshaped to the image.
 D: x(784) | Linear(256) · BN · ReLU | Linear(512) · BN · ReLU | Linear(512) · BN · ReLU | logit.
 
 D takes ``norm="none"`` to drop its BatchNorm layers: batch norm mixes the examples of a batch,
 so such a D has no per-example gradients, which an SGLD D with covariance-controlled noise needs
-(the Langevin-stabilised GAN, METHODS.md §4). Its linear layers are initialised exactly as with
+(the Langevin-stabilised GAN, docs/langevin.md). Its linear layers are initialised exactly as with
 ``norm="batch"`` (BatchNorm draws nothing), so the two start from the same weights.
 
 With ``num_classes`` set they are class-conditional (``nets/conditional.py``): G(z, y) feeds

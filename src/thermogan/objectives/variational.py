@@ -2,7 +2,7 @@
 A Langevin Perspective"), a G term.
 
 G minimises ``V(ρ, D) − λ·E_ρ[log μ]``; with the RKL loss the optimum is ρ* ∝ μ^(1+λ): λ > 0
-sharpens the data, −1 < λ < 0 broadens it (METHODS.md §5). E_ρ[log μ] is not known, but its
+sharpens the data, −1 < λ < 0 broadens it (docs/variational.md). E_ρ[log μ] is not known, but its
 gradient is E_z[J_G(z)ᵀ S_μ(G(z))] with S_μ = ∇ log μ the data's score, so the term
 
     −mean_b ⟨x_b, stopgrad S(x_b)⟩,   x = G(z) (``space: data``) or φ(G(z)) (``space: features``,
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -103,6 +103,16 @@ class ScoreRegulariser(nn.Module):
 
     def players(self) -> list[Player]:
         return list(self._players)
+
+    def expected(self, data: Any, weight: float) -> dict[str, float]:
+        """What a run whose only G term this is, at the constant ``weight`` λ, should reach: for
+        data of one Gaussian N(m, σ²), the optimum's std σ/√(1+λ) (``optimum_std``, under the
+        RKL loss); {} for other data or λ ≤ −1. A scorer records it beside the samples' std."""
+        one_gaussian = (len(getattr(data, "centers", ())) == 1
+                        and getattr(data, "halfwidth", 0) is None)
+        if not (one_gaussian and weight > -1):
+            return {}
+        return {"optimum_std": optimum_std(data.std, float(weight))}
 
     def score(self, x: Tensor) -> Tensor:
         """S(x) (B, F) for flattened x (B, F): the data's closed form, or the denoiser's."""

@@ -2,7 +2,7 @@
 
 Config ``optim.g`` and ``optim.d`` choose one per player, e.g. ``{kind: adam, lr: 2e-4,
 betas: [0.5, 0.999]}``. ``thermogan list`` prints the registry; ``sgld`` is Langevin's
-(METHODS.md §4).
+(docs/langevin.md).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def sgld(params: Params, lr: float = 1e-3, temperature: float = 1.0,
          ema_decay: float = 0.99, batch_size: int | None = None,
          variance: Literal["per_example", "microbatch"] = "per_example", microbatches: int = 8,
          chunk: int | None = None) -> SGLD:
-    """Langevin dynamics (Welling & Teh 2011) with the noise modes of METHODS.md §4: ``isotropic``
+    """Langevin dynamics (Welling & Teh 2011) and the noise modes of docs/langevin.md: ``isotropic``
     (Σ = 2εT), ``covariance`` (Σ = 2εT·I_t, the paper's) or ``ccadl`` (Σ = 2εT − ε²I_t/B, needs
     ``batch_size``); I_t averages (``running`` or ``ema``) the per-example gradient variance the
     trainer hands in with ``set_variance``. ``prior_std`` is σ_p·sqrt(N) (None: no prior). The

@@ -1,7 +1,7 @@
-"""Stochastic gradient Langevin dynamics with covariance-controlled noise (METHODS.md §4).
+"""Stochastic gradient Langevin dynamics with covariance-controlled noise (docs/langevin.md).
 
 Welling & Teh (2011) SGLD, as the Langevin-stabilised GAN uses it for D (its eq. 10), with the
-three noise modes of METHODS.md §4. torch minimises a batch-mean loss ``L``, so one step is::
+three noise modes of docs/langevin.md. torch minimises a batch-mean loss ``L``, so one step is::
 
     θ ← θ − ε (∇L + θ / prior_std²) + ξ,      ξ ~ N(0, Σ)
 

@@ -1,4 +1,4 @@
-"""Per-example gradient variance ``V`` for :class:`thermogan.optim.sgld.SGLD` (METHODS.md §4).
+"""Per-example gradient variance ``V`` for :class:`thermogan.optim.sgld.SGLD` (docs/langevin.md).
 
 ``loss_fn(model(inputs[0]), *inputs[1:]) -> (B,)`` per-example losses: ``inputs`` is a tuple whose
 first entry is the model's input and whose other entries (labels, targets, ...) are passed on to

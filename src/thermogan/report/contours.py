@@ -1,6 +1,6 @@
 """D's contour lines over G's samples at three points of training, and an SGLD D's noise level
 over time: the Langevin-stabilised GAN's Fig. 1 (samples with the discriminator's lines after
-20k, 40k and 60k iterations, and the covariance-controlled noise falling; METHODS.md §4).
+20k, 40k and 60k iterations, and the covariance-controlled noise falling; docs/langevin.md).
 
 Read from a run's periodic snapshots of 2-D data (``eval.snapshot_every``; each holds D's logits
 on a grid, ``snapshots.d_on_grid``) and its metrics.jsonl (``d_noise_std``, ``d_sqrt_variance``,

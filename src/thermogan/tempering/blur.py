@@ -1,5 +1,5 @@
 """Coarse-graining: a Gaussian blur of real and generated images before D (the Langevin-stabilised
-GAN's A_σ, its eq. 9; METHODS.md §4).
+GAN's A_σ, its eq. 9; docs/langevin.md).
 
 Math (``blurred``): a separable, normalised Gaussian kernel of standard deviation σ *pixels*
 (not StyleGAN3's half-width at half-maximum), radius ⌈3σ⌉, applied along rows then columns with

@@ -68,7 +68,7 @@ def constant_controller(value: float = 0.0) -> ConstantController:
 class Adaptive(Controller):
     """Adaptive temperature, the way StyleGAN2-ADA sets its augmentation strength (Karras et al.
     2020, "Training Generative Adversarial Networks with Limited Data", §3) and Diffusion-GAN its
-    diffusion length (METHODS.md, "Related methods").
+    diffusion length (Wang et al. 2023; docs/adaptive.md).
 
     A heat u ∈ [0, 1] is moved every ``interval`` D steps by ``sign(r − target)·Δ``, where r is
     the mean of E[sign D(real as seen)] over those steps (the overfitting heuristic r_t of ADA:

@@ -15,8 +15,8 @@ By default both ends of the cooling are trained (levels ``geomspace(β_1, β_K, 
 gradient of the GAN objective, on top of the annealing. Like the generator, it descends
 V = E[log D(x_β)] + E[log(1 − D(G(z)))]: an offset δ, with σ = max(σ_schedule + δ, 0), takes one
 step of ``coupling_lr`` per training step along −∂V/∂δ (with D fixed, after D's step). This is our
-reading of the paper's coupled system (its eq. 8 with the sign of METHODS.md §2), a variant to
-study: it can settle on the wrong equilibrium. V's real term is the configured loss's
+reading of the paper's coupled system (its eq. 8 with the sign docs/dynamics.md explains), a
+variant to study: it can settle on the wrong equilibrium. V's real term is the configured loss's
 (``AdversarialLoss.real_term``), so the coupling ascends D's loss on heated data whatever the
 loss; LSGAN, whose real term can be ascended either way, is refused. The coupling is a player
 (``Coupling``) with its own random stream.

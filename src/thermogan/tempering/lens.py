@@ -2,11 +2,11 @@
 real data, with its own parameters and optimizer.
 
 D sees ``{L(X), G(Z)}``. The lens minimises ``λ(t)·L_adv + ‖X − L(X)‖²`` (squared error summed
-over each sample's entries, averaged over the batch, as METHODS.md §3 reads the paper; ``recon:
+over each sample's entries, averaged over the batch: the paper's norm read literally; ``recon:
 mean`` averages over the entries instead, which makes the reconstruction term as many times
 weaker as a sample has entries), where ``L_adv`` is the configured loss's fake term on the lensed
 real batch (``AdversarialLoss.fake_term``: D's loss were L(X) labelled fake), so the lens moves
-the data towards what D calls fake. Per GAN variant (METHODS.md §3):
+the data towards what D calls fake. Per GAN variant (the paper's §2 and App. A.1):
 
 - GAN (minimax, non-saturating): ``−log(1 − D(L(X)))``, i.e. softplus of D's logit, as the paper;
 - WGAN, WGAN-GP: ``D(L(X))``, as the paper;
@@ -157,10 +157,10 @@ class Lens(Tempering):
 
         ``weight`` is λ(t): a number (fixed λ, e.g. 1 for the paper's Fig. 4), a schedule or a
         controller; default ``{kind: sine_decay, horizon: 10000}`` (the paper gives K = 10⁴ and
-        10⁵; METHODS.md §3); an adaptive λ (``{kind: adaptive}``) runs between 0 and 1 and,
-        unless it names its own ceiling, is 0 from where that default reaches 0 (10,000 steps).
-        ``width`` is the lens's channels (images) or units (vectors). ``recon`` reduces each
-        sample's squared error by ``sum`` (METHODS.md §3) or ``mean`` over its entries.
+        10⁵ in different places; docs/lens.md); an adaptive λ (``{kind: adaptive}``) runs between 0
+        and 1 and, unless it names its own ceiling, is 0 from where that default reaches 0
+        (10,000 steps). ``width`` is the lens's channels (images) or units (vectors). ``recon``
+        reduces each sample's squared error by ``sum`` (the paper's) or ``mean`` over its entries.
         """
         if width < 1 or blocks < 0:
             raise ValueError(f"width={width}, blocks={blocks}: need width >= 1 and blocks >= 0")

@@ -1,5 +1,5 @@
 """The variance of D's per-example gradients, for an optimizer that asks for it (an SGLD D with
-covariance-controlled noise, METHODS.md §4).
+covariance-controlled noise, docs/langevin.md).
 
 An example of D's loss is a pair: a real sample and a generated one, with the loss
 ``real_term(D(x_i)) + fake_term(D(x̃_i))``, whose mean over the batch is D's adversarial loss

@@ -7,7 +7,7 @@ together: their parameters are stacked along a leading member axis
 layers, ``train/batched.py``; other networks under ``vmap`` of ``functional_call``), and one
 optimizer steps the stacked parameters. Adam's, SGD's and SGLD's
 updates are elementwise, so one optimizer over stacked parameters is S independent optimizers,
-given the two things SGLD (METHODS.md §4) takes per member: its noise, drawn from the member's own
+given the two things SGLD (docs/langevin.md) takes per member: its noise, from the member's own
 "optim.d" (or "optim.g") stream, one ``randn`` per parameter in parameter order as its single run
 draws it (``SGLD.generator`` as a sequence of generators), and, with covariance or ccadl noise,
 the variance of the per-example gradients of the member's own batch. That comes from the D step's
