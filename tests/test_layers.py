@@ -19,7 +19,7 @@ LAYERS = [
     {"tempering", "objectives", "optim", "nets", "metrics"},
     {"step"},
     {"data"},
-    {"schedules", "errors", "jsonio", "provenance"},
+    {"schedules", "errors", "jsonio", "atomic", "provenance"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
