@@ -1,4 +1,4 @@
-"""Variational annealing's exactness check, across seeds (issue [9]; Chen et al. 2019).
+"""Variational annealing's exactness check, across seeds (issue [9]; Tao et al. 2019).
 
 ``configs/va_gauss1d.yaml``: data N(1, 1), an affine G, the RKL-GAN, a static score regulariser
 λ. The optimum is ρ* ∝ μ^(1+λ) = N(1, 1/(1+λ)). For λ ∈ {−0.5, 1, 3} and both score sources

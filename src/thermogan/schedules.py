@@ -291,7 +291,7 @@ class _LinearPreset(_Preset):
 class PMA(_LinearPreset):
     """Variational annealing's PMA: λ from −bound up to 0 at ``fraction`` of ``total_steps``.
 
-    The authors' "positive" refers to their l = −λ (Chen et al. 2019, code); in our convention
+    The authors' "positive" refers to their l = −λ (Tao et al. 2019, code); in our convention
     it broadens the target (ρ* ∝ μ^(1+λ) with λ < 0) early and anneals to the data.
     """
 

@@ -1,6 +1,6 @@
 """Scoring a sampler against an unnormalised density μ ∝ exp(−U), normalised on a grid.
 
-The protocol of learning from an energy (Chen et al. 2019, "Variational Annealing of GANs: A
+The protocol of learning from an energy (Tao et al. 2019, "Variational Annealing of GANs: A
 Langevin Perspective", Fig. 6; energies of Rezende & Mohamed 2015): a square window [low, high]²
 cut into cells × cells cells.
 

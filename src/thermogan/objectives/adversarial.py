@@ -12,7 +12,7 @@ discriminator loss is ``mean(real_term) + mean(fake_term)``, the generator loss 
 - ``wgan`` / ``wgan-gp`` (Arjovsky et al. 2017; Gulrajani et al. 2017): real −h, fake h; G: −h.
   ``wgan-gp`` adds a gradient penalty of weight 10 by default (``objectives/penalties.py``).
 - ``hinge`` (Lim & Ye 2017): real relu(1 − h), fake relu(1 + h); G: −h.
-- ``rkl`` (variational annealing, Chen et al. 2019): D = −exp(h), V = E_μ[D(x)] + E_ρ[log(−D(x'))]
+- ``rkl`` (variational annealing, Tao et al. 2019): D = −exp(h), V = E_μ[D(x)] + E_ρ[log(−D(x'))]
   = −E_μ[e^{h_r}] + E_ρ[h_f]; D maximises V (real term e^h, fake term −h), G minimises it (h).
 
 log D = −softplus(−h) and log(1 − D) = −softplus(h), so the sigmoid losses stay finite for any

@@ -2,7 +2,7 @@
 
 Trained to undo N(0, σ²) noise, r(x̃) ≈ E[x | x̃], and by Tweedie's formula (Alain & Bengio 2014;
 Vincent 2011) ``(r(x) − x)/σ²`` estimates ∇ₓ log p_σ(x), the score of the data convolved with
-the noise, which tends to the data's score as σ → 0. Variational annealing (Chen et al. 2019)
+the noise, which tends to the data's score as σ → 0. Variational annealing (Tao et al. 2019)
 uses it where the data's density is unknown: in data space, or on D's penultimate features
 (their code: σ = 1, on real features, detached).
 """

@@ -1,5 +1,5 @@
 """The free energy's G terms, for learning from an unnormalised density μ_β ∝ exp(−βU)
-(Chen et al. 2019, "Variational Annealing of GANs: A Langevin Perspective", Fig. 6).
+(Tao et al. 2019, "Variational Annealing of GANs: A Langevin Perspective", Fig. 6).
 
 G minimises the free energy F_β(ρ) = E_ρ[log ρ] + β E_ρ[U], whose minimiser is μ_β. The entropy
 needs a density-ratio critic: D separates G's samples from a tractable reference q (the energy

@@ -3,7 +3,7 @@
 The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands the
 discriminator to factories that take ``discriminator``); config ``regulariser`` is one or a list
 of ``{kind: NAME, weight: NUMBER, SCHEDULE OR CONTROLLER, ...options}``. ``score``: variational
-annealing's score regulariser (Chen et al. 2019, ``objectives/variational.py``); ``energy`` and
+annealing's score regulariser (Tao et al. 2019, ``objectives/variational.py``); ``energy`` and
 ``reference``: the free energy's terms for learning from an unnormalised density
 (``objectives/free_energy.py``).
 """

@@ -1,4 +1,4 @@
-"""Variational annealing's score regulariser (Chen et al. 2019, "Variational Annealing of GANs:
+"""Variational annealing's score regulariser (Tao et al. 2019, "Variational Annealing of GANs:
 A Langevin Perspective"), a G term.
 
 G minimises ``V(ρ, D) − λ·E_ρ[log μ]``; with the RKL loss the optimum is ρ* ∝ μ^(1+λ): λ > 0

@@ -1,5 +1,5 @@
 """Figures of a sampler against an unnormalised density: the target exp(−U) as an image (grey)
-with the samples on it (red), as the variational-annealing slides' Fig. 6 shows them (Chen et al.
+with the samples on it (red), as the variational-annealing slides' Fig. 6 shows them (Tao et al.
 2019; energies of Rezende & Mohamed 2015).
 """
 
