@@ -170,3 +170,13 @@ def test_a_members_footprint_counts_its_state_and_activations(tiny_config):
     assert memory >= 5 * params["G"] + 4 * params["D"] + 2 * 4 * cfg.train.batch_size * (
         widths["G"] + 2 * widths["D"])
     assert trainer.rngs["latents"].get_state().equal(rng_before)  # the probe drew nothing
+
+
+def test_check_makes_a_starts_checks_and_writes_nothing(tiny_config, tmp_path, monkeypatch,
+                                                        capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(tiny_config), "--check", "--out", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.startswith("ready: tiny, G ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
+    assert main(["train", str(tiny_config), "--check", "model.z_dmi=3"]) == 2
+    assert "did you mean 'model.z_dim'" in capsys.readouterr().err

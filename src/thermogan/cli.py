@@ -37,6 +37,8 @@ def _train(args: argparse.Namespace) -> None:
     from thermogan.train import distributed
 
     _check_out_folder(args.out)
+    if args.check:
+        return _check(args)
     sweep = args.seeds is not None or args.resume is not None and runs.member_dirs(args.resume)
     if sweep and distributed.launched():
         raise UsageError("torchrun trains one run with several processes; train a seed sweep "
@@ -45,6 +47,15 @@ def _train(args: argparse.Namespace) -> None:
         _train_seeds(args) if sweep else _train_one(args)
     finally:
         distributed.shutdown()
+
+
+def _check(args: argparse.Namespace) -> None:
+    """``train --check``: the checks of a start, and nothing else."""
+    from thermogan.experiment import config, runs
+
+    if args.resume is not None or args.config is None:
+        raise UsageError("--check takes a CONFIG (and overrides), not --resume")
+    print(runs.check(config.load(args.config, args.overrides), args.device))
 
 
 def _train_one(args: argparse.Namespace) -> None:
@@ -520,6 +531,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
     t.add_argument("--device", help="auto | cpu | cuda (default: the config's)")
     _add_threads(t)
+    t.add_argument("--check", action="store_true", help="check the config, its parts, data and "
+                   "scorer as a start would, then stop: nothing is trained or written (e.g. "
+                   "before torchrun, whose processes would each report a bad key)")
     t.add_argument("--seeds", metavar="SEEDS", help="train once per seed (e.g. 0-31 or 0,3,5) "
                    "into RUN_DIR/seed<N>/, as one ensemble when the config allows")
     t.set_defaults(func=_train)

@@ -120,6 +120,18 @@ def start(cfg: ExperimentConfig, run_dir: Path,
         return trainer, _fit(trainer, cfg, run_dir, scorer, resumed=False)
 
 
+def check(cfg: ExperimentConfig, device: str | None = None) -> str:
+    """Every check ``start`` makes before it writes (the config, its components, the data, the
+    scorer), without training or writing anything; returns a line saying what would train."""
+    cfg = cfg.with_fixed_schedules()
+    trainer = build_trainer(cfg, resolve_device(device or cfg.device))
+    run_scorer(cfg)
+    sizes = [sum(p.numel() for p in net.parameters()) for net in (trainer.G, trainer.D)]
+    return (f"ready: {cfg.name}, G {sizes[0]:,} and D {sizes[1]:,} parameters, "
+            f"{cfg.train.steps:,} steps of batch {cfg.train.batch_size} on {trainer.device}; "
+            "nothing was written")
+
+
 def _check_free(run_dir: Path) -> None:
     if latest_checkpoint(run_dir).exists():
         raise ThermoganError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
