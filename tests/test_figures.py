@@ -163,6 +163,23 @@ def test_level_panel_is_one_panel_per_level_snapshot(tmp_path, saved, dim):
     assert level_panel(tmp_path / "elsewhere") is None
 
 
+def test_points_keep_their_shape_and_the_run_its_name(tmp_path, saved):
+    """A circle stays a circle (one unit as long on both axes), and the figure carries the name
+    the run's config gives (reports use it), not its folder's."""
+    write_shots(tmp_path / "figures" / "levels", level_shots(2))
+    fig = figure_of(saved, level_panel(tmp_path, cols=3, title="ring8_betagan"))
+    assert fig.get_suptitle().startswith("ring8_betagan: ")
+    assert all(ax.get_aspect() == 1.0 for ax in panels_of(fig))
+
+
+def test_a_run_without_tempering_draws_no_levels(tiny_config, tmp_path):
+    from thermogan.cli import main
+
+    assert main(["train", str(tiny_config), "--out", str(tmp_path / "run"),
+                 "train.steps=20"]) == 0
+    assert sorted(p.name for p in (tmp_path / "run" / "figures").iterdir()) == ["samples.png"]
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_level_panel_explains_itself(tmp_path, saved, dim):
     write_shots(tmp_path / "figures" / "levels", level_shots(dim))

@@ -187,3 +187,12 @@ def test_an_image_run_sends_grids_to_tensorboard_and_its_report_shows_each_metri
     for src in Page(html.read_text()).images:
         _decoded(src)
     assert "feature_network = thermogan MNIST CNN" in html.read_text()  # fd_mnist's own record
+
+
+def test_curves_spanning_decades_are_read_on_a_log_axis():
+    from thermogan.report.html import spans_decades
+
+    assert spans_decades(np.array([0.0, 0.1, 10.0, 2650.0]))  # β from uniform to a cold end
+    assert not spans_decades(np.array([0.1, 10.0]))  # two decades exactly: linear
+    assert not spans_decades(np.array([-1.0, 0.5, 500.0]))  # a loss that crosses 0
+    assert not spans_decades(np.array([0.0, 0.0]))

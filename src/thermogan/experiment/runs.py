@@ -262,7 +262,9 @@ def callbacks(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
         return []
     t, ev = cfg.train, cfg.eval
     image = trainer.data.is_image
-    out: list[Any] = [level_snapshots(run_dir, t.steps, n=36 if image else 1000, seed=ev.seed)]
+    out: list[Any] = []
+    if len(trainer.temperings):  # without a tempering, there are no levels to show
+        out.append(level_snapshots(run_dir, t.steps, n=36 if image else 1000, seed=ev.seed))
     if t.tensorboard:  # None where TensorBoard is not installed
         live = live_figures(run_dir, live_every(cfg), t.steps, n=36 if image else 500,
                             seed=ev.seed, resume_step=trainer.step if resumed else None)
@@ -302,8 +304,8 @@ def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: Mnist
     summary["train_seconds"] = seconds
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
-    level_panel(run_dir)
-    snapshot_panel(run_dir)
+    level_panel(run_dir, title=cfg.name)
+    snapshot_panel(run_dir, cfg.name)
     contour_panel(run_dir)
     for controller in trainer.controllers:
         if isinstance(controller, Adaptive):

@@ -170,6 +170,17 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+#: Line styles of the runs' curves, in turn
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def spans_decades(values: np.ndarray) -> bool:
+    """Whether values >= 0 span more than two decades where they are positive (β from 0.1 to
+    2,650, a level that starts at 0): such a curve is read on a log axis."""
+    positive = values[values > 0]
+    return bool(values.min() >= 0 and positive.size and positive.max() > 100 * positive.min())
+
+
 def _curves(runs: Sequence[RunView]) -> list[Picture]:
     """One figure per key logged in metrics.jsonl (losses, levels, steps/s), a line per run."""
     logs = [read_log(run.run_dir) for run in runs]  # each run's metrics.jsonl, read once
@@ -180,19 +191,21 @@ def _curves(runs: Sequence[RunView]) -> list[Picture]:
         fig = Figure(figsize=(4.4, 2.8), layout="constrained")
         ax = fig.add_subplot()
         shown = []
-        for run, rows in zip(runs, logs):
+        for i, (run, rows) in enumerate(zip(runs, logs)):
             steps, values = series(rows, key)
             finite = np.isfinite(values)
-            if finite.any():
-                ax.plot(steps[finite], values[finite], lw=1, label=run.label)
+            if finite.any():  # a dash of its own, so that equal curves do not hide each other
+                ax.plot(steps[finite], values[finite], lw=1.2, alpha=0.85, label=run.label,
+                        ls=LINE_STYLES[i % len(LINE_STYLES)])
                 shown.append(values[finite])
         if not shown:  # only infinite values: nothing to draw
             continue
-        every = np.concatenate(shown)
-        if every.min() > 0 and every.max() > 100 * every.min():
-            ax.set_yscale("log")
+        title = key
+        if spans_decades(np.concatenate(shown)):
+            ax.set_yscale("log", nonpositive="mask")
+            title += " (log scale; zeros not drawn)" if min(map(np.min, shown)) == 0 else ""
         ax.set_xlabel("training step", fontsize=8)
-        ax.set_title(key, fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

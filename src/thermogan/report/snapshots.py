@@ -198,6 +198,8 @@ def _draw_points(ax: Axes, shot: dict[str, np.ndarray], limits: list[tuple[float
     for k, (axis, (lo, hi)) in enumerate(zip("xyz", limits)):
         getattr(ax, f"set_{axis}lim")(lo, hi)
         getattr(ax, f"set_{axis}label")(f"x{k + 1}", fontsize=7, labelpad=pad)
+    if len(limits) == 2:  # a circle stays a circle: one unit is as long on both axes
+        ax.set_aspect("equal", adjustable="box")
     ax.tick_params(labelsize=6, pad=0 if len(limits) == 3 else 2)
 
 
@@ -226,7 +228,7 @@ def point_panels(shots: list[dict[str, np.ndarray]], out: Path, titles: list[str
     across = min(cols, len(shots))
     rows = math.ceil(len(shots) / across)
     width = max(2.6 * across, 6.0)
-    height = 2.7 * rows + 0.3 * bool(title) + footer_height(caption, width, legend=True)
+    height = 2.9 * rows + 0.3 * bool(title) + footer_height(caption, width, legend=True)
     fig = Figure(figsize=(width, height), layout="constrained")
     for i, (shot, name) in enumerate(zip(shots, titles)):
         ax = fig.add_subplot(rows, across, i + 1, projection="3d" if len(limits) == 3 else None)
@@ -279,9 +281,10 @@ def snapshot_rows(rows: list[tuple[str, list[dict[str, np.ndarray]], str]], path
     return save_figure(fig, path, dpi=110)
 
 
-def snapshot_panel(run_dir: str | Path) -> Path | None:
+def snapshot_panel(run_dir: str | Path, title: str | None = None) -> Path | None:
     """``figures/snapshots.png``: generated samples (top) over what D saw (bottom), by step; for
-    vector data, one panel per snapshot of what D saw against the samples.
+    vector data, one panel per snapshot of what D saw against the samples, titled with ``title``
+    (by default the run directory's name).
 
     For a lens these are G(z) and L(x) as training goes (Sajjadi et al. 2018, Fig. 1 and 4).
     None when the run took no periodic snapshots.
@@ -292,7 +295,8 @@ def snapshot_panel(run_dir: str | Path) -> Path | None:
     out = Path(run_dir) / "figures" / "snapshots.png"
     lensed = not math.isnan(float(shots[0]["weight"]))
     if shots[0]["real"].ndim != 4:
-        return _vector_snapshots(shots, out, Path(run_dir).resolve().name, lensed)
+        name = title if title is not None else Path(run_dir).resolve().name
+        return _vector_snapshots(shots, out, name, lensed)
     return snapshot_rows([("generated G(z)", shots, "fake"),
                           ("lensed data L(x)" if lensed else "what D saw as real", shots, "real")],
                          out)
