@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -170,21 +171,82 @@ def _write_points(data: Any, samples: Any, out: Path, title: str) -> None:
     data_vs_samples(real, samples, out, f"{title}, {len(samples)} samples")
 
 
-def _bench_modes(args: argparse.Namespace) -> None:
-    from thermogan.bench.modes import bench_modes
+def _bench(args: argparse.Namespace) -> None:
+    """A bench of the registry, or a study file: its protocol from the options, then the run."""
+    from thermogan.bench import engine, study
 
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be >= 1")
-    table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps,
-                        _executor(args),
-                        args.methods.split(",") if args.methods else None,
-                        tuple(args.datasets.split(",")))
+    executor = _executor(args)  # a missing Ray fails before anything is planned
+    bench = args.declared if args.command == "bench" else study.bench(study.read(args.file))
+    table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick)
     print(table)
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
+    print(f"wrote {', '.join(str(f) for f in files)}")
     if args.html is not None:
         from thermogan.report.html import bench_report
 
-        print(f"report: {bench_report(args.out, args.html, 'thermogan bench modes')}")
+        title = f"thermogan {args.command} {bench.name}"
+        print(f"report: {bench_report(args.out, args.html, title)}")
+
+
+def _protocol(bench: Any, args: argparse.Namespace) -> Any:
+    """The bench's protocol (its quick preset with --quick) with the options given; a number
+    must be > 0."""
+    import dataclasses
+
+    changes = {}
+    for f in dataclasses.fields(bench.protocol):
+        if f.name not in vars(args):
+            continue
+        value = getattr(args, f.name)
+        if isinstance(value, (int, float)) and value <= 0:
+            raise UsageError(f"{_flag(f)} {value}: must be > 0")
+        changes[f.name] = value
+    return dataclasses.replace(bench.quick if args.quick else bench.protocol, **changes)
+
+
+def _flag(f: Any) -> str:
+    return f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+
+
+def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
+                       quick: Any = None) -> None:
+    """One option per field of a bench's protocol (``metadata``: help, flag, choices, cli=False),
+    its defaults (full and quick) in its help; a tuple is comma-separated."""
+    import dataclasses
+
+    hints = typing.get_type_hints(protocol_type)
+    for f in dataclasses.fields(protocol_type):
+        if not f.metadata.get("cli", True):
+            continue
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # int | None: an int
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        convert = _list_of(typing.get_args(kind)[0]) if typing.get_origin(kind) is tuple else kind
+        text = f.metadata.get("help", "")
+        if full is not None:
+            said = [f"default {_said(getattr(full, f.name))}"]
+            if getattr(quick, f.name) != getattr(full, f.name):
+                said.append(f"quick {_said(getattr(quick, f.name))}")
+            text += f" ({', '.join(said)})"
+        parser.add_argument(_flag(f), dest=f.name, type=convert, default=argparse.SUPPRESS,
+                            choices=f.metadata.get("choices"), help=text,
+                            **({"action": "append"} if f.metadata.get("append") else {}))
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "all"
+    return "the config's" if value is None else str(value)
+
+
+def _list_of(kind: type) -> Any:
+    """A comma-separated option's parser: words, or numbers (``--levels 2,5,10``)."""
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            return tuple(kind(v.strip()) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers"
+                                             ) from None
+    return parse
 
 
 def _bench_oscillation(args: argparse.Namespace) -> None:
@@ -298,6 +360,18 @@ def _add_executor_args(bench: argparse.ArgumentParser) -> None:
                        "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
                        "share this filesystem), or on one started here: local (pip install "
                        "'thermogan[ray]')")
+
+
+def _add_run_args(parser: argparse.ArgumentParser, out: str, full: Any = None,
+                  quick: Any = None) -> None:
+    """Every bench's --quick, --out, --html, --workers and --ray."""
+    preset = "" if quick is None else ": " + ", ".join(
+        f"{k} {_said(v)}" for k, v in vars(quick).items() if v != getattr(full, k))
+    parser.add_argument("--quick", action="store_true", help="the quick preset" + preset)
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write the results table "
+                        "and figures as one self-contained HTML page")
+    _add_executor_args(parser)
 
 
 def _executor(args: argparse.Namespace) -> Executor:
@@ -476,18 +550,13 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(parser_class=_Parser,
                                                                   dest="bench", required=True)
-    bm = b.add_parser("modes", help="every stabiliser on the ring and grid, across seeds")
-    bm.add_argument("--quick", action="store_true", help="3 seeds of 3,000 steps (minutes)")
-    bm.add_argument("--seeds", type=int, help="seeds per method (default 10, quick 3)")
-    bm.add_argument("--steps", type=int, help="steps per run (default 12,000, quick 3,000)")
-    bm.add_argument("--out", type=Path, default=Path("bench-out/modes"))
-    bm.add_argument("--configs", type=Path, default=Path("configs"))
-    _add_executor_args(bm)
-    bm.add_argument("--methods", help="comma-separated subset of the methods")
-    bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
-    bm.add_argument("--html", type=Path, metavar="FILE", help="also write the results table and "
-                    "figures as one self-contained HTML page")
-    bm.set_defaults(func=_bench_modes)
+    from thermogan.bench.registry import benches
+
+    for name, bench in benches().items():
+        sub_bench = b.add_parser(name, help=bench.help)
+        _add_protocol_args(sub_bench, type(bench.protocol), bench.protocol, bench.quick)
+        _add_run_args(sub_bench, f"bench-out/{name}", bench.protocol, bench.quick)
+        sub_bench.set_defaults(func=_bench, declared=bench)
     bo = b.add_parser("oscillation", help="fd_mnist oscillation against annealing levels K "
                       "(the nonstationary-GAN paper's Fig. 5)")
     bo.add_argument("--quick", action="store_true", help="K = 2, 10; 1 seed of 2,000 steps")
@@ -562,6 +631,15 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bd)
     bd.add_argument("--out", type=Path, default=Path("bench-out/density"))
     bd.set_defaults(func=_bench_density)
+
+    st = sub.add_parser("study", help="a study file: data sets × methods (configs and "
+                        "overrides) × seeds, with the table, statistics and figures of a bench")
+    st.add_argument("file", type=Path, metavar="FILE.yaml")
+    from thermogan.bench.study import Protocol
+
+    _add_protocol_args(st, Protocol)
+    _add_run_args(st, "bench-out/study")
+    st.set_defaults(func=_bench)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(parser_class=_Parser, dest="experiment", required=True)

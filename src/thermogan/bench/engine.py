@@ -1,0 +1,352 @@
+"""One runner for every bench: a bench is a declaration (``Bench``), the runner does the rest.
+
+A bench names its protocol (a frozen dataclass whose fields are its command-line options, and a
+quick preset of it), its plan (the jobs: a config, overrides, a seed, a run folder, and the
+labels of the table row the run belongs to), the columns of its table and, only where it has
+them, its own figures, extra table lines and per-run record. ``run`` then
+
+1. plans and checks every job before anything trains (``pool.check_plan``),
+2. trains the jobs on the executor's processes or Ray tasks (``pool.Executor``): the seeds of a
+   row whose run folders are ``.../seed<N>`` train as one seed ensemble where the config's
+   parts allow (``experiment/seeds.py``), the others run by run; finished runs are reused and
+   counted by the code that trained them (``origin.trained_by``),
+3. aggregates each row over its seeds: mean ± standard error, a 95 % bootstrap interval, and a
+   test against the bench's baseline row with Holm's correction over the table
+   (``metrics/stats.py``),
+4. writes results.md, results.json, the bench's figures and, asked for, the HTML page.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thermogan.bench import origin
+from thermogan.bench.pool import Executor, check_plan
+from thermogan.jsonio import write_json
+from thermogan.metrics import stats
+from thermogan.metrics.summary import mean_se, plus_minus
+
+Labels = tuple[tuple[str, Any], ...]  # (("data", "ring8"), ("method", "β-GAN")): a table row
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a bench: its row's labels, seed, config, overrides and run folder."""
+
+    labels: Labels
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric of the table, mean ± SE over a row's seeds, ``scale`` times the run's value;
+    ``of``: a key of the runs' scoring protocol printed after it (``7.50 ± 0.30 / 8``);
+    ``spread=False``: the mean alone; ``tested``: compared with the baseline row."""
+
+    key: str
+    title: str
+    fmt: str = ".3f"
+    scale: float = 1.0
+    of: str | None = None
+    spread: bool = True
+    tested: bool = True
+
+
+WALL = Column("wall_s", "wall time (s)", ".0f", tested=False)
+
+
+def scored(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
+    """A run's record by default: its training time, final metrics and scoring protocol."""
+    return {"wall_s": summary.get("train_seconds", math.nan), **summary["metrics"],
+            "protocol": summary["protocol"]}
+
+
+def _no_figures(results: list[dict[str, Any]], out: Path, p: Any) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields
+    are the options: ``metadata`` may give ``help``, ``flag``, ``choices`` and ``cli=False``),
+    ``quick`` its quick preset; ``plan(p, out)`` the jobs; ``header(p, label, results, ran)``
+    the table's opening paragraph (``ran``: where and how long); ``columns`` the metrics (None:
+    every number the runs report), ``wall`` the time column; ``result(job, summary)`` a run's
+    record (a module-level function: workers import it); ``baseline``: (label, value) of the
+    row each row is tested against, on the same other labels; ``paired``: the rows' seeds share
+    initial weights; ``figures(results, out, p)``, ``more(results)`` (markdown lines after the
+    table) and ``record(p)`` (the protocol in results.json) where it has them; ``transient``:
+    per-run keys kept out of results.json."""
+
+    name: str
+    help: str
+    protocol: Any
+    quick: Any
+    plan: Callable[[Any, Path], list[Job]]
+    header: Callable[[Any, str, list[dict[str, Any]], str], str]
+    columns: tuple[Column, ...] | None
+    result: Callable[[Job, dict[str, Any]], dict[str, Any]] = scored
+    baseline: tuple[str, Any] | None = None
+    paired: bool = False
+    figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = _no_figures
+    more: Callable[[list[dict[str, Any]]], list[str]] | None = None
+    record: Callable[[Any], dict[str, Any]] = asdict
+    transient: tuple[str, ...] = ()
+    wall: Column = WALL
+    label: Callable[[Any, bool], str] = field(default=lambda p, quick: "quick" if quick
+                                              else "reduced")
+
+
+def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
+        quick: bool = False) -> tuple[str, list[Path]]:
+    """Plan, train, aggregate and write a bench; returns its table and the files written."""
+    jobs = bench.plan(p, out)
+    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results = train(bench, jobs, executor)
+    ran = f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all"
+    trained = origin.trained_by(job.run_dir for job in jobs)
+    label = bench.label(p, quick)
+    text = write(bench, results, out, bench.header(p, label, results, ran) + origin.note(trained),
+                 {"trained_by": trained, **bench.record(p), "label": label, "quick": quick})
+    return text, [out / "results.md", out / "results.json", *bench.figures(results, out, p)]
+
+
+def write(bench: Bench, results: list[dict[str, Any]], out: Path, header: str,
+          protocol: dict[str, Any]) -> str:
+    """results.md and results.json of the runs' records; returns the table."""
+    columns = table_columns(bench, results)
+    rows = aggregate(bench, columns, results)
+    text = markdown(bench, columns, rows, results, header)
+    (out / "results.md").write_text(text)
+    runs = [{k: v for k, v in r.items() if k not in bench.transient} for r in results]
+    write_json({"protocol": protocol, "summary": rows, "runs": runs}, out / "results.json")
+    return text
+
+
+# -- training ---------------------------------------------------------------------------------
+
+Unit = Job | tuple[Job, ...]
+
+
+def train(bench: Bench, jobs: list[Job], executor: Executor) -> list[dict[str, Any]]:
+    """Every job's record, in plan order (then seed): the seeds that ensembles support as one
+    unit, the others one unit per run."""
+    together, alone, reasons = ensemble_groups(jobs)
+    for row, reason in reasons.items():
+        print(f"bench {bench.name}: {row} trains run by run: {reason}")
+    units: list[Unit] = [*together, *alone]
+    done = executor.map(_run_unit, [(bench.result, u) for u in units], f"bench {bench.name}")
+    order = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
+    return sorted((r for batch in done for r in batch),
+                  key=lambda r: (order[_labels_of(r, jobs[0].labels)], r["seed"]))
+
+
+def _labels_of(record: dict[str, Any], like: Labels) -> Labels:
+    return tuple((key, record[key]) for key, _ in like)
+
+
+def run_record(result: Callable, job: Job, summary: dict[str, Any]) -> dict[str, Any]:
+    return {**dict(job.labels), "seed": job.seed, **result(job, summary)}
+
+
+def _run_unit(task: tuple[Callable, Unit]) -> list[dict[str, Any]]:
+    """One unit on a worker: a job trained (or reused: ``runs.train_or_reuse``), or a tuple of
+    jobs, none begun, trained as one seed ensemble into the folders the runs would use."""
+    from thermogan.experiment import config, runs, seeds
+
+    result, unit = task
+    first = unit[0] if isinstance(unit, tuple) else unit
+    cfg = config.load(first.config, list(first.overrides))
+    if not isinstance(unit, tuple):
+        return [run_record(result, unit, runs.train_or_reuse(cfg, unit.run_dir, unit.device))]
+    done = seeds.start(cfg, first.run_dir.parent, [job.seed for job in unit],
+                       announce=lambda _: None)
+    return [run_record(result, job, summary) for job, (_, summary) in zip(unit, done)]
+
+
+def _sweep_key(job: Job) -> tuple | None:
+    """Jobs of one key train as one seed ensemble: one row, one config and overrides but the
+    seed, run folders ``<folder>/seed<N>``; None for a job outside such a layout."""
+    if job.run_dir.name != f"seed{job.seed}":
+        return None
+    rest = tuple(o for o in job.overrides if o != f"seed={job.seed}")
+    return job.labels, job.config, rest, job.run_dir.parent, job.device
+
+
+def ensemble_groups(jobs: Sequence[Job]) -> tuple[list[tuple[Job, ...]], list[Job],
+                                                  dict[str, str]]:
+    """The groups of jobs that train as seed ensembles, the jobs that train run by run, and for
+    each group of several seeds among them why (``why_alone``), by row ("method on data")."""
+    groups: dict[Any, list[Job]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(_sweep_key(job) or i, []).append(job)
+    together, alone, reasons = [], [], {}
+    for group in groups.values():
+        if len(group) == 1:
+            alone += group
+        elif (reason := why_alone(group)) is not None:
+            alone += group
+            reasons[" on ".join(str(v) for _, v in reversed(group[0].labels))] = reason
+        else:
+            together.append(tuple(group))
+    return together, alone, reasons
+
+
+def why_alone(group: list[Job]) -> str | None:
+    """Why the seeds of one row do not train as one ensemble: a run of theirs has begun
+    (finished runs are reused, the others resume), or the config's parts are not supported
+    (``ensemble.unsupported``); None when they do."""
+    from thermogan.experiment import build, config, runs
+    from thermogan.train.ensemble import unsupported
+
+    if any(runs.latest_checkpoint(job.run_dir).exists() for job in group):
+        return "some of its runs have begun (finished ones are reused, the others resume)"
+    return unsupported(build.build_trainer(config.load(group[0].config,
+                                                       list(group[0].overrides))))
+
+
+# -- the table --------------------------------------------------------------------------------
+
+def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, ...]:
+    """The bench's columns, or every number of the first run's metrics; then the time."""
+    if bench.columns is not None:
+        return (*bench.columns, bench.wall)
+    first = results[0] if results else {}
+    keys = list(first)[list(first).index("seed") + 1:] if first else []
+    numbers = [k for k in keys if k != bench.wall.key and isinstance(first[k], (int, float))
+               and not isinstance(first[k], bool)]
+    return (*(Column(k, k, ".3g") for k in numbers), bench.wall)
+
+
+def aggregate(bench: Bench, columns: tuple[Column, ...],
+              results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per labels, in the records' order: each column's mean and SE over seeds, then
+    the statistics (``compare``)."""
+    groups: dict[Labels, list[dict[str, Any]]] = {}
+    names = _before(results[0], "seed") if results else []
+    for r in results:
+        groups.setdefault(tuple((k, r[k]) for k in names), []).append(r)
+    rows = []
+    for labels, rs in groups.items():
+        row: dict[str, Any] = {**dict(labels), "seeds": len(rs)}
+        for col in columns:
+            row[col.key], row[f"{col.key}_se"] = mean_se([float(r[col.key]) for r in rs])
+        for col in columns:
+            if col.of is not None:
+                row[col.of] = rs[0]["protocol"][col.of]
+        rows.append(row)
+    compare(bench, columns, rows, list(groups.values()))
+    return rows
+
+
+def _before(record: dict[str, Any], key: str) -> list[str]:
+    """The keys that name a record's row: those before ``key`` (``seed`` in a run's record,
+    ``seeds`` in a row)."""
+    keys = list(record)
+    return keys[:keys.index(key)]
+
+
+def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],
+            groups: list[list[dict[str, Any]]]) -> None:
+    """Add to each row, per tested column, the 95 % bootstrap interval of the mean and, where the
+    bench has a baseline row on the same other labels, the test's p-value against it and its
+    Holm-adjusted value over the table's tests."""
+    tested = [c for c in columns if c.tested]
+    tests: list[tuple[dict[str, Any], str, float]] = []
+    for row, rs in zip(rows, groups):
+        for col in tested:
+            row[f"{col.key}_ci"] = list(stats.bootstrap_ci([float(r[col.key]) for r in rs]))
+        base = _baseline(bench, row, rows, groups)
+        if base is None:
+            continue
+        row["baseline"] = bench.baseline[1] if bench.baseline else None
+        for col in tested:
+            a, b = _paired(rs, base, col.key) if bench.paired else (
+                [float(r[col.key]) for r in rs], [float(r[col.key]) for r in base])
+            tests.append((row, col.key, stats.against(a, b, bench.paired)))
+    for (row, key, p), adjusted in zip(tests, stats.holm([p for _, _, p in tests])):
+        row[f"{key}_p"], row[f"{key}_p_holm"] = p, adjusted
+
+
+def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
+              groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+    """The records of the baseline row of ``row`` (None for the baseline itself or none)."""
+    if bench.baseline is None or row.get(bench.baseline[0]) == bench.baseline[1]:
+        return None
+    key, value = bench.baseline
+    wanted = {**{k: v for k, v in row.items() if k in _before(rows[0], "seeds")}, key: value}
+    for other, rs in zip(rows, groups):
+        if all(other.get(k) == v for k, v in wanted.items()):
+            return rs
+    return None
+
+
+def _paired(rs: list[dict[str, Any]], base: list[dict[str, Any]],
+            key: str) -> tuple[list[float], list[float]]:
+    """The values of the seeds both rows have, in seed order."""
+    mine, theirs = ({r["seed"]: float(r[key]) for r in group} for group in (rs, base))
+    seeds = sorted(set(mine) & set(theirs))
+    return [mine[s] for s in seeds], [theirs[s] for s in seeds]
+
+
+def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],
+             results: list[dict[str, Any]], header: str) -> str:
+    """The header, the table (one column per label, seeds, the columns), the bench's own lines,
+    and the statistics."""
+    labels = _before(rows[0], "seeds") if rows else []
+    lines = [header, "", "| " + " | ".join([*labels, "seeds", *(c.title for c in columns)])
+             + " |", "|" + "---|" * (len(labels) + 1 + len(columns))]
+    for r in rows:
+        cells = [str(r[k]) for k in labels] + [str(r["seeds"])] + [_cell(r, c) for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    if bench.more is not None:
+        lines += bench.more(results)
+    return "\n".join(lines + statistics(bench, columns, rows)) + "\n"
+
+
+def _cell(row: dict[str, Any], col: Column) -> str:
+    mean, se = col.scale * row[col.key], col.scale * row[f"{col.key}_se"]
+    text = plus_minus(mean, se if col.spread else math.nan, col.fmt)
+    return f"{text} / {row[col.of]}" if col.of is not None else text
+
+
+def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> list[str]:
+    """The statistics table: per row and tested column, the 95 % bootstrap interval of the mean
+    and, against the baseline row, the test's p-value and its Holm-adjusted value."""
+    tested = [c for c in columns if c.tested]
+    if not rows or not tested:
+        return []
+    labels = _before(rows[0], "seeds")
+    n = sum(f"{c.key}_p" in r and math.isfinite(r[f"{c.key}_p"]) for r in rows for c in tested)
+    test = stats.WILCOXON if bench.paired else stats.MANN_WHITNEY
+    against = (f"against the row of {bench.baseline[0]} {bench.baseline[1]!s} on the same "
+               f"{', '.join(k for k in labels if k != bench.baseline[0]) or 'table'}: {test}"
+               f"{', paired by seed' if bench.paired else ''}, two-sided, with Holm's "
+               f"correction over the table's {n} tests" if bench.baseline else "no baseline row")
+    lines = ["", f"Statistics over seeds: 95 % percentile bootstrap interval of the mean "
+             f"({stats.RESAMPLES:,} resamples); p {against}.", "",
+             "| " + " | ".join([*labels, "metric", "95 % interval", "p", "p (Holm)"]) + " |",
+             "|" + "---|" * (len(labels) + 4)]
+    for r in rows:
+        for c in tested:
+            lo, hi = (c.scale * v for v in r[f"{c.key}_ci"])
+            interval = f"[{lo:{c.fmt}}, {hi:{c.fmt}}]" if math.isfinite(lo) else "–"
+            p = [_p(r.get(f"{c.key}_{s}")) for s in ("p", "p_holm")]
+            lines.append("| " + " | ".join([*(str(r[k]) for k in labels), c.title, interval,
+                                            *p]) + " |")
+    return lines
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.3g}"
