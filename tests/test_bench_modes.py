@@ -148,7 +148,7 @@ def test_run_folders_of_the_bench_before_the_engine_aggregate_to_its_numbers(tmp
     old = json.loads((before / "results.json").read_text())
     p = study.Protocol(2, 200, ("vanilla (saturating)", "β-GAN", "lens (TAN)"), ("ring8",),
                        CONFIGS)
-    results = [engine.run_record(engine.scored, job, runs.read_summary(job.run_dir))
+    results = [engine.run_record(engine.scored, job, runs.read_summary(job.run_dir), p)
                for job in study.plan(MODES, p, before)]
     engine.write(BENCH, results, tmp_path, "header", {})
     new = json.loads((tmp_path / "results.json").read_text())

@@ -188,15 +188,18 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _protocol(bench: Any, args: argparse.Namespace) -> Any:
-    """The bench's protocol (its quick preset with --quick) with the options given; a number
-    must be > 0."""
+    """The bench's protocol (its quick preset with --quick) with the options given: a list is
+    comma-separated, a number must be > 0."""
     import dataclasses
 
+    hints = typing.get_type_hints(type(bench.protocol))
     changes = {}
     for f in dataclasses.fields(bench.protocol):
         if f.name not in vars(args):
             continue
         value = getattr(args, f.name)
+        if isinstance(value, str) and typing.get_origin(_kind(hints[f.name])) is tuple:
+            value = _items(value, typing.get_args(_kind(hints[f.name]))[0], _flag(f))
         if isinstance(value, (int, float)) and value <= 0:
             raise UsageError(f"{_flag(f)} {value}: must be > 0")
         changes[f.name] = value
@@ -207,67 +210,49 @@ def _flag(f: Any) -> str:
     return f.metadata.get("flag", "--" + f.name.replace("_", "-"))
 
 
+def _kind(hint: Any) -> Any:
+    """A field's type without None (``int | None``: int)."""
+    if isinstance(hint, types.UnionType):
+        return next(t for t in typing.get_args(hint) if t is not type(None))
+    return hint
+
+
+def _items(text: str, kind: type, flag: str) -> tuple[Any, ...]:
+    """A comma-separated option: words, or numbers (``--levels 2,5,10``)."""
+    try:
+        return tuple(kind(v.strip()) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected comma-separated numbers") from None
+
+
 def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
                        quick: Any = None) -> None:
-    """One option per field of a bench's protocol (``metadata``: help, flag, choices, cli=False),
-    its defaults (full and quick) in its help; a tuple is comma-separated."""
+    """One option per field of a bench's protocol (``metadata``: help, flag, choices, append,
+    cli=False), its defaults (full and quick) in its help; a tuple is comma-separated."""
     import dataclasses
 
     hints = typing.get_type_hints(protocol_type)
     for f in dataclasses.fields(protocol_type):
         if not f.metadata.get("cli", True):
             continue
-        kind = hints[f.name]
-        if isinstance(kind, types.UnionType):  # int | None: an int
-            kind = next(t for t in typing.get_args(kind) if t is not type(None))
-        convert = _list_of(typing.get_args(kind)[0]) if typing.get_origin(kind) is tuple else kind
+        kind = _kind(hints[f.name])
         text = f.metadata.get("help", "")
         if full is not None:
             said = [f"default {_said(getattr(full, f.name))}"]
             if getattr(quick, f.name) != getattr(full, f.name):
                 said.append(f"quick {_said(getattr(quick, f.name))}")
             text += f" ({', '.join(said)})"
-        parser.add_argument(_flag(f), dest=f.name, type=convert, default=argparse.SUPPRESS,
-                            choices=f.metadata.get("choices"), help=text,
-                            **({"action": "append"} if f.metadata.get("append") else {}))
+        append = f.metadata.get("append", False)
+        parser.add_argument(_flag(f), dest=f.name, default=argparse.SUPPRESS, help=text,
+                            type=str if typing.get_origin(kind) is tuple and not append else kind,
+                            choices=f.metadata.get("choices"),
+                            **({"action": "append"} if append else {}))
 
 
 def _said(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "all"
     return "the config's" if value is None else str(value)
-
-
-def _list_of(kind: type) -> Any:
-    """A comma-separated option's parser: words, or numbers (``--levels 2,5,10``)."""
-    def parse(text: str) -> tuple[Any, ...]:
-        try:
-            return tuple(kind(v.strip()) for v in text.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers"
-                                             ) from None
-    return parse
-
-
-def _bench_oscillation(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import oscillation as osc
-
-    base = osc.QUICK if args.quick else osc.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "every", "samples",
-                                                   "cutoff", "window")
-               if getattr(args, key) is not None}
-    if args.levels:
-        changes["levels"] = tuple(int(k) for k in _floats(args.levels, None, "--levels"))
-    for key, value in changes.items():
-        if key != "levels" and value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    protocol = dataclasses.replace(base, **changes)
-    print(osc.bench_oscillation(args.out, protocol, args.config, _executor(args),
-                                "quick" if args.quick else "reduced"))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'oscillation.png'}")
 
 
 def _bench_lens(args: argparse.Namespace) -> None:
@@ -557,20 +542,6 @@ def parser() -> argparse.ArgumentParser:
         _add_protocol_args(sub_bench, type(bench.protocol), bench.protocol, bench.quick)
         _add_run_args(sub_bench, f"bench-out/{name}", bench.protocol, bench.quick)
         sub_bench.set_defaults(func=_bench, declared=bench)
-    bo = b.add_parser("oscillation", help="fd_mnist oscillation against annealing levels K "
-                      "(the nonstationary-GAN paper's Fig. 5)")
-    bo.add_argument("--quick", action="store_true", help="K = 2, 10; 1 seed of 2,000 steps")
-    bo.add_argument("--levels", help="comma-separated K (default 2,5,10,20)")
-    bo.add_argument("--seeds", type=int, help="seeds per K (default 2, quick 1)")
-    bo.add_argument("--steps", type=int, help="steps per run (default 8,000, quick 2,000)")
-    bo.add_argument("--every", type=int, help="steps between fd_mnist evaluations (default 100)")
-    bo.add_argument("--samples", type=int, help="samples per evaluation (default 1,000)")
-    bo.add_argument("--cutoff", type=float, help="low-pass cutoff per evaluation (default 0.1)")
-    bo.add_argument("--window", type=int, help="steps after the knee (default: to the end)")
-    bo.add_argument("--config", type=Path, default=Path("configs/mnist_betagan_cpu.yaml"))
-    _add_executor_args(bo)
-    bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
-    bo.set_defaults(func=_bench_oscillation)
     bl = b.add_parser("lens", help="DCGAN with the lens, with the lens under an adaptive λ and "
                       "without it, on MNIST and Stacked MNIST (Tempered Adversarial Networks)")
     bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")

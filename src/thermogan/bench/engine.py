@@ -64,7 +64,7 @@ class Column:
 WALL = Column("wall_s", "wall time (s)", ".0f", tested=False)
 
 
-def scored(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
+def scored(job: Job, summary: dict[str, Any], p: Any = None) -> dict[str, Any]:
     """A run's record by default: its training time, final metrics and scoring protocol."""
     return {"wall_s": summary.get("train_seconds", math.nan), **summary["metrics"],
             "protocol": summary["protocol"]}
@@ -80,12 +80,13 @@ class Bench:
     are the options: ``metadata`` may give ``help``, ``flag``, ``choices`` and ``cli=False``),
     ``quick`` its quick preset; ``plan(p, out)`` the jobs; ``header(p, label, results, ran)``
     the table's opening paragraph (``ran``: where and how long); ``columns`` the metrics (None:
-    every number the runs report), ``wall`` the time column; ``result(job, summary)`` a run's
-    record (a module-level function: workers import it); ``baseline``: (label, value) of the
+    every number the runs report), ``wall`` the time column; ``result(job, summary, p)`` a
+    run's record (a module-level function: workers import it); ``baseline``: (label, value) of the
     row each row is tested against, on the same other labels; ``paired``: the rows' seeds share
     initial weights; ``figures(results, out, p)``, ``more(results)`` (markdown lines after the
     table) and ``record(p)`` (the protocol in results.json) where it has them; ``transient``:
-    per-run keys kept out of results.json."""
+    per-run keys kept out of results.json; ``titles``: a label's column title, where it is not
+    the label."""
 
     name: str
     help: str
@@ -94,7 +95,7 @@ class Bench:
     plan: Callable[[Any, Path], list[Job]]
     header: Callable[[Any, str, list[dict[str, Any]], str], str]
     columns: tuple[Column, ...] | None
-    result: Callable[[Job, dict[str, Any]], dict[str, Any]] = scored
+    result: Callable[[Job, dict[str, Any], Any], dict[str, Any]] = scored
     baseline: tuple[str, Any] | None = None
     paired: bool = False
     figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = _no_figures
@@ -102,6 +103,7 @@ class Bench:
     record: Callable[[Any], dict[str, Any]] = asdict
     transient: tuple[str, ...] = ()
     wall: Column = WALL
+    titles: dict[str, str] = field(default_factory=dict)
     label: Callable[[Any, bool], str] = field(default=lambda p, quick: "quick" if quick
                                               else "reduced")
 
@@ -113,7 +115,7 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
     check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = train(bench, jobs, executor)
+    results = train(bench, jobs, executor, p)
     ran = f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all"
     trained = origin.trained_by(job.run_dir for job in jobs)
     label = bench.label(p, quick)
@@ -139,14 +141,15 @@ def write(bench: Bench, results: list[dict[str, Any]], out: Path, header: str,
 Unit = Job | tuple[Job, ...]
 
 
-def train(bench: Bench, jobs: list[Job], executor: Executor) -> list[dict[str, Any]]:
+def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None
+          ) -> list[dict[str, Any]]:
     """Every job's record, in plan order (then seed): the seeds that ensembles support as one
     unit, the others one unit per run."""
     together, alone, reasons = ensemble_groups(jobs)
     for row, reason in reasons.items():
         print(f"bench {bench.name}: {row} trains run by run: {reason}")
     units: list[Unit] = [*together, *alone]
-    done = executor.map(_run_unit, [(bench.result, u) for u in units], f"bench {bench.name}")
+    done = executor.map(_run_unit, [(bench.result, p, u) for u in units], f"bench {bench.name}")
     order = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
     return sorted((r for batch in done for r in batch),
                   key=lambda r: (order[_labels_of(r, jobs[0].labels)], r["seed"]))
@@ -156,23 +159,23 @@ def _labels_of(record: dict[str, Any], like: Labels) -> Labels:
     return tuple((key, record[key]) for key, _ in like)
 
 
-def run_record(result: Callable, job: Job, summary: dict[str, Any]) -> dict[str, Any]:
-    return {**dict(job.labels), "seed": job.seed, **result(job, summary)}
+def run_record(result: Callable, job: Job, summary: dict[str, Any], p: Any) -> dict[str, Any]:
+    return {**dict(job.labels), "seed": job.seed, **result(job, summary, p)}
 
 
-def _run_unit(task: tuple[Callable, Unit]) -> list[dict[str, Any]]:
+def _run_unit(task: tuple[Callable, Any, Unit]) -> list[dict[str, Any]]:
     """One unit on a worker: a job trained (or reused: ``runs.train_or_reuse``), or a tuple of
     jobs, none begun, trained as one seed ensemble into the folders the runs would use."""
     from thermogan.experiment import config, runs, seeds
 
-    result, unit = task
+    result, p, unit = task
     first = unit[0] if isinstance(unit, tuple) else unit
     cfg = config.load(first.config, list(first.overrides))
     if not isinstance(unit, tuple):
-        return [run_record(result, unit, runs.train_or_reuse(cfg, unit.run_dir, unit.device))]
+        return [run_record(result, unit, runs.train_or_reuse(cfg, unit.run_dir, unit.device), p)]
     done = seeds.start(cfg, first.run_dir.parent, [job.seed for job in unit],
                        announce=lambda _: None)
-    return [run_record(result, job, summary) for job, (_, summary) in zip(unit, done)]
+    return [run_record(result, job, summary, p) for job, (_, summary) in zip(unit, done)]
 
 
 def _sweep_key(job: Job) -> tuple | None:
@@ -305,7 +308,8 @@ def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any
     """The header, the table (one column per label, seeds, the columns), the bench's own lines,
     and the statistics."""
     labels = _before(rows[0], "seeds") if rows else []
-    lines = [header, "", "| " + " | ".join([*labels, "seeds", *(c.title for c in columns)])
+    named = [bench.titles.get(k, k) for k in labels]
+    lines = [header, "", "| " + " | ".join([*named, "seeds", *(c.title for c in columns)])
              + " |", "|" + "---|" * (len(labels) + 1 + len(columns))]
     for r in rows:
         cells = [str(r[k]) for k in labels] + [str(r["seeds"])] + [_cell(r, c) for c in columns]
@@ -330,13 +334,16 @@ def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, A
     labels = _before(rows[0], "seeds")
     n = sum(f"{c.key}_p" in r and math.isfinite(r[f"{c.key}_p"]) for r in rows for c in tested)
     test = stats.WILCOXON if bench.paired else stats.MANN_WHITNEY
-    against = (f"against the row of {bench.baseline[0]} {bench.baseline[1]!s} on the same "
-               f"{', '.join(k for k in labels if k != bench.baseline[0]) or 'table'}: {test}"
+    others = ", ".join(bench.titles.get(k, k) for k in labels if k != bench.baseline[0]
+                       ) if bench.baseline else ""
+    against = (f"against the row of {bench.titles.get(*[bench.baseline[0]] * 2)} "
+               f"{bench.baseline[1]!s}{f' on the same {others}' if others else ''}: {test}"
                f"{', paired by seed' if bench.paired else ''}, two-sided, with Holm's "
                f"correction over the table's {n} tests" if bench.baseline else "no baseline row")
     lines = ["", f"Statistics over seeds: 95 % percentile bootstrap interval of the mean "
              f"({stats.RESAMPLES:,} resamples); p {against}.", "",
-             "| " + " | ".join([*labels, "metric", "95 % interval", "p", "p (Holm)"]) + " |",
+             "| " + " | ".join([*(bench.titles.get(k, k) for k in labels), "metric",
+                                "95 % interval", "p", "p (Holm)"]) + " |",
              "|" + "---|" * (len(labels) + 4)]
     for r in rows:
         for c in tested:

@@ -194,7 +194,7 @@ def plan(study: Study, p: Protocol, out: Path) -> list[Job]:
     return jobs
 
 
-def points(job: Job, summary: dict[str, Any]) -> dict[str, Any]:
+def points(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
     """A run's record with its samples and as many data points (for ``figure: points``)."""
     from thermogan.experiment import runs, scoring
 
