@@ -298,25 +298,6 @@ def _bench_langevin(args: argparse.Namespace) -> None:
           f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
 
 
-def _bench_annealing(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import annealing as ba
-
-    base = ba.QUICK if args.quick else ba.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "bound")
-               if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    protocol = dataclasses.replace(base, **changes)
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(ba.bench_annealing(args.out, protocol, args.config, _executor(args), args.device,
-                             "quick" if args.quick else "reduced", methods))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'curves.png'}")
-
-
 def _bench_density(args: argparse.Namespace) -> None:
     import dataclasses
 
@@ -578,19 +559,6 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bg)
     bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
     bg.set_defaults(func=_bench_langevin)
-    ba = b.add_parser("annealing", help="variational annealing on MNIST: static λ = 0 against "
-                      "PMA, NMA and OA (Chen et al. 2019's Table 1, reduced)")
-    ba.add_argument("--quick", action="store_true", help="3 seeds of 250 steps (minutes)")
-    ba.add_argument("--seeds", type=int, help="seeds per method (default 3)")
-    ba.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 250)")
-    ba.add_argument("--bound", type=float, help="B of the dynamic schedules (default 0.5)")
-    ba.add_argument("--methods", help="comma-separated subset of: static 0, PMA, NMA, OA")
-    ba.add_argument("--config", type=Path, default=Path("configs/va_mnist_cpu.yaml"))
-    ba.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    _add_executor_args(ba)
-    ba.add_argument("--out", type=Path, default=Path("bench-out/annealing"))
-    ba.set_defaults(func=_bench_annealing)
-
     bd = b.add_parser("density", help="learning from an unnormalised density: β annealed "
                       "against β = 1 on the energies U1-U4 (variational annealing's Fig. 6)")
     bd.add_argument("--quick", action="store_true", help="2 seeds of 1,000 steps (minutes)")

@@ -50,7 +50,9 @@ class Job:
 class Column:
     """A metric of the table, mean ± SE over a row's seeds, ``scale`` times the run's value;
     ``of``: a key of the runs' scoring protocol printed after it (``7.50 ± 0.30 / 8``);
-    ``spread=False``: the mean alone; ``tested``: compared with the baseline row."""
+    ``spread=False``: the mean alone; ``tested``: compared with the baseline row; ``optional``:
+    runs without it (None) are left out, "–" when none has it; ``cell``: a column the bench's
+    ``extend`` fills, its cell written from the row (neither averaged nor tested)."""
 
     key: str
     title: str
@@ -59,6 +61,8 @@ class Column:
     of: str | None = None
     spread: bool = True
     tested: bool = True
+    optional: bool = False
+    cell: Callable[[dict[str, Any]], str] | None = None
 
 
 WALL = Column("wall_s", "wall time (s)", ".0f", tested=False)
@@ -83,10 +87,10 @@ class Bench:
     every number the runs report), ``wall`` the time column; ``result(job, summary, p)`` a
     run's record (a module-level function: workers import it); ``baseline``: (label, value) of the
     row each row is tested against, on the same other labels; ``paired``: the rows' seeds share
-    initial weights; ``figures(results, out, p)``, ``more(results)`` (markdown lines after the
-    table) and ``record(p)`` (the protocol in results.json) where it has them; ``transient``:
-    per-run keys kept out of results.json; ``titles``: a label's column title, where it is not
-    the label."""
+    initial weights; ``figures(results, out, p)``, ``extend(rows, results)`` (adds the bench's own
+    keys to the rows), ``more(results)`` (markdown lines after the table) and ``record(p)``
+    (the protocol in results.json) where it has them; ``transient``: per-run keys kept out of
+    results.json; ``titles``: a label's column title, where it is not the label."""
 
     name: str
     help: str
@@ -99,6 +103,7 @@ class Bench:
     baseline: tuple[str, Any] | None = None
     paired: bool = False
     figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = _no_figures
+    extend: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
     more: Callable[[list[dict[str, Any]]], list[str]] | None = None
     record: Callable[[Any], dict[str, Any]] = asdict
     transient: tuple[str, ...] = ()
@@ -244,11 +249,16 @@ def aggregate(bench: Bench, columns: tuple[Column, ...],
     for labels, rs in groups.items():
         row: dict[str, Any] = {**dict(labels), "seeds": len(rs)}
         for col in columns:
-            row[col.key], row[f"{col.key}_se"] = mean_se([float(r[col.key]) for r in rs])
+            values = _values(rs, col) if col.cell is None else None
+            if values is not None:
+                row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
+                                                                                     math.nan)
         for col in columns:
             if col.of is not None:
                 row[col.of] = rs[0]["protocol"][col.of]
         rows.append(row)
+    if bench.extend is not None:
+        bench.extend(rows, results)
     compare(bench, columns, rows, list(groups.values()))
     return rows
 
@@ -265,18 +275,18 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
     """Add to each row, per tested column, the 95 % bootstrap interval of the mean and, where the
     bench has a baseline row on the same other labels, the test's p-value against it and its
     Holm-adjusted value over the table's tests."""
-    tested = [c for c in columns if c.tested]
+    tested = [c for c in columns if c.tested and c.cell is None]
     tests: list[tuple[dict[str, Any], str, float]] = []
     for row, rs in zip(rows, groups):
         for col in tested:
-            row[f"{col.key}_ci"] = list(stats.bootstrap_ci([float(r[col.key]) for r in rs]))
+            row[f"{col.key}_ci"] = list(stats.bootstrap_ci(_values(rs, col)))
         base = _baseline(bench, row, rows, groups)
         if base is None:
             continue
         row["baseline"] = bench.baseline[1] if bench.baseline else None
         for col in tested:
-            a, b = _paired(rs, base, col.key) if bench.paired else (
-                [float(r[col.key]) for r in rs], [float(r[col.key]) for r in base])
+            a, b = _paired(rs, base, col) if bench.paired else (_values(rs, col),
+                                                                 _values(base, col))
             tests.append((row, col.key, stats.against(a, b, bench.paired)))
     for (row, key, p), adjusted in zip(tests, stats.holm([p for _, _, p in tests])):
         row[f"{key}_p"], row[f"{key}_p_holm"] = p, adjusted
@@ -295,10 +305,16 @@ def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
     return None
 
 
+def _values(rs: list[dict[str, Any]], col: Column) -> list[float]:
+    """A column's values over a row's runs (an optional column's where the runs have it)."""
+    return [float(r[col.key]) for r in rs if not (col.optional and r[col.key] is None)]
+
+
 def _paired(rs: list[dict[str, Any]], base: list[dict[str, Any]],
-            key: str) -> tuple[list[float], list[float]]:
+            col: Column) -> tuple[list[float], list[float]]:
     """The values of the seeds both rows have, in seed order."""
-    mine, theirs = ({r["seed"]: float(r[key]) for r in group} for group in (rs, base))
+    mine, theirs = ({r["seed"]: float(r[col.key]) for r in group
+                     if not (col.optional and r[col.key] is None)} for group in (rs, base))
     seeds = sorted(set(mine) & set(theirs))
     return [mine[s] for s in seeds], [theirs[s] for s in seeds]
 
@@ -320,6 +336,10 @@ def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any
 
 
 def _cell(row: dict[str, Any], col: Column) -> str:
+    if col.cell is not None:
+        return col.cell(row)
+    if col.optional and math.isnan(row[col.key]):
+        return "–"
     mean, se = col.scale * row[col.key], col.scale * row[f"{col.key}_se"]
     text = plus_minus(mean, se if col.spread else math.nan, col.fmt)
     return f"{text} / {row[col.of]}" if col.of is not None else text
@@ -328,16 +348,16 @@ def _cell(row: dict[str, Any], col: Column) -> str:
 def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> list[str]:
     """The statistics table: per row and tested column, the 95 % bootstrap interval of the mean
     and, against the baseline row, the test's p-value and its Holm-adjusted value."""
-    tested = [c for c in columns if c.tested]
+    tested = [c for c in columns if c.tested and c.cell is None]
     if not rows or not tested:
         return []
     labels = _before(rows[0], "seeds")
     n = sum(f"{c.key}_p" in r and math.isfinite(r[f"{c.key}_p"]) for r in rows for c in tested)
     test = stats.WILCOXON if bench.paired else stats.MANN_WHITNEY
-    others = ", ".join(bench.titles.get(k, k) for k in labels if k != bench.baseline[0]
-                       ) if bench.baseline else ""
-    against = (f"against the row of {bench.titles.get(*[bench.baseline[0]] * 2)} "
-               f"{bench.baseline[1]!s}{f' on the same {others}' if others else ''}: {test}"
+    key = bench.baseline[0] if bench.baseline else ""
+    others = ", ".join(bench.titles.get(k, k) for k in labels if k != key)
+    against = (f"against the row of {bench.titles.get(key, key)} {bench.baseline[1]!s}"
+               f"{f' on the same {others}' if others else ''}: {test}"
                f"{', paired by seed' if bench.paired else ''}, two-sided, with Holm's "
                f"correction over the table's {n} tests" if bench.baseline else "no baseline row")
     lines = ["", f"Statistics over seeds: 95 % percentile bootstrap interval of the mean "
