@@ -202,7 +202,7 @@ def _protocol(bench: Any, args: argparse.Namespace) -> Any:
             value = _items(value, typing.get_args(_kind(hints[f.name]))[0], _flag(f))
         if isinstance(value, (int, float)) and value <= 0:
             raise UsageError(f"{_flag(f)} {value}: must be > 0")
-        changes[f.name] = value
+        changes.update(dict.fromkeys((f.name, *f.metadata.get("also", ())), value))
     return dataclasses.replace(bench.quick if args.quick else bench.protocol, **changes)
 
 
@@ -228,7 +228,8 @@ def _items(text: str, kind: type, flag: str) -> tuple[Any, ...]:
 def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
                        quick: Any = None) -> None:
     """One option per field of a bench's protocol (``metadata``: help, flag, choices, append,
-    cli=False), its defaults (full and quick) in its help; a tuple is comma-separated."""
+    also: other fields it sets, cli=False), its defaults (full and quick) in its help; a tuple
+    is comma-separated."""
     import dataclasses
 
     hints = typing.get_type_hints(protocol_type)
@@ -274,28 +275,6 @@ def _bench_lens(args: argparse.Namespace) -> None:
     print(bl.bench_lens(args.out, protocol, args.configs, _executor(args), args.device, label))
     print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
           f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
-
-
-def _bench_langevin(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import langevin as bl
-
-    base = bl.QUICK if args.quick else bl.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "scale")
-               if getattr(args, key) is not None}
-    for key in ("seeds", "steps"):
-        if changes.get(key, 1) <= 0:
-            raise UsageError(f"--{key} {changes[key]}: must be > 0")
-    if "steps" in changes:  # Fig. 1's ring run takes the same budget
-        changes["toy_steps"] = changes["steps"]
-    protocol = dataclasses.replace(base, **changes)
-    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(bl.bench_langevin(args.out, protocol, args.configs, _executor(args), args.device, label,
-                            methods))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
 
 
 def _bench_density(args: argparse.Namespace) -> None:
@@ -546,19 +525,6 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bl)
     bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
     bl.set_defaults(func=_bench_lens)
-    bg = b.add_parser("langevin", help="conditional MNIST: plain, blur, SGLD D, blur + SGLD D "
-                      "(the Langevin-stabilised GAN's Fig. 2)")
-    bg.add_argument("--quick", action="store_true", help="3 seeds of 1,500 steps (minutes)")
-    bg.add_argument("--seeds", type=int, help="seeds per method (default 3)")
-    bg.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 1,500)")
-    bg.add_argument("--methods", help="comma-separated subset of: plain, blur only, SGLD only, "
-                    "blur + SGLD")
-    bg.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
-    bg.add_argument("--configs", type=Path, default=Path("configs"))
-    bg.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    _add_executor_args(bg)
-    bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
-    bg.set_defaults(func=_bench_langevin)
     bd = b.add_parser("density", help="learning from an unnormalised density: β annealed "
                       "against β = 1 on the energies U1-U4 (variational annealing's Fig. 6)")
     bd.add_argument("--quick", action="store_true", help="2 seeds of 1,000 steps (minutes)")

@@ -108,7 +108,7 @@ def plan(p: Protocol, out: Path) -> list[Job]:
     steps = p.steps or config_steps
     jobs = []
     for seed in range(p.seeds):
-        for method in p.methods or list(METHODS):
+        for method in (m for m in METHODS if not p.methods or m in p.methods):
             name = f"annealing_{SLUG.sub('_', method)}_seed{seed}"
             overrides = [f"regulariser.weight={json.dumps(weight(method, steps, p.bound))}",
                          *_budget(p, steps), f"seed={seed}", f"name={name}",
