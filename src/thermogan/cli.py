@@ -277,26 +277,6 @@ def _bench_lens(args: argparse.Namespace) -> None:
           f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
 
 
-def _bench_density(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import density as bd
-
-    base = bd.QUICK if args.quick else bd.Protocol()
-    changes: dict[str, object] = {key: getattr(args, key) for key in ("seeds", "steps")
-                                  if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    if args.energies:
-        changes["energies"] = tuple(e.strip() for e in args.energies.split(","))
-    protocol = dataclasses.replace(base, **changes)
-    print(bd.bench_density(args.out, protocol, args.configs, _executor(args),
-                           "quick" if args.quick else "full"))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'density.png'}")
-
-
 def _add_executor_args(bench: argparse.ArgumentParser) -> None:
     """A bench's ``--workers`` and ``--ray``: where its jobs run (``bench/pool.py``)."""
     bench.add_argument("--workers", type=int, default=2, help="processes (one thread each); with "
@@ -525,18 +505,6 @@ def parser() -> argparse.ArgumentParser:
     _add_executor_args(bl)
     bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
     bl.set_defaults(func=_bench_lens)
-    bd = b.add_parser("density", help="learning from an unnormalised density: β annealed "
-                      "against β = 1 on the energies U1-U4 (variational annealing's Fig. 6)")
-    bd.add_argument("--quick", action="store_true", help="2 seeds of 1,000 steps (minutes)")
-    bd.add_argument("--seeds", type=int, help="seeds per energy and method (default 5, quick 2)")
-    bd.add_argument("--steps", type=int, help="steps per run (default: the configs' 3,000; "
-                    "quick 1,000); the annealing keeps its proportions")
-    bd.add_argument("--energies", help="comma-separated subset of: u1, u2, u3, u4")
-    bd.add_argument("--configs", type=Path, default=Path("configs"))
-    _add_executor_args(bd)
-    bd.add_argument("--out", type=Path, default=Path("bench-out/density"))
-    bd.set_defaults(func=_bench_density)
-
     st = sub.add_parser("study", help="a study file: data sets × methods (configs and "
                         "overrides) × seeds, with the table, statistics and figures of a bench")
     st.add_argument("file", type=Path, metavar="FILE.yaml")
