@@ -198,6 +198,8 @@ def _protocol(bench: Any, args: argparse.Namespace) -> Any:
         if f.name not in vars(args):
             continue
         value = getattr(args, f.name)
+        if isinstance(value, list):  # a repeated option
+            value = tuple(value)
         if isinstance(value, str) and typing.get_origin(_kind(hints[f.name])) is tuple:
             value = _items(value, typing.get_args(_kind(hints[f.name]))[0], _flag(f))
         if isinstance(value, (int, float)) and value <= 0:
@@ -254,27 +256,6 @@ def _said(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "all"
     return "the config's" if value is None else str(value)
-
-
-def _bench_lens(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import lens as bl
-
-    base = bl.QUICK if args.quick else bl.Protocol()
-    changes: dict[str, object] = {key: getattr(args, key) for key in (
-        "seeds", "steps", "horizon", "every", "samples", "scale") if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if key != "scale" and value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    for key in ("data", "variants", "arms"):
-        if getattr(args, key):
-            changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
-    protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
-    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
-    print(bl.bench_lens(args.out, protocol, args.configs, _executor(args), args.device, label))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
 
 
 def _add_executor_args(bench: argparse.ArgumentParser) -> None:
@@ -482,29 +463,6 @@ def parser() -> argparse.ArgumentParser:
         _add_protocol_args(sub_bench, type(bench.protocol), bench.protocol, bench.quick)
         _add_run_args(sub_bench, f"bench-out/{name}", bench.protocol, bench.quick)
         sub_bench.set_defaults(func=_bench, declared=bench)
-    bl = b.add_parser("lens", help="DCGAN with the lens, with the lens under an adaptive λ and "
-                      "without it, on MNIST and Stacked MNIST (Tempered Adversarial Networks)")
-    bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")
-    bl.add_argument("--data", help="comma-separated: mnist, stacked (default both)")
-    bl.add_argument("--variants", help="comma-separated: gan, lsgan, wgangp (default gan)")
-    bl.add_argument("--arms", help="comma-separated: lens (λ a sine decay to 0 at K), adaptive "
-                    "(λ set by the ADA-style controller until K, then 0), none (default all "
-                    "three)")
-    bl.add_argument("--seeds", type=int, help="seeds per run (default 3, quick 1)")
-    bl.add_argument("--steps", type=int, help="steps per run (default: the config's)")
-    bl.add_argument("--horizon", type=int, help="K, the steps over which λ (adaptive: its "
-                    "ceiling) decays to 0")
-    bl.add_argument("--every", type=int, help="steps between fd_mnist evaluations")
-    bl.add_argument("--samples", type=int, help="samples per tracked fd_mnist")
-    bl.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
-    bl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="config override for every run (tempering.* ones for the lens and "
-                    "adaptive runs only), e.g. --set tempering.recon=mean; repeatable")
-    bl.add_argument("--configs", type=Path, default=Path("configs"))
-    bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    _add_executor_args(bl)
-    bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
-    bl.set_defaults(func=_bench_lens)
     st = sub.add_parser("study", help="a study file: data sets × methods (configs and "
                         "overrides) × seeds, with the table, statistics and figures of a bench")
     st.add_argument("file", type=Path, metavar="FILE.yaml")

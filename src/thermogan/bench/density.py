@@ -152,7 +152,7 @@ def _masses(row: dict[str, Any]) -> str:
         row["region_mass"], row["region_mass_se"])) + f" ({target})"
 
 
-def floors(results: list[dict[str, Any]]) -> list[str]:
+def floors(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str]:
     """The table's rows of the exact sampler's floor, one per energy."""
     lines = []
     for energy in dict.fromkeys(r["energy"] for r in results):

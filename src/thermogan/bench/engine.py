@@ -88,9 +88,11 @@ class Bench:
     run's record (a module-level function: workers import it); ``baseline``: (label, value) of the
     row each row is tested against, on the same other labels; ``paired``: the rows' seeds share
     initial weights; ``figures(results, out, p)``, ``extend(rows, results)`` (adds the bench's own
-    keys to the rows), ``more(results)`` (markdown lines after the table) and ``record(p)``
-    (the protocol in results.json) where it has them; ``transient``: per-run keys kept out of
-    results.json; ``titles``: a label's column title, where it is not the label."""
+    keys to the rows), ``more(rows, results)`` (markdown lines after the table) and
+    ``record(p)`` (the protocol in results.json) where it has them; ``transient``: per-run keys
+    kept out of results.json; ``titles``: a label's column title, where it is not the label;
+    ``names``: a label's values as the table shows them; ``order``: the records' sort key
+    (default: the plan's order, then the seed)."""
 
     name: str
     help: str
@@ -104,11 +106,13 @@ class Bench:
     paired: bool = False
     figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = _no_figures
     extend: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
-    more: Callable[[list[dict[str, Any]]], list[str]] | None = None
+    more: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[str]] | None = None
     record: Callable[[Any], dict[str, Any]] = asdict
     transient: tuple[str, ...] = ()
     wall: Column = WALL
     titles: dict[str, str] = field(default_factory=dict)
+    names: dict[str, dict[Any, str]] = field(default_factory=dict)
+    order: Callable[[dict[str, Any]], Any] | None = None
     label: Callable[[Any, bool], str] = field(default=lambda p, quick: "quick" if quick
                                               else "reduced")
 
@@ -155,9 +159,9 @@ def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None
         print(f"bench {bench.name}: {row} trains run by run: {reason}")
     units: list[Unit] = [*together, *alone]
     done = executor.map(_run_unit, [(bench.result, p, u) for u in units], f"bench {bench.name}")
-    order = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
-    return sorted((r for batch in done for r in batch),
-                  key=lambda r: (order[_labels_of(r, jobs[0].labels)], r["seed"]))
+    first = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
+    return sorted((r for batch in done for r in batch), key=bench.order or (
+        lambda r: (first[_labels_of(r, jobs[0].labels)], r["seed"])))
 
 
 def _labels_of(record: dict[str, Any], like: Labels) -> Labels:
@@ -328,11 +332,16 @@ def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any
     lines = [header, "", "| " + " | ".join([*named, "seeds", *(c.title for c in columns)])
              + " |", "|" + "---|" * (len(labels) + 1 + len(columns))]
     for r in rows:
-        cells = [str(r[k]) for k in labels] + [str(r["seeds"])] + [_cell(r, c) for c in columns]
+        cells = [*_shown(bench, r, labels), str(r["seeds"]), *(_cell(r, c) for c in columns)]
         lines.append("| " + " | ".join(cells) + " |")
     if bench.more is not None:
-        lines += bench.more(results)
+        lines += bench.more(rows, results)
     return "\n".join(lines + statistics(bench, columns, rows)) + "\n"
+
+
+def _shown(bench: Bench, row: dict[str, Any], labels: list[str]) -> list[str]:
+    """A row's labels as the table shows them."""
+    return [bench.names.get(k, {}).get(row[k], str(row[k])) for k in labels]
 
 
 def _cell(row: dict[str, Any], col: Column) -> str:
@@ -366,12 +375,12 @@ def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, A
                                 "95 % interval", "p", "p (Holm)"]) + " |",
              "|" + "---|" * (len(labels) + 4)]
     for r in rows:
-        for c in tested:
+        for c in (c for c in tested if not (c.optional and math.isnan(r[c.key]))):
             lo, hi = (c.scale * v for v in r[f"{c.key}_ci"])
             interval = f"[{lo:{c.fmt}}, {hi:{c.fmt}}]" if math.isfinite(lo) else "–"
             p = [_p(r.get(f"{c.key}_{s}")) for s in ("p", "p_holm")]
-            lines.append("| " + " | ".join([*(str(r[k]) for k in labels), c.title, interval,
-                                            *p]) + " |")
+            lines.append("| " + " | ".join([*_shown(bench, r, labels), c.title, interval, *p])
+                         + " |")
     return lines
 
 
