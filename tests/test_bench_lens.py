@@ -9,8 +9,9 @@ import yaml
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench import engine, lens
+from thermogan.bench.engine import check_plan
 from thermogan.bench.lens import BENCH, Protocol, _horizon
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ConfigError, ThermoganError
 from thermogan.experiment.config import Component, load

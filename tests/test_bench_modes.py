@@ -11,7 +11,8 @@ import pytest
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench import engine, origin, study
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.engine import check_plan
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 from thermogan.experiment.config import load, save

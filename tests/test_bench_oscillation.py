@@ -8,8 +8,9 @@ import yaml
 from helpers import assert_figure, capture_figures
 
 from thermogan.bench import engine
+from thermogan.bench.engine import check_plan
 from thermogan.bench.oscillation import BENCH, Protocol, plan
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 

@@ -175,7 +175,7 @@ def _bench(args: argparse.Namespace) -> None:
     """A bench of the registry, or a study file: its protocol from the options, then the run."""
     from thermogan.bench import engine, study
 
-    executor = _executor(args)  # a missing Ray fails before anything is planned
+    executor = Executor(args.workers, args.ray)  # a missing Ray fails before any planning
     bench = args.declared if args.command == "bench" else study.bench(study.read(args.file))
     table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick)
     print(table)
@@ -197,11 +197,9 @@ def _protocol(bench: Any, args: argparse.Namespace) -> Any:
     for f in dataclasses.fields(bench.protocol):
         if f.name not in vars(args):
             continue
-        value = getattr(args, f.name)
-        if isinstance(value, list):  # a repeated option
-            value = tuple(value)
-        if isinstance(value, str) and typing.get_origin(_kind(hints[f.name])) is tuple:
-            value = _items(value, typing.get_args(_kind(hints[f.name]))[0], _flag(f))
+        value, kind = getattr(args, f.name), _kind(hints[f.name])
+        if isinstance(value, (list, str)) and typing.get_origin(kind) is tuple:  # or repeated
+            value = _items(value, typing.get_args(kind)[0], _flag(f))
         if isinstance(value, (int, float)) and value <= 0:
             raise UsageError(f"{_flag(f)} {value}: must be > 0")
         changes.update(dict.fromkeys((f.name, *f.metadata.get("also", ())), value))
@@ -219,12 +217,13 @@ def _kind(hint: Any) -> Any:
     return hint
 
 
-def _items(text: str, kind: type, flag: str) -> tuple[Any, ...]:
-    """A comma-separated option: words, or numbers (``--levels 2,5,10``)."""
+def _items(given: str | list[str], kind: type, flag: str) -> tuple[Any, ...]:
+    """A comma-separated option, words or numbers (``--levels 2,5,10``), or a repeated one."""
     try:
-        return tuple(kind(v.strip()) for v in text.split(","))
+        return tuple(kind(v.strip()) for v in (given.split(",") if isinstance(given, str)
+                                               else given))
     except ValueError:
-        raise UsageError(f"{flag} {text!r}: expected comma-separated numbers") from None
+        raise UsageError(f"{flag} {given!r}: expected comma-separated numbers") from None
 
 
 def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
@@ -258,30 +257,21 @@ def _said(value: Any) -> str:
     return "the config's" if value is None else str(value)
 
 
-def _add_executor_args(bench: argparse.ArgumentParser) -> None:
-    """A bench's ``--workers`` and ``--ray``: where its jobs run (``bench/pool.py``)."""
-    bench.add_argument("--workers", type=int, default=2, help="processes (one thread each); with "
-                       "--ray local, the local cluster's CPUs")
-    bench.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "
-                       "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
-                       "share this filesystem), or on one started here: local (pip install "
-                       "'thermogan[ray]')")
-
-
 def _add_run_args(parser: argparse.ArgumentParser, out: str, full: Any = None,
                   quick: Any = None) -> None:
-    """Every bench's --quick, --out, --html, --workers and --ray."""
+    """Every bench's --quick, --out, --html, and where its jobs run (``bench/pool.py``)."""
     preset = "" if quick is None else ": " + ", ".join(
         f"{k} {_said(v)}" for k, v in vars(quick).items() if v != getattr(full, k))
     parser.add_argument("--quick", action="store_true", help="the quick preset" + preset)
     parser.add_argument("--out", type=Path, default=Path(out))
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write the results table "
                         "and figures as one self-contained HTML page")
-    _add_executor_args(parser)
-
-
-def _executor(args: argparse.Namespace) -> Executor:
-    return Executor(args.workers, args.ray)
+    parser.add_argument("--workers", type=int, default=2, help="processes (one thread each); "
+                        "with --ray local, the local cluster's CPUs")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "
+                        "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
+                        "share this filesystem), or on one started here: local (pip install "
+                        "'thermogan[ray]')")
 
 
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:

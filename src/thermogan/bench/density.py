@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.engine import Bench, Column, Job
+from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
 from thermogan.metrics.summary import mean_se, plus_minus
 
@@ -53,23 +53,6 @@ class Protocol:
 QUICK = Protocol(seeds=2, steps=1000)
 
 
-def twin_paths(config_dir: Path) -> dict[str, Path]:
-    """Each method's config; both must exist and differ only in TWIN_KEYS."""
-    from thermogan.experiment import config, runs
-
-    paths = {method: config_dir / name for method, name in METHODS.items()}
-    for path in paths.values():
-        if not path.is_file():
-            raise UsageError(f"config {path} does not exist (--configs names the folder of "
-                             "density.yaml and density_fixed.yaml)")
-    a, b = (config.load(p).to_dict() for p in paths.values())
-    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
-    if other:
-        raise UsageError(f"{paths['annealed']} and {paths['β = 1']} are not twins: they differ "
-                         f"in {other[0]} (only {', '.join(TWIN_KEYS)} may)")
-    return paths
-
-
 def rescaled(spec: Any, factor: float) -> Any:
     """A schedule spec (or a list of G terms) with every count of steps times ``factor``."""
     if isinstance(spec, list):
@@ -88,7 +71,8 @@ def plan(p: Protocol, out: Path) -> list[Job]:
     bad = [e for e in p.energies if e not in ENERGIES]
     if bad:
         raise UsageError(f"--energies: unknown energy {bad[0]!r}; valid: {', '.join(ENERGIES)}")
-    paths = twin_paths(p.configs)
+    paths = {method: p.configs / name for method, name in METHODS.items()}
+    twins(*paths.values(), TWIN_KEYS, "density.yaml and density_fixed.yaml")
     jobs = []
     for energy in (e for e in ENERGIES if e in p.energies):
         for seed in range(p.seeds):

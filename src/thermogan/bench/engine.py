@@ -5,7 +5,7 @@ quick preset of it), its plan (the jobs: a config, overrides, a seed, a run fold
 labels of the table row the run belongs to), the columns of its table and, only where it has
 them, its own figures, extra table lines and per-run record. ``run`` then
 
-1. plans and checks every job before anything trains (``pool.check_plan``),
+1. plans and checks every job before anything trains (``check_plan``),
 2. trains the jobs on the executor's processes or Ray tasks (``pool.Executor``): the seeds of a
    row whose run folders are ``.../seed<N>`` train as one seed ensemble where the config's
    parts allow (``experiment/seeds.py``), the others run by run; finished runs are reused and
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from thermogan.bench import origin
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.pool import Executor
+from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
 from thermogan.metrics import stats
 from thermogan.metrics.summary import mean_se, plus_minus
@@ -74,10 +75,6 @@ def scored(job: Job, summary: dict[str, Any], p: Any = None) -> dict[str, Any]:
             "protocol": summary["protocol"]}
 
 
-def _no_figures(results: list[dict[str, Any]], out: Path, p: Any) -> list[Path]:
-    return []
-
-
 @dataclass(frozen=True)
 class Bench:
     """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields
@@ -104,7 +101,7 @@ class Bench:
     result: Callable[[Job, dict[str, Any], Any], dict[str, Any]] = scored
     baseline: tuple[str, Any] | None = None
     paired: bool = False
-    figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = _no_figures
+    figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = lambda *_: []
     extend: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
     more: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[str]] | None = None
     record: Callable[[Any], dict[str, Any]] = asdict
@@ -131,6 +128,35 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
     text = write(bench, results, out, bench.header(p, label, results, ran) + origin.note(trained),
                  {"trained_by": trained, **bench.record(p), "label": label, "quick": quick})
     return text, [out / "results.md", out / "results.json", *bench.figures(results, out, p)]
+
+
+def check_plan(jobs: Sequence[Job]) -> None:
+    """Fail before any training when a job's overrides, components or options are bad, or its
+    run directory holds a run of another config (``runs.check_reusable``)."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    for job in jobs:
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
+
+
+def twins(first: Path, second: Path, keys: tuple[str, ...], folder: str) -> list[dict]:
+    """Two configs (as dicts) that exist and differ in nothing but ``keys`` (a bench's methods
+    take parts of one into the other); ``folder`` says which files --configs must hold."""
+    from thermogan.experiment import config, runs
+
+    for path in (first, second):
+        if not path.is_file():
+            raise UsageError(f"config {path} does not exist (--configs names the folder of "
+                             f"{folder})")
+    a, b = config.load(first).to_dict(), config.load(second).to_dict()
+    other = [k for k in runs.changed_keys(a, b) if not k.startswith(keys)]
+    if other:
+        raise UsageError(f"{first} and {second} are not twins: they differ in {other[0]} (only "
+                         f"{', '.join(keys)} may)")
+    return [a, b]
 
 
 def write(bench: Bench, results: list[dict[str, Any]], out: Path, header: str,
@@ -160,12 +186,8 @@ def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None
     units: list[Unit] = [*together, *alone]
     done = executor.map(_run_unit, [(bench.result, p, u) for u in units], f"bench {bench.name}")
     first = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
-    return sorted((r for batch in done for r in batch), key=bench.order or (
-        lambda r: (first[_labels_of(r, jobs[0].labels)], r["seed"])))
-
-
-def _labels_of(record: dict[str, Any], like: Labels) -> Labels:
-    return tuple((key, record[key]) for key, _ in like)
+    return sorted((r for batch in done for r in batch), key=bench.order or (lambda r: (
+        first[tuple((k, r[k]) for k, _ in jobs[0].labels)], r["seed"])))
 
 
 def run_record(result: Callable, job: Job, summary: dict[str, Any], p: Any) -> dict[str, Any]:
@@ -252,11 +274,10 @@ def aggregate(bench: Bench, columns: tuple[Column, ...],
     rows = []
     for labels, rs in groups.items():
         row: dict[str, Any] = {**dict(labels), "seeds": len(rs)}
-        for col in columns:
-            values = _values(rs, col) if col.cell is None else None
-            if values is not None:
-                row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
-                                                                                     math.nan)
+        for col in (c for c in columns if c.cell is None):
+            values = list(_by_seed(rs, col).values())
+            row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
+                                                                                 math.nan)
         for col in columns:
             if col.of is not None:
                 row[col.of] = rs[0]["protocol"][col.of]
@@ -283,14 +304,16 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
     tests: list[tuple[dict[str, Any], str, float]] = []
     for row, rs in zip(rows, groups):
         for col in tested:
-            row[f"{col.key}_ci"] = list(stats.bootstrap_ci(_values(rs, col)))
+            row[f"{col.key}_ci"] = list(stats.bootstrap_ci(list(_by_seed(rs, col).values())))
         base = _baseline(bench, row, rows, groups)
         if base is None:
             continue
-        row["baseline"] = bench.baseline[1] if bench.baseline else None
+        row["baseline"] = bench.baseline[1]
         for col in tested:
-            a, b = _paired(rs, base, col) if bench.paired else (_values(rs, col),
-                                                                 _values(base, col))
+            mine, theirs = _by_seed(rs, col), _by_seed(base, col)
+            seeds = sorted(set(mine) & set(theirs)) if bench.paired else None
+            a, b = ([v[s] for s in seeds] for v in (mine, theirs)) if seeds is not None else (
+                list(mine.values()), list(theirs.values()))
             tests.append((row, col.key, stats.against(a, b, bench.paired)))
     for (row, key, p), adjusted in zip(tests, stats.holm([p for _, _, p in tests])):
         row[f"{key}_p"], row[f"{key}_p_holm"] = p, adjusted
@@ -301,26 +324,15 @@ def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
     """The records of the baseline row of ``row`` (None for the baseline itself or none)."""
     if bench.baseline is None or row.get(bench.baseline[0]) == bench.baseline[1]:
         return None
-    key, value = bench.baseline
-    wanted = {**{k: v for k, v in row.items() if k in _before(rows[0], "seeds")}, key: value}
-    for other, rs in zip(rows, groups):
-        if all(other.get(k) == v for k, v in wanted.items()):
-            return rs
-    return None
+    labels = _before(rows[0], "seeds")
+    wanted = [bench.baseline[1] if k == bench.baseline[0] else row[k] for k in labels]
+    return next((rs for other, rs in zip(rows, groups)
+                 if [other[k] for k in labels] == wanted), None)
 
 
-def _values(rs: list[dict[str, Any]], col: Column) -> list[float]:
-    """A column's values over a row's runs (an optional column's where the runs have it)."""
-    return [float(r[col.key]) for r in rs if not (col.optional and r[col.key] is None)]
-
-
-def _paired(rs: list[dict[str, Any]], base: list[dict[str, Any]],
-            col: Column) -> tuple[list[float], list[float]]:
-    """The values of the seeds both rows have, in seed order."""
-    mine, theirs = ({r["seed"]: float(r[col.key]) for r in group
-                     if not (col.optional and r[col.key] is None)} for group in (rs, base))
-    seeds = sorted(set(mine) & set(theirs))
-    return [mine[s] for s in seeds], [theirs[s] for s in seeds]
+def _by_seed(rs: list[dict[str, Any]], col: Column) -> dict[int, float]:
+    """A column's value by seed over a row's runs (an optional column's where they have it)."""
+    return {r["seed"]: float(r[col.key]) for r in rs if not (col.optional and r[col.key] is None)}
 
 
 def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.engine import Bench, Column, Job
+from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
 from thermogan.report.curves import logged
 
@@ -79,28 +79,17 @@ FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, se
 
 
 def twin_paths(config_dir: Path, scale: str) -> tuple[Path, Path]:
-    """The plain config and its Langevin twin at ``scale``; both must exist."""
+    """The plain config and its Langevin twin at ``scale``."""
     if scale not in ("cpu", "paper"):
         raise UsageError(f"--scale {scale}: expected cpu or paper")
     suffix = "_cpu" if scale == "cpu" else ""
-    paths = (config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml")
-    for path in paths:
-        if not path.is_file():
-            raise UsageError(f"config {path} does not exist (--configs names the folder of the "
-                             "mnist_cond*.yaml and mnist_langevin*.yaml files)")
-    return paths
+    return config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml"
 
 
 def langevin_parts(plain: Path, twin: Path) -> dict[str, str]:
     """``{key: override}`` of the twin's tempering and optim.d (as ``key=<JSON>``), after
-    checking that the twins differ in nothing else."""
-    from thermogan.experiment import config, runs
-
-    a, b = config.load(plain).to_dict(), config.load(twin).to_dict()
-    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
-    if other:
-        raise UsageError(f"{plain} and {twin} are not twins: they differ in {other[0]} (only "
-                         f"{', '.join(TWIN_KEYS)} may differ)")
+    checking that the twins exist and differ in nothing else."""
+    _, b = twins(plain, twin, TWIN_KEYS, "the mnist_cond*.yaml and mnist_langevin*.yaml files")
     return {"tempering": f"tempering={json.dumps(b['tempering'])}",
             "optim.d": f"optim.d={json.dumps(b['optim']['d'])}"}
 

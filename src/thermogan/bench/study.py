@@ -156,16 +156,6 @@ def _yaml(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def protocol(study: Study) -> tuple[Protocol, Protocol]:
-    """The study's full protocol and its quick preset."""
-    s = study.spec
-    configs = Path(s.configs) if s.configs is not None else study.path.parent
-    full = Protocol(s.seeds, s.steps, datasets=tuple(s.datasets), configs=configs)
-    quick = dataclasses.replace(full, seeds=s.quick.seeds or full.seeds,
-                                steps=s.quick.steps or full.steps)
-    return full, quick
-
-
 def slug(method: str) -> str:
     """A method's run folder: ``vanilla (saturating)`` -> ``vanilla__saturating``."""
     return "".join(c if c.isalnum() else "_" for c in method).strip("_")
@@ -228,9 +218,12 @@ def figure(results: list[dict[str, Any]], path: Path, seed: int = 0) -> Path:
 
 
 def bench(study: Study, name: str | None = None) -> Bench:
-    """The study as a bench declaration (``engine.run`` runs it)."""
-    s, full_quick = study.spec, protocol(study)
-    title = s.title or study.path.stem
+    """The study as a bench declaration (``engine.run`` runs it), its quick preset the file's."""
+    s, title = study.spec, study.spec.title or study.path.stem
+    full = Protocol(s.seeds, s.steps, datasets=tuple(s.datasets),
+                    configs=Path(s.configs) if s.configs is not None else study.path.parent)
+    quick = dataclasses.replace(full, seeds=s.quick.seeds or s.seeds,
+                                steps=s.quick.steps or s.steps)
 
     def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
         steps = f"{p.steps} steps per run" if p.steps else "each config's steps"
@@ -249,7 +242,7 @@ def bench(study: Study, name: str | None = None) -> Bench:
 
     columns = tuple(Column(c.key, c.title or c.key, c.fmt, c.scale, c.of) for c in s.columns
                     ) if s.columns is not None else None
-    return Bench(name or title, s.help, *full_quick, lambda p, out: plan(study, p, out), header,
+    return Bench(name or title, s.help, full, quick, lambda p, out: plan(study, p, out), header,
                  columns, points if s.figure else scored,
                  ("method", s.baseline) if s.baseline else None, s.paired, figures,
                  record=record, transient=("samples", "data_points"),
