@@ -29,7 +29,6 @@ from thermogan.bench import origin
 from thermogan.bench.pool import Executor
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
-from thermogan.metrics import stats
 from thermogan.metrics.summary import mean_se, plus_minus
 
 Labels = tuple[tuple[str, Any], ...]  # (("data", "ring8"), ("method", "β-GAN")): a table row
@@ -260,7 +259,7 @@ def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, 
     keys = list(first)[list(first).index("seed") + 1:] if first else []
     numbers = [k for k in keys if k != bench.wall.key and isinstance(first[k], (int, float))
                and not isinstance(first[k], bool)]
-    return (*(Column(k, k, ".3g") for k in numbers), bench.wall)
+    return (*(Column(k, k) for k in numbers), bench.wall)
 
 
 def aggregate(bench: Bench, columns: tuple[Column, ...],
@@ -300,6 +299,8 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
     """Add to each row, per tested column, the 95 % bootstrap interval of the mean and, where the
     bench has a baseline row on the same other labels, the test's p-value against it and its
     Holm-adjusted value over the table's tests."""
+    from thermogan.metrics import stats  # scipy: only when a table is made
+
     tested = [c for c in columns if c.tested and c.cell is None]
     tests: list[tuple[dict[str, Any], str, float]] = []
     for row, rs in zip(rows, groups):
@@ -369,6 +370,8 @@ def _cell(row: dict[str, Any], col: Column) -> str:
 def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> list[str]:
     """The statistics table: per row and tested column, the 95 % bootstrap interval of the mean
     and, against the baseline row, the test's p-value and its Holm-adjusted value."""
+    from thermogan.metrics import stats
+
     tested = [c for c in columns if c.tested and c.cell is None]
     if not rows or not tested:
         return []

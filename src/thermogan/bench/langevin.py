@@ -42,7 +42,6 @@ import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
-from thermogan.report.curves import logged
 
 #: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the
 #: adaptive temperature's controller instead of the fade, issue [11])
@@ -168,6 +167,8 @@ def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
 
 def _logged(run_dir: Path, key: str) -> list[list[float]]:
     """[step, value] of ``key`` in each line of the run's metrics.jsonl that has it."""
+    from thermogan.report.curves import logged
+
     return np.column_stack(logged(run_dir, key)).tolist()
 
 

@@ -33,12 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import ThermoganError, UsageError
-from thermogan.report.figures import save_figure
-from thermogan.report.snapshots import load_shots, snapshot_rows
 
 if TYPE_CHECKING:
     from thermogan.experiment.config import Component
@@ -224,6 +221,10 @@ def ratios(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[st
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
     """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
+    from matplotlib.figure import Figure
+
+    from thermogan.report.figures import save_figure
+
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
     for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
@@ -250,6 +251,8 @@ def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """Per (data, variant), seed 0: G(z) and L(x) of the lens run over training, G(z) of the run
     without a lens at the same steps (the paper's Fig. 1 and 4) and, where there is one, G(z) of
     the adaptive-λ run."""
+    from thermogan.report.snapshots import load_shots, snapshot_rows
+
     paths = []
     for data, variant in _groups(results):
         arms = {r["arm"]: r for r in results

@@ -53,7 +53,7 @@ class Method(_Strict):
 class ColumnSpec(_Strict):
     key: str  # a metric of the runs' summary.json
     title: str | None = None  # default: the key
-    fmt: str = ".3g"
+    fmt: str = ".3f"
     scale: float = 1.0
     of: str | None = None  # a key of the scoring protocol shown after the mean (modes / 8)
 
