@@ -126,16 +126,16 @@ def test_comparison_is_the_ratio_of_means_and_the_paired_wins_of_each_arm():
                result("mnist", "lens", 0, 10.0), result("mnist", "lens", 1, 30.0),
                result("mnist", "none", 0, 20.0), result("mnist", "none", 1, 20.0)]
     (none, lensed, adaptive), text = table(results)
-    assert (lensed["arm"], adaptive["arm"]) == ("lens", "adaptive") and "ratio" not in none
+    assert (lensed["arm"], adaptive["arm"]) == ("lens", "adaptive") and none["ratio"] == 1.0
     assert lensed["ratio"] == pytest.approx(20.0 / 20.0)
     assert lensed["better"] == 1 and lensed["paired"] == 2
     assert adaptive["ratio"] == pytest.approx(0.5) and adaptive["better"] == 2
     rows = [line for line in text.splitlines() if line.startswith("| MNIST | GAN | ")]
-    assert rows[:3] == ["| MNIST | GAN | none | 2 | 20.0 ± 0.0 | – | – | 10 ± 0 |",
-                        "| MNIST | GAN | lens | 2 | 20.0 ± 10.0 | – | – | 10 ± 0 |",
-                        "| MNIST | GAN | lens, adaptive λ | 2 | 10.0 ± 0.0 | – | – | 10 ± 0 |"]
-    assert rows[3:5] == ["| MNIST | GAN | lens | 1.000 | 1 / 2 |",
-                         "| MNIST | GAN | lens, adaptive λ | 0.500 | 2 / 2 |"]
+    assert rows[:3] == ["| MNIST | GAN | none | 2 | 20.0 ± 0.0 | – | – | 1.000 | – | 10 ± 0 |",
+                        "| MNIST | GAN | lens | 2 | 20.0 ± 10.0 | – | – | 1.000 | 1 / 2 | 10 ± 0 |",
+                        "| MNIST | GAN | lens, adaptive λ | 2 | 10.0 ± 0.0 | – | – | 0.500 | "
+                        "2 / 2 | 10 ± 0 |"]
+    assert "ratio to none | seeds better than none |" in text
     # the statistics: the lensed arms against none, Wilcoxon paired by seed (n = 2: p >= 0.5)
     assert "| MNIST | GAN | lens, adaptive λ | final fd_mnist | [10.0, 10.0] | 0.5 | 1 |" in text
     (_, sweep), _ = table([result("mnist", arm, s, fd) for arm, fd in (("none", 2.0),
@@ -153,7 +153,7 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
     text, _ = engine.run(BENCH, p, out, Executor(1))  # one worker: one scorer per data set
     assert "| MNIST | GAN | none | 1 |" in text and "| Stacked MNIST | GAN | lens | 1 |" in text
     record = json.loads((out / "results.json").read_text())
-    assert len(record["runs"]) == 4 and sum("ratio" in row for row in record["summary"]) == 2
+    assert len(record["runs"]) == 4 and [row["paired"] for row in record["summary"]] == [1] * 4
     for run in record["runs"]:
         assert run["steps"] == [4, 8, 12] and len(run["curve"]) == 3
         assert (run["stacked_modes"] is None) == (run["data"] == "mnist")

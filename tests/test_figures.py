@@ -319,7 +319,7 @@ def test_oscillation_figure_shows_the_curves_of_seed_0_and_the_amplitudes(tmp_pa
     results = [{"levels": k, "seed": s, "steps": steps, "fd_mnist": [50.0 + i % 3 for i in steps],
                 "filtered": [50.0] * 10, "knee_step": 12, "amplitude": 1.0 + s}
                for k in (2, 4, 8) for s in (0, 1)]
-    path = bench_oscillation.figure(results, tmp_path / "oscillation.png")
+    (path,) = bench_oscillation.figures(results, tmp_path)
     assert_figure(path, min_size=(1300, 500), panels=2, saved=saved)
     curves, amplitudes = panels_of(figure_of(saved, path))
     assert len(curves.lines) == 3 * 3  # raw, filtered and the knee of each K, seed 0 only

@@ -148,7 +148,7 @@ def floors(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[st
     return lines
 
 
-def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None) -> list[Path]:
     """``density.png``: per energy, the target, the initial G, annealed and β = 1 (seed 0)."""
     from matplotlib.figure import Figure
 
@@ -159,7 +159,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
     shown = {(r["energy"], r["method"]): r for r in results if r["seed"] == 0}
     energies = [e for e in ENERGIES if any(k[0] == e for k in shown)]
     if not energies:
-        return None
+        return []
     fig = Figure(figsize=(3.0 * (2 + len(METHODS)), 3.2 * len(energies)), layout="constrained")
     axes = fig.subplots(len(energies), 2 + len(METHODS), squeeze=False)
     for row, energy in zip(axes, energies):
@@ -182,7 +182,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
                              r["region_mass"]) > 1 else ""), fontsize=8)
     fig.suptitle("Learning from an unnormalised density, seed 0 (the variational-annealing "
                  "slides' Fig. 6)", fontsize=10)
-    return save_figure(fig, path, dpi=100)
+    return [save_figure(fig, out / "density.png", dpi=100)]
 
 
 def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
@@ -194,11 +194,6 @@ def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> 
             f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
             f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
             f"run on one thread; {ran}. Mean ± SE over seeds.")
-
-
-def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
-    made = figure(results, out / "density.png")
-    return [made] if made is not None else []
 
 
 BENCH = Bench(

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from thermogan.bench import origin
 from thermogan.bench.pool import Executor
 from thermogan.errors import UsageError
@@ -77,18 +79,20 @@ def scored(job: Job, summary: dict[str, Any], p: Any = None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Bench:
     """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields
-    are the options: ``metadata`` may give ``help``, ``flag``, ``choices`` and ``cli=False``),
-    ``quick`` its quick preset; ``plan(p, out)`` the jobs; ``header(p, label, results, ran)``
-    the table's opening paragraph (``ran``: where and how long); ``columns`` the metrics (None:
-    every number the runs report), ``wall`` the time column; ``result(job, summary, p)`` a
-    run's record (a module-level function: workers import it); ``baseline``: (label, value) of the
-    row each row is tested against, on the same other labels; ``paired``: the rows' seeds share
-    initial weights; ``figures(results, out, p)``, ``extend(rows, results)`` (adds the bench's own
-    keys to the rows), ``more(rows, results)`` (markdown lines after the table) and
-    ``record(p)`` (the protocol in results.json) where it has them; ``transient``: per-run keys
-    kept out of results.json; ``titles``: a label's column title, where it is not the label;
-    ``names``: a label's values as the table shows them; ``order``: the records' sort key
-    (default: the plan's order, then the seed)."""
+    are the options: ``metadata`` may give ``help``, ``flag``, ``choices``, ``append``, ``also``
+    and ``cli=False``), ``quick`` its quick preset; ``plan(p, out)`` the jobs;
+    ``header(p, label, results, ran)`` the table's opening paragraph (``ran``: where and how
+    long); ``columns`` the metrics (None: every number the runs report), ``wall`` the time
+    column; ``result(job, summary, p)`` a run's record (a module-level function: workers import
+    it); ``baseline``: (label, value) of the row each row is tested against, on the same other
+    labels; ``paired``: the rows' seeds share initial weights; ``ratio``: a column (lower is
+    better) also given as the ratio of its mean to the baseline row's, and the seeds where it is
+    lower, on the seeds both rows have. Where it has them: ``figures(results, out, p)``,
+    ``extend(rows, results)`` (adds the bench's own keys to the rows), ``more(rows, results)``
+    (markdown lines after the table), ``record(p)`` (the protocol in results.json),
+    ``transient`` (per-run keys kept out of results.json), ``titles`` (a label's column title),
+    ``names`` (a label's values as the table shows them) and ``order`` (the records' sort key;
+    by default the plan's order, then the seed)."""
 
     name: str
     help: str
@@ -100,6 +104,7 @@ class Bench:
     result: Callable[[Job, dict[str, Any], Any], dict[str, Any]] = scored
     baseline: tuple[str, Any] | None = None
     paired: bool = False
+    ratio: str | None = None
     figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = lambda *_: []
     extend: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
     more: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[str]] | None = None
@@ -253,13 +258,14 @@ def why_alone(group: list[Job]) -> str | None:
 
 def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, ...]:
     """The bench's columns, or every number of the first run's metrics; then the time."""
-    if bench.columns is not None:
-        return (*bench.columns, bench.wall)
     first = results[0] if results else {}
     keys = list(first)[list(first).index("seed") + 1:] if first else []
-    numbers = [k for k in keys if k != bench.wall.key and isinstance(first[k], (int, float))
-               and not isinstance(first[k], bool)]
-    return (*(Column(k, k) for k in numbers), bench.wall)
+    numbers = [Column(k, k) for k in keys if k != bench.wall.key and isinstance(
+        first[k], (int, float)) and not isinstance(first[k], bool)]
+    base = bench.baseline[1] if bench.baseline else ""
+    ratio = (Column("ratio", f"ratio to {base}", cell=_ratio_cell), Column(
+        "better", f"seeds better than {base}", cell=_better_cell)) if bench.ratio else ()
+    return (*(bench.columns if bench.columns is not None else numbers), *ratio, bench.wall)
 
 
 def aggregate(bench: Bench, columns: tuple[Column, ...],
@@ -307,7 +313,9 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
         for col in tested:
             row[f"{col.key}_ci"] = list(stats.bootstrap_ci(list(_by_seed(rs, col).values())))
         base = _baseline(bench, row, rows, groups)
-        if base is None:
+        if base is not None and bench.ratio is not None:
+            _ratio(row, rs, base, bench.ratio)
+        if base is None or base is rs:
             continue
         row["baseline"] = bench.baseline[1]
         for col in tested:
@@ -322,13 +330,33 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
 
 def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
               groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
-    """The records of the baseline row of ``row`` (None for the baseline itself or none)."""
-    if bench.baseline is None or row.get(bench.baseline[0]) == bench.baseline[1]:
+    """The records of the baseline row of ``row`` (its own for the baseline; None for none)."""
+    if bench.baseline is None:
         return None
     labels = _before(rows[0], "seeds")
     wanted = [bench.baseline[1] if k == bench.baseline[0] else row[k] for k in labels]
     return next((rs for other, rs in zip(rows, groups)
                  if [other[k] for k in labels] == wanted), None)
+
+
+def _ratio(row: dict[str, Any], rs: list[dict[str, Any]], base: list[dict[str, Any]],
+           key: str) -> None:
+    """The row's mean ``key`` over the baseline row's on the seeds both have (``ratio``), and on
+    how many of those seeds the row's is lower (``better`` of ``paired``)."""
+    mine, theirs = ({r["seed"]: float(r[key]) for r in group} for group in (rs, base))
+    seeds = sorted(set(mine) & set(theirs))
+    row["ratio"] = float(np.mean([mine[s] for s in seeds]) / np.mean([theirs[s] for s in seeds])
+                         ) if seeds else None
+    row["better"], row["paired"] = sum(mine[s] < theirs[s] for s in seeds), len(seeds)
+
+
+def _ratio_cell(row: dict[str, Any]) -> str:
+    return "–" if row.get("ratio") is None else f"{row['ratio']:.3f}"
+
+
+def _better_cell(row: dict[str, Any]) -> str:
+    return f"{row['better']} / {row['paired']}" if row.get("paired") and row.get(
+        "baseline") else "–"
 
 
 def _by_seed(rs: list[dict[str, Any]], col: Column) -> dict[int, float]:

@@ -193,31 +193,6 @@ def _rows(results: list[dict[str, Any]], data: str, variant: str, arm: str) -> l
                    (data, variant, arm)), key=lambda r: r["seed"])
 
 
-def against_none(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
-    """Add to each lensed row the ratio of its mean final fd_mnist to that of the arm without
-    tempering, on the seeds both have, and on how many of them it did better."""
-    for row in rows:
-        if row["arm"] == "none":
-            continue
-        tempered, without = ({r["seed"]: r["fd_mnist"] for r in _rows(
-            results, row["data"], row["variant"], arm)} for arm in (row["arm"], "none"))
-        seeds = sorted(set(tempered) & set(without))
-        if seeds:
-            fd_arm, fd_plain = [tempered[s] for s in seeds], [without[s] for s in seeds]
-            row["ratio"] = float(np.mean(fd_arm) / np.mean(fd_plain))
-            row["better"] = int(sum(a < b for a, b in zip(fd_arm, fd_plain)))
-            row["paired"] = len(seeds)
-
-
-def ratios(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str]:
-    """The table of each lensed arm's ratio and wins against the arm without tempering."""
-    lines = ["", "| data | loss | tempering | fd_mnist with it / without (ratio of means) | "
-             "seeds where it is better |", "|---|---|---|---|---|"]
-    return lines + [f"| {DATA_NAMES[r['data']]} | {VARIANT_NAMES[r['variant']]} | "
-                    f"{ARM_NAMES[r['arm']]} | {r['ratio']:.3f} | {r['better']} / {r['paired']} |"
-                    for r in rows if "ratio" in r]
-
-
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
     """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
@@ -296,8 +271,8 @@ BENCH = Bench(
     (Column("fd_mnist", "final fd_mnist", ".1f"),
      Column("stacked_modes", "Stacked modes (of 1000)", ".1f", optional=True),
      Column("stacked_kl", "Stacked KL", ".3f", optional=True)),
-    result, baseline=("arm", "none"), paired=True, figures=figures, extend=against_none,
-    more=ratios, record=asdict,
+    result, baseline=("arm", "none"), paired=True, ratio="fd_mnist", figures=figures,
+    record=asdict,
     label=lambda p, quick: "quick" if quick else "reduced" if p.scale == "cpu" else "paper",
     titles={"variant": "loss", "arm": "tempering"},
     names={"data": DATA_NAMES, "variant": VARIANT_NAMES, "arm": ARM_NAMES},

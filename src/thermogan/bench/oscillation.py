@@ -84,8 +84,9 @@ def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> 
             f"{p.seeds} seed(s); {ran}. Classifier {results[0]['sha256']}.")
 
 
-def figure(results: list[dict[str, Any]], path: Path) -> Path:
-    """Left: the curves (raw pale, filtered bold, knee dashed) of seed 0; right: amplitude vs K."""
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None) -> list[Path]:
+    """``oscillation.png``: left, the curves (raw pale, filtered bold, knee dashed) of seed 0;
+    right, amplitude against K."""
     from matplotlib.figure import Figure
 
     from thermogan.report.figures import save_figure
@@ -114,11 +115,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path:
     right.minorticks_off()
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    return save_figure(fig, path)
-
-
-def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
-    return [figure(results, out / "oscillation.png")]
+    return [save_figure(fig, out / "oscillation.png")]
 
 
 BENCH = Bench(
