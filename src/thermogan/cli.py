@@ -239,7 +239,7 @@ def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, ful
             continue
         kind = _kind(hints[f.name])
         text = f.metadata.get("help", "")
-        if full is not None:
+        if full is not None and getattr(full, f.name) != ():
             said = [f"default {_said(getattr(full, f.name))}"]
             if getattr(quick, f.name) != getattr(full, f.name):
                 said.append(f"quick {_said(getattr(quick, f.name))}")
@@ -247,13 +247,13 @@ def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, ful
         append = f.metadata.get("append", False)
         parser.add_argument(_flag(f), dest=f.name, default=argparse.SUPPRESS, help=text,
                             type=str if typing.get_origin(kind) is tuple and not append else kind,
-                            choices=f.metadata.get("choices"),
+                            choices=f.metadata.get("choices"), metavar=f.metadata.get("metavar"),
                             **({"action": "append"} if append else {}))
 
 
 def _said(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(map(str, value)) or "all"
+        return ",".join(map(str, value))
     return "the config's" if value is None else str(value)
 
 

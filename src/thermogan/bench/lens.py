@@ -70,9 +70,9 @@ class Protocol:
     scale: str = field(default="cpu", metadata={
         "help": "which configs: the *_cpu.yaml ones, or the paper's", "choices": ("cpu", "paper")})
     settings: tuple[str, ...] = field(default=(), metadata={
-        "flag": "--set", "append": True, "help": "KEY=VALUE config override for every run "
-        "(tempering.* ones for the lens and adaptive runs only), e.g. --set tempering.recon=mean;"
-        " repeatable"})
+        "flag": "--set", "append": True, "metavar": "KEY=VALUE", "help": "config override for "
+        "every run (tempering.* ones for the lens and adaptive runs only), e.g. --set "
+        "tempering.recon=mean; repeatable"})
     configs: Path = Path("configs")
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 

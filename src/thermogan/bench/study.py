@@ -29,9 +29,9 @@ import itertools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 
 from thermogan.bench.engine import Bench, Column, Job, scored
 from thermogan.errors import ConfigError, UsageError, unknown_key
@@ -59,8 +59,8 @@ class ColumnSpec(_Strict):
 
 
 class Preset(_Strict):
-    seeds: int | None = None
-    steps: int | None = None
+    seeds: PositiveInt | None = None
+    steps: PositiveInt | None = None
 
 
 class StudyFile(_Strict):
@@ -70,12 +70,12 @@ class StudyFile(_Strict):
     configs: str | None = None  # the methods' config folder (default: the file's folder)
     datasets: list[str]
     methods: dict[str, Method]
-    seeds: int = 3
-    steps: int | None = None  # None: each config's own
+    seeds: PositiveInt = 3
+    steps: PositiveInt | None = None  # None: each config's own
     quick: Preset = Preset()
     baseline: str | None = None  # a method's name
     paired: bool = False  # the seeds of every method share initial weights
-    figure: str | None = None  # points: samples against data, seed 0
+    figure: Literal["points"] | None = None  # samples against data, seed 0 (2-D data)
     columns: list[ColumnSpec] | None = None
     record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
