@@ -244,7 +244,7 @@ def bench(study: Study, name: str | None = None) -> Bench:
                     ) if s.columns is not None else None
     return Bench(name or title, s.help, full, quick, lambda p, out: plan(study, p, out), header,
                  columns, points if s.figure else scored,
-                 ("method", s.baseline) if s.baseline else None, s.paired, figures,
+                 ("method", s.baseline) if s.baseline else None, s.paired, figures=figures,
                  record=record, transient=("samples", "data_points"),
                  label=lambda p, quick: "quick" if quick else "full",
                  wall=Column("wall_s", "training s per run", ".1f", spread=False, tested=False))
