@@ -3,6 +3,7 @@ initial weights for both methods, the annealing rescaled with the steps), a tiny
 CLI with its table, results and Fig. 6, and the CLI path of one energy run (train, eval,
 sample)."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench.density import METHODS, QUICK, Protocol, aggregate, markdown, plan, rescaled
+from thermogan.bench import density, engine
+from thermogan.bench.density import BENCH, METHODS, QUICK, Protocol, rescaled
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
@@ -20,6 +22,14 @@ from thermogan.experiment import build, config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
+
+
+def plan(configs, out, p):
+    return density.plan(dataclasses.replace(p, configs=configs), out)
+
+
+def labels(job):
+    return dict(job.labels)
 
 def test_the_twins_differ_in_beta_only():
     annealed = config.load(CONFIGS / "density.yaml")
@@ -39,12 +49,12 @@ def test_plan_rescales_the_annealing_and_starts_both_methods_alike(tmp_path):
     trainers = {}
     for j in jobs:
         cfg = config.load(j.config, [*j.overrides, *small])
-        assert (cfg.train.steps, cfg.seed, cfg.data.energy) == (1000, j.seed, j.energy)
+        assert (cfg.train.steps, cfg.seed, cfg.data.energy) == (1000, j.seed, labels(j)["energy"])
         weight = cfg.regularisers()[1].options()["weight"]
         assert weight == ({"kind": "linear", "start": 0.01, "end": 1.0, "steps": 600}
-                          if j.method == "annealed" else 1.0)
-        if j.energy == "u1":
-            trainers[j.method, j.seed] = build.build_trainer(cfg)
+                          if labels(j)["method"] == "annealed" else 1.0)
+        if labels(j)["energy"] == "u1":
+            trainers[labels(j)["method"], j.seed] = build.build_trainer(cfg)
     for seed in (0, 1):
         a, b = trainers["annealed", seed], trainers["β = 1", seed]
         for x, y in ((a.G, b.G), (a.D, b.D)):
@@ -95,11 +105,12 @@ def test_aggregate_and_table():
                 "kl_model_target": 0.1, "region_mass": [0.5 - 0.49 * i, 0.5 + 0.49 * i],
                 "outside": 0.0, "wall_s": 2.0, "protocol": protocol}
                for i, m in enumerate(METHODS) for s in range(3)]
-    rows = aggregate(results)
+    columns = engine.table_columns(BENCH, results)
+    rows = engine.aggregate(BENCH, columns, results)
     assert [r["method"] for r in rows] == list(METHODS)
     assert rows[1]["kl_target_model"] == pytest.approx(4.1) and rows[1]["missed"] == 3
     assert rows[0]["missed"] == 0 and rows[0]["region_mass"] == pytest.approx([0.5, 0.5])
-    text = markdown(rows, "header")
+    text = engine.markdown(BENCH, columns, rows, results, "header")
     assert "| u1 | β = 1 | 3 | 4.100 ± 0.577 | 0.100 ± 0.000 | 0.01 ± 0.00 / 0.99 ± 0.00 " \
            "(0.50 / 0.50) | 3/3 |" in text
     assert "| u1 | exact sampler (floor) | – | 0.020 | 0.015 | 0.50 / 0.50 (lobe z1>0 / " \

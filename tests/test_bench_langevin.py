@@ -1,6 +1,7 @@
 """The Langevin conditional-MNIST bench: the twin configs, its plan (the same initial weights for
 every method), a tiny run through the CLI with its table, results and per-class grid."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,16 +11,8 @@ import torch
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench.langevin import (
-    METHODS,
-    QUICK,
-    Protocol,
-    aggregate,
-    langevin_parts,
-    markdown,
-    plan,
-    run_job,
-)
+from thermogan.bench import engine, langevin
+from thermogan.bench.langevin import BENCH, METHODS, QUICK, Protocol, langevin_parts
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
@@ -42,11 +35,19 @@ def test_the_configs_are_twins_that_differ_in_blur_and_the_sgld_d(suffix):
         assert cfg.train.keep_checkpoints  # the per-class grid over training
 
 
+
+def plan(configs, out, p, methods=()):
+    return langevin.plan(dataclasses.replace(p, configs=configs, methods=tuple(methods)), out)
+
+
+def method_of(job):
+    return dict(job.labels)["method"]
+
 def test_plan_takes_each_method_from_the_twins_with_the_same_seeds(tmp_path):
     jobs = plan(CONFIGS, tmp_path, QUICK)
     assert len(jobs) == len(METHODS) * 3 and len({j.run_dir for j in jobs}) == len(jobs)
     assert "langevin_blur_adaptive_seed0" in {j.run_dir.name for j in jobs}
-    loaded = {(j.method, j.seed): config.load(j.config, list(j.overrides)) for j in jobs}
+    loaded = {(method_of(j), j.seed): config.load(j.config, list(j.overrides)) for j in jobs}
     twin = config.load(CONFIGS / "mnist_langevin_cpu.yaml")
     for (method, seed), cfg in loaded.items():
         blurred, sgld = "blur" in method, "SGLD" in method
@@ -67,7 +68,7 @@ def test_plan_takes_each_method_from_the_twins_with_the_same_seeds(tmp_path):
 def test_every_method_starts_from_the_same_weights(tmp_path, mnist_home):
     small = ["model.z_dim=8", "model.generator.hidden=[16]", "model.discriminator.hidden=[16]"]
     jobs = plan(CONFIGS, tmp_path, Protocol(seeds=2, steps=10))
-    trainers = {(j.method, j.seed): build.build_trainer(
+    trainers = {(method_of(j), j.seed): build.build_trainer(
         config.load(j.config, [*j.overrides, *small, "device=cpu"])) for j in jobs}
     for seed in (0, 1):
         ref = trainers["plain", seed]
@@ -133,7 +134,7 @@ def test_cli_writes_the_table_results_and_the_class_grid(tmp_path, mnist_home, c
     assert "classes.png" in capsys.readouterr().out
     job = plan(configs, out, Protocol(seeds=2, steps=10), methods=["plain"])[1]
     finished = (job.run_dir / "summary.json").stat().st_mtime_ns
-    assert run_job(job)["seed"] == 1  # a finished run is reused, not trained again
+    assert engine.train(BENCH, [job], Executor(1))[0]["seed"] == 1  # reused, not trained
     assert (job.run_dir / "summary.json").stat().st_mtime_ns == finished
     assert main(["bench", "langevin", "--steps", "0"]) == 2
     assert "--steps 0: must be > 0" in capsys.readouterr().err
@@ -141,13 +142,16 @@ def test_cli_writes_the_table_results_and_the_class_grid(tmp_path, mnist_home, c
 
 def test_aggregate_is_mean_and_standard_error_in_method_order():
     results = [{"method": m, "seed": s, "fd_mnist": 10.0 * s + i, "class_fidelity": 0.5 + 0.1 * s,
-                "wall_s": 2.0} for i, m in enumerate(reversed(METHODS)) for s in range(3)]
-    rows = aggregate(results)
+                "wall_s": 2.0} for i, m in reversed(list(enumerate(reversed(METHODS))))
+               for s in range(3)]  # in plan order
+    columns = engine.table_columns(BENCH, results)
+    rows = engine.aggregate(BENCH, columns, results)
     assert [r["method"] for r in rows] == list(METHODS)
     plain = 10.0 + len(METHODS) - 1  # seeds 0, 1, 2 at 10·s + i, plain listed last (i = n − 1)
     assert rows[0]["fd_mnist"] == pytest.approx(plain) and rows[0]["fd_mnist_se"] == (
         pytest.approx(10 / 3 ** 0.5))
-    assert f"| plain | 3 | {plain:.1f} ± 5.8 | 60.0 ± 5.8 | 2 ± 0 |" in markdown(rows, "header")
+    assert f"| plain | 3 | {plain:.1f} ± 5.8 | 60.0 ± 5.8 | 2 ± 0 |" in engine.markdown(
+        BENCH, columns, rows, results, "header")
 
 
 def test_class_samples_draw_the_same_latents_under_every_class():

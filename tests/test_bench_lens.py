@@ -1,18 +1,34 @@
 """`thermogan bench lens`: the plan of runs, the comparison's arithmetic, and a small run end to
 end on small MNIST files."""
 
+import dataclasses
 import json
 
 import pytest
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench.lens import Protocol, _horizon, bench_lens, comparison, plan, run_job, table
+from thermogan.bench import engine, lens
+from thermogan.bench.engine import check_plan
+from thermogan.bench.lens import BENCH, Protocol, _horizon
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ConfigError, ThermoganError
 from thermogan.experiment.config import Component, load
 
+
+def plan(configs, out, p):
+    return lens.plan(dataclasses.replace(p, configs=configs), out)
+
+
+def arm_of(job):
+    return dict(job.labels)["arm"]
+
+
+def run_job(job):
+    """One run on this process (``engine.train`` with a one-worker pool would spawn one)."""
+    (record,) = engine._run_unit((lens.result, None, job))
+    return record
 
 def write_configs(folder, steps=12):
     """Tiny tan_<data>_gan_cpu.yaml files: DCGAN of width 4, a 4-channel lens of 2 blocks."""
@@ -37,16 +53,16 @@ def test_plan_runs_each_seed_in_every_arm(tmp_path):
     configs = write_configs(tmp_path / "configs")
     p = Protocol(data=("mnist",), seeds=2, steps=8, horizon=4, every=2)
     jobs = plan(configs, tmp_path / "out", p)
-    assert [(j.arm, j.seed) for j in jobs] == [(arm, seed) for arm in ("lens", "adaptive", "none")
-                                               for seed in (0, 1)]
+    assert [(arm_of(j), j.seed) for j in jobs] == [
+        (arm, seed) for arm in ("lens", "adaptive", "none") for seed in (0, 1)]
     tags = {"lens": "lens", "adaptive": "adaptive", "none": "nolens"}  # old runs keep their names
     for job in jobs:
         cfg = load(job.config, list(job.overrides))
         assert cfg.seed == job.seed and cfg.train.steps == 8 and cfg.eval.track_every == 2
-        assert (cfg.tempering is not None) == (job.arm != "none")
-        if job.arm != "none":
+        assert (cfg.tempering is not None) == (arm_of(job) != "none")
+        if arm_of(job) != "none":
             assert _horizon(cfg.tempering) == 4
-        assert job.run_dir.name == f"mnist_gan_{tags[job.arm]}_seed{job.seed}"
+        assert job.run_dir.name == f"mnist_gan_{tags[arm_of(job)]}_seed{job.seed}"
 
 
 @pytest.mark.parametrize("horizon, expected", [(4, 4), (None, 6)])  # the protocol's, the config's
@@ -70,9 +86,9 @@ def test_settings_reach_every_run_and_tempering_ones_only_the_lensed_arms(tmp_pa
         cfg = load(job.config, list(job.overrides))
         assert cfg.optim.g.options()["lr"] == 3e-4
         recon = None if cfg.tempering is None else cfg.tempering.options()["recon"]
-        assert (recon == "mean") == (job.arm != "none")
+        assert (recon == "mean") == (arm_of(job) != "none")
     with pytest.raises(ConfigError, match="tempering.recn"):
-        plan(configs, tmp_path / "out", Protocol(settings=("tempering.recn=mean",)))
+        check_plan(plan(configs, tmp_path / "out", Protocol(settings=("tempering.recn=mean",))))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -97,27 +113,35 @@ def result(data, arm, seed, fd, modes=None):
             "wall_s": 10.0, "steps": [], "curve": []}
 
 
+def table(results):
+    """The rows and the markdown of records in the bench's order."""
+    results = sorted(results, key=BENCH.order)
+    columns = engine.table_columns(BENCH, results)
+    rows = engine.aggregate(BENCH, columns, results)
+    return rows, engine.markdown(BENCH, columns, rows, results, "header")
+
+
 def test_comparison_is_the_ratio_of_means_and_the_paired_wins_of_each_arm():
     results = [result("mnist", "adaptive", 0, 10.0), result("mnist", "adaptive", 1, 10.0),
                result("mnist", "lens", 0, 10.0), result("mnist", "lens", 1, 30.0),
                result("mnist", "none", 0, 20.0), result("mnist", "none", 1, 20.0)]
-    lens, adaptive = comparison(results)
-    assert (lens["arm"], adaptive["arm"]) == ("lens", "adaptive")
-    assert lens["ratio"] == pytest.approx(20.0 / 20.0)
-    assert lens["better"] == 1 and lens["seeds"] == 2
-    assert lens["p_sign"] == pytest.approx(0.75)  # P(at least 1 win of 2 | fair coin)
+    (none, lensed, adaptive), text = table(results)
+    assert (lensed["arm"], adaptive["arm"]) == ("lens", "adaptive") and none["ratio"] == 1.0
+    assert lensed["ratio"] == pytest.approx(20.0 / 20.0)
+    assert lensed["better"] == 1 and lensed["paired"] == 2
     assert adaptive["ratio"] == pytest.approx(0.5) and adaptive["better"] == 2
-    text = table(results, "header")
     rows = [line for line in text.splitlines() if line.startswith("| MNIST | GAN | ")]
-    assert rows[:3] == ["| MNIST | GAN | none | 2 | 20.0 ± 0.0 | – | – | 10 ± 0 |",
-                        "| MNIST | GAN | lens | 2 | 20.0 ± 10.0 | – | – | 10 ± 0 |",
-                        "| MNIST | GAN | lens, adaptive λ | 2 | 10.0 ± 0.0 | – | – | 10 ± 0 |"]
-    assert rows[3:] == ["| MNIST | GAN | lens | 1.000 | 1 / 2 | 0.750 |",
-                        "| MNIST | GAN | lens, adaptive λ | 0.500 | 2 / 2 | 0.250 |"]
-    (sweep,) = comparison([result("mnist", arm, s, fd) for arm, fd in (("none", 2.0),
+    assert rows[:3] == ["| MNIST | GAN | none | 2 | 20.0 ± 0.0 | – | – | 1.000 | – | 10 ± 0 |",
+                        "| MNIST | GAN | lens | 2 | 20.0 ± 10.0 | – | – | 1.000 | 1 / 2 | 10 ± 0 |",
+                        "| MNIST | GAN | lens, adaptive λ | 2 | 10.0 ± 0.0 | – | – | 0.500 | "
+                        "2 / 2 | 10 ± 0 |"]
+    assert "ratio to none | seeds better than none |" in text
+    # the statistics: the lensed arms against none, Wilcoxon paired by seed (n = 2: p >= 0.5)
+    assert "| MNIST | GAN | lens, adaptive λ | final fd_mnist | [10.0, 10.0] | 0.5 | 1 |" in text
+    (_, sweep), _ = table([result("mnist", arm, s, fd) for arm, fd in (("none", 2.0),
                                                                        ("lens", 1.0))
                            for s in range(3)])
-    assert sweep["better"] == 3 and sweep["p_sign"] == pytest.approx(1 / 8)
+    assert sweep["better"] == 3 and sweep["fd_mnist_p"] == pytest.approx(0.25)  # 2 of 2^3
 
 
 def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home, monkeypatch):
@@ -125,10 +149,11 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
     configs = write_configs(tmp_path / "configs")
     out = tmp_path / "out"
     p = Protocol(seeds=1, arms=("lens", "none"))  # the adaptive arm: its own short test
-    text = bench_lens(out, p, configs, Executor(1))  # one worker: one scorer per data set
+    p = dataclasses.replace(p, configs=configs)
+    text, _ = engine.run(BENCH, p, out, Executor(1))  # one worker: one scorer per data set
     assert "| MNIST | GAN | none | 1 |" in text and "| Stacked MNIST | GAN | lens | 1 |" in text
     record = json.loads((out / "results.json").read_text())
-    assert len(record["runs"]) == 4 and len(record["comparison"]) == 2
+    assert len(record["runs"]) == 4 and [row["paired"] for row in record["summary"]] == [1] * 4
     for run in record["runs"]:
         assert run["steps"] == [4, 8, 12] and len(run["curve"]) == 3
         assert (run["stacked_modes"] is None) == (run["data"] == "mnist")
@@ -138,7 +163,7 @@ def test_bench_writes_table_curves_and_the_evolution_figure(tmp_path, mnist_home
         # rows: G(z) and L(x) with the lens, G(z) without; columns: the snapshots of steps 4, 8, 12
         assert_figure(out / name, min_size=(500, 600), panels=3 * 3, min_ink=0.1, saved=saved)
     # finished runs are reused: a second call trains nothing and gives the same table rows
-    again = bench_lens(out, p, configs, Executor(1))
+    again, _ = engine.run(BENCH, p, out, Executor(1))
     assert again.splitlines()[2:] == text.splitlines()[2:]
 
 
@@ -153,8 +178,8 @@ def test_a_run_is_reused_only_with_its_config_and_an_interrupted_one_is_finished
     again = run_job(job)
     assert again["protocol"]["step"] == 8 and again["curve"] == first["curve"]
     with pytest.raises(ThermoganError, match="tempering.recon differs from this bench's"):
-        plan(configs, tmp_path / "out", Protocol(data=("mnist",), seeds=1, arms=("lens",),
-                                                 settings=("tempering.recon=mean",)))
+        check_plan(plan(configs, tmp_path / "out", Protocol(
+            data=("mnist",), seeds=1, arms=("lens",), settings=("tempering.recon=mean",))))
 
 
 def test_a_short_adaptive_run_logs_the_controllers_heat(tmp_path, mnist_home):

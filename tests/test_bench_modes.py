@@ -1,5 +1,7 @@
-"""The mode-collapse benchmark: its plan, its statistics and its files."""
+"""The mode-collapse benchmark (the study file ``bench/modes.yaml`` on the bench engine): its
+plan, its statistics and its files."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -8,14 +10,21 @@ import numpy as np
 import pytest
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench import origin
-from thermogan.bench.modes import METHODS, aggregate, markdown, plan, run_all
+from thermogan.bench import engine, origin, study
+from thermogan.bench.engine import check_plan
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
 from thermogan.experiment.config import load, save
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+MODES = study.read(study.packaged("modes.yaml"))
+METHODS = MODES.methods
+BENCH = study.bench(MODES, "modes")
+
+
+def plan(configs, out, seeds, steps, methods=(), datasets=("ring8", "grid25"), modes=MODES):
+    return study.plan(modes, study.Protocol(seeds, steps, tuple(methods), datasets, configs), out)
 
 
 def test_plan_gives_every_method_the_same_seeds_and_budget(tmp_path):
@@ -31,14 +40,14 @@ def test_plan_gives_every_method_the_same_seeds_and_budget(tmp_path):
 
 
 def test_plan_refuses_a_run_folder_that_holds_another_config(tmp_path):
-    (job,) = plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))
-    job.run_dir.mkdir(parents=True)
-    save(load(job.config, [*job.overrides, "train.steps=400", "device=cuda"]),
-         job.run_dir / "config.yaml")
+    jobs = plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))
+    jobs[0].run_dir.mkdir(parents=True)
+    save(load(jobs[0].config, [*jobs[0].overrides, "train.steps=400", "device=cuda"]),
+         jobs[0].run_dir / "config.yaml")
     with pytest.raises(ThermoganError, match="train.steps differs from this bench's"):
-        plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))
-    save(load(job.config, [*job.overrides, "device=cuda"]), job.run_dir / "config.yaml")
-    plan(CONFIGS, tmp_path, 1, 500, methods=["β-GAN"], datasets=("ring8",))  # device may differ
+        check_plan(jobs)
+    save(load(jobs[0].config, [*jobs[0].overrides, "device=cuda"]), jobs[0].run_dir / "config.yaml")
+    check_plan(jobs)  # device may differ
 
 
 def test_aggregate_is_mean_and_standard_error():
@@ -47,14 +56,15 @@ def test_aggregate_is_mean_and_standard_error():
     results = [{"data": "ring8", "method": "m", "seed": i, "modes": int(modes[i]),
                 "high_quality": float(hq[i]), "reverse_kl": 0.1 * i, "wall_s": 1.0,
                 "protocol": {"components": 8}} for i in range(10)]
-    (row,) = aggregate(results)
+    columns = engine.table_columns(BENCH, results)
+    (row,) = engine.aggregate(BENCH, columns, results)
     assert row["modes"] == pytest.approx(modes.mean())
     assert row["modes_se"] == pytest.approx(modes.std(ddof=1) / math.sqrt(10))
     assert row["high_quality_se"] == pytest.approx(hq.std(ddof=1) / math.sqrt(10))
     results[0]["reverse_kl"] = math.inf
-    (row,) = aggregate(results)
+    (row,) = engine.aggregate(BENCH, columns, results)
     assert math.isinf(row["reverse_kl"])
-    assert "| inf |" in markdown([row], "header")
+    assert "| inf |" in engine.markdown(BENCH, columns, [row], results, "header")
 
 
 def test_cli_writes_results(tmp_path, capsys, monkeypatch):
@@ -62,7 +72,7 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     saved = capture_figures(monkeypatch)
     assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
                  "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
-    table = (out / "results.md").read_text()
+    table = (out / "results.md").read_text().split("Statistics over seeds")[0]
     assert table.count("| ring8 |") == 2 and table.count("| grid25 |") == 2
     result = json.loads((out / "results.json").read_text())
     assert len(result["runs"]) == 8 and result["protocol"]["steps"] == 40
@@ -102,30 +112,49 @@ def test_method_names_can_be_listed_on_the_command_line():
 
 
 def test_every_method_trains_its_seeds_together(tmp_path):
-    from thermogan.bench.modes import ensemble_groups
-
     jobs = plan(CONFIGS, tmp_path, seeds=2, steps=500, datasets=("ring8",))
-    together, alone, reasons = ensemble_groups(jobs)
+    together, alone, reasons = engine.ensemble_groups(jobs)
     assert alone == [] and reasons == {}
-    assert {group[0].method for group in together} == set(METHODS)
+    assert {group[0].labels[1][1] for group in together} == set(METHODS)
     assert all(len(group) == 2 for group in together)
     # a group with a run begun trains run by run (the finished ones are reused)
     first = together[0][0]
     (first.run_dir / "checkpoints").mkdir(parents=True)
     (first.run_dir / "checkpoints" / "latest.pt").write_bytes(b"")
-    again, _, reasons = ensemble_groups(jobs)
-    assert first.method not in {group[0].method for group in again}
-    assert reasons == {f"{first.method} on ring8": "some of its runs have begun (finished ones "
-                                                   "are reused, the others resume)"}
+    again, _, reasons = engine.ensemble_groups(jobs)
+    assert first.labels not in {group[0].labels for group in again}
+    assert reasons == {f"{first.labels[1][1]} on ring8": "some of its runs have begun "
+                       "(finished ones are reused, the others resume)"}
 
 
 def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(METHODS, "Langevin D (micro-batches)", (
-        "{data}_langevin.yaml", ["optim.d.variance=microbatch"]))
+    micro = dataclasses.replace(MODES, methods={"Langevin D (micro-batches)": (
+        "{data}_langevin.yaml", ("optim.d.variance=microbatch",))})
     jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["Langevin D (micro-batches)"],
-                datasets=("ring8",))
-    results = run_all(jobs, Executor(1))
+                datasets=("ring8",), modes=micro)
+    results = engine.train(BENCH, jobs, Executor(1))
     assert len(results) == 2
     out = capsys.readouterr().out
     assert "bench modes: Langevin D (micro-batches) on ring8 trains run by run: ensembles do " \
            "not support an SGLD D's gradient variance from micro-batch means" in out
+
+
+def test_run_folders_of_the_bench_before_the_engine_aggregate_to_its_numbers(tmp_path):
+    """summary.json of each run of ``bench modes --quick --steps 200 --seeds 2 --datasets ring8``
+    as the code before the bench engine left them, and its results.json: the engine's records
+    and rows of those runs give the same values (and more: the statistics)."""
+    from thermogan.experiment import runs
+
+    before = Path(__file__).parent / "data" / "modes_before"
+    old = json.loads((before / "results.json").read_text())
+    p = study.Protocol(2, 200, ("vanilla (saturating)", "β-GAN", "lens (TAN)"), ("ring8",),
+                       CONFIGS)
+    results = [engine.run_record(engine.scored, job, runs.read_summary(job.run_dir), p)
+               for job in study.plan(MODES, p, before)]
+    engine.write(BENCH, results, tmp_path, "header", {})
+    new = json.loads((tmp_path / "results.json").read_text())
+    assert new["runs"] == old["runs"]
+    assert len(new["summary"]) == len(old["summary"]) == 3
+    for was, now in zip(old["summary"], new["summary"]):
+        assert {k: now[k] for k in was} == was
+        assert "modes_ci" in now

@@ -7,7 +7,9 @@ import pytest
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench.oscillation import Protocol, bench_oscillation, plan
+from thermogan.bench import engine
+from thermogan.bench.engine import check_plan
+from thermogan.bench.oscillation import BENCH, Protocol, plan
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.errors import ThermoganError
@@ -26,8 +28,9 @@ def tiny_config(tmp_path):
 
 def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home, monkeypatch):
     saved = capture_figures(monkeypatch)
-    p = Protocol(levels=(2, 4), seeds=1, steps=60, every=4, samples=20, cutoff=0.2)
-    text = bench_oscillation(tmp_path / "out", p, tiny_config(tmp_path), Executor(2))
+    p = Protocol(levels=(2, 4), seeds=1, steps=60, every=4, samples=20, cutoff=0.2,
+                 config=tiny_config(tmp_path))
+    text, _ = engine.run(BENCH, p, tmp_path / "out", Executor(2))
     assert "| 2 | 1 |" in text and "| 4 | 1 |" in text
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     for run in record["runs"]:
@@ -39,7 +42,7 @@ def test_bench_writes_a_row_per_k_from_tracked_curves(tmp_path, mnist_home, monk
                   saved=saved)
     # the finished runs are reused only by the same protocol
     with pytest.raises(ThermoganError, match="eval.track_samples differs from this bench's"):
-        plan(tiny_config(tmp_path), tmp_path / "out", dataclasses.replace(p, samples=10))
+        check_plan(plan(dataclasses.replace(p, samples=10), tmp_path / "out"))
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, mnist_home):

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thermogan.bench import pool
-from thermogan.bench.modes import plan, run_all
+from thermogan.bench import engine, pool, study
 from thermogan.bench.pool import Executor
 from thermogan.cli import main, parser
 from thermogan.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+MODES = study.read(study.packaged("modes.yaml"))
 BENCHES = ("modes", "oscillation", "lens", "langevin", "annealing", "density")
 
 
@@ -29,9 +29,11 @@ def test_ray_gives_the_process_pools_results_and_run_directories(tmp_path):
     for name, executor in (("pool", Executor(1)), ("ray", Executor(1, ray="local"))):
         out = tmp_path / name
         # two units: the saturating GAN's two seeds as one ensemble, and one run on its own
-        jobs = [*plan(CONFIGS, out, 2, 30, ["vanilla (saturating)"], ("ring8",)),
-                *plan(CONFIGS, out, 1, 30, ["vanilla (non-saturating)"], ("ring8",))]
-        results[name] = run_all(jobs, executor)
+        jobs = [*study.plan(MODES, study.Protocol(2, 30, ("vanilla (saturating)",), ("ring8",),
+                                                  CONFIGS), out),
+                *study.plan(MODES, study.Protocol(1, 30, ("vanilla (non-saturating)",),
+                                                  ("ring8",), CONFIGS), out)]
+        results[name] = engine.train(study.bench(MODES, "modes"), jobs, executor)
         layouts[name] = _layout(out)
     assert Executor(1, ray="local").describe() == "1 worker(s) on a local Ray"
     assert builtins.print is printer  # ray.init's replacement of print does not outlive the bench

@@ -22,8 +22,8 @@ from matplotlib.collections import PathCollection
 from PIL import Image
 
 from thermogan.bench import lens as bench_lens
-from thermogan.bench import modes as bench_modes
 from thermogan.bench import oscillation as bench_oscillation
+from thermogan.bench import study as bench_study
 from thermogan.report.curves import metric_curves
 from thermogan.report.dynamics import amplitude_plot, combined_panels, mathtext, trajectory_panel
 from thermogan.report.figures import data_vs_samples, side_by_side
@@ -325,7 +325,7 @@ def test_modes_figure_is_one_panel_per_data_set_and_method_of_seed_0(tmp_path, s
                 "samples": rng.normal(size=(70, 2)), "modes": 8, "high_quality": 0.5,
                 "reverse_kl": 0.1} for d in ("ring8", "grid25") for m in ("a", "b", "c")
                for s in (0, 1)]
-    path = bench_modes.figure(results, tmp_path / "modes.png")
+    path = bench_study.figure(results, tmp_path / "modes.png")
     assert_figure(path, min_size=(900, 700), panels=6, saved=saved)
     for ax in panels_of(figure_of(saved, path)):
         assert points(ax) == [90, 70]
@@ -336,7 +336,7 @@ def test_oscillation_figure_shows_the_curves_of_seed_0_and_the_amplitudes(tmp_pa
     results = [{"levels": k, "seed": s, "steps": steps, "fd_mnist": [50.0 + i % 3 for i in steps],
                 "filtered": [50.0] * 10, "knee_step": 12, "amplitude": 1.0 + s}
                for k in (2, 4, 8) for s in (0, 1)]
-    path = bench_oscillation.figure(results, tmp_path / "oscillation.png")
+    (path,) = bench_oscillation.figures(results, tmp_path)
     assert_figure(path, min_size=(1300, 500), panels=2, saved=saved)
     curves, amplitudes = panels_of(figure_of(saved, path))
     assert len(curves.lines) == 3 * 3  # raw, filtered and the knee of each K, seed 0 only

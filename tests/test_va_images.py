@@ -1,6 +1,7 @@
 """Variational annealing on images: the feature-space score term on a DCGAN D, its denoiser, the
 CIFAR-10 Table 1 configs and the MNIST protocol, and ``thermogan bench annealing``."""
 
+import dataclasses
 import json
 import pickle
 import re
@@ -12,17 +13,8 @@ import torch
 import yaml
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench import annealing
-from thermogan.bench.annealing import (
-    METHODS,
-    QUICK,
-    Protocol,
-    aggregate,
-    markdown,
-    plan,
-    run_job,
-    weight,
-)
+from thermogan.bench import annealing, engine
+from thermogan.bench.annealing import BENCH, METHODS, QUICK, Protocol, weight
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
 from thermogan.data.images import ImageData
@@ -198,6 +190,14 @@ SMALL = ["model.generator.width=4", "model.discriminator.width=4", "regulariser.
          "train.batch_size=8", "device=cpu"]
 
 
+def plan(config, out, p, methods=()):
+    return annealing.plan(dataclasses.replace(p, config=config, methods=tuple(methods)), out)
+
+
+def method_of(job):
+    return dict(job.labels)["method"]
+
+
 def test_plan_weights_each_method_and_keeps_the_rest(tmp_path):
     jobs = plan(MNIST_CONFIG, tmp_path, QUICK)
     assert len(jobs) == len(METHODS) * 3 and len({j.run_dir for j in jobs}) == len(jobs)
@@ -208,9 +208,9 @@ def test_plan_weights_each_method_and_keeps_the_rest(tmp_path):
         assert (cfg.eval.track_every, cfg.eval.track_samples) == (50, 500)
         # λ at 0 and after OA's first half-period (N/15 = 16), then 0 from 0.8N (OA: from N)
         expected = {"static 0": (0, 0), "PMA": (-0.5, -0.5 * 0.92), "NMA": (0.5, 0.5 * 0.92),
-                    "OA": (-0.5, 0.5 * (1 - 16 / 250))}[job.method]
+                    "OA": (-0.5, 0.5 * (1 - 16 / 250))}[method_of(job)]
         assert (lam(0), lam(16)) == pytest.approx(expected)
-        assert (lam(200) == 0) == (job.method != "OA") and lam(250) == 0
+        assert (lam(200) == 0) == (method_of(job) != "OA") and lam(250) == 0
     with pytest.raises(ThermoganError, match="unknown method 'pma'"):
         plan(MNIST_CONFIG, tmp_path, QUICK, methods=["pma"])
     with pytest.raises(ThermoganError, match="expected one regulariser of kind score"):
@@ -219,7 +219,7 @@ def test_plan_weights_each_method_and_keeps_the_rest(tmp_path):
 
 def test_every_method_starts_from_the_same_weights(tmp_path, mnist_home):
     jobs = plan(MNIST_CONFIG, tmp_path, Protocol(seeds=2, steps=10))
-    trainers = {(j.method, j.seed): build.build_trainer(
+    trainers = {(method_of(j), j.seed): build.build_trainer(
         config.load(j.config, [*j.overrides, *SMALL])) for j in jobs}
     for seed in (0, 1):
         ref = trainers["static 0", seed]
@@ -251,8 +251,8 @@ def test_cli_writes_the_table_results_and_curves(tmp_path, mnist_home, capsys, m
     saved = capture_figures(monkeypatch)
     # in this process rather than a spawned worker (bench modes' test covers the pool)
     monkeypatch.setattr(Executor, "map", lambda self, fn, jobs, desc: list(map(fn, jobs)))
-    monkeypatch.setattr(annealing, "QUICK", Protocol(steps=10, eval_samples=40, track_every=5,
-                                                     track_samples=30))
+    monkeypatch.setattr(annealing, "BENCH", dataclasses.replace(BENCH, quick=Protocol(
+        steps=10, eval_samples=40, track_every=5, track_samples=30)))
     out, cfg = tmp_path / "bench", tiny_config(tmp_path / "configs")
     assert main(["bench", "annealing", "--quick", "--seeds", "2", "--workers", "1",
                  "--out", str(out), "--config", str(cfg)]) == 0
@@ -268,7 +268,7 @@ def test_cli_writes_the_table_results_and_curves(tmp_path, mnist_home, capsys, m
     job = plan(cfg, out, Protocol(seeds=2, steps=10, eval_samples=40, track_every=5,
                                   track_samples=30), methods=["OA"])[1]
     finished = (job.run_dir / "summary.json").stat().st_mtime_ns
-    assert run_job(job)["seed"] == 1  # a finished run is reused, not trained again
+    assert engine.train(BENCH, [job], Executor(1), QUICK)[0]["seed"] == 1  # reused, not trained
     assert (job.run_dir / "summary.json").stat().st_mtime_ns == finished
     assert main(["bench", "annealing", "--bound", "0"]) == 2
     assert "--bound 0.0: must be > 0" in capsys.readouterr().err
@@ -278,12 +278,12 @@ def test_aggregate_pairs_each_method_with_static_0_by_seed():
     fds = {"static 0": [100, 120, 110], "PMA": [90, 130, 100], "NMA": [80, 100, 90],
            "OA": [110, 130, 120]}
     results = [{"method": m, "seed": s, "fd_mnist": fd, "wall_s": 10.0}
-               for m in reversed(METHODS) for s, fd in enumerate(fds[m])]
-    rows = aggregate(results)
+               for m in METHODS for s, fd in enumerate(fds[m])]  # in plan order
+    rows = engine.aggregate(BENCH, engine.table_columns(BENCH, results), results)
     assert [r["method"] for r in rows] == list(METHODS)
     by = {r["method"]: r for r in rows}
     assert by["NMA"]["ratio"] == pytest.approx(90 / 110) and by["NMA"]["better"] == 3
     assert by["PMA"]["better"] == 2 and by["OA"]["better"] == 0
-    text = markdown(rows, "header")
+    text = engine.markdown(BENCH, engine.table_columns(BENCH, results), rows, results, "header")
     assert "| NMA | 3 | 90.0 ± 5.8 | 0.818 | 3 / 3 | 10 ± 0 |" in text
     assert "| static 0 | 3 | 110.0 ± 5.8 | 1.000 | – | 10 ± 0 |" in text

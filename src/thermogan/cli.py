@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -215,134 +216,107 @@ def _write_points(data: Any, samples: Any, out: Path, title: str) -> None:
     data_vs_samples(real, samples, out, f"{title}, {len(samples)} samples")
 
 
-def _bench_modes(args: argparse.Namespace) -> None:
-    from thermogan.bench.modes import bench_modes
+def _bench(args: argparse.Namespace) -> None:
+    """A bench of the registry, or a study file: its protocol from the options, then the run."""
+    from thermogan.bench import engine, study
 
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be >= 1")
-    table = bench_modes(args.out, args.seeds, args.quick, args.configs, args.steps,
-                        _executor(args),
-                        args.methods.split(",") if args.methods else None,
-                        tuple(args.datasets.split(",")))
+    executor = Executor(args.workers, args.ray)  # a missing Ray fails before any planning
+    bench = args.declared if args.command == "bench" else study.bench(study.read(args.file))
+    table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick)
     print(table)
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, {args.out / 'modes.png'}")
+    print(f"wrote {', '.join(str(f) for f in files)}")
     if args.html is not None:
         from thermogan.report.html import bench_report
 
-        print(f"report: {bench_report(args.out, args.html, 'thermogan bench modes')}")
+        title = f"thermogan {args.command} {bench.name}"
+        print(f"report: {bench_report(args.out, args.html, title)}")
 
 
-def _bench_oscillation(args: argparse.Namespace) -> None:
+def _protocol(bench: Any, args: argparse.Namespace) -> Any:
+    """The bench's protocol (its quick preset with --quick) with the options given: a list is
+    comma-separated, a number must be > 0."""
     import dataclasses
 
-    from thermogan.bench import oscillation as osc
-
-    base = osc.QUICK if args.quick else osc.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "every", "samples",
-                                                   "cutoff", "window")
-               if getattr(args, key) is not None}
-    if args.levels:
-        changes["levels"] = tuple(int(k) for k in _floats(args.levels, None, "--levels"))
-    for key, value in changes.items():
-        if key != "levels" and value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    protocol = dataclasses.replace(base, **changes)
-    print(osc.bench_oscillation(args.out, protocol, args.config, _executor(args),
-                                "quick" if args.quick else "reduced"))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'oscillation.png'}")
+    hints = typing.get_type_hints(type(bench.protocol))
+    changes = {}
+    for f in dataclasses.fields(bench.protocol):
+        if f.name not in vars(args):
+            continue
+        value, kind = getattr(args, f.name), _kind(hints[f.name])
+        if isinstance(value, (list, str)) and typing.get_origin(kind) is tuple:  # or repeated
+            value = _items(value, typing.get_args(kind)[0], _flag(f))
+        if isinstance(value, (int, float)) and value <= 0:
+            raise UsageError(f"{_flag(f)} {value}: must be > 0")
+        changes.update(dict.fromkeys((f.name, *f.metadata.get("also", ())), value))
+    return dataclasses.replace(bench.quick if args.quick else bench.protocol, **changes)
 
 
-def _bench_lens(args: argparse.Namespace) -> None:
+def _flag(f: Any) -> str:
+    return f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+
+
+def _kind(hint: Any) -> Any:
+    """A field's type without None (``int | None``: int)."""
+    if isinstance(hint, types.UnionType):
+        return next(t for t in typing.get_args(hint) if t is not type(None))
+    return hint
+
+
+def _items(given: str | list[str], kind: type, flag: str) -> tuple[Any, ...]:
+    """A comma-separated option, words or numbers (``--levels 2,5,10``), or a repeated one."""
+    try:
+        return tuple(kind(v.strip()) for v in (given.split(",") if isinstance(given, str)
+                                               else given))
+    except ValueError:
+        raise UsageError(f"{flag} {given!r}: expected comma-separated numbers") from None
+
+
+def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
+                       quick: Any = None) -> None:
+    """One option per field of a bench's protocol (``metadata``: help, flag, choices, append,
+    also: other fields it sets, cli=False), its defaults (full and quick) in its help; a tuple
+    is comma-separated."""
     import dataclasses
 
-    from thermogan.bench import lens as bl
-
-    base = bl.QUICK if args.quick else bl.Protocol()
-    changes: dict[str, object] = {key: getattr(args, key) for key in (
-        "seeds", "steps", "horizon", "every", "samples", "scale") if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if key != "scale" and value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    for key in ("data", "variants", "arms"):
-        if getattr(args, key):
-            changes[key] = tuple(v.strip() for v in getattr(args, key).split(","))
-    protocol = dataclasses.replace(base, **changes, settings=tuple(args.set))
-    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
-    print(bl.bench_lens(args.out, protocol, args.configs, _executor(args), args.device, label))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'curves.png'}, {args.out}/evolution_*.png")
-
-
-def _bench_langevin(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import langevin as bl
-
-    base = bl.QUICK if args.quick else bl.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "scale")
-               if getattr(args, key) is not None}
-    for key in ("seeds", "steps"):
-        if changes.get(key, 1) <= 0:
-            raise UsageError(f"--{key} {changes[key]}: must be > 0")
-    if "steps" in changes:  # Fig. 1's ring run takes the same budget
-        changes["toy_steps"] = changes["steps"]
-    protocol = dataclasses.replace(base, **changes)
-    label = "quick" if args.quick else "reduced" if protocol.scale == "cpu" else "paper"
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(bl.bench_langevin(args.out, protocol, args.configs, _executor(args), args.device, label,
-                            methods))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'classes.png'}, {args.out / 'curves.png'}, {args.out / 'contours.png'}")
+    hints = typing.get_type_hints(protocol_type)
+    for f in dataclasses.fields(protocol_type):
+        if not f.metadata.get("cli", True):
+            continue
+        kind = _kind(hints[f.name])
+        text = f.metadata.get("help", "")
+        if full is not None and getattr(full, f.name) != ():
+            said = [f"default {_said(getattr(full, f.name))}"]
+            if getattr(quick, f.name) != getattr(full, f.name):
+                said.append(f"quick {_said(getattr(quick, f.name))}")
+            text += f" ({', '.join(said)})"
+        append = f.metadata.get("append", False)
+        parser.add_argument(_flag(f), dest=f.name, default=argparse.SUPPRESS, help=text,
+                            type=str if typing.get_origin(kind) is tuple and not append else kind,
+                            choices=f.metadata.get("choices"), metavar=f.metadata.get("metavar"),
+                            **({"action": "append"} if append else {}))
 
 
-def _bench_annealing(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import annealing as ba
-
-    base = ba.QUICK if args.quick else ba.Protocol()
-    changes = {key: getattr(args, key) for key in ("seeds", "steps", "bound")
-               if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    protocol = dataclasses.replace(base, **changes)
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print(ba.bench_annealing(args.out, protocol, args.config, _executor(args), args.device,
-                             "quick" if args.quick else "reduced", methods))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'curves.png'}")
+def _said(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return "the config's" if value is None else str(value)
 
 
-def _bench_density(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from thermogan.bench import density as bd
-
-    base = bd.QUICK if args.quick else bd.Protocol()
-    changes: dict[str, object] = {key: getattr(args, key) for key in ("seeds", "steps")
-                                  if getattr(args, key) is not None}
-    for key, value in changes.items():
-        if value <= 0:
-            raise UsageError(f"--{key} {value}: must be > 0")
-    if args.energies:
-        changes["energies"] = tuple(e.strip() for e in args.energies.split(","))
-    protocol = dataclasses.replace(base, **changes)
-    print(bd.bench_density(args.out, protocol, args.configs, _executor(args),
-                           "quick" if args.quick else "full"))
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'results.json'}, "
-          f"{args.out / 'density.png'}")
-
-
-def _add_executor_args(bench: argparse.ArgumentParser) -> None:
-    """A bench's ``--workers`` and ``--ray``: where its jobs run (``bench/pool.py``)."""
-    bench.add_argument("--workers", type=int, default=2, help="processes (one thread each); with "
-                       "--ray local, the local cluster's CPUs")
-    bench.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "
-                       "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
-                       "share this filesystem), or on one started here: local (pip install "
-                       "'thermogan[ray]')")
+def _add_run_args(parser: argparse.ArgumentParser, out: str, full: Any = None,
+                  quick: Any = None) -> None:
+    """Every bench's --quick, --out, --html, and where its jobs run (``bench/pool.py``)."""
+    preset = "" if quick is None else ": " + ", ".join(
+        f"{k} {_said(v)}" for k, v in vars(quick).items() if v != getattr(full, k))
+    parser.add_argument("--quick", action="store_true", help="the quick preset" + preset)
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write the results table "
+                        "and figures as one self-contained HTML page")
+    parser.add_argument("--workers", type=int, default=2, help="processes (one thread each); "
+                        "with --ray local, the local cluster's CPUs")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "
+                        "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
+                        "share this filesystem), or on one started here: local (pip install "
+                        "'thermogan[ray]')")
 
 
 def _positive(text: str) -> int:
@@ -359,10 +333,6 @@ def _add_threads(command: argparse.ArgumentParser) -> None:
     command.add_argument("--threads", type=_positive, metavar="N", help="torch's CPU threads "
                          "(default: the config's threads key; when null, 1 for points, torch's "
                          "default for images, or OMP_NUM_THREADS when set)")
-
-
-def _executor(args: argparse.Namespace) -> Executor:
-    return Executor(args.workers, args.ray)
 
 
 def _floats(text: str, n: int | None, name: str) -> tuple[float, ...]:
@@ -564,92 +534,21 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks").add_subparsers(parser_class=_Parser,
                                                                   dest="bench", required=True)
-    bm = b.add_parser("modes", help="every stabiliser on the ring and grid, across seeds")
-    bm.add_argument("--quick", action="store_true", help="3 seeds of 3,000 steps (minutes)")
-    bm.add_argument("--seeds", type=int, help="seeds per method (default 10, quick 3)")
-    bm.add_argument("--steps", type=int, help="steps per run (default 12,000, quick 3,000)")
-    bm.add_argument("--out", type=Path, default=Path("bench-out/modes"))
-    bm.add_argument("--configs", type=Path, default=Path("configs"))
-    _add_executor_args(bm)
-    bm.add_argument("--methods", help="comma-separated subset of the methods")
-    bm.add_argument("--datasets", default="ring8,grid25", help="comma-separated: ring8, grid25")
-    bm.add_argument("--html", type=Path, metavar="FILE", help="also write the results table and "
-                    "figures as one self-contained HTML page")
-    bm.set_defaults(func=_bench_modes)
-    bo = b.add_parser("oscillation", help="fd_mnist oscillation against annealing levels K "
-                      "(the nonstationary-GAN paper's Fig. 5)")
-    bo.add_argument("--quick", action="store_true", help="K = 2, 10; 1 seed of 2,000 steps")
-    bo.add_argument("--levels", help="comma-separated K (default 2,5,10,20)")
-    bo.add_argument("--seeds", type=int, help="seeds per K (default 2, quick 1)")
-    bo.add_argument("--steps", type=int, help="steps per run (default 8,000, quick 2,000)")
-    bo.add_argument("--every", type=int, help="steps between fd_mnist evaluations (default 100)")
-    bo.add_argument("--samples", type=int, help="samples per evaluation (default 1,000)")
-    bo.add_argument("--cutoff", type=float, help="low-pass cutoff per evaluation (default 0.1)")
-    bo.add_argument("--window", type=int, help="steps after the knee (default: to the end)")
-    bo.add_argument("--config", type=Path, default=Path("configs/mnist_betagan_cpu.yaml"))
-    _add_executor_args(bo)
-    bo.add_argument("--out", type=Path, default=Path("bench-out/oscillation"))
-    bo.set_defaults(func=_bench_oscillation)
-    bl = b.add_parser("lens", help="DCGAN with the lens, with the lens under an adaptive λ and "
-                      "without it, on MNIST and Stacked MNIST (Tempered Adversarial Networks)")
-    bl.add_argument("--quick", action="store_true", help="1 seed of 300 steps (minutes)")
-    bl.add_argument("--data", help="comma-separated: mnist, stacked (default both)")
-    bl.add_argument("--variants", help="comma-separated: gan, lsgan, wgangp (default gan)")
-    bl.add_argument("--arms", help="comma-separated: lens (λ a sine decay to 0 at K), adaptive "
-                    "(λ set by the ADA-style controller until K, then 0), none (default all "
-                    "three)")
-    bl.add_argument("--seeds", type=int, help="seeds per run (default 3, quick 1)")
-    bl.add_argument("--steps", type=int, help="steps per run (default: the config's)")
-    bl.add_argument("--horizon", type=int, help="K, the steps over which λ (adaptive: its "
-                    "ceiling) decays to 0")
-    bl.add_argument("--every", type=int, help="steps between fd_mnist evaluations")
-    bl.add_argument("--samples", type=int, help="samples per tracked fd_mnist")
-    bl.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
-    bl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="config override for every run (tempering.* ones for the lens and "
-                    "adaptive runs only), e.g. --set tempering.recon=mean; repeatable")
-    bl.add_argument("--configs", type=Path, default=Path("configs"))
-    bl.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    _add_executor_args(bl)
-    bl.add_argument("--out", type=Path, default=Path("bench-out/lens"))
-    bl.set_defaults(func=_bench_lens)
-    bg = b.add_parser("langevin", help="conditional MNIST: plain, blur, SGLD D, blur + SGLD D "
-                      "(the Langevin-stabilised GAN's Fig. 2)")
-    bg.add_argument("--quick", action="store_true", help="3 seeds of 1,500 steps (minutes)")
-    bg.add_argument("--seeds", type=int, help="seeds per method (default 3)")
-    bg.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 1,500)")
-    bg.add_argument("--methods", help="comma-separated subset of: plain, blur only, SGLD only, "
-                    "blur + SGLD")
-    bg.add_argument("--scale", choices=("cpu", "paper"), help="which configs (default cpu)")
-    bg.add_argument("--configs", type=Path, default=Path("configs"))
-    bg.add_argument("--device", default="cpu", help="cpu, cuda, ... (paper scale: cuda)")
-    _add_executor_args(bg)
-    bg.add_argument("--out", type=Path, default=Path("bench-out/langevin"))
-    bg.set_defaults(func=_bench_langevin)
-    ba = b.add_parser("annealing", help="variational annealing on MNIST: static λ = 0 against "
-                      "PMA, NMA and OA (Chen et al. 2019's Table 1, reduced)")
-    ba.add_argument("--quick", action="store_true", help="3 seeds of 250 steps (minutes)")
-    ba.add_argument("--seeds", type=int, help="seeds per method (default 3)")
-    ba.add_argument("--steps", type=int, help="steps per run (default: the config's; quick 250)")
-    ba.add_argument("--bound", type=float, help="B of the dynamic schedules (default 0.5)")
-    ba.add_argument("--methods", help="comma-separated subset of: static 0, PMA, NMA, OA")
-    ba.add_argument("--config", type=Path, default=Path("configs/va_mnist_cpu.yaml"))
-    ba.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    _add_executor_args(ba)
-    ba.add_argument("--out", type=Path, default=Path("bench-out/annealing"))
-    ba.set_defaults(func=_bench_annealing)
+    from thermogan.bench.registry import benches
 
-    bd = b.add_parser("density", help="learning from an unnormalised density: β annealed "
-                      "against β = 1 on the energies U1-U4 (variational annealing's Fig. 6)")
-    bd.add_argument("--quick", action="store_true", help="2 seeds of 1,000 steps (minutes)")
-    bd.add_argument("--seeds", type=int, help="seeds per energy and method (default 5, quick 2)")
-    bd.add_argument("--steps", type=int, help="steps per run (default: the configs' 3,000; "
-                    "quick 1,000); the annealing keeps its proportions")
-    bd.add_argument("--energies", help="comma-separated subset of: u1, u2, u3, u4")
-    bd.add_argument("--configs", type=Path, default=Path("configs"))
-    _add_executor_args(bd)
-    bd.add_argument("--out", type=Path, default=Path("bench-out/density"))
-    bd.set_defaults(func=_bench_density)
+    for name, bench in benches().items():
+        sub_bench = b.add_parser(name, help=bench.help)
+        _add_protocol_args(sub_bench, type(bench.protocol), bench.protocol, bench.quick)
+        _add_run_args(sub_bench, f"bench-out/{name}", bench.protocol, bench.quick)
+        sub_bench.set_defaults(func=_bench, declared=bench)
+    st = sub.add_parser("study", help="a study file: data sets × methods (configs and "
+                        "overrides) × seeds, with the table, statistics and figures of a bench")
+    st.add_argument("file", type=Path, metavar="FILE.yaml")
+    from thermogan.bench.study import Protocol
+
+    _add_protocol_args(st, Protocol)
+    _add_run_args(st, "bench-out/study")
+    st.set_defaults(func=_bench)
 
     dyn = sub.add_parser("dynamics", help="tiny-GAN as a dynamical system (figures, amplitude)")
     dyn_sub = dyn.add_subparsers(parser_class=_Parser, dest="experiment", required=True)

@@ -14,7 +14,8 @@ with B the protocol's bound (our λ: > 0 sharpens, < 0 broadens; the config's he
 0.5). Weights are drawn from the run seed before the term exists and every random stream is
 named by its consumer (``train/rng.py``), so the methods of a seed start from the same G, D and
 denoiser and see the same data and latents. Scores: fd_mnist of the final samples (mean ± SE
-over seeds, its ratio to static 0 and the seeds where a method beats static 0, paired by seed)
+over seeds, its ratio to static 0 and the seeds where a method beats static 0, paired by seed;
+each method tested against static 0 with the Wilcoxon signed-rank test)
 and fd_mnist tracked over training (``curves.png``, beside λ(t)).
 
 Protocols:
@@ -28,18 +29,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from thermogan.bench import origin
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import UsageError
-from thermogan.jsonio import write_json
-from thermogan.metrics.summary import mean_se, plus_minus
 
 #: method -> the preset of its λ(t) (None: λ = 0 throughout)
 METHODS: dict[str, str | None] = {"static 0": None, "PMA": "pma", "NMA": "nma", "OA": "oa"}
@@ -50,25 +47,19 @@ SLUG = re.compile(r"\W+")  # a method's name in its run folder: static 0 -> stat
 
 @dataclass(frozen=True)
 class Protocol:
-    seeds: int = 3
-    steps: int | None = None  # None: the config's
-    bound: float = 0.5  # B of the dynamic schedules, in our λ
-    eval_samples: int | None = None  # final fd_mnist; None: the config's
-    track_every: int | None = None  # None: the config's
-    track_samples: int | None = None  # None: the config's
+    seeds: int = field(default=3, metadata={"help": "seeds per method"})
+    steps: int | None = field(default=None, metadata={"help": "steps per run"})
+    bound: float = field(default=0.5, metadata={"help": "B of the dynamic schedules"})
+    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: the config's
+    track_every: int | None = field(default=None, metadata={"cli": False})  # None: the config's
+    track_samples: int | None = field(default=None, metadata={"cli": False})  # the config's
+    methods: tuple[str, ...] = field(default=(), metadata={
+        "help": f"comma-separated subset of: {', '.join(METHODS)}"})
+    config: Path = Path("configs/va_mnist_cpu.yaml")
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda, ..."})
 
 
 QUICK = Protocol(steps=250, eval_samples=1000, track_every=50, track_samples=500)
-
-
-@dataclass(frozen=True)
-class Job:
-    method: str
-    seed: int
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-    device: str
 
 
 def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
@@ -106,80 +97,42 @@ def _check_config(path: Path) -> int:
     return cfg.train.steps
 
 
-def plan(config_path: Path, out: Path, p: Protocol, device: str = "cpu",
-         methods: list[str] | None = None) -> list[Job]:
-    """Every (method, seed) run, each config and reused run folder checked here."""
-    bad = [m for m in methods or [] if m not in METHODS]
+def plan(p: Protocol, out: Path) -> list[Job]:
+    """Every (method, seed) run, seed by seed (an interrupted bench has whole comparisons)."""
+    bad = [m for m in p.methods if m not in METHODS]
     if bad:
         raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
     if not p.bound > 0:
         raise UsageError(f"--bound {p.bound}: must be > 0 (the presets set the sign)")
-    config_steps = _check_config(config_path)
+    config_steps = _check_config(p.config)
     steps = p.steps or config_steps
     jobs = []
-    for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
-        for method in methods or list(METHODS):
+    for seed in range(p.seeds):
+        for method in (m for m in METHODS if not p.methods or m in p.methods):
             name = f"annealing_{SLUG.sub('_', method)}_seed{seed}"
             overrides = [f"regulariser.weight={json.dumps(weight(method, steps, p.bound))}",
                          *_budget(p, steps), f"seed={seed}", f"name={name}",
                          "train.progress=false", "train.tensorboard=false"]
-            jobs.append(Job(method, seed, config_path, tuple(overrides), out / "runs" / name,
-                            device))
-    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
+            jobs.append(Job((("method", method),), seed, p.config, tuple(overrides),
+                            out / "runs" / name, p.device))
     return jobs
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse it: ``runs.train_or_reuse``); its scores, tracked fd_mnist and
-    λ(t) (its weight's spec)."""
-    from thermogan.experiment import config, runs
+def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
+    """A run's scores, tracked fd_mnist and λ(t) (its weight's spec)."""
+    from thermogan.experiment import config
     from thermogan.experiment.tracking import read_track
 
     cfg = config.load(job.config, list(job.overrides))
-    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
     m = summary["metrics"]
-    return {"method": job.method, "seed": job.seed, "run_dir": str(job.run_dir),
-            "weight": cfg.regulariser.options()["weight"], "steps": cfg.train.steps,
-            "wall_s": summary.get("train_seconds"), "fd_mnist": m["fd_mnist"],
-            "kid_mnist": m["kid_mnist"], "protocol": summary["protocol"],
+    return {"run_dir": str(job.run_dir), "weight": cfg.regulariser.options()["weight"],
+            "steps": cfg.train.steps, "wall_s": summary.get("train_seconds"),
+            "fd_mnist": m["fd_mnist"], "kid_mnist": m["kid_mnist"],
+            "protocol": summary["protocol"],
             "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)]}
 
 
-def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per method, in METHODS order: final fd_mnist and wall time, mean ± SE over seeds; the
-    ratio of mean fd_mnist to static 0's and the seeds where it is lower than static 0's."""
-    control = {r["seed"]: float(r["fd_mnist"]) for r in results if r["method"] == CONTROL}
-    rows = []
-    for method in METHODS:
-        rs = [r for r in results if r["method"] == method]
-        if not rs:
-            continue
-        row: dict[str, Any] = {"method": method, "seeds": len(rs)}
-        for key in ("fd_mnist", "wall_s"):
-            row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
-        paired = [(float(r["fd_mnist"]), control[r["seed"]]) for r in rs if r["seed"] in control]
-        row["ratio"] = (row["fd_mnist"] / float(np.mean([c for _, c in paired]))
-                        if paired else None)
-        row["better"] = sum(fd < c for fd, c in paired)
-        row["paired"] = len(paired)
-        rows.append(row)
-    return rows
-
-
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| method | seeds | fd_mnist | ratio to static 0 | seeds better than "
-             "static 0 | wall time (s) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        ratio = "–" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        better = "–" if r["method"] == CONTROL or not r["paired"] else (
-            f"{r['better']} / {r['paired']}")
-        lines.append(f"| {r['method']} | {r['seeds']} | "
-                     f"{plus_minus(r['fd_mnist'], r['fd_mnist_se'], '.1f')} | {ratio} | {better} | "
-                     f"{plus_minus(r['wall_s'], r['wall_s_se'], '.0f')} |")
-    return "\n".join(lines) + "\n"
-
-
-def curves(results: list[dict[str, Any]], path: Path) -> Path:
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None) -> list[Path]:
     """``curves.png``: tracked fd_mnist per method over training (thin lines seeds, bold their
     mean) beside each method's λ(t)."""
     from matplotlib.figure import Figure
@@ -211,33 +164,21 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:  # nothing tracked: no fd_mnist lines
             ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return [save_figure(fig, out / "curves.png")]
 
 
-def bench_annealing(out: Path, p: Protocol, config_path: Path = Path("configs/va_mnist_cpu.yaml"),
-                    executor: Executor = Executor(), device: str = "cpu", label: str = "reduced",
-                    methods: list[str] | None = None) -> str:
-    """Run every (method, seed), then write results.md, results.json and curves.png."""
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(config_path, out, p, device, methods)
-    started = time.perf_counter()
-    results = sorted(executor.map(run_job, jobs, "bench annealing"),
-                     key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
+def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
     first = results[0]["protocol"]
-    trained = origin.trained_by(job.run_dir for job in jobs)
-    header = (f"Variational annealing on MNIST ({label}, {config_path.name}): {p.seeds} seed(s), "
-              f"the same initial G, D and denoiser for every method; {first['step']} steps; "
-              f"dynamic schedules with B = {p.bound:g}; fd_mnist of {first['samples']} samples "
-              f"against the test set; wall time: training of one run on one thread; "
-              f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all. "
-              f"Classifier {first['classifier_sha256'][:12]}." + origin.note(trained))
-    rows = aggregate(results)
-    text = markdown(rows, header)
-    (out / "results.md").write_text(text)
-    write_json({"protocol": {"trained_by": trained,
-                             **p.__dict__, "config": str(config_path), "label": label,
-                             "device": device, "methods": METHODS,
-                             "oa_half_periods": OA_HALF_PERIODS},
-                "summary": rows, "runs": results}, out / "results.json")
-    curves(results, out / "curves.png")
-    return text
+    return (f"Variational annealing on MNIST ({label}, {p.config.name}): {p.seeds} seed(s), the "
+            f"same initial G, D and denoiser for every method; {first['step']} steps; dynamic "
+            f"schedules with B = {p.bound:g}; fd_mnist of {first['samples']} samples against "
+            f"the test set; wall time: training of one run on one thread; {ran}. Classifier "
+            f"{first['classifier_sha256'][:12]}.")
+
+
+BENCH = Bench(
+    "annealing", "variational annealing on MNIST: static λ = 0 against PMA, NMA and OA (Chen et "
+    "al. 2019's Table 1, reduced)", Protocol(), QUICK, plan, header,
+    (Column("fd_mnist", "fd_mnist", ".1f"),), result, baseline=("method", CONTROL), paired=True,
+    ratio="fd_mnist", figures=figures,
+    record=lambda p: {**asdict(p), "methods": METHODS, "oa_half_periods": OA_HALF_PERIODS})

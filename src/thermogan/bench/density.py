@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench import origin
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
-from thermogan.jsonio import write_json
 from thermogan.metrics.summary import mean_se, plus_minus
 
 ENERGIES = ("u1", "u2", "u3", "u4")
@@ -45,39 +42,15 @@ SHOWN = 3000  # samples kept per run of seed 0 for the figure
 
 @dataclass(frozen=True)
 class Protocol:
-    seeds: int = 5
-    steps: int | None = None  # None: the configs' (3,000)
-    energies: tuple[str, ...] = ENERGIES
+    seeds: int = field(default=5, metadata={"help": "seeds per energy and method"})
+    steps: int | None = field(default=None, metadata={
+        "help": "steps per run (the annealing keeps its proportions)"})
+    energies: tuple[str, ...] = field(default=ENERGIES, metadata={
+        "help": f"comma-separated subset of: {', '.join(ENERGIES)}"})
+    configs: Path = Path("configs")
 
 
 QUICK = Protocol(seeds=2, steps=1000)
-
-
-@dataclass(frozen=True)
-class Job:
-    energy: str
-    method: str
-    seed: int
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-
-
-def twin_paths(config_dir: Path) -> dict[str, Path]:
-    """Each method's config; both must exist and differ only in TWIN_KEYS."""
-    from thermogan.experiment import config, runs
-
-    paths = {method: config_dir / name for method, name in METHODS.items()}
-    for path in paths.values():
-        if not path.is_file():
-            raise UsageError(f"config {path} does not exist (--configs names the folder of "
-                             "density.yaml and density_fixed.yaml)")
-    a, b = (config.load(p).to_dict() for p in paths.values())
-    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
-    if other:
-        raise UsageError(f"{paths['annealed']} and {paths['β = 1']} are not twins: they differ "
-                         f"in {other[0]} (only {', '.join(TWIN_KEYS)} may)")
-    return paths
 
 
 def rescaled(spec: Any, factor: float) -> Any:
@@ -90,48 +63,45 @@ def rescaled(spec: Any, factor: float) -> Any:
             else rescaled(v, factor) for k, v in spec.items()}
 
 
-def plan(config_dir: Path, out: Path, p: Protocol) -> list[Job]:
-    """Every (energy, seed, method) run, each config and reused run folder checked here."""
+def plan(p: Protocol, out: Path) -> list[Job]:
+    """Every (energy, seed, method) run, seed by seed (an interrupted bench has whole
+    comparisons)."""
     from thermogan.experiment import config
 
     bad = [e for e in p.energies if e not in ENERGIES]
     if bad:
         raise UsageError(f"--energies: unknown energy {bad[0]!r}; valid: {', '.join(ENERGIES)}")
-    paths = twin_paths(config_dir)
+    paths = {method: p.configs / name for method, name in METHODS.items()}
+    twins(*paths.values(), TWIN_KEYS, "density.yaml and density_fixed.yaml")
     jobs = []
-    for energy in p.energies:
-        for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
+    for energy in (e for e in ENERGIES if e in p.energies):
+        for seed in range(p.seeds):
             for method, path in paths.items():
                 cfg = config.load(path)
                 overrides = [f"data.energy={energy}", f"seed={seed}",
                              f"name={cfg.name}_{energy}_seed{seed}", "device=cpu",
                              "train.progress=false", "train.tensorboard=false"]
                 if p.steps is not None:
-                    factor = p.steps / cfg.train.steps
-                    terms = rescaled(cfg.to_dict()["regulariser"], factor)
-                    overrides += [f"train.steps={p.steps}",
-                                  f"train.checkpoint_every={p.steps}",
+                    terms = rescaled(cfg.to_dict()["regulariser"], p.steps / cfg.train.steps)
+                    overrides += [f"train.steps={p.steps}", f"train.checkpoint_every={p.steps}",
                                   f"regulariser={json.dumps(terms)}"]
-                jobs.append(Job(energy, method, seed, path, tuple(overrides),
-                                out / "runs" / energy / cfg.name / f"seed{seed}"))
-    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
+                jobs.append(Job((("energy", energy), ("method", method)), seed, path,
+                                tuple(overrides), out / "runs" / energy / cfg.name / f"seed{seed}"))
     return jobs
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse it: ``runs.train_or_reuse``); its scores, and for seed 0 its
-    samples and those of its initial G (for the figure)."""
+def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
+    """A run's scores, and for seed 0 its samples and those of its initial G (the figure)."""
     from thermogan.experiment import config, runs
     from thermogan.experiment.build import build_trainer
 
-    cfg = config.load(job.config, list(job.overrides))
-    summary = runs.train_or_reuse(cfg, job.run_dir)
-    m, p = summary["metrics"], summary["protocol"]
-    out = {"energy": job.energy, "method": job.method, "seed": job.seed,
-           "run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds", math.nan),
+    m = summary["metrics"]
+    out = {"run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds", math.nan),
            "kl_target_model": m["kl_target_model"], "kl_model_target": m["kl_model_target"],
-           "region_mass": m["region_mass"], "outside": m["outside"], "protocol": p}
+           "region_mass": m["region_mass"], "outside": m["outside"],
+           "protocol": summary["protocol"]}
     if job.seed == 0:
+        cfg = config.load(job.config, list(job.overrides))
         _, trainer = runs.open_run(job.run_dir)
         out["samples"] = trainer.sample(SHOWN, cfg.eval.seed, cfg.eval.use_ema).numpy()
         initial = build_trainer(cfg)  # the same weights as the run's at step 0
@@ -144,64 +114,41 @@ def missed(mass: list[float], target: list[float]) -> int:
     return sum(m < MISSED * t for m, t in zip(mass, target))
 
 
-def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± SE over seeds per (energy, method), in ENERGIES and METHODS order, each energy
-    followed by the exact sampler's floor."""
-    rows = []
-    for energy in ENERGIES:
-        for method in METHODS:
-            rs = [r for r in results if r["energy"] == energy and r["method"] == method]
-            if not rs:
-                continue
-            p = rs[0]["protocol"]
-            row: dict[str, Any] = {"energy": energy, "method": method, "seeds": len(rs),
-                                   "regions": p["regions"],
-                                   "target_region_mass": p["target_region_mass"],
-                                   "floor_kl_target_model": p["floor_kl_target_model"],
-                                   "floor_kl_model_target": p["floor_kl_model_target"],
-                                   "missed": sum(missed(r["region_mass"], p["target_region_mass"])
-                                                 > 0 for r in rs)}
-            for key in ("kl_target_model", "kl_model_target", "outside", "wall_s"):
-                row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
-            masses = [mean_se([float(r["region_mass"][k]) for r in rs])
-                      for k in range(len(p["regions"]))]
-            row["region_mass"], row["region_mass_se"] = ([m for m, _ in masses],
-                                                         [s for _, s in masses])
-            rows.append(row)
-    return rows
+def regions(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+    """Add to each row its energy's regions, target masses and exact sampler's floor, how many
+    runs missed a region, and each region's mass (mean ± SE over seeds)."""
+    for row in rows:
+        rs = [r for r in results if (r["energy"], r["method"]) == (row["energy"], row["method"])]
+        p = rs[0]["protocol"]
+        row.update({key: p[key] for key in ("regions", "target_region_mass",
+                                             "floor_kl_target_model", "floor_kl_model_target")})
+        row["missed"] = sum(missed(r["region_mass"], p["target_region_mass"]) > 0 for r in rs)
+        masses = [mean_se([float(r["region_mass"][k]) for r in rs])
+                  for k in range(len(p["regions"]))]
+        row["region_mass"], row["region_mass_se"] = [m for m, _ in masses], [s for _, s in masses]
 
 
 def _masses(row: dict[str, Any]) -> str:
     if len(row["regions"]) == 1:
         return "—"
-    return " / ".join(plus_minus(m, s, ".2f") for m, s in zip(row["region_mass"],
-                                                              row["region_mass_se"]))
+    target = " / ".join(f"{t:.2f}" for t in row["target_region_mass"])
+    return " / ".join(plus_minus(m, s, ".2f") for m, s in zip(
+        row["region_mass"], row["region_mass_se"])) + f" ({target})"
 
 
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| energy | method | seeds | KL(target‖model) | KL(model‖target) | "
-             "region masses (target) | runs missing a region | outside % | wall time (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for i, r in enumerate(rows):
-        target = " / ".join(f"{t:.2f}" for t in r["target_region_mass"])
-        names = " / ".join(r["regions"])
-        lines.append(
-            f"| {r['energy']} | {r['method']} | {r['seeds']} | "
-            f"{plus_minus(r['kl_target_model'], r['kl_target_model_se'], '.3f')} | "
-            f"{plus_minus(r['kl_model_target'], r['kl_model_target_se'], '.3f')} | "
-            f"{_masses(r)}{f' ({target})' if len(r['regions']) > 1 else ''} | "
-            f"{r['missed']}/{r['seeds']} | "
-            f"{plus_minus(100 * r['outside'], 100 * r['outside_se'], '.1f')} | "
-            f"{plus_minus(r['wall_s'], r['wall_s_se'], '.1f')} |")
-        if i + 1 == len(rows) or rows[i + 1]["energy"] != r["energy"]:
-            regions = f"{target} ({names})" if len(r["regions"]) > 1 else "—"
-            lines.append(f"| {r['energy']} | exact sampler (floor) | – | "
-                         f"{r['floor_kl_target_model']:.3f} | {r['floor_kl_model_target']:.3f} | "
-                         f"{regions} | – | – | – |")
-    return "\n".join(lines) + "\n"
+def floors(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str]:
+    """The table's rows of the exact sampler's floor, one per energy."""
+    lines = []
+    for energy in dict.fromkeys(r["energy"] for r in results):
+        p = next(r["protocol"] for r in results if r["energy"] == energy)
+        target = " / ".join(f"{t:.2f}" for t in p["target_region_mass"])
+        shown = f"{target} ({' / '.join(p['regions'])})" if len(p["regions"]) > 1 else "—"
+        lines.append(f"| {energy} | exact sampler (floor) | – | {p['floor_kl_target_model']:.3f} "
+                     f"| {p['floor_kl_model_target']:.3f} | {shown} | – | – | – |")
+    return lines
 
 
-def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None) -> list[Path]:
     """``density.png``: per energy, the target, the initial G, annealed and β = 1 (seed 0)."""
     from matplotlib.figure import Figure
 
@@ -212,7 +159,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
     shown = {(r["energy"], r["method"]): r for r in results if r["seed"] == 0}
     energies = [e for e in ENERGIES if any(k[0] == e for k in shown)]
     if not energies:
-        return None
+        return []
     fig = Figure(figsize=(3.0 * (2 + len(METHODS)), 3.2 * len(energies)), layout="constrained")
     axes = fig.subplots(len(energies), 2 + len(METHODS), squeeze=False)
     for row, energy in zip(axes, energies):
@@ -235,37 +182,29 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
                              r["region_mass"]) > 1 else ""), fontsize=8)
     fig.suptitle("Learning from an unnormalised density, seed 0 (the variational-annealing "
                  "slides' Fig. 6)", fontsize=10)
-    return save_figure(fig, path, dpi=100)
+    return [save_figure(fig, out / "density.png", dpi=100)]
 
 
-def bench_density(out: Path, p: Protocol, config_dir: Path = Path("configs"),
-                  executor: Executor = Executor(), label: str = "full") -> str:
-    """Run every (energy, seed, method), then write results.md, results.json and density.png;
-    returns the table."""
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(config_dir, out, p)
-    started = time.perf_counter()
-    results = sorted(executor.map(run_job, jobs, "bench density"),
-                     key=lambda r: (ENERGIES.index(r["energy"]), list(METHODS).index(r["method"]),
-                                    r["seed"]))
+def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
     first = results[0]["protocol"]
     lo, hi = first["window"]
-    trained = origin.trained_by(job.run_dir for job in jobs)
-    header = (f"Learning from an unnormalised density ({label}): {p.seeds} seed(s) per energy "
-              f"and method, the same initial G and D for both methods of a seed; {first['step']} "
-              f"steps; {first['samples']} samples scored on a {first['cells']}² grid over "
-              f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
-              f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
-              f"run on one thread; {executor.describe()}, {time.perf_counter() - started:.0f} s "
-              "in all. Mean ± SE over seeds." + origin.note(trained))
-    rows = aggregate(results)
-    text = markdown(rows, header)
-    (out / "results.md").write_text(text)
-    per_run = [{k: v for k, v in r.items() if k not in ("samples", "initial")} for r in results]
-    write_json({"protocol": {"trained_by": trained,
-                             **asdict(p), "configs": str(config_dir), "label": label,
-                             "methods": METHODS, "missed_below": MISSED},
-                "summary": rows, "runs": per_run}, out / "results.json")
-    figure(results, out / "density.png")
-    return text
+    return (f"Learning from an unnormalised density ({label}): {p.seeds} seed(s) per energy and "
+            f"method, the same initial G and D for both methods of a seed; {first['step']} "
+            f"steps; {first['samples']} samples scored on a {first['cells']}² grid over "
+            f"[{lo:g}, {hi:g}]² (histogram smoothing {first['smoothing']:g} per cell); a run "
+            f"misses a region below {MISSED:g} of its target mass; wall time: training of one "
+            f"run on one thread; {ran}. Mean ± SE over seeds.")
 
+
+BENCH = Bench(
+    "density", "learning from an unnormalised density: β annealed against β = 1 on the "
+    "energies U1-U4 (variational annealing's Fig. 6)", Protocol(), QUICK, plan, header,
+    (Column("kl_target_model", "KL(target‖model)"), Column("kl_model_target", "KL(model‖target)"),
+     Column("region_mass", "region masses (target)", cell=_masses),
+     Column("missed", "runs missing a region", cell=lambda r: f"{r['missed']}/{r['seeds']}"),
+     Column("outside", "outside %", ".1f", scale=100)),
+    result, baseline=("method", "β = 1"), paired=True, figures=figures, extend=regions,
+    more=floors, transient=("samples", "initial"),
+    record=lambda p: {**asdict(p), "methods": METHODS, "missed_below": MISSED},
+    label=lambda p, quick: "quick" if quick else "full", wall=Column("wall_s", "wall time (s)",
+                                                                     ".1f", tested=False))

@@ -15,7 +15,8 @@ controller (ADA's rule, from E[sign D(real)]) instead of the fade, 0 from where 
 Weights are drawn from the run seed before any of these parts exists, and every random stream is
 named by its consumer (``train/rng.py``), so the four methods of a seed start from the same G and
 D and see the same data and latents. Scores: fd_mnist and class fidelity (``metrics/fidelity.py``)
-of the protocol's samples (labels uniform), and training wall time; mean ± SE over seeds. Seed 0
+of the protocol's samples (labels uniform), and training wall time; mean ± SE over seeds, each
+method tested against plain paired by seed. Seed 0
 keeps its checkpoints, which give ``classes.png``: samples per class over training (Fig. 2);
 ``curves.png`` shows the tracked fd_mnist and the SGLD D's injected noise over training (the
 paper says its covariance-controlled noise level drops as training goes).
@@ -33,19 +34,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from thermogan.bench import origin
-from thermogan.bench.pool import Executor, check_plan
+from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
-from thermogan.jsonio import write_json
-from thermogan.metrics.summary import mean_se, plus_minus
-from thermogan.report.curves import logged
 
 #: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the
 #: adaptive temperature's controller instead of the fade, issue [11])
@@ -63,51 +59,36 @@ SLUG = re.compile(r"\W+")  # a method's name in its run folder: blur + SGLD -> b
 
 @dataclass(frozen=True)
 class Protocol:
-    seeds: int = 3
-    steps: int | None = None  # None: the config's
-    eval_samples: int | None = None  # None: the protocol's (10,000)
-    track: bool = True  # fd_mnist over training, as the config sets it
-    scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
-    toy_steps: int | None = None  # Fig. 1's ring run; None: the config's 12,000
+    seeds: int = field(default=3, metadata={"help": "seeds per method"})
+    steps: int | None = field(default=None, metadata={
+        "help": "steps per run (and Fig. 1's ring run)", "also": ("toy_steps",)})
+    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: 10,000
+    track: bool = field(default=True, metadata={"cli": False})  # fd_mnist over training
+    scale: str = field(default="cpu", metadata={
+        "help": "which configs: the *_cpu.yaml ones, or the paper's", "choices": ("cpu", "paper")})
+    toy_steps: int | None = field(default=None, metadata={"cli": False})  # None: 12,000
+    methods: tuple[str, ...] = field(default=(), metadata={
+        "help": f"comma-separated subset of: {', '.join(METHODS)}"})
+    configs: Path = Path("configs")
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 
 QUICK = Protocol(steps=1500, eval_samples=2000, track=False, toy_steps=3000)
 FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, seed 0
 
 
-@dataclass(frozen=True)
-class Job:
-    method: str
-    seed: int
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-    device: str
-
-
 def twin_paths(config_dir: Path, scale: str) -> tuple[Path, Path]:
-    """The plain config and its Langevin twin at ``scale``; both must exist."""
+    """The plain config and its Langevin twin at ``scale``."""
     if scale not in ("cpu", "paper"):
         raise UsageError(f"--scale {scale}: expected cpu or paper")
     suffix = "_cpu" if scale == "cpu" else ""
-    paths = (config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml")
-    for path in paths:
-        if not path.is_file():
-            raise UsageError(f"config {path} does not exist (--configs names the folder of the "
-                             "mnist_cond*.yaml and mnist_langevin*.yaml files)")
-    return paths
+    return config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml"
 
 
 def langevin_parts(plain: Path, twin: Path) -> dict[str, str]:
     """``{key: override}`` of the twin's tempering and optim.d (as ``key=<JSON>``), after
-    checking that the twins differ in nothing else."""
-    from thermogan.experiment import config, runs
-
-    a, b = config.load(plain).to_dict(), config.load(twin).to_dict()
-    other = [k for k in runs.changed_keys(a, b) if not k.startswith(TWIN_KEYS)]
-    if other:
-        raise UsageError(f"{plain} and {twin} are not twins: they differ in {other[0]} (only "
-                         f"{', '.join(TWIN_KEYS)} may differ)")
+    checking that the twins exist and differ in nothing else."""
+    _, b = twins(plain, twin, TWIN_KEYS, "the mnist_cond*.yaml and mnist_langevin*.yaml files")
     return {"tempering": f"tempering={json.dumps(b['tempering'])}",
             "optim.d": f"optim.d={json.dumps(b['optim']['d'])}"}
 
@@ -143,77 +124,52 @@ def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
     return out
 
 
-def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu",
-         methods: list[str] | None = None) -> list[Job]:
-    """Every (method, seed) run, each config and reused run folder checked here."""
+def plan(p: Protocol, out: Path) -> list[Job]:
+    """Every (method, seed) run, seed by seed (an interrupted bench has whole comparisons)."""
     from thermogan.experiment import config
 
-    bad = [m for m in methods or [] if m not in METHODS]
+    bad = [m for m in p.methods if m not in METHODS]
     if bad:
         raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
-    plain, twin = twin_paths(config_dir, p.scale)
+    plain, twin = twin_paths(p.configs, p.scale)
     parts = langevin_parts(plain, twin)
+    if not (p.configs / FIG1_CONFIG).is_file():
+        raise UsageError(f"benchmark config {p.configs / FIG1_CONFIG} (Fig. 1) does not exist "
+                         "(run from the repository root or pass --configs DIR)")
     steps = p.steps or config.load(plain).train.steps
-    if "blur (adaptive)" in (methods or METHODS):
+    if "blur (adaptive)" in (p.methods or METHODS):
         parts["adaptive"] = adaptive_blur(twin, steps)
     jobs = []
-    for seed in range(p.seeds):  # seed by seed: an interrupted bench has whole comparisons
-        for method in methods or list(METHODS):
+    for seed in range(p.seeds):
+        for method in (m for m in METHODS if not p.methods or m in p.methods):
             name = f"langevin_{SLUG.sub('_', method).strip('_')}_seed{seed}"
             overrides = [parts[k] for k in METHODS[method]] + _budget(p, seed, steps) + [
                 f"seed={seed}", f"name={name}", "train.progress=false",
                 "train.tensorboard=false"]
-            jobs.append(Job(method, seed, plain, tuple(overrides), out / "runs" / name, device))
-    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
+            jobs.append(Job((("method", method),), seed, plain, tuple(overrides),
+                            out / "runs" / name, p.device))
     return jobs
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse it: ``runs.train_or_reuse``) and return its scores, its tracked
-    fd_mnist and its SGLD D's logged noise level."""
-    from thermogan.experiment import config, runs
+def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
+    """A run's scores, its tracked fd_mnist and its SGLD D's logged noise level."""
     from thermogan.experiment.tracking import read_track
 
-    cfg = config.load(job.config, list(job.overrides))
-    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
     m = summary["metrics"]
-    track = read_track(job.run_dir)
-    return {"method": job.method, "seed": job.seed, "run_dir": str(job.run_dir),
-            "wall_s": summary.get("train_seconds"), "fd_mnist": m["fd_mnist"],
-            "kid_mnist": m["kid_mnist"], "class_fidelity": m["class_fidelity"],
+    return {"run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
+            "fd_mnist": m["fd_mnist"], "kid_mnist": m["kid_mnist"],
+            "class_fidelity": m["class_fidelity"],
             "class_fidelity_se": summary["scores"]["class_fidelity"]["se"],
-            "protocol": summary["protocol"], "track": [[r["step"], r["fd_mnist"]] for r in track],
+            "protocol": summary["protocol"],
+            "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)],
             "noise": _logged(job.run_dir, "d_noise_std")}
 
 
 def _logged(run_dir: Path, key: str) -> list[list[float]]:
     """[step, value] of ``key`` in each line of the run's metrics.jsonl that has it."""
+    from thermogan.report.curves import logged
+
     return np.column_stack(logged(run_dir, key)).tolist()
-
-
-def aggregate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± standard error over seeds per method, in METHODS order."""
-    rows = []
-    for method in METHODS:
-        rs = [r for r in results if r["method"] == method]
-        if not rs:
-            continue
-        row: dict[str, Any] = {"method": method, "seeds": len(rs)}
-        for key in ("fd_mnist", "class_fidelity", "wall_s"):
-            row[key], row[f"{key}_se"] = mean_se([float(r[key]) for r in rs])
-        rows.append(row)
-    return rows
-
-
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| method | seeds | fd_mnist | class fidelity % | wall time (s) |",
-             "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['method']} | {r['seeds']} | "
-                     f"{plus_minus(r['fd_mnist'], r['fd_mnist_se'], '.1f')} | "
-                     f"{plus_minus(100 * r['class_fidelity'], 100 * r['class_fidelity_se'], '.1f')}"
-                     f" | {plus_minus(r['wall_s'], r['wall_s_se'], '.0f')} |")
-    return "\n".join(lines) + "\n"
 
 
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
@@ -260,51 +216,44 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path | None:
                       "the same 4 latents z in every row, block and step.")
 
 
-def contours(config_dir: Path, out: Path, p: Protocol, device: str) -> Path | None:
+def contours(p: Protocol, out: Path) -> Path | None:
     """``contours.png``: the paper's Fig. 1 from seed 0 of ``ring8_langevin.yaml`` (D's contour
     lines over samples at three points of training and the noise level; reused when trained)."""
     from thermogan.experiment import config, runs
     from thermogan.report.contours import contour_panel
 
-    overrides = ["seed=0", f"device={device}", "train.progress=false", "train.tensorboard=false"]
+    overrides = ["seed=0", f"device={p.device}", "train.progress=false", "train.tensorboard=false"]
     if p.toy_steps is not None:
         every = max(p.toy_steps // 3, 1)
         overrides += [f"train.steps={p.toy_steps}", f"eval.snapshot_every={every}"]
-    cfg = config.load(config_dir / FIG1_CONFIG, overrides)
+    cfg = config.load(p.configs / FIG1_CONFIG, overrides)
     run_dir = out / "runs" / "ring8_langevin_seed0"
     runs.train_or_reuse(cfg, run_dir)
     return contour_panel(run_dir, out / "contours.png",
                          title="ring8_langevin, seed 0 (the Langevin GAN's Fig. 1)")
 
 
-def bench_langevin(out: Path, p: Protocol, config_dir: Path = Path("configs"),
-                   executor: Executor = Executor(), device: str = "cpu", label: str = "reduced",
-                   methods: list[str] | None = None) -> str:
-    """Run every (method, seed), then write results.md, results.json, classes.png and
-    curves.png; then train the ring run of Fig. 1 and write contours.png."""
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(config_dir, out, p, device, methods)
-    if not (config_dir / FIG1_CONFIG).is_file():
-        raise UsageError(f"benchmark config {config_dir / FIG1_CONFIG} (Fig. 1) does not exist "
-                         "(run from the repository root or pass --configs DIR)")
-    started = time.perf_counter()
-    results = sorted(executor.map(run_job, jobs, "bench langevin"),
-                     key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
+    """classes.png and curves.png; then the ring run of Fig. 1 trains and gives contours.png."""
+    made = [figure(results, out / "classes.png"), curves(results, out / "curves.png"),
+            contours(p, out)]
+    return [path for path in made if path is not None]
+
+
+def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
     first = results[0]["protocol"]
-    trained = origin.trained_by(job.run_dir for job in jobs)
-    header = (f"Langevin-stabilised conditional GAN on MNIST ({label}, {p.scale} configs): "
-              f"{p.seeds} seed(s), the same initial G and D for every method; "
-              f"{first['step']} steps; {first['samples']} samples scored (labels uniform) against "
-              f"the test set; wall time: training of one run on one thread; {executor.describe()}, "
-              f"{time.perf_counter() - started:.0f} s in all. "
-              f"Classifier {first['classifier_sha256'][:12]}." + origin.note(trained))
-    text = markdown(aggregate(results), header)
-    (out / "results.md").write_text(text)
-    write_json({"protocol": {"trained_by": trained,
-                             **p.__dict__, "configs": str(config_dir), "label": label,
-                             "device": device, "methods": METHODS},
-                "summary": aggregate(results), "runs": results}, out / "results.json")
-    figure(results, out / "classes.png")
-    curves(results, out / "curves.png")
-    contours(config_dir, out, p, device)
-    return text
+    return (f"Langevin-stabilised conditional GAN on MNIST ({label}, {p.scale} configs): "
+            f"{p.seeds} seed(s), the same initial G and D for every method; {first['step']} "
+            f"steps; {first['samples']} samples scored (labels uniform) against the test set; "
+            f"wall time: training of one run on one thread; {ran}. "
+            f"Classifier {first['classifier_sha256'][:12]}.")
+
+
+BENCH = Bench(
+    "langevin", "conditional MNIST: plain, blur, SGLD D, blur + SGLD D (the Langevin-stabilised "
+    "GAN's Fig. 2)", Protocol(), QUICK, plan, header,
+    (Column("fd_mnist", "fd_mnist", ".1f"),
+     Column("class_fidelity", "class fidelity %", ".1f", scale=100)),
+    result, baseline=("method", "plain"), paired=True, figures=figures,
+    record=lambda p: {**asdict(p), "methods": METHODS},
+    label=lambda p, quick: "quick" if quick else "reduced" if p.scale == "cpu" else "paper")

@@ -28,21 +28,14 @@ without the lens, so the three arms take about 1.8 times as long:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from scipy.stats import binomtest
 
-from thermogan.bench import origin
-from thermogan.bench.pool import Executor
+from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import ThermoganError, UsageError
-from thermogan.jsonio import write_json
-from thermogan.metrics.summary import mean_se, plus_minus
-from thermogan.report.figures import save_figure
-from thermogan.report.snapshots import load_shots, snapshot_rows
 
 if TYPE_CHECKING:
     from thermogan.experiment.config import Component
@@ -59,32 +52,32 @@ SHOWN = ("none", "lens", "adaptive")  # the order of the table's rows and the cu
 
 @dataclass(frozen=True)
 class Protocol:
-    data: tuple[str, ...] = DATA
-    variants: tuple[str, ...] = ("gan",)
-    arms: tuple[str, ...] = ARMS
-    seeds: int = 3
-    steps: int | None = None  # None: the config's
-    horizon: int | None = None  # K of λ(t); None: the config's
-    every: int | None = None  # steps between fd_mnist evaluations; None: the config's
-    samples: int | None = None  # samples per tracked fd_mnist; None: the config's
-    eval_samples: int | None = None  # final evaluation; None: the protocol's (10,000 / 26,000)
-    scale: str = "cpu"  # cpu: the *_cpu.yaml configs; paper: the paper-scale ones
-    settings: tuple[str, ...] = ()  # KEY=VALUE for every run; tempering.* ones for lensed arms only
+    data: tuple[str, ...] = field(default=DATA, metadata={
+        "help": "comma-separated: mnist, stacked"})
+    variants: tuple[str, ...] = field(default=("gan",), metadata={
+        "help": "comma-separated: gan, lsgan, wgangp"})
+    arms: tuple[str, ...] = field(default=ARMS, metadata={
+        "help": "comma-separated: lens (λ a sine decay to 0 at K), adaptive (λ set by the "
+        "ADA-style controller until K, then 0), none"})
+    seeds: int = field(default=3, metadata={"help": "seeds per run"})
+    steps: int | None = field(default=None, metadata={"help": "steps per run"})
+    horizon: int | None = field(default=None, metadata={
+        "help": "K, the steps over which λ (adaptive: its ceiling) decays to 0"})
+    every: int | None = field(default=None, metadata={
+        "help": "steps between fd_mnist evaluations"})
+    samples: int | None = field(default=None, metadata={"help": "samples per tracked fd_mnist"})
+    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: 10k / 26k
+    scale: str = field(default="cpu", metadata={
+        "help": "which configs: the *_cpu.yaml ones, or the paper's", "choices": ("cpu", "paper")})
+    settings: tuple[str, ...] = field(default=(), metadata={
+        "flag": "--set", "append": True, "metavar": "KEY=VALUE", "help": "config override for "
+        "every run (tempering.* ones for the lens and adaptive runs only), e.g. --set "
+        "tempering.recon=mean; repeatable"})
+    configs: Path = Path("configs")
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 
 QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_samples=2000)
-
-
-@dataclass(frozen=True)
-class Job:
-    data: str
-    variant: str
-    arm: str
-    seed: int
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-    device: str
 
 
 def config_path(config_dir: Path, data: str, variant: str, scale: str) -> Path:
@@ -126,7 +119,7 @@ def _adaptive_weight(path: Path, p: Protocol) -> str:
             f"ceiling: {{kind: hold, horizon: {horizon}}}}}")
 
 
-def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[Job]:
+def plan(p: Protocol, out: Path) -> list[Job]:
     """Every run of the protocol, lensed arms first (the longest); each config is checked here."""
     for name, given, valid in (("data", p.data, DATA), ("variants", p.variants, VARIANTS),
                                ("arms", p.arms, ARMS)):
@@ -136,45 +129,37 @@ def plan(config_dir: Path, out: Path, p: Protocol, device: str = "cpu") -> list[
     if p.scale not in ("cpu", "paper"):
         raise UsageError(f"--scale {p.scale}: expected cpu or paper")
     from thermogan.experiment import config as config_mod
-    from thermogan.experiment import runs
-    from thermogan.experiment.build import check_components
 
     jobs = []
     for arm in (a for a in ARMS if a in p.arms):
         for data in p.data:
             for variant in p.variants:
-                path = config_path(config_dir, data, variant, p.scale)
+                path = config_path(p.configs, data, variant, p.scale)
                 if not path.is_file():
                     raise UsageError(f"config {path} does not exist (--configs names the "
-                                         "folder of the tan_*.yaml files)")
+                                     "folder of the tan_*.yaml files)")
                 weight = _adaptive_weight(path, p) if arm == "adaptive" else None
                 for seed in range(p.seeds):
                     name = f"{data}_{variant}_{RUN_TAGS[arm]}_seed{seed}"
-                    jobs.append(Job(data, variant, arm, seed, path,
-                                    _overrides(p, seed, arm, name, weight), out / "runs" / name,
-                                    device))
-    for job in jobs:  # a bad config or override, or a reused run that differs, fails here
-        cfg = config_mod.load(job.config, list(job.overrides))
-        check_components(cfg)
-        runs.check_reusable(cfg, job.run_dir)
-        if cfg.eval.track_every is None:
+                    jobs.append(Job((("data", data), ("variant", variant), ("arm", arm)), seed,
+                                    path, _overrides(p, seed, arm, name, weight),
+                                    out / "runs" / name, p.device))
+    for job in jobs:
+        if config_mod.load(job.config, list(job.overrides)).eval.track_every is None:
             raise ThermoganError(f"config {job.config}: eval.track_every is not set, so there "
                                  "would be no fd_mnist curve (use --every)")
     return jobs
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or finish an interrupted one, or reuse a finished one:
-    ``runs.train_or_reuse``) and return its metrics and tracked curve."""
-    from thermogan.experiment import config, runs
+def result(job: Job, summary: dict[str, Any], p: Protocol | None = None) -> dict[str, Any]:
+    """A run's metrics and tracked curve."""
+    from thermogan.experiment import config
     from thermogan.experiment.tracking import read_track
 
     cfg = config.load(job.config, list(job.overrides))
-    summary = runs.train_or_reuse(cfg, job.run_dir, job.device)
     track = read_track(job.run_dir)
     metrics = summary["metrics"]
-    return {"data": job.data, "variant": job.variant, "arm": job.arm, "seed": job.seed,
-            "run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
+    return {"run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
             "fd_mnist": metrics.get("fd_mnist"), "kid_mnist": metrics.get("kid_mnist"),
             "stacked_modes": metrics.get("stacked_modes"),
             "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
@@ -208,55 +193,13 @@ def _rows(results: list[dict[str, Any]], data: str, variant: str, arm: str) -> l
                    (data, variant, arm)), key=lambda r: r["seed"])
 
 
-def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (data, variant) and lensed arm: the ratio of its mean final fd_mnist to that of the arm
-    without tempering, the seeds where it did better (paired by seed), and the one-sided sign
-    test's p-value for that many wins."""
-    out = []
-    for data, variant in _groups(results):
-        without = {r["seed"]: r for r in _rows(results, data, variant, "none")}
-        for arm in SHOWN[1:]:
-            tempered = {r["seed"]: r for r in _rows(results, data, variant, arm)}
-            seeds = sorted(set(tempered) & set(without))
-            if not seeds:
-                continue
-            fd_arm = [tempered[s]["fd_mnist"] for s in seeds]
-            fd_plain = [without[s]["fd_mnist"] for s in seeds]
-            wins = int(sum(a < b for a, b in zip(fd_arm, fd_plain)))
-            out.append({"data": data, "variant": variant, "arm": arm, "seeds": len(seeds),
-                        "ratio": float(np.mean(fd_arm) / np.mean(fd_plain)), "better": wins,
-                        "p_sign": float(binomtest(wins, len(seeds),
-                                                  alternative="greater").pvalue)})
-    return out
-
-
-def table(results: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| data | loss | tempering | seeds | final fd_mnist | Stacked modes "
-             "(of 1000) | Stacked KL | wall time (s) |", "|---|---|---|---|---|---|---|---|"]
-    for data, variant in _groups(results):
-        for arm in SHOWN:
-            rows = _rows(results, data, variant, arm)
-            if not rows:
-                continue
-            cells = [plus_minus(*mean_se([r["fd_mnist"] for r in rows]), ".1f")]
-            for key, fmt in (("stacked_modes", ".1f"), ("stacked_kl", ".3f")):
-                values = [r[key] for r in rows if r[key] is not None]
-                cells.append(plus_minus(*mean_se(values), fmt) if values else "–")
-            cells.append(plus_minus(*mean_se([r["wall_s"] for r in rows]), ".0f"))
-            lines.append(f"| {DATA_NAMES[data]} | {VARIANT_NAMES[variant]} | "
-                         f"{ARM_NAMES[arm]} | {len(rows)} | " + " | ".join(cells) + " |")
-    lines += ["", "| data | loss | tempering | fd_mnist with it / without (ratio of means) | "
-              "seeds where it is better | p (one-sided sign test) |", "|---|---|---|---|---|---|"]
-    for c in comparison(results):
-        lines.append(f"| {DATA_NAMES[c['data']]} | {VARIANT_NAMES[c['variant']]} | "
-                     f"{ARM_NAMES[c['arm']]} | {c['ratio']:.3f} | {c['better']} / {c['seeds']} "
-                     f"| {c['p_sign']:.3f} |")
-    return "\n".join(lines) + "\n"
-
-
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
     """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
+    from matplotlib.figure import Figure
+
+    from thermogan.report.figures import save_figure
+
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
     for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
@@ -283,6 +226,8 @@ def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """Per (data, variant), seed 0: G(z) and L(x) of the lens run over training, G(z) of the run
     without a lens at the same steps (the paper's Fig. 1 and 4) and, where there is one, G(z) of
     the adaptive-λ run."""
+    from thermogan.report.snapshots import load_shots, snapshot_rows
+
     paths = []
     for data, variant in _groups(results):
         arms = {r["arm"]: r for r in results
@@ -303,31 +248,33 @@ def evolution(results: list[dict[str, Any]], out: Path) -> list[Path]:
     return paths
 
 
-def bench_lens(out: Path, p: Protocol, config_dir: Path = Path("configs"),
-               executor: Executor = Executor(), device: str = "cpu", label: str = "reduced") -> str:
-    """Run every arm, then write results.md, results.json, curves.png and evolution_*.png."""
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(config_dir, out, p, device)
-    results = sorted(executor.map(run_job, jobs, "bench lens"),
-                     key=lambda r: (r["data"], r["variant"], SHOWN.index(r["arm"]), r["seed"]))
+def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
     first = results[0]
-    trained = origin.trained_by(job.run_dir for job in jobs)
-    header = (f"With and without the lens ({label}, {p.scale} configs): "
-              f"{', '.join(VARIANT_NAMES[v] for v in p.variants)} on "
-              f"{', '.join(DATA_NAMES[d] for d in p.data)}; tempering: "
-              f"{'; '.join(ARM_NAMES[a] for a in SHOWN if a in p.arms)}; {p.seeds} seed(s), the "
-              f"same initial G and D in every arm; {first['protocol']['step']} steps; final "
-              f"metrics of the protocol's samples against the test set; "
-              f"{sum(r['wall_s'] or 0 for r in results) / 60:.0f} min of training summed over "
-              "the runs (one thread each). "
-              f"Classifier {first['protocol'].get('classifier_sha256')}."
-              + origin.note(trained))
-    text = table(results, header)
-    (out / "results.md").write_text(text)
-    write_json({"protocol": {"trained_by": trained,
-                             **p.__dict__, "configs": config_dir, "label": label,
-                             "device": device},
-                "comparison": comparison(results), "runs": results}, out / "results.json")
-    curves(results, out / "curves.png")
-    evolution(results, out)
-    return text
+    return (f"With and without the lens ({label}, {p.scale} configs): "
+            f"{', '.join(VARIANT_NAMES[v] for v in p.variants)} on "
+            f"{', '.join(DATA_NAMES[d] for d in p.data)}; tempering: "
+            f"{'; '.join(ARM_NAMES[a] for a in SHOWN if a in p.arms)}; {p.seeds} seed(s), the "
+            f"same initial G and D in every arm; {first['protocol']['step']} steps; final "
+            f"metrics of the protocol's samples against the test set; "
+            f"{sum(r['wall_s'] or 0 for r in results) / 60:.0f} min of training summed over "
+            f"the runs (one thread each); {ran}. "
+            f"Classifier {first['protocol'].get('classifier_sha256')}.")
+
+
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
+    return [curves(results, out / "curves.png"), *evolution(results, out)]
+
+
+BENCH = Bench(
+    "lens", "DCGAN with the lens, with the lens under an adaptive λ and without it, on MNIST and "
+    "Stacked MNIST (Tempered Adversarial Networks)", Protocol(), QUICK, plan, header,
+    (Column("fd_mnist", "final fd_mnist", ".1f"),
+     Column("stacked_modes", "Stacked modes (of 1000)", ".1f", optional=True),
+     Column("stacked_kl", "Stacked KL", ".3f", optional=True)),
+    result, baseline=("arm", "none"), paired=True, ratio="fd_mnist", figures=figures,
+    record=asdict,
+    label=lambda p, quick: "quick" if quick else "reduced" if p.scale == "cpu" else "paper",
+    titles={"variant": "loss", "arm": "tempering"},
+    names={"data": DATA_NAMES, "variant": VARIANT_NAMES, "arm": ARM_NAMES},
+    order=lambda r: (DATA.index(r["data"]), VARIANTS.index(r["variant"]), SHOWN.index(r["arm"]),
+                     r["seed"]))

@@ -12,108 +12,85 @@ Protocols:
 - quick: K = 2 and 10, 1 seed, 2,000 steps, every 50 steps; about 2 minutes.
 - paper (GPU): ``--config configs/mnist_betagan.yaml --steps 100000 --every 100
   --window 50000`` (FID every 100 iterations, a 50k-iteration window after the knee).
+
+Each K is tested against K = 2, paired by seed (the seed draws G and D before the tempering).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from thermogan.bench import origin
-from thermogan.bench.pool import Executor
+from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import UsageError
-from thermogan.jsonio import write_json
-from thermogan.metrics.oscillation import oscillation
-from thermogan.metrics.summary import mean_se, plus_minus
-from thermogan.report.figures import save_figure
+from thermogan.metrics.summary import mean_se
 
 
 @dataclass(frozen=True)
 class Protocol:
-    levels: tuple[int, ...] = (2, 5, 10, 20)
-    seeds: int = 2
-    steps: int = 8000
-    every: int = 100  # steps between fd_mnist evaluations
-    samples: int = 1000  # generated samples per evaluation
-    cutoff: float = 0.1  # low-pass cutoff, cycles per evaluation
-    window: int | None = None  # steps after the knee; None: to the end of the run
+    levels: tuple[int, ...] = field(default=(2, 5, 10, 20),
+                                    metadata={"help": "comma-separated K"})
+    seeds: int = field(default=2, metadata={"help": "seeds per K"})
+    steps: int = field(default=8000, metadata={"help": "steps per run"})
+    every: int = field(default=100, metadata={"help": "steps between fd_mnist evaluations"})
+    samples: int = field(default=1000, metadata={"help": "samples per evaluation"})
+    cutoff: float = field(default=0.1, metadata={"help": "low-pass cutoff per evaluation"})
+    window: int | None = field(default=None, metadata={
+        "help": "steps after the knee (None: to the end)"})
+    config: Path = Path("configs/mnist_betagan_cpu.yaml")
 
 
 QUICK = Protocol(levels=(2, 10), seeds=1, steps=2000, every=50)
 
 
-@dataclass(frozen=True)
-class Job:
-    levels: int
-    seed: int
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-
-
-def plan(config: Path, out: Path, p: Protocol) -> list[Job]:
-    if not config.is_file():
-        raise UsageError(f"--config {config} does not exist")
+def plan(p: Protocol, out: Path) -> list[Job]:
+    if not p.config.is_file():
+        raise UsageError(f"--config {p.config} does not exist")
     if p.steps < 10 * p.every:
         raise UsageError(f"--steps {p.steps} with --every {p.every} gives fewer than 10 "
-                             "evaluations; the curve cannot be filtered")
-    from thermogan.experiment import config as config_mod
-    from thermogan.experiment import runs
-
-    jobs = [Job(k, seed, config, (f"tempering.levels={k}", f"seed={seed}",
-                                  f"train.steps={p.steps}", f"eval.track_every={p.every}",
-                                  f"eval.track_samples={p.samples}", "train.progress=false",
-                                  "train.tensorboard=false", f"name=K{k}_seed{seed}"),
+                         "evaluations; the curve cannot be filtered")
+    return [Job((("levels", k),), seed, p.config,
+                (f"tempering.levels={k}", f"seed={seed}", f"train.steps={p.steps}",
+                 f"eval.track_every={p.every}", f"eval.track_samples={p.samples}",
+                 "train.progress=false", "train.tensorboard=false", f"name=K{k}_seed{seed}"),
                 out / "runs" / f"K{k}_seed{seed}")
             for k in p.levels for seed in range(p.seeds)]
-    for job in jobs:  # a bad config, or a reused run of another config, fails here
-        runs.check_reusable(config_mod.load(job.config, list(job.overrides)), job.run_dir)
-    return jobs
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one run (or reuse it: ``runs.train_or_reuse``) and return its tracked curve."""
-    from thermogan.experiment import config, runs
+def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
+    """A run's tracked curve, and its knee, level and amplitude after the knee."""
     from thermogan.experiment.tracking import read_track
+    from thermogan.metrics.oscillation import oscillation
 
-    summary = runs.train_or_reuse(config.load(job.config, list(job.overrides)), job.run_dir)
     track = read_track(job.run_dir)
-    return {"levels": job.levels, "seed": job.seed, "wall_s": summary.get("train_seconds"),
+    steps, curve = [r["step"] for r in track], [r["fd_mnist"] for r in track]
+    osc = oscillation(np.array(steps), np.array(curve), p.cutoff, p.window)
+    return {"wall_s": summary.get("train_seconds"),
             "final_fd_mnist": summary["metrics"].get("fd_mnist"),
-            "sha256": summary["protocol"].get("classifier_sha256"),
-            "steps": [r["step"] for r in track], "fd_mnist": [r["fd_mnist"] for r in track]}
+            "sha256": summary["protocol"].get("classifier_sha256"), "steps": steps,
+            "fd_mnist": curve, "knee_step": osc.knee_step, "window": list(osc.window),
+            "amplitude": osc.amplitude, "level": osc.level, "filtered": osc.filtered.tolist()}
 
 
-def measure(results: list[dict[str, Any]], p: Protocol) -> list[dict[str, Any]]:
-    """The knee, level and amplitude of each run's curve."""
-    for r in results:
-        osc = oscillation(np.array(r["steps"]), np.array(r["fd_mnist"]), p.cutoff, p.window)
-        r.update(knee_step=osc.knee_step, window=list(osc.window), amplitude=osc.amplitude,
-                 level=osc.level, filtered=osc.filtered.tolist())
-    return results
+def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> str:
+    return (f"fd_mnist oscillation against annealing levels ({label}): {p.config.name}, "
+            f"{p.steps} steps, fd_mnist of {p.samples} samples every {p.every} steps, "
+            f"low-pass cutoff {p.cutoff} per evaluation, window "
+            f"{'to the end' if p.window is None else f'{p.window} steps'} after the knee; "
+            f"{p.seeds} seed(s); {ran}. Classifier {results[0]['sha256']}.")
 
 
-def table(results: list[dict[str, Any]], header: str) -> str:
-    lines = [header, "", "| K | seeds | knee (step) | fd_mnist after the knee | amplitude "
-             "(mean max-to-min) | final fd_mnist (10,000) | wall time (s) |",
-             "|---|---|---|---|---|---|---|"]
-    for k in sorted({r["levels"] for r in results}):
-        rows = [r for r in results if r["levels"] == k]
-        cols = [plus_minus(*mean_se([r[key] for r in rows]), fmt) for key, fmt in (
-            ("knee_step", ".0f"), ("level", ".1f"), ("amplitude", ".2f"),
-            ("final_fd_mnist", ".1f"), ("wall_s", ".0f"))]
-        lines.append(f"| {k} | {len(rows)} | " + " | ".join(cols) + " |")
-    return "\n".join(lines) + "\n"
+def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None) -> list[Path]:
+    """``oscillation.png``: left, the curves (raw pale, filtered bold, knee dashed) of seed 0;
+    right, amplitude against K."""
+    from matplotlib.figure import Figure
 
+    from thermogan.report.figures import save_figure
 
-def figure(results: list[dict[str, Any]], path: Path) -> Path:
-    """Left: the curves (raw pale, filtered bold, knee dashed) of seed 0; right: amplitude vs K."""
     fig = Figure(figsize=(12, 4.4), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[2, 1])
     for i, r in enumerate(sorted((r for r in results if r["seed"] == 0),
@@ -138,29 +115,13 @@ def figure(results: list[dict[str, Any]], path: Path) -> Path:
     right.minorticks_off()
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return [save_figure(fig, out / "oscillation.png")]
 
 
-def bench_oscillation(out: Path, p: Protocol, config: Path,
-                      executor: Executor = Executor(),
-                      label: str = "reduced") -> str:
-    """Run, measure, and write results.json, results.md and oscillation.png; returns the table."""
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(config, out, p)
-    started = time.perf_counter()
-    results = measure(sorted(executor.map(run_job, jobs, "bench oscillation"),
-                             key=lambda r: (r["levels"], r["seed"])), p)
-    trained = origin.trained_by(job.run_dir for job in jobs)
-    header = (f"fd_mnist oscillation against annealing levels ({label}): {config.name}, "
-              f"{p.steps} steps, fd_mnist of {p.samples} samples every {p.every} steps, "
-              f"low-pass cutoff {p.cutoff} per evaluation, window "
-              f"{'to the end' if p.window is None else f'{p.window} steps'} after the knee; "
-              f"{p.seeds} seed(s), {time.perf_counter() - started:.0f} s in all. Classifier "
-              f"{results[0]['sha256']}." + origin.note(trained))
-    text = table(results, header)
-    (out / "results.md").write_text(text)
-    write_json({"protocol": {"trained_by": trained,
-                             **p.__dict__, "config": config, "label": label}, "runs": results},
-               out / "results.json")
-    figure(results, out / "oscillation.png")
-    return text
+BENCH = Bench(
+    "oscillation", "fd_mnist oscillation against annealing levels K (the nonstationary-GAN "
+    "paper's Fig. 5)", Protocol(), QUICK, plan, header,
+    (Column("knee_step", "knee (step)", ".0f"), Column("level", "fd_mnist after the knee", ".1f"),
+     Column("amplitude", "amplitude (mean max-to-min)", ".2f"),
+     Column("final_fd_mnist", "final fd_mnist (10,000)", ".1f")),
+    result, baseline=("levels", 2), paired=True, figures=figures, titles={"levels": "K"})

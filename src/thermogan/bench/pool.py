@@ -1,5 +1,5 @@
 """Run benchmark jobs on worker processes of one thread each, or as Ray tasks, with a progress
-bar, after checking the plan.
+bar.
 
 An :class:`Executor` runs a bench's jobs: by default on ``workers`` spawned processes of this
 machine, or, given ``ray``, as Ray tasks of one CPU each on a cluster (``"local"`` starts one on
@@ -23,8 +23,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -32,26 +31,6 @@ from thermogan.errors import ConfigError
 
 J = TypeVar("J")
 R = TypeVar("R")
-
-
-class Planned(Protocol):
-    """What a bench's job says of its run: a config file, overrides, a run directory."""
-
-    config: Path
-    overrides: tuple[str, ...]
-    run_dir: Path
-
-
-def check_plan(jobs: Sequence[Planned]) -> None:
-    """Fail before any training when a job's overrides, components or options are bad, or its
-    run directory holds a run of another config (``runs.check_reusable``)."""
-    from thermogan.experiment import config, runs
-    from thermogan.experiment.build import check_components
-
-    for job in jobs:
-        cfg = config.load(job.config, list(job.overrides))
-        check_components(cfg)
-        runs.check_reusable(cfg, job.run_dir)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,431 @@
+"""One runner for every bench: a bench is a declaration (``Bench``), the runner does the rest.
+
+A bench names its protocol (a frozen dataclass whose fields are its command-line options, and a
+quick preset of it), its plan (the jobs: a config, overrides, a seed, a run folder, and the
+labels of the table row the run belongs to), the columns of its table and, only where it has
+them, its own figures, extra table lines and per-run record. ``run`` then
+
+1. plans and checks every job before anything trains (``check_plan``),
+2. trains the jobs on the executor's processes or Ray tasks (``pool.Executor``): the seeds of a
+   row whose run folders are ``.../seed<N>`` train as one seed ensemble where the config's
+   parts allow (``experiment/seeds.py``), the others run by run; finished runs are reused and
+   counted by the code that trained them (``origin.trained_by``),
+3. aggregates each row over its seeds: mean ± standard error, a 95 % bootstrap interval, and a
+   test against the bench's baseline row with Holm's correction over the table
+   (``metrics/stats.py``),
+4. writes results.md, results.json, the bench's figures and, asked for, the HTML page.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thermogan.bench import origin
+from thermogan.bench.pool import Executor
+from thermogan.errors import UsageError
+from thermogan.jsonio import write_json
+from thermogan.metrics.summary import mean_se, plus_minus
+
+Labels = tuple[tuple[str, Any], ...]  # (("data", "ring8"), ("method", "β-GAN")): a table row
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a bench: its row's labels, seed, config, overrides and run folder."""
+
+    labels: Labels
+    seed: int
+    config: Path
+    overrides: tuple[str, ...]
+    run_dir: Path
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric of the table, mean ± SE over a row's seeds, ``scale`` times the run's value;
+    ``of``: a key of the runs' scoring protocol printed after it (``7.50 ± 0.30 / 8``);
+    ``spread=False``: the mean alone; ``tested``: compared with the baseline row; ``optional``:
+    runs without it (None) are left out, "–" when none has it; ``cell``: a column the bench's
+    ``extend`` fills, its cell written from the row (neither averaged nor tested)."""
+
+    key: str
+    title: str
+    fmt: str = ".3f"
+    scale: float = 1.0
+    of: str | None = None
+    spread: bool = True
+    tested: bool = True
+    optional: bool = False
+    cell: Callable[[dict[str, Any]], str] | None = None
+
+
+WALL = Column("wall_s", "wall time (s)", ".0f", tested=False)
+
+
+def scored(job: Job, summary: dict[str, Any], p: Any = None) -> dict[str, Any]:
+    """A run's record by default: its training time, final metrics and scoring protocol."""
+    return {"wall_s": summary.get("train_seconds", math.nan), **summary["metrics"],
+            "protocol": summary["protocol"]}
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields
+    are the options: ``metadata`` may give ``help``, ``flag``, ``choices``, ``append``, ``also``
+    and ``cli=False``), ``quick`` its quick preset; ``plan(p, out)`` the jobs;
+    ``header(p, label, results, ran)`` the table's opening paragraph (``ran``: where and how
+    long); ``columns`` the metrics (None: every number the runs report), ``wall`` the time
+    column; ``result(job, summary, p)`` a run's record (a module-level function: workers import
+    it); ``baseline``: (label, value) of the row each row is tested against, on the same other
+    labels; ``paired``: the rows' seeds share initial weights; ``ratio``: a column (lower is
+    better) also given as the ratio of its mean to the baseline row's, and the seeds where it is
+    lower, on the seeds both rows have. Where it has them: ``figures(results, out, p)``,
+    ``extend(rows, results)`` (adds the bench's own keys to the rows), ``more(rows, results)``
+    (markdown lines after the table), ``record(p)`` (the protocol in results.json),
+    ``transient`` (per-run keys kept out of results.json), ``titles`` (a label's column title),
+    ``names`` (a label's values as the table shows them) and ``order`` (the records' sort key;
+    by default the plan's order, then the seed)."""
+
+    name: str
+    help: str
+    protocol: Any
+    quick: Any
+    plan: Callable[[Any, Path], list[Job]]
+    header: Callable[[Any, str, list[dict[str, Any]], str], str]
+    columns: tuple[Column, ...] | None
+    result: Callable[[Job, dict[str, Any], Any], dict[str, Any]] = scored
+    baseline: tuple[str, Any] | None = None
+    paired: bool = False
+    ratio: str | None = None
+    figures: Callable[[list[dict[str, Any]], Path, Any], list[Path]] = lambda *_: []
+    extend: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None
+    more: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[str]] | None = None
+    record: Callable[[Any], dict[str, Any]] = asdict
+    transient: tuple[str, ...] = ()
+    wall: Column = WALL
+    titles: dict[str, str] = field(default_factory=dict)
+    names: dict[str, dict[Any, str]] = field(default_factory=dict)
+    order: Callable[[dict[str, Any]], Any] | None = None
+    label: Callable[[Any, bool], str] = field(default=lambda p, quick: "quick" if quick
+                                              else "reduced")
+
+
+def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
+        quick: bool = False) -> tuple[str, list[Path]]:
+    """Plan, train, aggregate and write a bench; returns its table and the files written."""
+    jobs = bench.plan(p, out)
+    check_plan(jobs)  # a bad override, or a reused run of another config, fails here
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results = train(bench, jobs, executor, p)
+    ran = f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all"
+    trained = origin.trained_by(job.run_dir for job in jobs)
+    label = bench.label(p, quick)
+    text = write(bench, results, out, bench.header(p, label, results, ran) + origin.note(trained),
+                 {"trained_by": trained, **bench.record(p), "label": label, "quick": quick})
+    return text, [out / "results.md", out / "results.json", *bench.figures(results, out, p)]
+
+
+def check_plan(jobs: Sequence[Job]) -> None:
+    """Fail before any training when a job's overrides, components or options are bad, or its
+    run directory holds a run of another config (``runs.check_reusable``)."""
+    from thermogan.experiment import config, runs
+    from thermogan.experiment.build import check_components
+
+    for job in jobs:
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        runs.check_reusable(cfg, job.run_dir)
+
+
+def twins(first: Path, second: Path, keys: tuple[str, ...], folder: str) -> list[dict]:
+    """Two configs (as dicts) that exist and differ in nothing but ``keys`` (a bench's methods
+    take parts of one into the other); ``folder`` says which files --configs must hold."""
+    from thermogan.experiment import config, runs
+
+    for path in (first, second):
+        if not path.is_file():
+            raise UsageError(f"config {path} does not exist (--configs names the folder of "
+                             f"{folder})")
+    a, b = config.load(first).to_dict(), config.load(second).to_dict()
+    other = [k for k in runs.changed_keys(a, b) if not k.startswith(keys)]
+    if other:
+        raise UsageError(f"{first} and {second} are not twins: they differ in {other[0]} (only "
+                         f"{', '.join(keys)} may)")
+    return [a, b]
+
+
+def write(bench: Bench, results: list[dict[str, Any]], out: Path, header: str,
+          protocol: dict[str, Any]) -> str:
+    """results.md and results.json of the runs' records; returns the table."""
+    columns = table_columns(bench, results)
+    rows = aggregate(bench, columns, results)
+    text = markdown(bench, columns, rows, results, header)
+    (out / "results.md").write_text(text)
+    runs = [{k: v for k, v in r.items() if k not in bench.transient} for r in results]
+    write_json({"protocol": protocol, "summary": rows, "runs": runs}, out / "results.json")
+    return text
+
+
+# -- training ---------------------------------------------------------------------------------
+
+Unit = Job | tuple[Job, ...]
+
+
+def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None
+          ) -> list[dict[str, Any]]:
+    """Every job's record, in plan order (then seed): the seeds that ensembles support as one
+    unit, the others one unit per run."""
+    together, alone, reasons = ensemble_groups(jobs)
+    for row, reason in reasons.items():
+        print(f"bench {bench.name}: {row} trains run by run: {reason}")
+    units: list[Unit] = [*together, *alone]
+    done = executor.map(_run_unit, [(bench.result, p, u) for u in units], f"bench {bench.name}")
+    first = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
+    return sorted((r for batch in done for r in batch), key=bench.order or (lambda r: (
+        first[tuple((k, r[k]) for k, _ in jobs[0].labels)], r["seed"])))
+
+
+def run_record(result: Callable, job: Job, summary: dict[str, Any], p: Any) -> dict[str, Any]:
+    return {**dict(job.labels), "seed": job.seed, **result(job, summary, p)}
+
+
+def _run_unit(task: tuple[Callable, Any, Unit]) -> list[dict[str, Any]]:
+    """One unit on a worker: a job trained (or reused: ``runs.train_or_reuse``), or a tuple of
+    jobs, none begun, trained as one seed ensemble into the folders the runs would use."""
+    from thermogan.experiment import config, runs, seeds
+
+    result, p, unit = task
+    first = unit[0] if isinstance(unit, tuple) else unit
+    cfg = config.load(first.config, list(first.overrides))
+    if not isinstance(unit, tuple):
+        return [run_record(result, unit, runs.train_or_reuse(cfg, unit.run_dir, unit.device), p)]
+    done = seeds.start(cfg, first.run_dir.parent, [job.seed for job in unit],
+                       announce=lambda _: None)
+    return [run_record(result, job, summary, p) for job, (_, summary) in zip(unit, done)]
+
+
+def _sweep_key(job: Job) -> tuple | None:
+    """Jobs of one key train as one seed ensemble: one row, one config and overrides but the
+    seed, run folders ``<folder>/seed<N>``; None for a job outside such a layout."""
+    if job.run_dir.name != f"seed{job.seed}":
+        return None
+    rest = tuple(o for o in job.overrides if o != f"seed={job.seed}")
+    return job.labels, job.config, rest, job.run_dir.parent, job.device
+
+
+def ensemble_groups(jobs: Sequence[Job]) -> tuple[list[tuple[Job, ...]], list[Job],
+                                                  dict[str, str]]:
+    """The groups of jobs that train as seed ensembles, the jobs that train run by run, and for
+    each group of several seeds among them why (``why_alone``), by row ("method on data")."""
+    groups: dict[Any, list[Job]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(_sweep_key(job) or i, []).append(job)
+    together, alone, reasons = [], [], {}
+    for group in groups.values():
+        if len(group) == 1:
+            alone += group
+        elif (reason := why_alone(group)) is not None:
+            alone += group
+            reasons[" on ".join(str(v) for _, v in reversed(group[0].labels))] = reason
+        else:
+            together.append(tuple(group))
+    return together, alone, reasons
+
+
+def why_alone(group: list[Job]) -> str | None:
+    """Why the seeds of one row do not train as one ensemble: a run of theirs has begun
+    (finished runs are reused, the others resume), or the config's parts are not supported
+    (``ensemble.unsupported``); None when they do."""
+    from thermogan.experiment import build, config, runs
+    from thermogan.train.ensemble import unsupported
+
+    if any(runs.latest_checkpoint(job.run_dir).exists() for job in group):
+        return "some of its runs have begun (finished ones are reused, the others resume)"
+    return unsupported(build.build_trainer(config.load(group[0].config,
+                                                       list(group[0].overrides))))
+
+
+# -- the table --------------------------------------------------------------------------------
+
+def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, ...]:
+    """The bench's columns, or every number of the first run's metrics; then the time."""
+    first = results[0] if results else {}
+    keys = list(first)[list(first).index("seed") + 1:] if first else []
+    numbers = [Column(k, k) for k in keys if k != bench.wall.key and isinstance(
+        first[k], (int, float)) and not isinstance(first[k], bool)]
+    base = bench.baseline[1] if bench.baseline else ""
+    ratio = (Column("ratio", f"ratio to {base}", cell=_ratio_cell), Column(
+        "better", f"seeds better than {base}", cell=_better_cell)) if bench.ratio else ()
+    return (*(bench.columns if bench.columns is not None else numbers), *ratio, bench.wall)
+
+
+def aggregate(bench: Bench, columns: tuple[Column, ...],
+              results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per labels, in the records' order: each column's mean and SE over seeds, then
+    the statistics (``compare``)."""
+    groups: dict[Labels, list[dict[str, Any]]] = {}
+    names = _before(results[0], "seed") if results else []
+    for r in results:
+        groups.setdefault(tuple((k, r[k]) for k in names), []).append(r)
+    rows = []
+    for labels, rs in groups.items():
+        row: dict[str, Any] = {**dict(labels), "seeds": len(rs)}
+        for col in (c for c in columns if c.cell is None):
+            values = list(_by_seed(rs, col).values())
+            row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
+                                                                                 math.nan)
+        for col in columns:
+            if col.of is not None:
+                row[col.of] = rs[0]["protocol"][col.of]
+        rows.append(row)
+    if bench.extend is not None:
+        bench.extend(rows, results)
+    compare(bench, columns, rows, list(groups.values()))
+    return rows
+
+
+def _before(record: dict[str, Any], key: str) -> list[str]:
+    """The keys that name a record's row: those before ``key`` (``seed`` in a run's record,
+    ``seeds`` in a row)."""
+    keys = list(record)
+    return keys[:keys.index(key)]
+
+
+def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],
+            groups: list[list[dict[str, Any]]]) -> None:
+    """Add to each row, per tested column, the 95 % bootstrap interval of the mean and, where the
+    bench has a baseline row on the same other labels, the test's p-value against it and its
+    Holm-adjusted value over the table's tests."""
+    from thermogan.metrics import stats  # scipy: only when a table is made
+
+    tested = [c for c in columns if c.tested and c.cell is None]
+    tests: list[tuple[dict[str, Any], str, float]] = []
+    for row, rs in zip(rows, groups):
+        for col in tested:
+            row[f"{col.key}_ci"] = list(stats.bootstrap_ci(list(_by_seed(rs, col).values())))
+        base = _baseline(bench, row, rows, groups)
+        if base is not None and bench.ratio is not None:
+            _ratio(row, rs, base, bench.ratio)
+        if base is None or base is rs:
+            continue
+        row["baseline"] = bench.baseline[1]
+        for col in tested:
+            mine, theirs = _by_seed(rs, col), _by_seed(base, col)
+            seeds = sorted(set(mine) & set(theirs)) if bench.paired else None
+            a, b = ([v[s] for s in seeds] for v in (mine, theirs)) if seeds is not None else (
+                list(mine.values()), list(theirs.values()))
+            tests.append((row, col.key, stats.against(a, b, bench.paired)))
+    for (row, key, p), adjusted in zip(tests, stats.holm([p for _, _, p in tests])):
+        row[f"{key}_p"], row[f"{key}_p_holm"] = p, adjusted
+
+
+def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
+              groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+    """The records of the baseline row of ``row`` (its own for the baseline; None for none)."""
+    if bench.baseline is None:
+        return None
+    labels = _before(rows[0], "seeds")
+    wanted = [bench.baseline[1] if k == bench.baseline[0] else row[k] for k in labels]
+    return next((rs for other, rs in zip(rows, groups)
+                 if [other[k] for k in labels] == wanted), None)
+
+
+def _ratio(row: dict[str, Any], rs: list[dict[str, Any]], base: list[dict[str, Any]],
+           key: str) -> None:
+    """The row's mean ``key`` over the baseline row's on the seeds both have (``ratio``), and on
+    how many of those seeds the row's is lower (``better`` of ``paired``)."""
+    mine, theirs = ({r["seed"]: float(r[key]) for r in group} for group in (rs, base))
+    seeds = sorted(set(mine) & set(theirs))
+    row["ratio"] = float(np.mean([mine[s] for s in seeds]) / np.mean([theirs[s] for s in seeds])
+                         ) if seeds else None
+    row["better"], row["paired"] = sum(mine[s] < theirs[s] for s in seeds), len(seeds)
+
+
+def _ratio_cell(row: dict[str, Any]) -> str:
+    return "–" if row.get("ratio") is None else f"{row['ratio']:.3f}"
+
+
+def _better_cell(row: dict[str, Any]) -> str:
+    return f"{row['better']} / {row['paired']}" if row.get("paired") and row.get(
+        "baseline") else "–"
+
+
+def _by_seed(rs: list[dict[str, Any]], col: Column) -> dict[int, float]:
+    """A column's value by seed over a row's runs (an optional column's where they have it)."""
+    return {r["seed"]: float(r[col.key]) for r in rs if not (col.optional and r[col.key] is None)}
+
+
+def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],
+             results: list[dict[str, Any]], header: str) -> str:
+    """The header, the table (one column per label, seeds, the columns), the bench's own lines,
+    and the statistics."""
+    labels = _before(rows[0], "seeds") if rows else []
+    named = [bench.titles.get(k, k) for k in labels]
+    lines = [header, "", "| " + " | ".join([*named, "seeds", *(c.title for c in columns)])
+             + " |", "|" + "---|" * (len(labels) + 1 + len(columns))]
+    for r in rows:
+        cells = [*_shown(bench, r, labels), str(r["seeds"]), *(_cell(r, c) for c in columns)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if bench.more is not None:
+        lines += bench.more(rows, results)
+    return "\n".join(lines + statistics(bench, columns, rows)) + "\n"
+
+
+def _shown(bench: Bench, row: dict[str, Any], labels: list[str]) -> list[str]:
+    """A row's labels as the table shows them."""
+    return [bench.names.get(k, {}).get(row[k], str(row[k])) for k in labels]
+
+
+def _cell(row: dict[str, Any], col: Column) -> str:
+    if col.cell is not None:
+        return col.cell(row)
+    if col.optional and math.isnan(row[col.key]):
+        return "–"
+    mean, se = col.scale * row[col.key], col.scale * row[f"{col.key}_se"]
+    text = plus_minus(mean, se if col.spread else math.nan, col.fmt)
+    return f"{text} / {row[col.of]}" if col.of is not None else text
+
+
+def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> list[str]:
+    """The statistics table: per row and tested column, the 95 % bootstrap interval of the mean
+    and, against the baseline row, the test's p-value and its Holm-adjusted value."""
+    from thermogan.metrics import stats
+
+    tested = [c for c in columns if c.tested and c.cell is None]
+    if not rows or not tested:
+        return []
+    labels = _before(rows[0], "seeds")
+    n = sum(f"{c.key}_p" in r and math.isfinite(r[f"{c.key}_p"]) for r in rows for c in tested)
+    test = stats.WILCOXON if bench.paired else stats.MANN_WHITNEY
+    key = bench.baseline[0] if bench.baseline else ""
+    others = ", ".join(bench.titles.get(k, k) for k in labels if k != key)
+    against = (f"against the row of {bench.titles.get(key, key)} {bench.baseline[1]!s}"
+               f"{f' on the same {others}' if others else ''}: {test}"
+               f"{', paired by seed' if bench.paired else ''}, two-sided, with Holm's "
+               f"correction over the table's {n} tests" if bench.baseline else "no baseline row")
+    lines = ["", f"Statistics over seeds: 95 % percentile bootstrap interval of the mean "
+             f"({stats.RESAMPLES:,} resamples); p {against}.", "",
+             "| " + " | ".join([*(bench.titles.get(k, k) for k in labels), "metric",
+                                "95 % interval", "p", "p (Holm)"]) + " |",
+             "|" + "---|" * (len(labels) + 4)]
+    for r in rows:
+        for c in (c for c in tested if not (c.optional and math.isnan(r[c.key]))):
+            lo, hi = (c.scale * v for v in r[f"{c.key}_ci"])
+            interval = f"[{lo:{c.fmt}}, {hi:{c.fmt}}]" if math.isfinite(lo) else "–"
+            p = [_p(r.get(f"{c.key}_{s}")) for s in ("p", "p_holm")]
+            lines.append("| " + " | ".join([*_shown(bench, r, labels), c.title, interval, *p])
+                         + " |")
+    return lines
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.3g}"
