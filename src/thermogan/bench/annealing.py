@@ -1,4 +1,4 @@
-"""Variational annealing on MNIST (Chen et al. 2019, "Variational Annealing of GANs: A Langevin
+"""Variational annealing on MNIST (Tao et al. 2019, "Variational Annealing of GANs: A Langevin
 Perspective"; docs/variational.md): static λ = 0 against the dynamic schedules PMA, NMA and OA, over
 seeds, from the same initial G, D and denoiser.
 

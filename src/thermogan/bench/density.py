@@ -1,4 +1,4 @@
-"""Learning from an unnormalised density, annealed against β = 1 (Chen et al. 2019, "Variational
+"""Learning from an unnormalised density, annealed against β = 1 (Tao et al. 2019, "Variational
 Annealing of GANs: A Langevin Perspective", Fig. 6), on the four energies of Rezende & Mohamed
 (2015), "Variational Inference with Normalizing Flows".
 

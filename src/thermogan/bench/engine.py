@@ -7,7 +7,7 @@ them, its own figures, extra table lines and per-run record. ``run`` then
 
 1. plans and checks every job before anything trains (``check_plan``),
 2. trains the jobs on the executor's processes or Ray tasks (``pool.Executor``): the seeds of a
-   row whose run folders are ``.../seed<N>`` train as one seed ensemble where the config's
+   row whose run folders are ``<row folder>/seed<N>`` train as one seed ensemble where the config's
    parts allow (``experiment/seeds.py``), the others run by run; finished runs are reused and
    counted by the code that trained them (``origin.trained_by``),
 3. aggregates each row over its seeds: mean ± standard error, a 95 % bootstrap interval, and a
