@@ -180,3 +180,20 @@ def test_check_makes_a_starts_checks_and_writes_nothing(tiny_config, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
     assert main(["train", str(tiny_config), "--check", "model.z_dmi=3"]) == 2
     assert "did you mean 'model.z_dim'" in capsys.readouterr().err
+
+
+def test_a_bench_page_never_replaces_a_strangers_file(tmp_path, capsys):
+    page = tmp_path / "page.html"
+    page.write_text("the user's")
+    args = ["bench", "modes", "--quick", "--out", str(tmp_path / "out"), "--html", str(page)]
+    assert main(args) == 2
+    assert "thermogan did not write it" in capsys.readouterr().err
+    assert page.read_text() == "the user's" and not (tmp_path / "out").exists()
+
+
+def test_the_command_line_starts_without_torch():
+    """`thermogan --help` took 2.5 s of CPU importing PyTorch; the package imports it lazily."""
+    code = "import sys, thermogan.cli; thermogan.cli.parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

@@ -2,7 +2,9 @@
 
 - ``cli.md``: every command's ``--help``, from the argparse parser of ``thermogan.cli``;
 - ``config.md``: every config key with its default and the comment beside it in
-  ``thermogan/experiment/config.py``, then every registry entry with its options and defaults.
+  ``thermogan/experiment/config.py``, then every registry entry with its options and defaults;
+- ``api.md``: every name of ``thermogan.PUBLIC`` (what ``import thermogan`` gives), grouped by
+  the module that defines it, rendered from its docstring by mkdocstrings.
 
 The pages exist only in the built site (``on_files`` adds them), never in the repository.
 """
@@ -20,7 +22,7 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 from pydantic import BaseModel
 
-PAGES = {"cli.md": "cli_page", "config.md": "config_page"}
+PAGES = {"cli.md": "cli_page", "config.md": "config_page", "api.md": "api_page"}
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -103,4 +105,19 @@ def config_page() -> str:
             options = ", ".join(f"`{k}={v}`" for k, v in component_options(registry, kind))
             lines.append(f"- **`{kind}`**: {doc} Options: {options or 'none'}.")
         lines.append("")
+    return "\n".join(lines)
+
+
+def api_page() -> str:
+    from thermogan import PUBLIC
+
+    lines = ["# Python API", "",
+             "What `import thermogan` gives, for use in one's own PyTorch loop (each name is "
+             "imported when first used), grouped by the module that defines it; generated from "
+             "the docstrings when the site is built.", ""]
+    for module in sorted(set(PUBLIC.values())):
+        lines += [f"## `{module}`", ""]
+        for name in sorted(n for n, m in PUBLIC.items() if m == module):
+            lines += [f"::: {module}.{name}", "    options:", "      show_root_heading: true",
+                      "      show_attribute_values: false", "      heading_level: 3", ""]
     return "\n".join(lines)

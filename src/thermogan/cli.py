@@ -220,6 +220,10 @@ def _bench(args: argparse.Namespace) -> None:
     """A bench of the registry, or a study file: its protocol from the options, then the run."""
     from thermogan.bench import engine, study
 
+    if args.html is not None:
+        from thermogan.experiment.outputs import check_output
+
+        check_output(args.html, args.force, "--html")
     executor = Executor(args.workers, args.ray)  # a missing Ray fails before any planning
     bench = args.declared if args.command == "bench" else study.bench(study.read(args.file))
     table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick)
@@ -311,6 +315,8 @@ def _add_run_args(parser: argparse.ArgumentParser, out: str, full: Any = None,
     parser.add_argument("--out", type=Path, default=Path(out))
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write the results table "
                         "and figures as one self-contained HTML page")
+    parser.add_argument("--force", action="store_true", help="replace --html even if thermogan "
+                        "did not write it (a run's own files are never replaced)")
     parser.add_argument("--workers", type=int, default=2, help="processes (one thread each); "
                         "with --ray local, the local cluster's CPUs")
     parser.add_argument("--ray", metavar="ADDRESS", help="run the jobs as Ray tasks on the "

@@ -20,10 +20,10 @@ import platform
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
 
 #: The folder of the imported package; git is asked about the checkout holding it, if any.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -34,6 +34,9 @@ GIT_TIMEOUT_S = 5.0
 
 def provenance(device: str | torch.device) -> dict[str, Any]:
     """The versions, git commit, device and thread count of this process (see the module doc)."""
+    import numpy as np
+    import torch  # here, not above: the command line starts without it
+
     commit, dirty = git_state(PACKAGE_DIR)
     return {"thermogan": version("thermogan"),
             "torch": str(torch.__version__),  # a str subclass that weights_only refuses
