@@ -14,6 +14,7 @@ class Pull:
     """A G term: the mean squared norm of the generated samples (pulls them towards 0)."""
 
     name = "pull"
+    weight_minimum = 0.0  # a negative weight would push the samples away without end
 
     def __init__(self, data=None, power: float = 2.0):
         self.power = power
@@ -41,6 +42,9 @@ class SignTracker(Controller):
         signal = float(torch.sign(d.real_logits).mean())
         self.value.add_(self.rate * (signal - self.target)).clamp_(0.0, 1.0)
         self.seen.add_(1)
+
+    def bounds(self):
+        return 0.0, 1.0
 
 
 G_TERMS["pull"] = Pull

@@ -25,7 +25,9 @@ from thermogan.step import DStep
 
 
 class Controller(nn.Module):
-    """A level with state in buffers: ``controller(step)`` is its value, ``observe`` updates it."""
+    """A level with state in buffers: ``controller(step)`` is its value, ``observe`` updates it,
+    ``bounds`` says between which values it stays (a config's level is checked against the range
+    its consumer gives it)."""
 
     def forward(self, step: int) -> float:
         raise NotImplementedError
