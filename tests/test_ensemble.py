@@ -1,4 +1,5 @@
-"""Seed ensembles: each member follows its single run, and an ensemble resumes exactly."""
+"""Members of one training step (stacked, or member by member where stacking is not supported):
+each member follows its single run, and members resume exactly."""
 
 import json
 import math
@@ -11,7 +12,8 @@ import torch
 from thermogan.experiment import build, config
 from thermogan.jsonio import restore_floats
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
-from thermogan.train.ensemble import Ensemble
+from thermogan.train.ensemble import Stacked, unsupported
+from thermogan.train.members import Looped, Members
 from thermogan.train.precision import Autocast
 
 SEEDS = (0, 1, 2)
@@ -76,7 +78,8 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
         for _ in range(25):
             trainer.train_step()
     _, members = _trainers(tiny_config, extra)
-    ensemble = Ensemble(members)
+    ensemble = Members(members)
+    assert isinstance(ensemble.nets, Stacked)
     for _ in range(25):
         logs = ensemble.train_step()
     assert logs["d_loss"].shape == (len(SEEDS),)
@@ -102,13 +105,13 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
                          ids=["adam", "langevin_ccadl", "lens", "dae_features"])
 def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
     cfg, straight = _trainers(tiny_config, extra)
-    ensemble = Ensemble(straight)
+    ensemble = Members(straight)
     for _ in range(30):
         ensemble.train_step()
     ensemble.sync()
 
     _, first = _trainers(tiny_config, extra)
-    ensemble = Ensemble(first)
+    ensemble = Members(first)
     for _ in range(12):
         ensemble.train_step()
     for seed, member in zip(SEEDS, ensemble.sync()):
@@ -116,7 +119,7 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
     _, again = _trainers(tiny_config, extra)
     for seed, member in zip(SEEDS, again):
         member.load_state_dict(load_checkpoint(tmp_path / f"{seed}.pt"))
-    ensemble = Ensemble(again)
+    ensemble = Members(again)
     for _ in range(18):
         ensemble.train_step()
     ensemble.sync()
@@ -135,22 +138,32 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
     ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
      "variance from micro-batch means"),
 ])
-def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, override, words):
+def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, override, words):
+    """A member that stacking does not support says why, and members of its kind step one by
+    one inside the shared step, each exactly its single run."""
+    _, singles = _trainers(tiny_config, [override])
+    assert words in unsupported(singles[0])
+    for trainer in singles:
+        for _ in range(6):
+            trainer.train_step()
     _, members = _trainers(tiny_config, [override])
-    with pytest.raises(ValueError, match=words):
-        Ensemble(members)
+    looped = Members(members)
+    assert isinstance(looped.nets, Looped)
+    for _ in range(6):
+        looped.train_step()
+    for single, member in zip(singles, members):
+        for a, b in zip(_state(single), _state(member)):
+            assert torch.equal(a, b)
 
 
-def test_mixed_precision_and_compiled_networks_are_refused_not_ignored(tiny_config):
+def test_mixed_precision_and_compiled_networks_are_not_stacked(tiny_config):
     # build refuses both on toy data; a trainer given them directly must not lose them silently
     _, members = _trainers(tiny_config, [])
     members[0].autocast = Autocast("bf16", "cpu")
-    with pytest.raises(ValueError, match=r"mixed precision \(train.amp\)"):
-        Ensemble(members)
-    _, members = _trainers(tiny_config, [])
+    assert "mixed precision (train.amp)" in unsupported(members[0])
     members[1].D.compile()
-    with pytest.raises(ValueError, match=r"compiled networks \(train.compile\)"):
-        Ensemble(members)
+    assert "compiled networks (train.compile)" in unsupported(members[1])
+    assert isinstance(Members(members).nets, Looped)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):

@@ -26,9 +26,9 @@ from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import mean_se, plus_minus
-from thermogan.train.ensemble import Ensemble, unsupported
-from thermogan.train.loop import fit_ensemble
-from thermogan.train.trainer import Trainer
+from thermogan.train.ensemble import unsupported
+from thermogan.train.loop import fit
+from thermogan.train.members import Members
 
 SWEEP = "sweep.json"  # the sweep's metrics across seeds, beside its members' directories
 
@@ -113,7 +113,7 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
         d.mkdir(parents=True, exist_ok=True)
         config_mod.save(c, d / "config.yaml")
     announce(f"{len(seeds)} seeds train as one ensemble")
-    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=False)
+    return _fit(Members(trainers), configs, dirs, scorer, resumed=False)
 
 
 def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str | None,
@@ -134,25 +134,21 @@ def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str |
              f"{configs[0].train.steps}")
     for c, d in zip(configs, dirs):
         config_mod.save(c, d / "config.yaml")
-    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=True)
+    return _fit(Members(trainers), configs, dirs, scorer, resumed=True)
 
 
-def _fit(ensemble: Ensemble, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
+def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
          resumed: bool) -> list[tuple[Path, dict[str, Any]]]:
-    """Train the ensemble with each member's callbacks, then finish each member's run
-    (``train_seconds`` is each member's share of the ensemble's time)."""
-    cfg = configs[0]
-    t, ev = cfg.train, cfg.eval
-    members: list[Trainer] = ensemble.members
+    """Train the members with each one's callbacks, then finish each member's run
+    (``train_seconds`` is each member's share of the time)."""
+    t = configs[0].train
     callbacks = [runs.callbacks(m, c, d, scorer, resumed)
-                 for m, c, d in zip(members, configs, dirs)]
+                 for m, c, d in zip(members.members, configs, dirs)]
     started = time.perf_counter()
-    fit_ensemble(ensemble, dirs, steps=t.steps, configs=[c.to_dict() for c in configs],
-                 log_every=t.log_every, checkpoint_every=t.checkpoint_every,
-                 keep_checkpoints=t.keep_checkpoints, progress=t.progress,
-                 tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks,
-                 sync_every=[k for k in (ev.snapshot_every, ev.track_every,
-                                         t.tensorboard and runs.live_every(cfg)) if k])
-    share = (time.perf_counter() - started) / len(members)
+    fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
+        log_every=t.log_every, checkpoint_every=t.checkpoint_every,
+        keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
+        resumed=resumed, callbacks=callbacks)
+    share = (time.perf_counter() - started) / len(dirs)
     return [(d, runs.finish(m, c, d, scorer, share))
-            for m, c, d in zip(ensemble.sync(), configs, dirs)]
+            for m, c, d in zip(members.sync(), configs, dirs)]
