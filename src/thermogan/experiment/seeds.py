@@ -3,10 +3,10 @@
 Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
 with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures);
 ``RUN_DIR/sweep.json`` holds every member's metrics and each metric's mean and standard error
-across the seeds (``across``). When the config's parts allow it (``train/ensemble.py``), the
-seeds train together as one seed ensemble, and each member's run is the single run of its seed
-up to floating-point rounding; otherwise they train one after another. ``--resume RUN_DIR``
-continues every member from its checkpoint.
+across the seeds (``across``). When the config's parts allow it, the seeds train together as
+stacked members of one step (``train/members.py``, ``train/ensemble.py``), and each member's run
+is the single run of its seed up to floating-point rounding; otherwise they train one after
+another. ``--resume RUN_DIR`` continues every member from its checkpoint.
 """
 
 from __future__ import annotations

@@ -234,18 +234,19 @@ class Members:
         fake = self.nets.G(z, y)  # (S, B, ...) with G's graph
         logits = self.nets.D(self._see(fake, "fake"), y).flatten(1)  # (S, B)
         losses = self.loss.gen(logits).mean(1)  # (S,)
-        logs: list[dict[str, Tensor]] = []
-        totals = []
-        for s, (m, d) in enumerate(zip(self.members, records)):
-            total, out = losses[s], {}
-            for term in m.g_terms:
-                weighted = term.value(m.step, Batch(fake[s], _row(y, s)), d, m.D)
-                if weighted is not None:
-                    total = total + weighted[0] * weighted[1]
-                    out[f"g_{term.name}"] = weighted[1].detach()
-            totals.append(total)
-            logs.append(out)
-        losses = stack(totals)
+        logs: list[dict[str, Tensor]] = [{}]
+        if any(m.g_terms for m in self.members):
+            totals, logs = [], []
+            for s, (m, d) in enumerate(zip(self.members, records)):
+                total, out = losses[s], {}
+                for term in m.g_terms:
+                    weighted = term.value(m.step, Batch(fake[s], _row(y, s)), d, m.D)
+                    if weighted is not None:
+                        total = total + weighted[0] * weighted[1]
+                        out[f"g_{term.name}"] = weighted[1].detach()
+                totals.append(total)
+                logs.append(out)
+            losses = stack(totals)
         self.nets.zero_grad("g")
         losses.sum().backward(inputs=self.nets.g_params())  # no gradient for D's weights
         self.nets.step("g")
