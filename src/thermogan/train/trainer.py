@@ -155,14 +155,18 @@ class Trainer:
         return x
 
     def set_levels(self, step: int) -> None:
-        """Move every tempering to its level at ``step``, and the learning rates to theirs."""
+        """Move every tempering to its level at ``step`` (the learning rates do not move:
+        ``set_lr``, called by the training step only)."""
+        for tempering in self.temperings:
+            tempering.set_step(step)
+
+    def set_lr(self, step: int) -> None:
+        """Move the learning rates to their values at ``step`` (``lr_schedule``)."""
         if self.lr_schedule is not None:
             factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
                 for group, hp in zip(opt.param_groups, groups):
                     group["lr"] = hp["lr"] * factor
-        for tempering in self.temperings:
-            tempering.set_step(step)
 
     def level_key(self, step: int) -> tuple[Hashable, ...]:
         """The temperings' level keys at ``step``: a new temperature level starts at a change."""
