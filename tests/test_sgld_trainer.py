@@ -80,3 +80,16 @@ def test_a_batchnorm_d_is_refused_with_the_fix():
     opt = SGLD(D.parameters(), 1e-3, noise="covariance")
     with pytest.raises(ConfigError, match="norm: none"):
         Trainer(G, D, ring(), z_dim=2, d_optimizer=opt)
+
+
+def test_the_langevin_contract_is_declared_and_only_sgld_meets_it():
+    from thermogan.optim import OPTIMIZERS
+    from thermogan.optim.langevin import Langevin, VarianceEstimator
+
+    params = [nn.Parameter(torch.zeros(2))]
+    opt = OPTIMIZERS["sgld"](params, variance="microbatch", microbatches=4)
+    assert isinstance(opt, Langevin)
+    assert opt.variance == VarianceEstimator("microbatch", 4)
+    assert not any(isinstance(OPTIMIZERS[kind](params), Langevin) for kind in ("adam", "sgd"))
+    with pytest.raises(ValueError, match="microbatches=1: must be >= 2"):
+        OPTIMIZERS["sgld"](params, microbatches=1)

@@ -43,6 +43,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from thermogan.optim.langevin import VarianceEstimator
+
 NOISE_MODES = ("isotropic", "covariance", "ccadl")
 AVERAGES = ("running", "ema")
 
@@ -71,14 +73,16 @@ def check_options(lr: float, temperature: float, noise: str, prior_std: float | 
 
 
 class SGLD(torch.optim.Optimizer):
-    """Langevin optimizer; see the module docstring for the update and the variance API."""
+    """Langevin optimizer (``optim.langevin.Langevin``); see the module docstring for the update
+    and the variance API."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
                  temperature: float = 1.0,
                  noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
                  prior_std: float | None = None, average: Literal["running", "ema"] = "running",
                  ema_decay: float = 0.99, batch_size: int | None = None,
-                 generator: torch.Generator | Sequence[torch.Generator] | None = None) -> None:
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                 variance: VarianceEstimator | None = None) -> None:
         check_options(lr, temperature, noise, prior_std, average, ema_decay, batch_size)
         defaults = dict(lr=lr, temperature=temperature, noise=noise, prior_std=prior_std,
                         average=average, ema_decay=ema_decay, batch_size=batch_size)
@@ -87,9 +91,8 @@ class SGLD(torch.optim.Optimizer):
             check_options(*(group[k] for k in ("lr", "temperature", "noise", "prior_std",
                                                 "average", "ema_decay", "batch_size")))
         self.generator = generator
-        #: How the trainer estimates the gradient variance it hands in (``sgld`` sets these):
-        #: ``per_example`` (torch.func, ``chunk`` examples at a time) or ``microbatch`` (k means).
-        self.variance_from, self.microbatches, self.chunk = "per_example", 8, None
+        #: How the trainer estimates the gradient variance it hands in.
+        self.variance = variance or VarianceEstimator()
         self._variance: dict[Tensor, Tensor] | None = None
         self._level: tuple[list[tuple[Tensor | float, Tensor]], list[Tensor]] | None = None
 

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from thermogan.optim.langevin import Langevin
 from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder
 from thermogan.train import batched
@@ -119,7 +120,7 @@ def _optimizer(net: _Net, opts: Sequence[torch.optim.Optimizer], nets: Sequence[
     Langevin one draws each member's noise from the member's stream."""
     hparams = {k: v for k, v in opts[0].param_groups[0].items() if k != "params"}
     opt = type(opts[0])(list(net.params.values()), **hparams)
-    if hasattr(opt, "generator"):
+    if isinstance(opt, Langevin):
         opt.generator = streams
     for name, stacked in net.params.items():
         params = [dict(n.named_parameters())[name] for n in nets]
@@ -287,7 +288,7 @@ class Stacked:
     def describe(self, s: int) -> dict[str, float]:
         """Member s's injected noise (Langevin optimizers)."""
         return {f"{side}_{k}": v for side, opt in self.opts.items()
-                if hasattr(opt, "noise_level") for k, v in opt.noise_level(s).items()}
+                if isinstance(opt, Langevin) for k, v in opt.noise_level(s).items()}
 
     def sync(self) -> None:
         """Write the stacked optimizers' state into the members' own."""

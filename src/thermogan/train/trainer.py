@@ -22,6 +22,7 @@ from thermogan.data.batch import Batch
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
 from thermogan.objectives.terms import WeightedTerm
 from thermogan.optim import adam
+from thermogan.optim.langevin import Langevin
 from thermogan.schedules import Schedule
 from thermogan.step import DStep, Player
 from thermogan.tempering.base import SIDES, Tempering
@@ -116,7 +117,7 @@ class Trainer:
                      *(f"player.{name}" for name in self.players)]
         self.rngs = rng.streams(seed, consumers, self.device)
         for name, opt in (("optim.g", self.g_opt), ("optim.d", self.d_opt)):
-            if hasattr(opt, "generator"):  # optimizers that draw noise (SGLD) use their stream
+            if isinstance(opt, Langevin):  # optimizers that draw noise use their stream
                 opt.generator = self.rngs[name]
         self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
                                                   penalised=bool(self.gp_weight))
@@ -206,7 +207,7 @@ class Trainer:
         if self.lr_schedule is not None:
             out["lr_factor"] = self.lr_schedule(self.step)
         for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
-            if hasattr(opt, "noise_level"):  # Langevin optimizers: the noise they inject
+            if isinstance(opt, Langevin):  # the noise it injects
                 out.update({f"{side}_{k}": v for k, v in opt.noise_level().items()})
         return out
 
