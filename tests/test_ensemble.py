@@ -118,7 +118,10 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
         save_checkpoint({**member.state_dict(), "config": cfg.to_dict()}, tmp_path / f"{seed}.pt")
     _, again = _trainers(tiny_config, extra)
     for seed, member in zip(SEEDS, again):
-        member.load_state_dict(load_checkpoint(tmp_path / f"{seed}.pt"))
+        state = load_checkpoint(tmp_path / f"{seed}.pt")
+        for t in (*state["generator"].values(), *state["generator_ema"].values()):
+            assert t.untyped_storage().nbytes() == t.nbytes  # a member's own, not the stack
+        member.load_state_dict(state)
     ensemble = Members(again)
     for _ in range(18):
         ensemble.train_step()
