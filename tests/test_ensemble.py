@@ -159,6 +159,17 @@ def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, override
             assert torch.equal(a, b)
 
 
+def test_members_that_differ_in_what_the_stack_holds_once_are_not_stacked(tiny_config):
+    from thermogan.train.ensemble import not_stacked
+
+    a = build.build_trainer(config.load(tiny_config))
+    b = build.build_trainer(config.load(tiny_config, ["optim.d={kind: adam, lr: 0.01}"]))
+    assert "differ" in not_stacked([a, b])
+    assert isinstance(Members([a, b]).nets, Looped)
+    with pytest.raises(ValueError, match="differ in batch_size"):
+        Members([a, build.build_trainer(config.load(tiny_config, ["train.batch_size=16"]))])
+
+
 def test_mixed_precision_and_compiled_networks_are_not_stacked(tiny_config):
     # build refuses both on toy data; a trainer given them directly must not lose them silently
     _, members = _trainers(tiny_config, [])

@@ -67,6 +67,24 @@ def unsupported(trainer: Trainer) -> str | None:
     return f"ensembles do not support {', '.join(found)} yet" if found else None
 
 
+def not_stacked(members: Sequence[Trainer]) -> str | None:
+    """Why ``members`` cannot share one stacked computation (None when they can): a member
+    that stacking does not support, or members that differ in what the stack holds once for
+    all (architecture, optimizer and its hyperparameters, learning-rate schedule, EMA decay)."""
+    if len(members) < 2:
+        return "one member"
+    for m in members:
+        if (reason := unsupported(m)) is not None:
+            return reason
+    first = members[0]
+
+    def shape(m: Trainer) -> tuple[Any, ...]:
+        return ([(n, p.shape) for net in (m.G, m.D) for n, p in net.named_parameters()],
+                type(m.g_opt), type(m.d_opt), m.hparams, m.lr_schedule, m.ema_decay)
+    return None if all(shape(m) == shape(first) for m in members) else (
+        "members differ in their networks, optimizers or schedules")
+
+
 def _share(nets: Sequence[nn.Module]) -> dict[str, Tensor]:
     """Each parameter of ``nets`` stacked over the members into one leaf tensor (S, ...), each
     member's own parameter made a view of its slice (they share the storage)."""
@@ -273,15 +291,18 @@ class Stacked:
         self.opts[side].step()
 
     def update_ema(self) -> None:
-        """The members' moving averages of G (``AveragedModel``'s EMA, stacked)."""
-        restart = int(self.members[0].G_ema.n_averaged) == 0
+        """The members' moving averages of G (``AveragedModel``'s EMA, stacked): a member whose
+        average restarts (a new temperature level) copies G's weights."""
+        restart = [int(m.G_ema.n_averaged) == 0 for m in self.members]
+        weight = 1 - self.members[0].ema_decay
         with torch.no_grad():
             for name, avg in self.ema.items():
                 current = self.nets["g"].params[name]
-                if restart:
-                    avg.copy_(current)
-                else:
-                    avg.lerp_(current, 1 - self.members[0].ema_decay)
+                if all(restart) or not any(restart):
+                    avg.copy_(current) if restart[0] else avg.lerp_(current, weight)
+                    continue
+                for s, fresh in enumerate(restart):  # members at different levels
+                    avg[s].copy_(current[s]) if fresh else avg[s].lerp_(current[s], weight)
         for m in self.members:
             m.G_ema.n_averaged += 1
 

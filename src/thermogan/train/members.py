@@ -13,8 +13,8 @@ run on one of two engines with the same interface:
   ``train.compile``, torchrun's replicas, every SGLD variance estimator). A single run is this
   with S = 1: its networks called directly.
 - ``Stacked`` (``train/ensemble.py``): parameters stacked along the member axis, G and D run
-  once for all members, one elementwise optimizer: the fast path for S > 1, for the members it
-  supports (``ensemble.unsupported``).
+  once for all members, one elementwise optimizer: the fast path for S > 1 members that it
+  supports and that agree in what it holds once (``ensemble.not_stacked``).
 
 The members' losses are summed and differentiated once: each member's parameters get its own
 gradient.
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
 from thermogan.step import DStep
-from thermogan.train.ensemble import Stacked, unsupported
+from thermogan.train.ensemble import Stacked, not_stacked
 
 if TYPE_CHECKING:
     from thermogan.train.trainer import Trainer
@@ -138,7 +138,7 @@ class Members:
         if len(self.members) > 1 and any(m.replicas.size > 1 for m in self.members):
             raise ValueError("data-parallel replicas (torchrun) train one run, not members")
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
-        stacked = len(self.members) > 1 and all(unsupported(m) is None for m in self.members)
+        stacked = not_stacked(self.members) is None
         self.nets = Stacked(self.members) if stacked else Looped(self.members)
 
     @property
