@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
-from thermogan.step import DStep
+from thermogan.step import DStep, d_summary
 from thermogan.train.ensemble import Stacked, not_stacked
 
 if TYPE_CHECKING:
@@ -182,9 +182,9 @@ class Members:
                                       create_graph=True)
         return ((grad.flatten(2).norm(dim=2) - 1) ** 2).mean(1)
 
-    def d_step(self, keep_graph: bool = True) -> list[DStep]:
+    def d_step(self, keep_graph: bool = True) -> tuple[list[DStep], dict[str, Tensor]]:
         """One D step of every member on its real batch and a generated one, both through its
-        temperings; returns each member's record of it.
+        temperings; returns each member's record of it and the values to log, each (S,).
 
         ``keep_graph``: learned temperings keep their forward pass for their player's step."""
         real = self._real()
@@ -210,16 +210,16 @@ class Members:
                                                                  losses))
         return [DStep(real[s], Batch(fake[s], _row(fake_y, s)), real_seen[s], fake_seen[s],
                       real_logits[s], fake_logits[s], losses[s])
-                for s in range(len(self.members))]
+                for s in range(len(self.members))], d_summary(losses, real_logits, fake_logits)
 
     def _play(self, m: Trainer, d: DStep) -> dict[str, Tensor]:
         """Member m's controllers observe its record (the whole batch's logits), its players
-        take their step against its own D (fixed); their logs."""
+        take their step against its own D (fixed); returns the players' logs."""
         if m.controllers:
             record = m.replicas.whole_logits(d)
             for controller in m.controllers:
                 controller.observe(record)
-        logs = {"d_loss": d.loss, **d.summary()}
+        logs: dict[str, Tensor] = {}
         for name, player in m.players.items():
             logs.update(player.update(d, m.D, self.loss, m.rngs[f"player.{name}"]))
         # what players stepped by hand, and the levels that observed a replica's own record
@@ -260,9 +260,9 @@ class Members:
             m.set_lr(m.step)
         # D step(s): real batch through the temperings, fake batch detached from G
         for i in range(self.d_steps):
-            records = self.d_step(keep_graph=i == self.d_steps - 1)
+            records, logs = self.d_step(keep_graph=i == self.d_steps - 1)
         # controllers read what D said; players take their step with D fixed
-        logs = _stacked_logs([self._play(m, d) for m, d in zip(self.members, records)])
+        logs.update(_stacked_logs([self._play(m, d) for m, d in zip(self.members, records)]))
         # G step, then the moving average of its weights (restarted at each temperature)
         logs.update(self.g_step(records))
         if self.members[0].G_ema is not None:

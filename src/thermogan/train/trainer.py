@@ -188,7 +188,7 @@ class Trainer:
 
     def d_step(self, keep_graph: bool = True) -> DStep:
         """One step of D on a real batch and a generated one, both through the temperings."""
-        return self.members.d_step(keep_graph)[0]
+        return self.members.d_step(keep_graph)[0][0]
 
     def g_step(self, d: DStep) -> dict[str, Tensor]:
         """One step of G on its adversarial loss plus the weighted G terms (D fixed)."""
