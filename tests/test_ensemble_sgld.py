@@ -65,3 +65,11 @@ def test_an_optimizer_that_is_not_elementwise_is_refused(tiny_config):
     trainer = Trainer(built.G, built.D, built.data, z_dim=built.z_dim,
                       d_optimizer=torch.optim.LBFGS(built.D.parameters()))
     assert "optimizer LBFGS" in unsupported(trainer)
+
+
+def test_optimizers_with_several_parameter_groups_are_not_stacked(tiny_config):
+    built = build.build_trainer(config.load(tiny_config))
+    groups = [{"params": [p]} for p in built.D.parameters()]
+    trainer = Trainer(built.G, built.D, built.data, z_dim=built.z_dim,
+                      d_optimizer=torch.optim.Adam(groups))
+    assert "several parameter groups" in unsupported(trainer)

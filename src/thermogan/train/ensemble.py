@@ -51,6 +51,8 @@ def unsupported(trainer: Trainer) -> str | None:
         "class-conditional networks": trainer.num_classes is not None,
         f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
         f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
+        "optimizers with several parameter groups": any(
+            len(opt.param_groups) > 1 for opt in (trainer.g_opt, trainer.d_opt)),
         "networks with buffers (batch norm)": any(
             True for net in (trainer.G, trainer.D) for _ in net.buffers()),
         "an SGLD D's gradient variance from micro-batch means or torch.func (variance: "
