@@ -136,20 +136,26 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
             assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("override, words", [
-    ("model.conditional=true", "class-conditional"),
-    ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
+BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
+              "model.discriminator={kind: fc, hidden: [16, 16]}")
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (("model.conditional=true",), "class-conditional"),
+    (("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",),
      "variance from micro-batch means"),
-])
-def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, override, words):
+    (BATCH_NORM, "batch norm"),
+], ids=["conditional", "microbatch_variance", "batch_norm"])
+def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, overrides, words):
     """A member that stacking does not support says why, and members of its kind step one by
-    one inside the shared step, each exactly its single run."""
-    _, singles = _trainers(tiny_config, [override])
+    one inside the shared step, each exactly its single run (batch norm: its own running
+    statistics)."""
+    _, singles = _trainers(tiny_config, overrides)
     assert words in unsupported(singles[0])
     for trainer in singles:
         for _ in range(6):
             trainer.train_step()
-    _, members = _trainers(tiny_config, [override])
+    _, members = _trainers(tiny_config, overrides)
     looped = Members(members)
     assert isinstance(looped.nets, Looped)
     for _ in range(6):
@@ -157,6 +163,10 @@ def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, override
     for single, member in zip(singles, members):
         for a, b in zip(_state(single), _state(member)):
             assert torch.equal(a, b)
+        for net in ("G", "D"):
+            for a, b in zip(getattr(single, net).state_dict().values(),
+                            getattr(member, net).state_dict().values(), strict=True):
+                assert torch.equal(a, b)
 
 
 def test_members_that_differ_in_what_the_stack_holds_once_are_not_stacked(tiny_config):
