@@ -273,3 +273,28 @@ def test_seeds_are_parsed_and_checked():
     for bad in ("3-1", "a", "1,,2"):
         with pytest.raises(UsageError, match="--seeds"):
             parse_seeds(bad)
+
+
+def test_members_of_different_temperings_players_and_g_terms_share_one_stacked_step(
+        tiny_config):
+    """Runs that differ only in what D sees and what G adds (vanilla, instance noise, β-GAN
+    with its levels, the lens, the score regulariser) stack, each member its single run up to
+    rounding, its EMA restarted at its own levels."""
+    methods = [(), ("tempering={kind: instance_noise, std_start: 0.3}",),
+               ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, "
+                "0.2]}", "train.steps=25"), (LENS,), (SCORE,)]
+    def build_all():
+        return [build.build_trainer(config.load(tiny_config, list(extra))) for extra in methods]
+    singles = build_all()
+    for trainer in singles:
+        for _ in range(25):
+            trainer.train_step()
+    members = build_all()
+    stacked = Members(members)
+    assert isinstance(stacked.nets, Stacked)
+    for _ in range(25):
+        stacked.train_step()
+    stacked.sync()
+    for single, member in zip(singles, members):
+        for a, b in zip(_state(single), _state(member)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

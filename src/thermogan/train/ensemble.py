@@ -261,7 +261,7 @@ class Stacked:
         self.ema = None if first.G_ema is None else _share([m.G_ema.module for m in members])
 
     def G(self, z: Tensor, y: Tensor | None) -> Tensor:
-        return self.nets["g"](z)
+        return self.nets["g"](z)  # y is None: labels are not stacked (``unsupported``)
 
     def D(self, x: Tensor, y: Tensor | None, autocast: bool = True) -> Tensor:
         if self.recording_on and self.variance is not None:  # taps keep what V needs
@@ -300,11 +300,13 @@ class Stacked:
         with torch.no_grad():
             for name, avg in self.ema.items():
                 current = self.nets["g"].params[name]
-                if all(restart) or not any(restart):
-                    avg.copy_(current) if restart[0] else avg.lerp_(current, weight)
-                    continue
-                for s, fresh in enumerate(restart):  # members at different levels
-                    avg[s].copy_(current[s]) if fresh else avg[s].lerp_(current[s], weight)
+                pairs = ([(avg, current, restart[0])] if len(set(restart)) == 1  # all alike
+                         else [(avg[s], current[s], fresh) for s, fresh in enumerate(restart)])
+                for average, weights, fresh in pairs:
+                    if fresh:
+                        average.copy_(weights)
+                    else:
+                        average.lerp_(weights, weight)
         for m in self.members:
             m.G_ema.n_averaged += 1
 
