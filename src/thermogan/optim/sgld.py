@@ -116,12 +116,15 @@ class SGLD(torch.optim.Optimizer):
         self._variance = out
 
     def noise_level(self, member: int | None = None) -> dict[str, float]:
-        """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements, or
+        """The temperature in force, the last step's mean injected noise std and mean
+        ``sqrt(I_t)`` over all elements, or
         over slice ``member`` of dim 0 of every parameter (one member of a seed ensemble's
         stacked parameters) (NaN before the first step; ``sqrt_variance`` NaN while no variance
         was handed in). Computed when asked (at log time), not at every step."""
+        temperature = self.param_groups[0]["temperature"]
         if self._level is None:
-            return {"noise_std": float("nan"), "sqrt_variance": float("nan")}
+            return {"noise_std": float("nan"), "sqrt_variance": float("nan"),
+                    "temperature": temperature}
         stds, averages = self._level
         if member is not None:
             stds = [(std[member] if isinstance(std, Tensor) else std, p[member])
@@ -133,7 +136,7 @@ class SGLD(torch.optim.Optimizer):
         n_var = sum(avg.numel() for avg in averages)
         return {"noise_std": std_sum / max(n_std, 1),
                 "sqrt_variance": (sum(float(avg.sqrt().sum()) for avg in averages) / n_var
-                                  if n_var else float("nan"))}
+                                  if n_var else float("nan")), "temperature": temperature}
 
     def _noise(self, p: Tensor) -> Tensor:
         g = self.generator

@@ -82,7 +82,8 @@ def not_stacked(members: Sequence[Trainer]) -> str | None:
 
     def shape(m: Trainer) -> tuple[Any, ...]:
         return ([(n, p.shape) for net in (m.G, m.D) for n, p in net.named_parameters()],
-                type(m.g_opt), type(m.d_opt), m.hparams, m.lr_schedule, m.ema_decay)
+                type(m.g_opt), type(m.d_opt), m.hparams, m.lr_schedule, m.temperatures,
+                m.ema_decay)
     return None if all(shape(m) == shape(first) for m in members) else (
         "members differ in their networks, optimizers or schedules")
 
@@ -287,9 +288,11 @@ class Stacked:
         self.opts[side].zero_grad(set_to_none=True)
 
     def step(self, side: str) -> None:
-        """One step, at the learning rate the members' schedules set for this step."""
-        own = getattr(self.members[0], f"{side}_opt").param_groups[0]["lr"]
-        self.opts[side].param_groups[0]["lr"] = own
+        """One step, at the learning rate (and Langevin temperature) the members' levels set
+        for this step."""
+        own = getattr(self.members[0], f"{side}_opt").param_groups[0]
+        group = self.opts[side].param_groups[0]
+        group.update({key: own[key] for key in ("lr", "temperature") if key in own})
         self.opts[side].step()
 
     def update_ema(self) -> None:

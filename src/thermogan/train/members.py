@@ -223,7 +223,7 @@ class Members:
         for name, player in m.players.items():
             logs.update(player.update(d, m.D, self.loss, m.rngs[f"player.{name}"]))
         # what players stepped by hand, and the levels that observed a replica's own record
-        m.replicas.agree([m.temperings, m.term_modules, m.term_levels])
+        m.replicas.agree([m.temperings, m.term_modules, m.term_levels, m.optim_levels])
         return logs
 
     def g_step(self, records: Sequence[DStep]) -> dict[str, Tensor]:

@@ -26,7 +26,7 @@ from thermogan.optim.langevin import Langevin
 from thermogan.schedules import Schedule
 from thermogan.step import DStep, Player
 from thermogan.tempering.base import SIDES, Tempering
-from thermogan.tempering.control import Controller
+from thermogan.tempering.control import Controller, Level
 from thermogan.train import rng
 from thermogan.train.distributed import Replicas
 from thermogan.train.dvariance import DVariance
@@ -75,6 +75,7 @@ class Trainer:
                  players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
                  num_classes: int | None = None, lr_schedule: Schedule | None = None,
                  z_dist: str = "normal", seed: int = 0, amp: str | None = None,
+                 temperatures: dict[str, Level | None] | None = None,
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.G = generator.to(self.device)
@@ -105,7 +106,11 @@ class Trainer:
             player.check(self.loss)
         self.term_levels = nn.ModuleList(  # G terms' weights that keep state (controllers)
             [t.weight for t in self.g_terms if isinstance(t.weight, nn.Module)]).to(self.device)
-        self.controllers = [m for part in (self.temperings, self.term_levels)
+        self.temperatures = {side: level for side, level in (temperatures or {}).items()
+                             if level is not None}
+        self.optim_levels = nn.ModuleList(  # Langevin temperatures that keep state
+            [t for t in self.temperatures.values() if isinstance(t, nn.Module)]).to(self.device)
+        self.controllers = [m for part in (self.temperings, self.term_levels, self.optim_levels)
                             for m in part.modules() if isinstance(m, Controller)]
         self.lr_schedule = lr_schedule
         self.G_ema, self.ema_decay = None, ema
@@ -162,12 +167,16 @@ class Trainer:
             tempering.set_step(step)
 
     def set_lr(self, step: int) -> None:
-        """Move the learning rates to their values at ``step`` (``lr_schedule``)."""
+        """Move the learning rates (``lr_schedule``) and the Langevin temperatures given as
+        levels to their values at ``step``."""
         if self.lr_schedule is not None:
             factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
                 for group, hp in zip(opt.param_groups, groups):
                     group["lr"] = hp["lr"] * factor
+        for side, level in self.temperatures.items():
+            for group in (self.g_opt if side == "g" else self.d_opt).param_groups:
+                group["temperature"] = float(level(step))
 
     def level_key(self, step: int) -> tuple[Hashable, ...]:
         """The temperings' level keys at ``step``: a new temperature level starts at a change."""
@@ -263,6 +272,7 @@ class Trainer:
             "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "temperings": self.temperings.state_dict(),
             "term_levels": self.term_levels.state_dict(),
+            "optim_levels": self.optim_levels.state_dict(),
             "players": {name: player.state_dict() for name, player in self.players.items()},
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
@@ -282,6 +292,7 @@ class Trainer:
             self.G_ema.load_state_dict(state["generator_ema"])
         self.temperings.load_state_dict(state["temperings"])
         self.term_levels.load_state_dict(state.get("term_levels", {}))  # older runs: none kept
+        self.optim_levels.load_state_dict(state.get("optim_levels", {}))
         for name, player in self.players.items():
             if name not in state["players"]:
                 raise KeyError(f"player {name}")
