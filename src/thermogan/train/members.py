@@ -257,7 +257,7 @@ class Members:
         # advance levels: learning rates and every tempering's level at this step
         for m in self.members:
             m.set_levels(m.step)
-            m.set_lr(m.step)
+            m.set_optimizer_levels(m.step)
         # D step(s): real batch through the temperings, fake batch detached from G
         for i in range(self.d_steps):
             records, logs = self.d_step(keep_graph=i == self.d_steps - 1)

@@ -162,11 +162,11 @@ class Trainer:
 
     def set_levels(self, step: int) -> None:
         """Move every tempering to its level at ``step`` (the learning rates do not move:
-        ``set_lr``, called by the training step only)."""
+        ``set_optimizer_levels``, called by the training step only)."""
         for tempering in self.temperings:
             tempering.set_step(step)
 
-    def set_lr(self, step: int) -> None:
+    def set_optimizer_levels(self, step: int) -> None:
         """Move the learning rates (``lr_schedule``) and the Langevin temperatures given as
         levels to their values at ``step``."""
         if self.lr_schedule is not None:
