@@ -29,7 +29,7 @@ import torch
 from timing import seconds_per_call
 
 from thermogan.experiment import build, config
-from thermogan.train.ensemble import Ensemble
+from thermogan.train.members import Members
 
 CONFIG = "configs/ring8_vanilla.yaml"
 #: Untimed steps before each timed round, so that no variant is timed just after another's
@@ -50,7 +50,7 @@ def measure(sizes: list[int], steps: int, rounds: int,
     device_ = torch.device(device)
     sync = torch.cuda.synchronize if device_.type == "cuda" else None
     single = _trainers(1, device_)[0]
-    ensembles = {s: Ensemble(_trainers(s, device_)) for s in sizes}
+    ensembles = {s: Members(_trainers(s, device_)) for s in sizes}
     single.train_step()  # warm up every path once
     for ens in ensembles.values():
         ens.train_step()

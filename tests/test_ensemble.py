@@ -1,4 +1,5 @@
-"""Seed ensembles: each member follows its single run, and an ensemble resumes exactly."""
+"""Members of one training step (stacked, or member by member where stacking is not supported):
+each member follows its single run, and members resume exactly."""
 
 import json
 import math
@@ -11,7 +12,8 @@ import torch
 from thermogan.experiment import build, config
 from thermogan.jsonio import restore_floats
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
-from thermogan.train.ensemble import Ensemble
+from thermogan.train.ensemble import Stacked, unsupported
+from thermogan.train.members import Looped, Members
 from thermogan.train.precision import Autocast
 
 SEEDS = (0, 1, 2)
@@ -76,7 +78,8 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
         for _ in range(25):
             trainer.train_step()
     _, members = _trainers(tiny_config, extra)
-    ensemble = Ensemble(members)
+    ensemble = Members(members)
+    assert isinstance(ensemble.nets, Stacked)
     for _ in range(25):
         logs = ensemble.train_step()
     assert logs["d_loss"].shape == (len(SEEDS),)
@@ -102,21 +105,24 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
                          ids=["adam", "langevin_ccadl", "lens", "dae_features"])
 def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
     cfg, straight = _trainers(tiny_config, extra)
-    ensemble = Ensemble(straight)
+    ensemble = Members(straight)
     for _ in range(30):
         ensemble.train_step()
     ensemble.sync()
 
     _, first = _trainers(tiny_config, extra)
-    ensemble = Ensemble(first)
+    ensemble = Members(first)
     for _ in range(12):
         ensemble.train_step()
     for seed, member in zip(SEEDS, ensemble.sync()):
         save_checkpoint({**member.state_dict(), "config": cfg.to_dict()}, tmp_path / f"{seed}.pt")
     _, again = _trainers(tiny_config, extra)
     for seed, member in zip(SEEDS, again):
-        member.load_state_dict(load_checkpoint(tmp_path / f"{seed}.pt"))
-    ensemble = Ensemble(again)
+        state = load_checkpoint(tmp_path / f"{seed}.pt")
+        for t in (*state["generator"].values(), *state["generator_ema"].values()):
+            assert t.untyped_storage().nbytes() == t.nbytes  # a member's own, not the stack
+        member.load_state_dict(state)
+    ensemble = Members(again)
     for _ in range(18):
         ensemble.train_step()
     ensemble.sync()
@@ -130,27 +136,58 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
             assert torch.equal(p, q)
 
 
-@pytest.mark.parametrize("override, words", [
-    ("model.conditional=true", "class-conditional"),
-    ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",
+BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
+              "model.discriminator={kind: fc, hidden: [16, 16]}")
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (("model.conditional=true",), "class-conditional"),
+    (("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",),
      "variance from micro-batch means"),
-])
-def test_what_an_ensemble_cannot_do_yet_is_refused_with_the_reason(tiny_config, override, words):
-    _, members = _trainers(tiny_config, [override])
-    with pytest.raises(ValueError, match=words):
-        Ensemble(members)
+    (BATCH_NORM, "batch norm"),
+], ids=["conditional", "microbatch_variance", "batch_norm"])
+def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, overrides, words):
+    """A member that stacking does not support says why, and members of its kind step one by
+    one inside the shared step, each exactly its single run (batch norm: its own running
+    statistics)."""
+    _, singles = _trainers(tiny_config, overrides)
+    assert words in unsupported(singles[0])
+    for trainer in singles:
+        for _ in range(6):
+            trainer.train_step()
+    _, members = _trainers(tiny_config, overrides)
+    looped = Members(members)
+    assert isinstance(looped.nets, Looped)
+    for _ in range(6):
+        looped.train_step()
+    for single, member in zip(singles, members):
+        for a, b in zip(_state(single), _state(member)):
+            assert torch.equal(a, b)
+        for net in ("G", "D"):
+            for a, b in zip(getattr(single, net).state_dict().values(),
+                            getattr(member, net).state_dict().values(), strict=True):
+                assert torch.equal(a, b)
 
 
-def test_mixed_precision_and_compiled_networks_are_refused_not_ignored(tiny_config):
+def test_members_that_differ_in_what_the_stack_holds_once_are_not_stacked(tiny_config):
+    from thermogan.train.ensemble import not_stacked
+
+    a = build.build_trainer(config.load(tiny_config))
+    b = build.build_trainer(config.load(tiny_config, ["optim.d={kind: adam, lr: 0.01}"]))
+    assert "differ" in not_stacked([a, b])
+    assert isinstance(Members([a, b]).nets, Looped)
+    with pytest.raises(ValueError, match="differ in batch_size"):
+        Members([a, build.build_trainer(config.load(tiny_config, ["train.batch_size=16"]))])
+
+
+def test_mixed_precision_and_compiled_networks_are_not_stacked(tiny_config):
     # build refuses both on toy data; a trainer given them directly must not lose them silently
     _, members = _trainers(tiny_config, [])
     members[0].autocast = Autocast("bf16", "cpu")
-    with pytest.raises(ValueError, match=r"mixed precision \(train.amp\)"):
-        Ensemble(members)
-    _, members = _trainers(tiny_config, [])
+    assert "mixed precision (train.amp)" in unsupported(members[0])
     members[1].D.compile()
-    with pytest.raises(ValueError, match=r"compiled networks \(train.compile\)"):
-        Ensemble(members)
+    assert "compiled networks (train.compile)" in unsupported(members[1])
+    assert isinstance(Members(members).nets, Looped)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):
@@ -241,3 +278,28 @@ def test_seeds_are_parsed_and_checked():
     for bad in ("3-1", "a", "1,,2"):
         with pytest.raises(UsageError, match="--seeds"):
             parse_seeds(bad)
+
+
+def test_members_of_different_temperings_players_and_g_terms_share_one_stacked_step(
+        tiny_config):
+    """Runs that differ only in what D sees and what G adds (vanilla, instance noise, β-GAN
+    with its levels, the lens, the score regulariser) stack, each member its single run up to
+    rounding, its EMA restarted at its own levels."""
+    methods = [(), ("tempering={kind: instance_noise, std_start: 0.3}",),
+               ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, "
+                "0.2]}", "train.steps=25"), (LENS,), (SCORE,)]
+    def build_all():
+        return [build.build_trainer(config.load(tiny_config, list(extra))) for extra in methods]
+    singles = build_all()
+    for trainer in singles:
+        for _ in range(25):
+            trainer.train_step()
+    members = build_all()
+    stacked = Members(members)
+    assert isinstance(stacked.nets, Stacked)
+    for _ in range(25):
+        stacked.train_step()
+    stacked.sync()
+    for single, member in zip(singles, members):
+        for a, b in zip(_state(single), _state(member)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -12,7 +12,7 @@ from scipy import stats
 
 from thermogan.experiment import build, config
 from thermogan.metrics.modes import mode_coverage
-from thermogan.train.ensemble import Ensemble
+from thermogan.train.members import Members
 
 SEEDS = range(10)
 STEPS = 300
@@ -41,7 +41,7 @@ def both():
         for _ in range(STEPS):
             trainer.train_step()
     members = _trainers()
-    ensemble = Ensemble(members)
+    ensemble = Members(members)
     for _ in range(STEPS):
         ensemble.train_step()
     ensemble.sync()

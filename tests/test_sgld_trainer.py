@@ -80,3 +80,40 @@ def test_a_batchnorm_d_is_refused_with_the_fix():
     opt = SGLD(D.parameters(), 1e-3, noise="covariance")
     with pytest.raises(ConfigError, match="norm: none"):
         Trainer(G, D, ring(), z_dim=2, d_optimizer=opt)
+
+
+def test_the_langevin_contract_is_declared_and_only_sgld_meets_it():
+    from thermogan.optim import OPTIMIZERS
+    from thermogan.optim.langevin import Langevin, VarianceEstimator
+
+    params = [nn.Parameter(torch.zeros(2))]
+    opt = OPTIMIZERS["sgld"](params, variance="microbatch", microbatches=4)
+    assert isinstance(opt, Langevin)
+    assert opt.variance == VarianceEstimator("microbatch", 4)
+    assert not any(isinstance(OPTIMIZERS[kind](params), Langevin) for kind in ("adam", "sgd"))
+    with pytest.raises(ValueError, match="microbatches=1: must be >= 2"):
+        OPTIMIZERS["sgld"](params, microbatches=1)
+
+
+def test_a_langevin_temperature_is_a_level_written_each_step_and_logged(tiny_config):
+    """optim.d.temperature as a schedule moves the optimizer's temperature at every step (the
+    learning rates' way) and is logged as d_temperature; as a controller it is checkpointed."""
+    schedule = "{kind: linear, start: 0.1, end: 0.0, steps: 10}"
+    trainer = build.build_trainer(sgld_config(
+        tiny_config, f"optim.d={{kind: sgld, lr: 1.0e-3, temperature: {schedule}}}"))
+    assert trainer.d_opt.param_groups[0]["temperature"] == pytest.approx(0.1)
+    for _ in range(4):
+        trainer.train_step()
+    # the last step ran at step 3: 0.1 · (1 − 3/10)
+    assert trainer.d_opt.param_groups[0]["temperature"] == pytest.approx(0.07)
+    assert trainer.describe()["d_temperature"] == pytest.approx(0.07)
+    controlled = build.build_trainer(sgld_config(
+        tiny_config, "optim.d={kind: sgld, lr: 1.0e-3, temperature: {kind: constant_controller, "
+                     "value: 0.05}}"))
+    assert controlled.state_dict()["optim_levels"]["0.value"] == pytest.approx(0.05)
+    with pytest.raises(ConfigError, match="optim.d.temperature"):
+        build.build_trainer(sgld_config(tiny_config, "optim.d={kind: sgld, temperature: "
+                                                     "{kind: linearr}}"))
+    with pytest.raises(ConfigError, match="temperature"):  # Adam has none: an unknown key
+        build.build_trainer(sgld_config(tiny_config, f"optim.d={{kind: adam, temperature: "
+                                                     f"{schedule}}}"))

@@ -110,3 +110,29 @@ def test_exact_resume_inside_a_trainer(tiny_config, kind, request):
         assert torch.equal(a, b)
     if kind == "heat":  # β'-GAN's coupling moved δ, and the resumed run moved it the same way
         assert straight.temperings[0].offset.item() != 0
+
+
+@pytest.mark.parametrize("kind", sorted(TEMPERINGS))
+def test_the_base_class_holds_the_level_and_logs_it_under_the_label(kind):
+    """set_step moves ``value`` and the ``level`` buffer to the source's value at the step, and
+    describe() names it by the tempering's label."""
+    t = make(kind)
+    source = getattr(t, t.level_attr)
+    for step in (0, STEPS // 3, STEPS - 1):
+        t.set_step(step)
+        assert t.value == float(source(step)) == pytest.approx(float(t.level))  # a float32 buffer
+        assert t.describe()[t.label] == t.value
+
+
+def test_a_tempering_written_as_its_map_and_label_only():
+    class Scale(Tempering):
+        level_attr, label = "factor", "scale"
+
+        def forward(self, x, *, generator=None):
+            return self.value * x
+
+    t = Scale(lambda step: 1.0 + step)
+    t.set_step(2)
+    assert t.factor(5) == 6.0 and t.describe() == {"scale": 3.0}
+    assert torch.equal(t(torch.ones(2)), torch.full((2,), 3.0))
+    assert Tempering().describe() == {}  # no level: the identity logs nothing

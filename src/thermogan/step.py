@@ -57,10 +57,16 @@ class DStep:
     loss: Tensor | None = None  # ()
 
     def summary(self) -> dict[str, Tensor]:
-        """Mean logits on each side and E[sign D(real)] (the overfitting signal of adaptive
-        augmentation, Karras et al. 2020), as 0-dim tensors for the log."""
-        return {"d_real": self.real_logits.mean(), "d_fake": self.fake_logits.mean(),
-                "d_real_sign": torch.sign(self.real_logits).mean()}
+        """``d_summary`` of this step, as 0-dim tensors for the log."""
+        return d_summary(self.loss, self.real_logits, self.fake_logits)
+
+
+def d_summary(loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """D's loss, the mean logits on each side and E[sign D(real)] (the overfitting signal of
+    adaptive augmentation, Karras et al. 2020) for the log, from logits (..., B): 0-dim tensors
+    for one run's, (S,) for S members'."""
+    return {"d_loss": loss, "d_real": real_logits.mean(-1), "d_fake": fake_logits.mean(-1),
+            "d_real_sign": torch.sign(real_logits).mean(-1)}
 
 
 @runtime_checkable

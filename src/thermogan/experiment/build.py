@@ -166,9 +166,31 @@ def check_components(cfg: ExperimentConfig) -> None:
                               "config")
         checked_options(G_TERMS, spec, where, GIVEN["g_terms"][0], exclude=("weight",))
     for where, spec in (("optim.g", cfg.optim.g), ("optim.d", cfg.optim.d)):
-        checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0])
+        checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0],
+                        exclude=_temperature_level(spec, where)[1])
     if cfg.objective.loss not in LOSSES:
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
+
+
+def _temperature_level(spec: Component, where: str) -> tuple[Any, tuple[str, ...]]:
+    """A Langevin optimizer's temperature given as a schedule or a controller: its level (the
+    trainer writes its value each step) and the option it takes out of the factory's call;
+    (None, ()) for a number or an optimizer without a temperature."""
+    temperature = spec.options().get("temperature")
+    factory = OPTIMIZERS.get(spec.kind)
+    if not isinstance(temperature, dict) or factory is None or \
+            "temperature" not in inspect.signature(factory).parameters:
+        return None, ()
+    return level_source(temperature, f"{where}.temperature"), ("temperature",)
+
+
+def build_optimizer(spec: Component, where: str,
+                    params: Any) -> tuple[torch.optim.Optimizer, Any]:
+    """The optimizer of ``spec`` and its temperature level (None: a number or no temperature);
+    a level's value at step 0 builds the optimizer."""
+    level, exclude = _temperature_level(spec, where)
+    given = {} if level is None else {"temperature": float(level(0))}
+    return call_component(OPTIMIZERS, spec, where, params, exclude=exclude, **given), level
 
 
 def build_data(cfg: ExperimentConfig) -> AnyData:
@@ -243,8 +265,8 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     D = call_component(DISCRIMINATORS, cfg.model.discriminator, "model.discriminator",
                        data.shape, num_classes=classes)
     opt = cfg.optim
-    g_opt = call_component(OPTIMIZERS, opt.g, "optim.g", G.parameters())
-    d_opt = call_component(OPTIMIZERS, opt.d, "optim.d", D.parameters())
+    g_opt, g_temperature = build_optimizer(opt.g, "optim.g", G.parameters())
+    d_opt, d_temperature = build_optimizer(opt.d, "optim.d", D.parameters())
     lr_schedule = None if opt.lr_decay is None else schedule_from_dict(opt.lr_decay,
                                                                       "optim.lr_decay")
     trainer = Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
@@ -253,7 +275,8 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
                       ema=cfg.train.ema, temperings=build_temperings(cfg, data),
                       g_terms=build_g_terms(cfg, data, D), num_classes=classes,
                       lr_schedule=lr_schedule, z_dist=cfg.model.z_dist, seed=cfg.seed,
-                      amp=cfg.train.amp, device=device)
+                      amp=cfg.train.amp, temperatures={"g": g_temperature, "d": d_temperature},
+                      device=device)
     check_amp(cfg, trainer)
     if cfg.train.compile:
         compile_networks(cfg, trainer)

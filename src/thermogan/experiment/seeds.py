@@ -3,10 +3,10 @@
 Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
 with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures);
 ``RUN_DIR/sweep.json`` holds every member's metrics and each metric's mean and standard error
-across the seeds (``across``). When the config's parts allow it (``train/ensemble.py``), the
-seeds train together as one seed ensemble, and each member's run is the single run of its seed
-up to floating-point rounding; otherwise they train one after another. ``--resume RUN_DIR``
-continues every member from its checkpoint.
+across the seeds (``across``). When the config's parts allow it, the seeds train together as
+stacked members of one step (``train/members.py``, ``train/ensemble.py``), and each member's run
+is the single run of its seed up to floating-point rounding; otherwise they train one after
+another. ``--resume RUN_DIR`` continues every member from its checkpoint.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from thermogan.experiment.footprint import check_sweep_fits
 from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import PERCENT, mean_se, to_error
-from thermogan.train.ensemble import Ensemble, unsupported
-from thermogan.train.loop import fit_ensemble
-from thermogan.train.trainer import Trainer
+from thermogan.train.ensemble import unsupported
+from thermogan.train.loop import fit
+from thermogan.train.members import Members
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -130,7 +130,7 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
         d.mkdir(parents=True, exist_ok=True)
         config_mod.save(c, d / "config.yaml")
     announce(f"training {count(len(seeds))} as one ensemble")
-    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=False)
+    return _fit(Members(trainers), configs, dirs, scorer, resumed=False)
 
 
 def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str | None,
@@ -153,25 +153,21 @@ def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str |
              f"{configs[0].train.steps}")
     for c, d in zip(configs, dirs):
         config_mod.save(c, d / "config.yaml")
-    return _fit(Ensemble(trainers), configs, dirs, scorer, resumed=True)
+    return _fit(Members(trainers), configs, dirs, scorer, resumed=True)
 
 
-def _fit(ensemble: Ensemble, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
+def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
          resumed: bool) -> list[tuple[Path, dict[str, Any]]]:
-    """Train the ensemble with each member's callbacks, then finish each member's run
-    (``train_seconds`` is each member's share of the ensemble's time)."""
-    cfg = configs[0]
-    t, ev = cfg.train, cfg.eval
-    members: list[Trainer] = ensemble.members
+    """Train the members with each one's callbacks, then finish each member's run
+    (``train_seconds`` is each member's share of the time)."""
+    t = configs[0].train
     callbacks = [runs.callbacks(m, c, d, scorer, resumed)
-                 for m, c, d in zip(members, configs, dirs)]
+                 for m, c, d in zip(members.members, configs, dirs)]
     started = time.perf_counter()
-    fit_ensemble(ensemble, dirs, steps=t.steps, configs=[c.to_dict() for c in configs],
-                 log_every=t.log_every, checkpoint_every=t.checkpoint_every,
-                 keep_checkpoints=t.keep_checkpoints, progress=t.progress,
-                 tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks,
-                 sync_every=[k for k in (ev.snapshot_every, ev.track_every,
-                                         t.tensorboard and runs.live_every(cfg)) if k])
-    share = (time.perf_counter() - started) / len(members)
+    fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
+        log_every=t.log_every, checkpoint_every=t.checkpoint_every,
+        keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
+        resumed=resumed, callbacks=callbacks)
+    share = (time.perf_counter() - started) / len(dirs)
     return [(d, runs.finish(m, c, d, scorer, share))
-            for m, c, d in zip(ensemble.sync(), configs, dirs)]
+            for m, c, d in zip(members.sync(), configs, dirs)]

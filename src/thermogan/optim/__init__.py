@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from thermogan.optim.langevin import VarianceEstimator
 from thermogan.optim.sgld import SGLD
 
 Params = Iterable[nn.Parameter]
@@ -55,17 +56,12 @@ def sgld(params: Params, lr: float = 1e-3, temperature: float = 1.0,
     (Σ = 2εT), ``covariance`` (Σ = 2εT·I_t, the paper's) or ``ccadl`` (Σ = 2εT − ε²I_t/B, needs
     ``batch_size``); I_t averages (``running`` or ``ema``) the per-example gradient variance the
     trainer hands in with ``set_variance``. ``prior_std`` is σ_p·sqrt(N) (None: no prior). The
-    trainer sets ``opt.generator`` to its seeded generator. ``variance``: how the trainer estimates
-    the variance, from per-example gradients (``chunk`` at a time) or from ``microbatches``
-    micro-batch means."""
-    if isinstance(microbatches, bool) or microbatches < 2:
-        raise ValueError(f"microbatches={microbatches!r}: must be >= 2")
-    if chunk is not None and chunk < 1:
-        raise ValueError(f"chunk={chunk!r}: must be >= 1 (or null: the whole batch)")
-    opt = SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
-               average=average, ema_decay=ema_decay, batch_size=batch_size)
-    opt.variance_from, opt.microbatches, opt.chunk = variance, microbatches, chunk
-    return opt
+    trainer sets ``opt.generator`` to its seeded generator. ``variance``, ``microbatches`` and
+    ``chunk`` make its variance estimator (``optim.langevin.VarianceEstimator``): per-example
+    gradients (``chunk`` at a time) or ``microbatches`` micro-batch means."""
+    return SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
+                average=average, ema_decay=ema_decay, batch_size=batch_size,
+                variance=VarianceEstimator(variance, microbatches, chunk))
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd,

@@ -43,6 +43,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from thermogan.optim.langevin import VarianceEstimator
+
 NOISE_MODES = ("isotropic", "covariance", "ccadl")
 AVERAGES = ("running", "ema")
 
@@ -71,14 +73,16 @@ def check_options(lr: float, temperature: float, noise: str, prior_std: float | 
 
 
 class SGLD(torch.optim.Optimizer):
-    """Langevin optimizer; see the module docstring for the update and the variance API."""
+    """Langevin optimizer (``optim.langevin.Langevin``); see the module docstring for the update
+    and the variance API."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
                  temperature: float = 1.0,
                  noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
                  prior_std: float | None = None, average: Literal["running", "ema"] = "running",
                  ema_decay: float = 0.99, batch_size: int | None = None,
-                 generator: torch.Generator | Sequence[torch.Generator] | None = None) -> None:
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                 variance: VarianceEstimator | None = None) -> None:
         check_options(lr, temperature, noise, prior_std, average, ema_decay, batch_size)
         defaults = dict(lr=lr, temperature=temperature, noise=noise, prior_std=prior_std,
                         average=average, ema_decay=ema_decay, batch_size=batch_size)
@@ -87,9 +91,8 @@ class SGLD(torch.optim.Optimizer):
             check_options(*(group[k] for k in ("lr", "temperature", "noise", "prior_std",
                                                 "average", "ema_decay", "batch_size")))
         self.generator = generator
-        #: How the trainer estimates the gradient variance it hands in (``sgld`` sets these):
-        #: ``per_example`` (torch.func, ``chunk`` examples at a time) or ``microbatch`` (k means).
-        self.variance_from, self.microbatches, self.chunk = "per_example", 8, None
+        #: How the trainer estimates the gradient variance it hands in.
+        self.variance = variance or VarianceEstimator()
         self._variance: dict[Tensor, Tensor] | None = None
         self._level: tuple[list[tuple[Tensor | float, Tensor]], list[Tensor]] | None = None
 
@@ -113,12 +116,15 @@ class SGLD(torch.optim.Optimizer):
         self._variance = out
 
     def noise_level(self, member: int | None = None) -> dict[str, float]:
-        """The last step's mean injected noise std and mean ``sqrt(I_t)`` over all elements, or
+        """The temperature in force, the last step's mean injected noise std and mean
+        ``sqrt(I_t)`` over all elements, or
         over slice ``member`` of dim 0 of every parameter (one member of a seed ensemble's
         stacked parameters) (NaN before the first step; ``sqrt_variance`` NaN while no variance
         was handed in). Computed when asked (at log time), not at every step."""
+        temperature = self.param_groups[0]["temperature"]
         if self._level is None:
-            return {"noise_std": float("nan"), "sqrt_variance": float("nan")}
+            return {"noise_std": float("nan"), "sqrt_variance": float("nan"),
+                    "temperature": temperature}
         stds, averages = self._level
         if member is not None:
             stds = [(std[member] if isinstance(std, Tensor) else std, p[member])
@@ -130,7 +136,7 @@ class SGLD(torch.optim.Optimizer):
         n_var = sum(avg.numel() for avg in averages)
         return {"noise_std": std_sum / max(n_std, 1),
                 "sqrt_variance": (sum(float(avg.sqrt().sum()) for avg in averages) / n_var
-                                  if n_var else float("nan"))}
+                                  if n_var else float("nan")), "temperature": temperature}
 
     def _noise(self, p: Tensor) -> Tensor:
         g = self.generator

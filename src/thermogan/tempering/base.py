@@ -15,35 +15,60 @@ Contract (what a loop of one's own must do; the trainer does exactly this):
    player, not by D's loss. ``t.players()`` lists those players; call their ``update`` after the
    D step with D fixed (``thermogan.step.Player``).
 
-The math of each tempering is a pure function of (x, noise, level) in its module; the class is
-the shell that holds the level, its schedule and its state.
+The math of each tempering is a pure function of (x, noise, level) in its module; the base class
+holds the level (its schedule or controller, its value at the step, its log entry), so a
+tempering writes its map and its label.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from thermogan.step import Player
 
+if TYPE_CHECKING:
+    from thermogan.tempering.control import Level
+
 SIDES = ("real", "fake")
 
 
 class Tempering(nn.Module):
-    """The identity tempering; subclasses override ``set_step`` and ``forward``, and
-    ``level_key``, ``describe`` and ``players`` where they have something to say."""
+    """The base of every tempering: it holds the level. ``level`` (a schedule or a controller)
+    is kept under the attribute ``level_attr`` names (so a controller's state is checkpointed
+    under that name); ``set_step`` moves ``value`` (and the ``level`` buffer) to its value at a
+    step, and ``describe`` logs it as ``label``. A subclass writes its map (``forward``), its
+    ``label`` and ``level_attr``, and overrides ``check``, ``level_key``, ``describe`` and
+    ``players`` where it has something to say. Without a level: the identity."""
 
     #: The sides of D's input this tempering acts on: the real batch only, or both.
     sides: tuple[str, ...] = ("real",)
+    #: The attribute that holds the level's source (its name in the checkpoint).
+    level_attr: str = "source"
+    #: The level's name in the log and the progress bar.
+    label: str = "level"
 
-    def __init__(self) -> None:
+    def __init__(self, level: Level | None = None) -> None:
         super().__init__()
         self.register_buffer("level", torch.zeros(()))
+        self.has_level = level is not None
+        if self.has_level:
+            setattr(self, self.level_attr, level)
+        self.at, self.value = 0, float(level(0)) if self.has_level else 0.0
 
     def set_step(self, step: int) -> None:
-        """Move to the level in force at ``step``."""
+        """Move to the level in force at ``step`` (checked by ``check``)."""
+        if self.has_level:
+            value = float(getattr(self, self.level_attr)(step))
+            self.at, self.value = step, self.check(value, step)
+            self.level.fill_(self.value)
+
+    def check(self, value: float, step: int) -> float:
+        """The level ``value`` at ``step``, or ValueError when the map cannot take it."""
+        return value
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         return x
@@ -54,8 +79,8 @@ class Tempering(nn.Module):
         return 0
 
     def describe(self) -> dict[str, float]:
-        """Values for the progress bar and the log, e.g. the current stage and level."""
-        return {}
+        """Values for the progress bar and the log: the level in force, under ``label``."""
+        return {self.label: self.value} if self.has_level else {}
 
     def players(self) -> list[Player]:
         """The players that train this tempering (the lens's optimizer, β'-GAN's coupling)."""

@@ -56,23 +56,18 @@ class Blur(Tempering):
     """Both sides of D blurred by σ(step) pixels; ``sigma`` is a schedule or a controller."""
 
     sides = ("real", "fake")
+    level_attr, label = "sigma", "blur_sigma"
 
     def __init__(self, sigma: Level) -> None:
-        super().__init__()
-        self.sigma = sigma
-        self._sigma = float(sigma(0))
+        super().__init__(sigma)
 
-    def set_step(self, step: int) -> None:
-        self._sigma = float(self.sigma(step))
-        if self._sigma < 0:
-            raise ValueError(f"blur sigma={self._sigma!r} at step {step}: must be >= 0")
-        self.level.fill_(self._sigma)
+    def check(self, value: float, step: int) -> float:
+        if value < 0:
+            raise ValueError(f"blur sigma={value!r} at step {step}: must be >= 0")
+        return value
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        return blurred(x, self._sigma)
-
-    def describe(self) -> dict[str, float]:
-        return {"blur_sigma": self._sigma}
+        return blurred(x, self.value)
 
     @classmethod
     def for_run(cls, total_steps: int, data: Any, sigma: float | dict[str, Any] = 1.0,

@@ -106,21 +106,18 @@ class Heat(Tempering):
     player that ``players()`` returns.
     """
 
+    level_attr = label = "beta"
+
     def __init__(self, beta: Level, low: float = -1.0, high: float = 1.0,
                  boundary: str = "reflect", coupled: bool = False, coupling_lr: float = 1e-3):
-        super().__init__()
         if boundary not in BOUNDARIES:
             raise ValueError(f"boundary={boundary!r}: must be one of {', '.join(BOUNDARIES)}")
         if not high > low:
             raise ValueError(f"high={high!r}: must be > low={low!r}")
-        self.beta, self.low, self.high, self.boundary = beta, low, high, boundary
+        super().__init__(beta)
+        self.low, self.high, self.boundary = low, high, boundary
         self.register_buffer("offset", torch.zeros(()))  # β'-GAN's δ, in units of σ
         self._coupling = Coupling(self, coupling_lr) if coupled else None
-        self._step, self._beta = 0, beta(0)
-
-    def set_step(self, step: int) -> None:
-        self._step, self._beta = step, self.beta(step)
-        self.level.fill_(self._beta)
 
     def level_key(self, step: int) -> Hashable:
         """(stage, level) in force at ``step``; for a β that is not a schedule of stages (a
@@ -134,7 +131,7 @@ class Heat(Tempering):
 
     def base_sigma(self) -> float:
         """The scheduled noise scale β^{-1/2}: inf at β = 0, 0 at β = ∞."""
-        return math.inf if self._beta == 0 else 1 / math.sqrt(self._beta)
+        return math.inf if self.value == 0 else 1 / math.sqrt(self.value)
 
     def sigma(self) -> float:
         """The noise scale in force: β^{-1/2} (+ δ for β'-GAN, never below 0)."""
@@ -157,9 +154,9 @@ class Heat(Tempering):
         return self.heat(x, sigma, generator)
 
     def describe(self) -> dict[str, float]:
-        out = {"beta": self._beta}
+        out = super().describe()
         if isinstance(self.beta, Stages):
-            stage, level = self.level_key(self._step)
+            stage, level = self.level_key(self.at)
             out = {"stage": stage, "level": level, **out}
         if self._coupling:
             out["sigma"] = self.sigma()

@@ -105,19 +105,16 @@ class Lens(Tempering):
     The lens's parameters are trained by its player (``players()``), with its own Adam.
     """
 
+    level_attr, label = "weight", "lambda"
+
     def __init__(self, net: LensNet, weight: Level, lr: float = 1e-4,
                  betas: tuple[float, float] = (0.5, 0.999), recon: str = "sum") -> None:
-        super().__init__()
         if recon not in RECONSTRUCTIONS:
             raise ValueError(f"recon={recon!r}: expected {' or '.join(RECONSTRUCTIONS)}")
-        self.net, self.weight, self.recon = net, weight, recon
+        super().__init__(weight)
+        self.net, self.recon = net, recon
         self._player = LensPlayer(self, adam(net.parameters(), lr, betas))
-        self._lambda = float(weight(0))
         self._kept: tuple[Tensor, Tensor] | None = None
-
-    def set_step(self, step: int) -> None:
-        self._lambda = float(self.weight(step))
-        self.level.fill_(self._lambda)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         out = self.net(x)
@@ -141,10 +138,7 @@ class Lens(Tempering):
         """(total, L_adv, reconstruction) of the lens on one batch."""
         adv = adversarial.fake_term(discriminate(discriminator, lensed, labels)).mean()
         recon = reconstruction(real, lensed, self.recon).mean()
-        return self._lambda * adv + recon, adv, recon
-
-    def describe(self) -> dict[str, float]:
-        return {"lambda": self._lambda}
+        return self.value * adv + recon, adv, recon
 
     def players(self) -> list[Player]:
         return [self._player]

@@ -27,24 +27,16 @@ class InstanceNoise(Tempering):
     """x + N(0, std(step)²) on both sides of D; ``std`` is a schedule or a controller."""
 
     sides = ("real", "fake")
+    level_attr, label = "std", "noise_std"
 
     def __init__(self, std: Level):
-        super().__init__()
-        self.std = std
-        self._std = float(std(0))
-
-    def set_step(self, step: int) -> None:
-        self._std = float(self.std(step))
-        self.level.fill_(self._std)
+        super().__init__(std)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        if self._std == 0:
+        if self.value == 0:
             return x
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return noised(x, noise, self._std)
-
-    def describe(self) -> dict[str, float]:
-        return {"noise_std": self._std}
+        return noised(x, noise, self.value)
 
     @classmethod
     def for_run(cls, total_steps: int, data: Any, std_start: float = 0.5, std_end: float = 0.0,

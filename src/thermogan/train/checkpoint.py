@@ -20,8 +20,22 @@ from thermogan.errors import CheckpointError
 REQUIRED = ("step", "generator", "discriminator", "g_optimizer", "d_optimizer", "rng", "config")
 
 
+def _own_storage(value: Any) -> Any:
+    """``value`` with each tensor that views a larger storage (a stacked member's weights,
+    ``train/ensemble.py``) copied to a storage of its own: torch saves a view's whole storage."""
+    if isinstance(value, dict):
+        return {key: _own_storage(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_own_storage(v) for v in value]
+    if isinstance(value, torch.Tensor) and value.untyped_storage().nbytes() > value.nbytes:
+        return value.clone()
+    return value
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename); each tensor with
+    a storage of its own."""
+    state = _own_storage(state)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -208,7 +208,7 @@ def attach(trainer: Any, seed: int) -> None:
         trainer.d_variance = _AveragedVariance(trainer.d_variance, replicas)
     with torch.no_grad():  # equal by construction (same seed); made certain
         for module in (trainer.G, trainer.D, trainer.G_ema, trainer.temperings,
-                       trainer.term_modules, trainer.term_levels):
+                       trainer.term_modules, trainer.term_levels, trainer.optim_levels):
             for t in (*module.parameters(), *module.buffers()) if module is not None else ():
                 dist.broadcast(t, 0)
 

@@ -4,10 +4,10 @@ covariance-controlled noise, docs/langevin.md).
 An example of D's loss is a pair: a real sample and a generated one, with the loss
 ``real_term(D(x_i)) + fake_term(D(x̃_i))``, whose mean over the batch is D's adversarial loss
 (the gradient penalty is left out of the estimate). The estimate is the optimizer's choice:
-per-example gradients or micro-batch means (``optim/variance.py``). A D made of linear layers and
-embeddings (the toy MLPs, the conditional FC D) gets its per-example variance from the D step's
-own forward and backward pass (:meth:`DVariance.watch`, ``optim.variance.Recorder``); other D's
-from ``torch.func``'s vmap.
+per-example gradients or micro-batch means (its ``VarianceEstimator``, ``optim/variance.py``).
+A D made of linear layers and embeddings (the toy MLPs, the conditional FC D) gets its
+per-example variance from the D step's own forward and backward pass (:meth:`DVariance.watch`,
+``optim.variance.Recorder``); other D's from ``torch.func``'s vmap.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from thermogan.errors import ConfigError
 from thermogan.objectives.adversarial import AdversarialLoss
+from thermogan.optim.langevin import Langevin, VarianceEstimator
 from thermogan.optim.variance import (
     Recorder,
     by_parameter,
@@ -50,9 +51,8 @@ class DVariance:
     pairs' gradients (the fast path then computes that mean itself).
     """
 
-    def __init__(self, discriminator: nn.Module, loss: AdversarialLoss, how: str = "per_example",
-                 microbatches: int = 8, chunk: int | None = None,
-                 penalised: bool = False) -> None:
+    def __init__(self, discriminator: nn.Module, loss: AdversarialLoss,
+                 estimator: VarianceEstimator | None = None, penalised: bool = False) -> None:
         try:
             check_no_batchnorm(discriminator)
         except ValueError as err:
@@ -60,9 +60,8 @@ class DVariance:
                               f"per-example gradients, but the {err}; set "
                               "model.discriminator.norm: none (or use isotropic noise)") from None
         self.D, self.pairs, self.loss = discriminator, PairD(discriminator), loss
-        self.how, self.microbatches, self.chunk = how, microbatches, chunk
-        self.penalised = penalised
-        fast = how == "per_example" and recordable(discriminator)
+        self.estimator, self.penalised = estimator or VarianceEstimator(), penalised
+        fast = self.estimator.kind == "per_example" and recordable(discriminator)
         self.recorder = Recorder(discriminator) if fast else None
 
     def watch(self) -> AbstractContextManager:
@@ -85,18 +84,18 @@ class DVariance:
         if real_y is not None:
             inputs.append(torch.stack([real_y, fake_y], 1))  # (B, 2)
         n = len(inputs)
-        if self.how == "microbatch":
-            v = microbatch_variance(self.pairs, self._pair_loss, inputs, self.microbatches, n)
+        how = self.estimator
+        if how.kind == "microbatch":
+            v = microbatch_variance(self.pairs, self._pair_loss, inputs, how.microbatches, n)
         else:
-            v = per_example_variance(self.pairs, self._pair_loss, inputs, self.chunk, n)
+            v = per_example_variance(self.pairs, self._pair_loss, inputs, how.chunk, n)
         return by_parameter(self.pairs, v)
 
     @classmethod
     def for_optimizer(cls, discriminator: nn.Module, loss: AdversarialLoss,
                       optimizer: torch.optim.Optimizer,
                       penalised: bool = False) -> DVariance | None:
-        """The estimator an optimizer asks for (``needs_variance``), or None."""
-        if not getattr(optimizer, "needs_variance", False):
+        """The estimator a Langevin optimizer asks for (``needs_variance``), or None."""
+        if not (isinstance(optimizer, Langevin) and optimizer.needs_variance):
             return None
-        return cls(discriminator, loss, optimizer.variance_from, optimizer.microbatches,
-                   optimizer.chunk, penalised)
+        return cls(discriminator, loss, optimizer.variance, penalised)

@@ -1,60 +1,44 @@
-"""Seed ensembles: S trainers of one config stepped as one vectorised computation.
+"""Stacked members: the networks and optimizers of S runs of one config as one vectorised
+computation (the fast engine of the training step, ``train/members.py``).
 
-An ``Ensemble`` takes S ``Trainer``s that differ only in their seed (built by the usual
-``build_trainer``, so each has its own initial weights and random streams) and trains them
-together: their parameters are stacked along a leading member axis
-(``torch.func.stack_module_state``), the networks run once for all members (MLPs as batched
-layers, ``train/batched.py``; other networks under ``vmap`` of ``functional_call``), and one
-optimizer steps the stacked parameters. Adam's, SGD's and SGLD's
-updates are elementwise, so one optimizer over stacked parameters is S independent optimizers,
-given the two things SGLD (docs/langevin.md) takes per member: its noise, from the member's own
-"optim.d" (or "optim.g") stream, one ``randn`` per parameter in parameter order as its single run
-draws it (``SGLD.generator`` as a sequence of generators), and, with covariance or ccadl noise,
-the variance of the per-example gradients of the member's own batch. That comes from the D step's
-one backward pass, as a single run's does (``train/dvariance.py``): D's linear layers keep their
-inputs and, through a zero "tap" added to their outputs, their outputs' gradients, and
-``Recorder``'s formula runs vmapped over the members (``_Variance``). Each member draws its data
-and latents from its own streams, in the order a single run draws them, so a member follows its
-single run up to floating-point rounding (batched matrix products sum in another order).
+Each parameter of G, D and G's moving average is stacked along a leading member axis, and each
+member's own parameter becomes a view of its slice, so a member's networks always hold its
+current weights (its players, G terms, callbacks and checkpoints read them without a copy). G
+and D run once for all members: MLPs as batched layers (``train/batched.py``), other networks
+under ``vmap`` of ``functional_call``. Adam's, SGD's and SGLD's updates are elementwise, so one
+optimizer over the stacked parameters is S independent ones, given what SGLD (docs/langevin.md)
+takes per member: its noise, from the member's own "optim.d" (or "optim.g") stream in its single
+run's order (``SGLD.generator`` as a sequence of generators), and, with covariance or ccadl
+noise, the per-example gradient variance of the member's own batch, from the D step's one
+backward as a single run's (``train/dvariance.py``): D's linear layers keep their inputs and,
+through a zero "tap" added to their outputs, their outputs' gradients, and ``Recorder``'s
+formula runs vmapped over the members (``_Variance``). Batched products sum in another order
+than a single run's: a member follows its single run up to floating-point rounding.
 
-``sync()`` writes the stacked state back into the member trainers (weights, optimizer state:
-moments, SGLD's averaged variance; EMA): a member is then an ordinary trainer, checkpointed,
-evaluated and resumed as one, and ``Ensemble(members)`` stacks them again, so an ensemble resumes
-exactly from its members' checkpoints.
-
-Supported now: unconditional runs; any temperings (each member applies its own, with its own
-stream, so its level is its own); controllers, players (a lens, β'-GAN's coupling, a learned
-score's denoiser) and G terms: after the D step each member's own D is brought up to date from
-the stacked parameters, each member's controllers observe its own record, its players take their
-step against its D with their own optimizers and streams, and its G terms are added to its G
-loss on its slice of the generated batch, member by member (a loop of S small passes; the
-players' and terms' modules stay the member's own and need no writing back); a gradient penalty;
-Adam, SGD or SGLD (every noise mode; with covariance or ccadl noise, a D whose trained
-parameters all sit in ``nn.Linear`` layers and whose variance comes from per-example gradients,
-the default: micro-batch means, or torch.func's per-example gradients for other layers, are
-passes of their own outside the D step's backward, not vectorised over members yet); a
-learning-rate schedule and an EMA of G (restarted at each temperature level, as a single run's).
-Refused with the reason: class-conditional networks, batch norm, data-parallel replicas, and
-the image runs' mixed precision and compilation (the stacked calls would silently run without
-them; every image network of the library has batch norm anyway).
+``sync()`` writes the stacked optimizers' state (moments, SGLD's averaged variance) into the
+members' own, so each is checkpointed and resumed as an ordinary trainer. What stacking does not
+support yet (``unsupported``: labels, batch norm, an SGLD variance from micro-batches or
+torch.func, replicas, AMP, compile) runs member by member (``members.Looped``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
-from thermogan.data.batch import Batch
+from thermogan.optim.langevin import Langevin
 from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder
-from thermogan.step import DStep
 from thermogan.train import batched
-from thermogan.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from thermogan.train.trainer import Trainer
 
 #: Optimizers whose update is elementwise (SGLD's given each member's noise stream and gradient
 #: variance): one over stacked parameters is one per member.
@@ -62,11 +46,13 @@ ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD, SGLD)
 
 
 def unsupported(trainer: Trainer) -> str | None:
-    """Why ``trainer`` cannot be an ensemble member (None when it can)."""
+    """Why ``trainer`` cannot be a member of a stacked computation (None when it can)."""
     reasons = {
         "class-conditional networks": trainer.num_classes is not None,
         f"optimizer {type(trainer.d_opt).__name__}": not isinstance(trainer.d_opt, ELEMENTWISE),
         f"optimizer {type(trainer.g_opt).__name__}": not isinstance(trainer.g_opt, ELEMENTWISE),
+        "optimizers with several parameter groups": any(
+            len(opt.param_groups) > 1 for opt in (trainer.g_opt, trainer.d_opt)),
         "networks with buffers (batch norm)": any(
             True for net in (trainer.G, trainer.D) for _ in net.buffers()),
         "an SGLD D's gradient variance from micro-batch means or torch.func (variance: "
@@ -83,12 +69,42 @@ def unsupported(trainer: Trainer) -> str | None:
     return f"ensembles do not support {', '.join(found)} yet" if found else None
 
 
-class _Stacked:
+def not_stacked(members: Sequence[Trainer]) -> str | None:
+    """Why ``members`` cannot share one stacked computation (None when they can): a member
+    that stacking does not support, or members that differ in what the stack holds once for
+    all (architecture, optimizer and its hyperparameters, learning-rate schedule, EMA decay)."""
+    if len(members) < 2:
+        return "one member"
+    for m in members:
+        if (reason := unsupported(m)) is not None:
+            return reason
+    first = members[0]
+
+    def shape(m: Trainer) -> tuple[Any, ...]:
+        return ([(n, p.shape) for net in (m.G, m.D) for n, p in net.named_parameters()],
+                type(m.g_opt), type(m.d_opt), m.hparams, m.lr_schedule, m.temperatures,
+                m.ema_decay)
+    return None if all(shape(m) == shape(first) for m in members) else (
+        "members differ in their networks, optimizers or schedules")
+
+
+def _share(nets: Sequence[nn.Module]) -> dict[str, Tensor]:
+    """Each parameter of ``nets`` stacked over the members into one leaf tensor (S, ...), each
+    member's own parameter made a view of its slice (they share the storage)."""
+    named = [dict(net.named_parameters()) for net in nets]
+    stacked = {}
+    for name in named[0]:
+        stacked[name] = torch.stack([own[name].detach() for own in named]).requires_grad_(True)
+        for s, own in enumerate(named):
+            own[name].data = stacked[name].detach()[s]
+    return stacked
+
+
+class _Net:
     """One network's parameters stacked over the members, and its vectorised call."""
 
     def __init__(self, nets: Sequence[nn.Module]) -> None:
-        params, _ = stack_module_state(list(nets))
-        self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        self.params = _share(nets)
         self.skeleton = copy.deepcopy(nets[0]).to("meta")
         self.layers = batched.plan(self.skeleton)
 
@@ -102,17 +118,10 @@ class _Stacked:
         return self.layers is not None and x.dim() == 3
 
     def __call__(self, x: Tensor) -> Tensor:
-        """The members' outputs (S, B, ...) for their inputs x (S, B, ...): an MLP's as
-        batched layers (``train/batched.py``), any other network's under vmap."""
+        """The members' outputs (S, B, ...) for their inputs x (S, B, ...)."""
         if self.runs_batched(x):
             return batched.forward(self.layers, self.params, x)
         return self.call(self.params, x)
-
-    def write_back(self, nets: Sequence[nn.Module]) -> None:
-        with torch.no_grad():
-            for s, net in enumerate(nets):
-                for name, p in net.named_parameters():
-                    p.copy_(self.params[name][s])
 
 
 def _per_member(key: str, value: Any, p: Tensor) -> bool:
@@ -126,6 +135,24 @@ def _common(value: Any) -> Any:
     return value.clone() if isinstance(value, Tensor) else value
 
 
+def _optimizer(net: _Net, opts: Sequence[torch.optim.Optimizer], nets: Sequence[nn.Module],
+               streams: list[torch.Generator]) -> torch.optim.Optimizer:
+    """One optimizer of the members' kind over the stacked parameters, with their state; a
+    Langevin one draws each member's noise from the member's stream."""
+    hparams = {k: v for k, v in opts[0].param_groups[0].items() if k != "params"}
+    opt = type(opts[0])(list(net.params.values()), **hparams)
+    if isinstance(opt, Langevin):
+        opt.generator = streams
+    for name, stacked in net.params.items():
+        params = [dict(n.named_parameters())[name] for n in nets]
+        states = [o.state.get(p, {}) for o, p in zip(opts, params)]
+        if states[0]:
+            opt.state[stacked] = {key: torch.stack([s[key] for s in states])
+                                  if _per_member(key, value, params[0]) else _common(value)
+                                  for key, value in states[0].items()}
+    return opt
+
+
 #: Per layer of D, its calls' tensors (inputs, or taps) in the order of the calls.
 _Calls = dict[nn.Module, list[Tensor]]
 
@@ -136,10 +163,9 @@ class _Variance:
     once. Each Linear layer's call keeps its input and adds a zero *tap* (S, B, out) to its
     output (a forward hook on the skeleton's layer under vmap; the same function called by the
     batched layers of an MLP), so that after the D step's backward the tap's gradient is
-    that output's; ``Recorder.variance_of``, vmapped over the members, turns them into V.
-    Calls without taps (the gradient penalty's, G's step) pass through untouched."""
+    that output's; ``Recorder.variance_of``, vmapped over the members, turns them into V."""
 
-    def __init__(self, D: _Stacked, penalised: bool) -> None:
+    def __init__(self, D: _Net, penalised: bool) -> None:
         self.D, self.penalised = D, penalised
         self.recorder = Recorder(D.skeleton)
         self.layers = [layer for _, layer in self.recorder.layers]
@@ -218,235 +244,88 @@ class _Variance:
         return {self.D.params[name]: v for name, v in variance.items()}
 
 
-def _stacked_logs(logs: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-    """The members' logs as one dict of (S,) tensors (the keys every member logged)."""
-    return {key: torch.stack([out[key] for out in logs]) for key in logs[0]
-            if all(key in out for out in logs)}
-
-
-class Ensemble:
-    """S member trainers of one config trained as one computation (see the module docstring)."""
+class Stacked:
+    """The networks and optimizers of S members stacked (see the module docstring); the same
+    interface as ``members.Looped``."""
 
     def __init__(self, members: Sequence[Trainer]) -> None:
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        for member in members:
-            reason = unsupported(member)
-            if reason:
-                raise ValueError(reason)
         self.members = list(members)
         first = self.members[0]
-        self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
-        self.gp_weight = first.gp_weight
-        self.step = first.step
-        if any(m.step != self.step for m in self.members):
-            raise ValueError("the members are at different steps")
-        self.G, self.D = _Stacked([m.G for m in members]), _Stacked([m.D for m in members])
-        self.g_opt = self._optimizer(self.G, [m.g_opt for m in members], [m.G for m in members],
-                                     first.hparams[0], [m.rngs["optim.g"] for m in members])
-        self.d_opt = self._optimizer(self.D, [m.d_opt for m in members], [m.D for m in members],
-                                     first.hparams[1], [m.rngs["optim.d"] for m in members])
-        self.d_readers = any(m.players or m.g_terms for m in self.members)
-        self.d_variance = (None if first.d_variance is None
-                           else _Variance(self.D, penalised=bool(self.gp_weight)))
-        self.ema: dict[str, Tensor] | None = None
-        if first.G_ema is not None:
-            self.ema = {name: torch.stack([dict(m.G_ema.module.named_parameters())[name].detach()
-                                           for m in members]).clone()
-                        for name in self.G.params}
-            self.ema_count = int(first.G_ema.n_averaged)
-            self.ema_decay = float(first.ema_decay)
+        self.nets = {"g": _Net([m.G for m in members]), "d": _Net([m.D for m in members])}
+        self.opts = {side: _optimizer(self.nets[side], [getattr(m, f"{side}_opt") for m in members],
+                                      [m.G if side == "g" else m.D for m in members],
+                                      [m.rngs[f"optim.{side}"] for m in members])
+                     for side in ("g", "d")}
+        self.variance = (None if first.d_variance is None
+                         else _Variance(self.nets["d"], penalised=bool(first.gp_weight)))
+        self.recording_on = False
+        self.ema = None if first.G_ema is None else _share([m.G_ema.module for m in members])
 
-    @staticmethod
-    def _optimizer(stacked: _Stacked, opts: Sequence[torch.optim.Optimizer],
-                   nets: Sequence[nn.Module], hparams: list[dict[str, Any]],
-                   streams: list[torch.Generator]) -> torch.optim.Optimizer:
-        """One optimizer of the members' kind over the stacked parameters, with their state;
-        a Langevin one draws each member's noise from the member's stream."""
-        opt = type(opts[0])(list(stacked.params.values()), **hparams[0])
-        if hasattr(opt, "generator"):
-            opt.generator = streams
-        names = [name for name, _ in nets[0].named_parameters()]
-        for name, stacked_p in zip(names, stacked.params.values()):
-            params = [dict(net.named_parameters())[name] for net in nets]
-            states = [o.state.get(p, {}) for o, p in zip(opts, params)]
-            if states[0]:
-                opt.state[stacked_p] = {
-                    key: torch.stack([s[key] for s in states])
-                    if _per_member(key, value, params[0]) else _common(value)
-                    for key, value in states[0].items()}
-        return opt
+    def G(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return self.nets["g"](z)  # y is None: labels are not stacked (``unsupported``)
 
-    # ----------------------------------------------------------------------------------------
-    def _real(self) -> Tensor:
-        return torch.stack([m.data.sample(self.batch_size, m.rngs["data"], m.device).x
-                            for m in self.members])  # (S, B, ...)
+    def D(self, x: Tensor, y: Tensor | None, autocast: bool = True) -> Tensor:
+        if self.recording_on and self.variance is not None:  # taps keep what V needs
+            return self.variance(x)
+        return self.nets["d"](x)
 
-    def _see(self, x: Tensor, side: str) -> Tensor:
-        """What each member's D sees of its slice of x (S, B, ...): its own temperings."""
-        if not len(self.members[0].temperings):
-            return x
-        return torch.stack([m.see(x_s, side) for m, x_s in zip(self.members, x)])
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        self.recording_on = True
+        try:
+            yield
+        finally:
+            self.recording_on = False
 
-    def _latents(self) -> Tensor:
-        return torch.stack([m.sample_z(self.batch_size) for m in self.members])  # (S, B, z)
+    def hand_variance(self, *_: Tensor | None) -> None:
+        if self.variance is not None:
+            self.opts["d"].set_variance(self.variance.take())
 
-    def _set_levels(self) -> None:
-        """Every member's temperings to their level at this step, and the learning rates."""
-        for member in self.members:
-            for tempering in member.temperings:
-                tempering.set_step(self.step)
-        schedule = self.members[0].lr_schedule
-        if schedule is None:
-            return
-        factor = schedule(self.step)
-        for opt, groups in zip((self.g_opt, self.d_opt), self.members[0].hparams):
-            for group, hp in zip(opt.param_groups, groups):
-                group["lr"] = hp["lr"] * factor
+    def g_params(self) -> list[Tensor]:
+        return list(self.nets["g"].params.values())
 
-    def d_step(self, keep_graph: bool = True) -> tuple[dict[str, Tensor], list[DStep]]:
-        """One D step of every member; returns what a single run logs of it, each (S,): the D
-        loss, the mean logits on each side and E[sign D(real)] (``DStep.summary``), and each
-        member's record of the step (for its controllers and players).
+    def zero_grad(self, side: str) -> None:
+        self.opts[side].zero_grad(set_to_none=True)
 
-        ``keep_graph``: learned temperings keep their forward pass for their player's step."""
-        raw = self._real()  # (S, B, ...)
-        with torch.set_grad_enabled(keep_graph):
-            real = self._see(raw, "real").detach()
-        with torch.no_grad():
-            raw_fake = self.G(self._latents())
-            fake = self._see(raw_fake, "fake")
-        # an SGLD D's variance needs its layers' inputs and output gradients: the taps keep them
-        discriminate = self.D if self.d_variance is None else self.d_variance
-        real_logits = discriminate(real).flatten(1)  # (S, B)
-        fake_logits = discriminate(fake).flatten(1)
-        losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
-        if self.gp_weight:
-            losses = losses + self.gp_weight * self._penalty(real, fake)
-        self.d_opt.zero_grad(set_to_none=True)
-        losses.sum().backward()  # member s's parameters get member s's gradient only
-        if self.d_variance is not None:  # an SGLD D's noise follows each member's variance
-            self.d_opt.set_variance(self.d_variance.take())
-        self.d_opt.step()
-        real_logits, fake_logits, losses = real_logits.detach(), fake_logits.detach(), \
-            losses.detach()
-        records = [DStep(Batch(raw[s]), Batch(raw_fake[s]), real[s], fake[s], real_logits[s],
-                         fake_logits[s], losses[s]) for s in range(len(self.members))]
-        return {"d_loss": losses, "d_real": real_logits.mean(1), "d_fake": fake_logits.mean(1),
-                "d_real_sign": torch.sign(real_logits).mean(1)}, records
+    def step(self, side: str) -> None:
+        """One step, at the learning rate (and Langevin temperature) the members' levels set
+        for this step."""
+        own = getattr(self.members[0], f"{side}_opt").param_groups[0]
+        group = self.opts[side].param_groups[0]
+        group.update({key: own[key] for key in ("lr", "temperature") if key in own})
+        self.opts[side].step()
 
-    def _play(self, records: list[DStep]) -> dict[str, Tensor]:
-        """Each member's controllers observe its record, and its players take their step
-        against its own D (fixed), with their own optimizers and streams, as in its single run;
-        returns the players' logs, each (S,)."""
-        logs: list[dict[str, Tensor]] = []
-        for member, d in zip(self.members, records):
-            for controller in member.controllers:
-                controller.observe(d)
-            out: dict[str, Tensor] = {}
-            for name, player in member.players.items():
-                out.update(player.update(d, member.D, self.loss, member.rngs[f"player.{name}"]))
-            logs.append(out)
-        return _stacked_logs(logs)
-
-    def _penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        """Each member's WGAN-GP penalty (S,) (``objectives/penalties.py``), its interpolation
-        weights drawn from the member's own penalty stream."""
-        shape = (self.batch_size,) + (1,) * (real.dim() - 2)
-        eps = torch.stack([torch.rand(shape, generator=m.rngs["penalty"], device=real.device,
-                                      dtype=real.dtype) for m in self.members])  # (S, B, 1...)
-        mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(mixed).sum(), mixed, create_graph=True)
-        return ((grad.flatten(2).norm(dim=2) - 1) ** 2).mean(1)
-
-    def g_step(self, records: list[DStep]) -> dict[str, Tensor]:
-        """One G step of every member (D fixed) on its adversarial loss plus its weighted G
-        terms (each member's own, on its slice of the generated batch, against its own D);
-        returns each member's G loss and terms, each (S,)."""
-        fake = self.G(self._latents())  # (S, B, ...)
-        losses = self.loss.gen(self.D(self._see(fake, "fake")).flatten(1)).mean(1)  # (S,)
-        logs: list[dict[str, Tensor]] = []
-        if any(m.g_terms for m in self.members):
-            totals = []
-            for s, (member, d) in enumerate(zip(self.members, records)):
-                total, out = losses[s], {}
-                for term in member.g_terms:
-                    weighted = term.value(self.step, Batch(fake[s]), d, member.D)
-                    if weighted is not None:
-                        total = total + weighted[0] * weighted[1]
-                        out[f"g_{term.name}"] = weighted[1].detach()
-                totals.append(total)
-                logs.append(out)
-            losses = torch.stack(totals)
-        self.g_opt.zero_grad(set_to_none=True)
-        losses.sum().backward(inputs=list(self.G.params.values()))  # no gradient for D's
-        self.g_opt.step()
-        return {"g_loss": losses.detach(), **(_stacked_logs(logs) if logs else {})}
-
-    def _update_ema(self) -> None:
+    def update_ema(self) -> None:
+        """The members' moving averages of G (``AveragedModel``'s EMA, stacked): a member whose
+        average restarts (a new temperature level) copies G's weights."""
+        restart = [int(m.G_ema.n_averaged) == 0 for m in self.members]
+        weight = 1 - self.members[0].ema_decay
         with torch.no_grad():
             for name, avg in self.ema.items():
-                if self.ema_count == 0:
-                    avg.copy_(self.G.params[name])
-                else:
-                    avg.lerp_(self.G.params[name], 1 - self.ema_decay)
-        self.ema_count += 1
-
-    def train_step(self) -> dict[str, Tensor]:
-        """One step of every member; values to log, each (S,) (one entry per member)."""
-        self._set_levels()
-        for i in range(self.d_steps):
-            d_logs, records = self.d_step(keep_graph=i == self.d_steps - 1)
-        if self.d_readers:  # players and G terms read each member's own D, brought up to date
-            self.D.write_back([m.D for m in self.members])
-        d_logs.update(self._play(records))
-        g_logs = self.g_step(records)
-        if self.ema is not None:
-            first = self.members[0]
-            if self.step > 0 and first.level_key(self.step) != first.level_key(self.step - 1):
-                self.ema_count = 0  # the average restarts with each temperature
-            self._update_ema()
-        self.step += 1
-        return {**d_logs, **g_logs}
+                current = self.nets["g"].params[name]
+                pairs = ([(avg, current, restart[0])] if len(set(restart)) == 1  # all alike
+                         else [(avg[s], current[s], fresh) for s, fresh in enumerate(restart)])
+                for average, weights, fresh in pairs:
+                    if fresh:
+                        average.copy_(weights)
+                    else:
+                        average.lerp_(weights, weight)
+        for m in self.members:
+            m.G_ema.n_averaged += 1
 
     def describe(self, s: int) -> dict[str, float]:
-        """Member ``s``'s levels for its log, as ``Trainer.describe`` gives a single run's."""
-        out: dict[str, float] = {}
-        for tempering in self.members[s].temperings:
-            out.update(tempering.describe())
-        for controller in self.members[s].controllers:
-            out.update(controller.describe())
-        for term in self.members[s].g_terms:
-            out[f"{term.name}_weight"] = float(term.weight(self.step))
-        schedule = self.members[s].lr_schedule
-        if schedule is not None:
-            out["lr_factor"] = schedule(self.step)
-        for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
-            if hasattr(opt, "noise_level"):  # Langevin optimizers: the noise member s got
-                out.update({f"{side}_{k}": v for k, v in opt.noise_level(s).items()})
-        return out
+        """Member s's injected noise (Langevin optimizers)."""
+        return {f"{side}_{k}": v for side, opt in self.opts.items()
+                if isinstance(opt, Langevin) for k, v in opt.noise_level(s).items()}
 
-    # ----------------------------------------------------------------------------------------
-    def sync(self) -> list[Trainer]:
-        """Write the stacked state back into the members (weights, optimizer state, EMA, step)
-        and return them: each is then an ordinary trainer, as its single run would be."""
-        for attr, stacked, opt_attr in (("G", self.G, "g_opt"), ("D", self.D, "d_opt")):
-            nets = [getattr(m, attr) for m in self.members]
-            stacked.write_back(nets)
-            opt = self.g_opt if attr == "G" else self.d_opt
-            for s, (member, net) in enumerate(zip(self.members, nets)):
-                member_opt = getattr(member, opt_attr)
-                for (_, p), stacked_p in zip(net.named_parameters(), stacked.params.values()):
-                    state = opt.state.get(stacked_p)
+    def sync(self) -> None:
+        """Write the stacked optimizers' state into the members' own."""
+        for side, opt in self.opts.items():
+            for s, m in enumerate(self.members):
+                own = getattr(m, f"{side}_opt")
+                net = m.G if side == "g" else m.D
+                for (_, p), stacked in zip(net.named_parameters(), self.nets[side].params.values()):
+                    state = opt.state.get(stacked)
                     if state:
-                        member_opt.state[p] = {
-                            key: value[s].clone() if _per_member(key, value, stacked_p)
-                            else _common(value) for key, value in state.items()}
-        for s, member in enumerate(self.members):
-            member.step = self.step
-            if self.ema is not None:
-                with torch.no_grad():
-                    for name, p in member.G_ema.module.named_parameters():
-                        p.copy_(self.ema[name][s])
-                    member.G_ema.n_averaged.fill_(self.ema_count)
-        return self.members
+                        own.state[p] = {key: value[s].clone() if _per_member(key, value, stacked)
+                                        else _common(value) for key, value in state.items()}

@@ -1,4 +1,5 @@
-"""The training loop around ``Trainer.train_step``: progress bar, logs, checkpoints, NaN guard.
+"""The training loop around the training step of S ≥ 1 runs (``Members.train_step``): progress
+bar, logs, checkpoints, NaN guard, each run in its own directory.
 
 Losses stay on the device between log lines; at each log line and before each checkpoint they are
 checked, so a NaN or Inf stops the run with the exact step at which it appeared, before any
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from tqdm.std import tqdm as std_tqdm
 from thermogan.errors import DivergenceError
 from thermogan.provenance import provenance
 from thermogan.train.checkpoint import save_checkpoint
-from thermogan.train.ensemble import Ensemble
 from thermogan.train.logging import MetricsLog
+from thermogan.train.members import Members
 from thermogan.train.trainer import Trainer
 
 
@@ -75,54 +76,71 @@ def _progress(total: int, initial: int, desc: str, enabled: bool) -> tqdm | Line
                 desc=desc, unit="step")
 
 
-def fit(trainer: Trainer, run_dir: str | Path, *, steps: int, config: dict[str, Any],
-        log_every: int = 100, checkpoint_every: int = 5000, keep_checkpoints: bool = False,
-        progress: bool = True, tensorboard: bool = True, resumed: bool = False,
-        callbacks: Sequence[Callable[[Trainer], None]] = ()) -> None:
-    """Train until ``trainer.step == steps``, logging and checkpointing into ``run_dir``.
+def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *, steps: int,
+        config: dict[str, Any] | Sequence[dict[str, Any]], log_every: int = 100,
+        checkpoint_every: int = 5000, keep_checkpoints: bool = False, progress: bool = True,
+        tensorboard: bool = True, resumed: bool = False,
+        callbacks: Sequence[Any] = ()) -> None:
+    """Train until the step is ``steps``, each member logging and checkpointing into its own
+    run directory as its single run would.
 
-    Each callback is called with the trainer after every step (figures, snapshots, tracked
-    metrics); a callback with a ``close`` method is closed when training ends or fails. A
-    data-parallel replica (``train/distributed.py``) logs the losses averaged over the replicas;
-    only the main one shows progress, writes logs and checkpoints, and calls the callbacks.
+    ``runs``: one Trainer (with one run directory, config and list of callbacks) or the
+    ``Members`` of a shared step (with one of each per member). Each callback is called with
+    its member after every step (figures, snapshots, tracked metrics); a callback with a
+    ``close`` method is closed when training ends or fails. A data-parallel replica
+    (``train/distributed.py``) logs the losses averaged over the replicas; only the main one
+    shows progress, writes logs and checkpoints, and calls the callbacks.
     """
-    main = trainer.replicas.is_main
-    callbacks = callbacks if main else ()
-    run_dir = Path(run_dir)
-    latest = run_dir / "checkpoints" / "latest.pt"
-    saved = (f"the last good checkpoint is {latest} (step {trainer.step})" if resumed
-             else "no checkpoint had been written yet")
-    log = MetricsLog(run_dir, trainer.step if resumed else None, tensorboard) if main else None
-    bar = _progress(steps, trainer.step, config.get("name", "train"), progress and main)
+    if not isinstance(runs, Members):
+        runs, run_dirs, config, callbacks = runs.members, [run_dirs], [config], [callbacks]
+    members = runs.members
+    main = members[0].replicas.is_main
+    callbacks = [list(c) for c in callbacks] if main else []
+    latest = [Path(d) / "checkpoints" / "latest.pt" for d in run_dirs]
+    where = [""] * len(members) if len(members) == 1 else [f"{d}: " for d in run_dirs]
+    saved = [f"the last good checkpoint is {path} (step {runs.step})" if resumed
+             else "no checkpoint had been written yet" for path in latest]
+    logs = ([MetricsLog(d, runs.step if resumed else None, tensorboard) for d in run_dirs]
+            if main else [])
+    name = config[0].get("name", "train") + (f" ×{len(members)}" if len(members) > 1 else "")
+    bar = _progress(steps, runs.step, name, progress and main)
     pending: list[dict[str, torch.Tensor]] = []
-    first, started = trainer.step, time.perf_counter()
+    first, started = runs.step, time.perf_counter()
+
+    def means(s: int) -> dict[str, float]:  # member s's, checked finite
+        return _check_finite([{k: v[s] for k, v in p.items()} for p in pending], first,
+                             where[s] + saved[s])
     try:
-        while trainer.step < steps:
-            pending.append(trainer.train_step())
-            step, done = trainer.step, trainer.step == steps
+        while runs.step < steps:
+            pending.append(runs.train_step())
+            step, done = runs.step, runs.step == steps
             bar.update(1)
-            for callback in callbacks:
-                callback(trainer)
+            for member, member_callbacks in zip(members, callbacks):
+                for callback in member_callbacks:
+                    callback(member)
             if step % log_every == 0 or done:
-                means = trainer.replicas.mean(_check_finite(pending, first, saved))
-                levels = trainer.describe()
                 now = time.perf_counter()
                 rate = (step - first) / (now - started)
-                if log is not None:
-                    log.write({"step": step, **means, **levels, "steps_per_s": rate})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in {**levels, **means}.items()})
+                for s, member in enumerate(members):
+                    values, levels = member.replicas.mean(means(s)), runs.describe(s)
+                    if logs:
+                        logs[s].write({"step": step, **values, **levels, "steps_per_s": rate})
+                    if s == 0:
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in {**levels, **values}.items()})
                 pending, first, started = [], step, now
             if step % checkpoint_every == 0 or done:
-                if pending:
-                    _check_finite(pending, first, saved)
-                _write_checkpoint(trainer, latest, config, keep_checkpoints)
-                saved = f"the last good checkpoint is {latest} (step {step})"
+                for s in range(len(members)) if pending else ():
+                    means(s)
+                for member, path, cfg in zip(runs.sync(), latest, config):
+                    _write_checkpoint(member, path, cfg, keep_checkpoints)
+                saved = [f"the last good checkpoint is {path} (step {step})" for path in latest]
     finally:
         bar.close()
-        if log is not None:
+        for log in logs:
             log.close()
-        for callback in callbacks:
-            getattr(callback, "close", lambda: None)()
+        for member_callbacks in callbacks:
+            for callback in member_callbacks:
+                getattr(callback, "close", lambda: None)()
 
 
 def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:
@@ -136,57 +154,3 @@ def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], ke
     save_checkpoint(state, latest)
     if keep:
         save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))
-
-
-def fit_ensemble(ensemble: Ensemble, run_dirs: Sequence[Path], *, steps: int,
-                 configs: Sequence[dict[str, Any]], log_every: int = 100,
-                 checkpoint_every: int = 5000, keep_checkpoints: bool = False,
-                 progress: bool = True, tensorboard: bool = True, resumed: bool = False,
-                 callbacks: Sequence[Sequence[Callable[[Trainer], None]]] = (),
-                 sync_every: Sequence[int] = ()) -> None:
-    """``fit`` for a seed ensemble: each member logs and checkpoints into its own run directory,
-    as its single run would. The members' trainers are brought up to date (``sync``) at every
-    checkpoint, at the multiples of ``sync_every`` (when their callbacks may be due) and at the
-    end, and only then are their callbacks called."""
-    latest = [Path(d) / "checkpoints" / "latest.pt" for d in run_dirs]
-    saved = (f"the last good checkpoints are the members' latest.pt (step {ensemble.step})"
-             if resumed else "no checkpoint had been written yet")
-    logs = [MetricsLog(d, ensemble.step if resumed else None, tensorboard) for d in run_dirs]
-    name = configs[0].get("name", "train")
-    bar = _progress(steps, ensemble.step, f"{name} ×{len(run_dirs)}", progress)
-    pending: list[dict[str, torch.Tensor]] = []
-    first, started = ensemble.step, time.perf_counter()
-    try:
-        while ensemble.step < steps:
-            pending.append(ensemble.train_step())
-            step, done = ensemble.step, ensemble.step == steps
-            bar.update(1)
-            if step % log_every == 0 or done:
-                rate = (step - first) * len(run_dirs) / (time.perf_counter() - started)
-                for s, log in enumerate(logs):
-                    means = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
-                                          first, f"member {s}: {saved}")
-                    log.write({"step": step, **means, **ensemble.describe(s),
-                               "steps_per_s": rate / len(run_dirs)})
-                bar.set_postfix({"member_steps_per_s": f"{rate:.3g}"})
-                pending, first, started = [], step, time.perf_counter()
-            checkpoint = step % checkpoint_every == 0 or done
-            if checkpoint or any(step % k == 0 for k in sync_every):
-                members = ensemble.sync()
-                for member, member_callbacks in zip(members, callbacks):
-                    for callback in member_callbacks:
-                        callback(member)
-                if checkpoint:
-                    for s in range(len(members)) if pending else ():
-                        _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
-                                      first, f"member {s}: {saved}")
-                    for member, path, config in zip(members, latest, configs):
-                        _write_checkpoint(member, path, config, keep_checkpoints)
-                    saved = f"the last good checkpoints are the members' latest.pt (step {step})"
-    finally:
-        bar.close()
-        for log in logs:
-            log.close()
-        for member_callbacks in callbacks:
-            for callback in member_callbacks:
-                getattr(callback, "close", lambda: None)()

@@ -1,16 +1,17 @@
-"""One training step: levels, D step(s), controllers, players, G step, EMA of G.
+"""One run: its generator, discriminator, data, temperings (what D sees), adversarial loss,
+players, G terms and optimizers, the step counter and one seeded ``torch.Generator`` per consumer
+of randomness (``train/rng.py``).
 
-The Trainer is the one place where the generator, the discriminator, the temperings (what D
-sees), the adversarial loss, the players, the G terms and the optimizers meet. It owns the step
-counter and one seeded ``torch.Generator`` per consumer of randomness (``train/rng.py``), and
-``state_dict()`` collects every part by name, so a resumed run is bit-identical on CPU to an
-uninterrupted one and a new part never edits the checkpoint code.
+Its training step (levels, D step(s), controllers, players, G step, EMA of G) is the step of
+S ≥ 1 members (``train/members.py``) with this run as its one member, so a single run and each
+member of a shared computation go through the same code. ``state_dict()`` collects every part
+by name, so a resumed run is bit-identical on CPU to an uninterrupted one and a new part never
+edits the checkpoint code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import Any, Protocol
 
 import torch
@@ -19,16 +20,17 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from thermogan.data.batch import Batch
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
-from thermogan.objectives.penalties import gradient_penalty_terms
 from thermogan.objectives.terms import WeightedTerm
 from thermogan.optim import adam
+from thermogan.optim.langevin import Langevin
 from thermogan.schedules import Schedule
-from thermogan.step import DStep, Player, discriminate
+from thermogan.step import DStep, Player
 from thermogan.tempering.base import SIDES, Tempering
-from thermogan.tempering.control import Controller
+from thermogan.tempering.control import Controller, Level
 from thermogan.train import rng
 from thermogan.train.distributed import Replicas
 from thermogan.train.dvariance import DVariance
+from thermogan.train.members import Members
 from thermogan.train.precision import Autocast
 
 
@@ -73,6 +75,7 @@ class Trainer:
                  players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
                  num_classes: int | None = None, lr_schedule: Schedule | None = None,
                  z_dist: str = "normal", seed: int = 0, amp: str | None = None,
+                 temperatures: dict[str, Level | None] | None = None,
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.G = generator.to(self.device)
@@ -91,7 +94,7 @@ class Trainer:
         self.batch_size, self.d_steps = batch_size, d_steps
         chain = [temperings] if isinstance(temperings, Tempering) else list(temperings)
         self.temperings = nn.ModuleList(chain).to(self.device)
-        self._sided = {side: [(f"tempering.{i}", t) for i, t in enumerate(chain)
+        self.sided = {side: [(f"tempering.{i}", t) for i, t in enumerate(chain)
                               if side in t.sides] for side in SIDES}
         self.g_terms = list(g_terms)
         self.term_modules = nn.ModuleList(
@@ -103,7 +106,11 @@ class Trainer:
             player.check(self.loss)
         self.term_levels = nn.ModuleList(  # G terms' weights that keep state (controllers)
             [t.weight for t in self.g_terms if isinstance(t.weight, nn.Module)]).to(self.device)
-        self.controllers = [m for part in (self.temperings, self.term_levels)
+        self.temperatures = {side: level for side, level in (temperatures or {}).items()
+                             if level is not None}
+        self.optim_levels = nn.ModuleList(  # Langevin temperatures that keep state
+            [t for t in self.temperatures.values() if isinstance(t, nn.Module)]).to(self.device)
+        self.controllers = [m for part in (self.temperings, self.term_levels, self.optim_levels)
                             for m in part.modules() if isinstance(m, Controller)]
         self.lr_schedule = lr_schedule
         self.G_ema, self.ema_decay = None, ema
@@ -115,12 +122,13 @@ class Trainer:
                      *(f"player.{name}" for name in self.players)]
         self.rngs = rng.streams(seed, consumers, self.device)
         for name, opt in (("optim.g", self.g_opt), ("optim.d", self.d_opt)):
-            if hasattr(opt, "generator"):  # optimizers that draw noise (SGLD) use their stream
+            if isinstance(opt, Langevin):  # optimizers that draw noise use their stream
                 opt.generator = self.rngs[name]
         self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
                                                   penalised=bool(self.gp_weight))
         self.replicas = Replicas()  # one process; train/distributed.py makes it data-parallel
         self.step = 0
+        self._members: Members | None = None
 
     # ----------------------------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -145,107 +153,55 @@ class Trainer:
         net = net or self.G
         return Batch(net(z) if y is None else net(z, y), y)
 
-    def training_fake(self) -> Batch:
-        """A generated batch of a training step: the whole batch's latents (and labels) from
-        the latents' stream, this replica's rows of them through G."""
-        z = self.sample_z(self.batch_size)  # (B, z_dim)
-        y = self.sample_labels(self.batch_size)  # (B,) or None
-        z, y = self.replicas.take(z), self.replicas.take(y)
-        G = self.autocast(self.G)
-        return Batch(G(z) if y is None else G(z, y), y)
-
     def see(self, x: Tensor, side: str, generator: torch.Generator | None = None) -> Tensor:
         """What D sees of ``x`` on ``side`` ("real" or "fake"): the temperings that act on that
         side, in order, each drawing from its own stream (or all from ``generator``)."""
-        for name, tempering in self._sided[side]:
+        for name, tempering in self.sided[side]:
             x = tempering(x, generator=generator or self.rngs[name])
         return x
 
     def set_levels(self, step: int) -> None:
-        """Move every tempering to its level at ``step``, and the learning rates to theirs."""
+        """Move every tempering to its level at ``step`` (the learning rates do not move:
+        ``set_optimizer_levels``, called by the training step only)."""
+        for tempering in self.temperings:
+            tempering.set_step(step)
+
+    def set_optimizer_levels(self, step: int) -> None:
+        """Move the learning rates (``lr_schedule``) and the Langevin temperatures given as
+        levels to their values at ``step``."""
         if self.lr_schedule is not None:
             factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
                 for group, hp in zip(opt.param_groups, groups):
                     group["lr"] = hp["lr"] * factor
-        for tempering in self.temperings:
-            tempering.set_step(step)
+        for side, level in self.temperatures.items():
+            for group in (self.g_opt if side == "g" else self.d_opt).param_groups:
+                group["temperature"] = float(level(step))
 
     def level_key(self, step: int) -> tuple[Hashable, ...]:
         """The temperings' level keys at ``step``: a new temperature level starts at a change."""
         return tuple(t.level_key(step) for t in self.temperings)
 
     # ----------------------------------------------------------------------------------------
-    def d_step(self, keep_graph: bool = True) -> DStep:
-        """One step of D on a real batch and a generated one, both through the temperings.
+    @property
+    def members(self) -> Members:
+        """This run as the one member of a training step (``train/members.py``)."""
+        if self._members is None:
+            self._members = Members([self])
+        return self._members
 
-        ``keep_graph``: learned temperings keep their forward pass for their player's step.
-        """
-        real = self.data.sample(self.batch_size, self.rngs["data"], self.device)  # (B, ...)
-        # this replica's rows; labels reach D and its readers in conditional runs only
-        real = Batch(self.replicas.take(real.x),
-                     None if self.num_classes is None else self.replicas.take(real.y))
-        with torch.set_grad_enabled(keep_graph):
-            real_seen = self.see(real.x, "real").detach()  # (B, ...)
-        with torch.no_grad():
-            fake = self.training_fake()
-            fake_seen = self.see(fake.x, "fake")  # (B, ...)
-        with self.d_variance.watch() if self.d_variance else nullcontext():
-            real_logits = discriminate(self.autocast(self.D), real_seen, real.y).flatten()  # (B,)
-            fake_logits = discriminate(self.autocast(self.D), fake_seen, fake.y).flatten()  # (B,)
-        loss = self.loss.real_term(real_logits).mean() + self.loss.fake_term(fake_logits).mean()
-        if self.gp_weight:
-            loss = loss + self.gp_weight * gradient_penalty_terms(
-                self.D, real_seen, fake_seen, self.rngs["penalty"], real.y).mean()
-        self.d_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.d_variance is not None:  # an SGLD D's noise follows its gradients' variance
-            self.d_opt.set_variance(self.d_variance(real_seen, fake_seen, real.y, fake.y))
-        self.d_opt.step()
-        return DStep(real, fake, real_seen, fake_seen, real_logits.detach(),
-                     fake_logits.detach(), loss.detach())
+    def train_step(self) -> dict[str, Tensor]:
+        """One step (``Members.train_step``); returns detached values to log (0-dim tensors,
+        not synchronised)."""
+        return {key: value[0] for key, value in self.members.train_step().items()}
+
+    def d_step(self, keep_graph: bool = True) -> DStep:
+        """One step of D on a real batch and a generated one, both through the temperings."""
+        return self.members.d_step(keep_graph)[0][0]
 
     def g_step(self, d: DStep) -> dict[str, Tensor]:
         """One step of G on its adversarial loss plus the weighted G terms (D fixed)."""
-        fake = self.training_fake()  # (B, ...) with G's graph
-        logits = discriminate(self.autocast(self.D), self.see(fake.x, "fake"), fake.y)  # (B, 1)
-        loss = self.loss.g(logits)
-        out = {}
-        for term in self.g_terms:
-            weighted = term.value(self.step, fake, d, self.D)
-            if weighted is not None:
-                loss = loss + weighted[0] * weighted[1]
-                out[f"g_{term.name}"] = weighted[1].detach()
-        self.g_opt.zero_grad(set_to_none=True)
-        loss.backward(inputs=self.g_params)  # no gradient for D's weights
-        self.g_opt.step()
-        return {"g_loss": loss.detach(), **out}
-
-    def train_step(self) -> dict[str, Tensor]:
-        """One step; returns detached values to log (0-dim tensors, not synchronised)."""
-        # advance levels: learning rates and every tempering's level at this step
-        self.set_levels(self.step)
-        # D step(s): real batch through the temperings, fake batch detached from G
-        for i in range(self.d_steps):
-            d = self.d_step(keep_graph=i == self.d_steps - 1)
-        # controllers read what D said; players take their step with D fixed
-        if self.controllers:
-            record = self.replicas.whole_logits(d)
-            for controller in self.controllers:
-                controller.observe(record)
-        logs = {"d_loss": d.loss, **d.summary()}
-        for name, player in self.players.items():
-            logs.update(player.update(d, self.D, self.loss, self.rngs[f"player.{name}"]))
-        # what players stepped by hand, and the levels that observed a replica's own record
-        self.replicas.agree([self.temperings, self.term_modules, self.term_levels])
-        # G step, then the moving average of its weights
-        logs.update(self.g_step(d))
-        if self.G_ema is not None:
-            if self.step > 0 and self.level_key(self.step) != self.level_key(self.step - 1):
-                self.G_ema.n_averaged.zero_()  # the average restarts with each temperature
-            self.G_ema.update_parameters(self.G)
-        self.step += 1
-        return logs
+        return {key: value[0] for key, value in self.members.g_step([d]).items()}
 
     def describe(self) -> dict[str, float]:
         """Current levels for logs and the progress bar (temperings' levels, the G terms'
@@ -260,7 +216,7 @@ class Trainer:
         if self.lr_schedule is not None:
             out["lr_factor"] = self.lr_schedule(self.step)
         for side, opt in (("g", self.g_opt), ("d", self.d_opt)):
-            if hasattr(opt, "noise_level"):  # Langevin optimizers: the noise they inject
+            if isinstance(opt, Langevin):  # the noise it injects
                 out.update({f"{side}_{k}": v for k, v in opt.noise_level().items()})
         return out
 
@@ -316,6 +272,7 @@ class Trainer:
             "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "temperings": self.temperings.state_dict(),
             "term_levels": self.term_levels.state_dict(),
+            "optim_levels": self.optim_levels.state_dict(),
             "players": {name: player.state_dict() for name, player in self.players.items()},
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
@@ -335,6 +292,7 @@ class Trainer:
             self.G_ema.load_state_dict(state["generator_ema"])
         self.temperings.load_state_dict(state["temperings"])
         self.term_levels.load_state_dict(state.get("term_levels", {}))  # older runs: none kept
+        self.optim_levels.load_state_dict(state.get("optim_levels", {}))
         for name, player in self.players.items():
             if name not in state["players"]:
                 raise KeyError(f"player {name}")
