@@ -30,6 +30,35 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
     assert os.listdir(tmp_path) == ["latest.pt"]
 
 
+@pytest.mark.parametrize("failure", ["torch", "os"])
+def test_a_full_disk_is_said_in_our_words_and_keeps_the_previous_checkpoint(tmp_path,
+                                                                            monkeypatch, failure):
+    """torch reports a write that ran out of space as "enforce fail at inline_container.cc:672
+    ... unexpected pos"; the OS as ENOSPC."""
+    import errno
+    import shutil
+
+    path = tmp_path / "latest.pt"
+    save_checkpoint(STATE, path)
+
+    def full(state, handle):
+        handle.write(b"half a checkpoint")
+        if failure == "torch":
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 "
+                               "vs 17")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    free = 0 if failure == "torch" else 10**9  # torch's words say nothing: the free space does
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, free))
+    with pytest.raises(CheckpointError) as err:
+        save_checkpoint({**STATE, "step": 4}, path)
+    assert str(err.value) == (f"checkpoint {path} could not be written (the disk is full); the "
+                              "previous checkpoint is kept")
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 3 and os.listdir(tmp_path) == ["latest.pt"]
+
+
 def test_corrupt_and_missing_files_name_the_file(tmp_path):
     path = tmp_path / "latest.pt"
     save_checkpoint(STATE, path)

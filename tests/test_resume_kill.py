@@ -75,3 +75,24 @@ def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path, extra):
     lines = Path(killed / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps == sorted(set(steps)) and steps[-1] == 1500  # no duplicate lines after resume
+
+
+def test_ctrl_c_saves_the_step_it_stopped_at_and_says_how_to_resume(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = thermogan("train", tiny_config, "--out", run_dir, "train.steps=100000",
+                     "train.log_every=50", "train.checkpoint_every=100000")
+    log = run_dir / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text()) and proc.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    line = err.strip().splitlines()[-1]
+    step = int(line.split("interrupted at step ")[1].split()[0])
+    assert line.endswith(f"resume with `thermogan train --resume {run_dir}`")
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["step"] == step >= 50  # saved at the interrupt, not at a periodic checkpoint
+    run("train", "--resume", run_dir, f"train.steps={step + 10}")
+    assert json.loads((run_dir / "summary.json").read_text())["protocol"]["step"] == step + 10

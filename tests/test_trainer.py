@@ -63,10 +63,23 @@ def test_ema_tracks_the_generator(tiny_config):
     trainer.train_step()
     assert all(torch.equal(a, b) for a, b in zip(trainer.G.parameters(),
                                                  trainer.G_ema.module.parameters()))
-    before = [p.clone() for p in trainer.G_ema.module.parameters()]
-    trainer.train_step()
-    for old, g, new in zip(before, trainer.G.parameters(), trainer.G_ema.module.parameters()):
-        assert torch.allclose(new, 0.5 * old + 0.5 * g)
+    # then the decay warms up as min(decay, (1 + n) / (10 + n)) over the n averaged steps
+    for n, decay in ((1, 2 / 11), (2, 3 / 12), (3, 4 / 13), (8, 0.5)):
+        while int(trainer.G_ema.n_averaged) < n:
+            trainer.train_step()
+        before = [p.clone() for p in trainer.G_ema.module.parameters()]
+        trainer.train_step()
+        for old, g, new in zip(before, trainer.G.parameters(),
+                               trainer.G_ema.module.parameters()):
+            torch.testing.assert_close(new, decay * old + (1 - decay) * g)
+
+
+def test_a_young_average_follows_g_and_an_old_one_keeps_its_decay():
+    from thermogan.train.ema import warmed
+
+    assert warmed(0.999, 1) == pytest.approx(2 / 11)
+    assert warmed(0.999, 300) == pytest.approx(301 / 310)  # still warming up
+    assert warmed(0.999, 10_000) == 0.999
 
 
 class Shift(Tempering):

@@ -34,8 +34,9 @@ def _check_out_folder(out: Path | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from thermogan.experiment import runs
+    from thermogan.experiment import config, runs
     from thermogan.train import distributed
+    from thermogan.train.interrupt import Interrupted
 
     _check_out_folder(args.out)
     if args.check:
@@ -46,6 +47,11 @@ def _train(args: argparse.Namespace) -> None:
                          "(--seeds) in one process")
     try:
         _train_seeds(args) if sweep else _train_one(args)
+    except Interrupted as err:  # Ctrl-C: saved at the step it stopped
+        folder = args.resume or args.out or Path("runs") / config.load(args.config,
+                                                                       args.overrides).name
+        raise Interrupted(f"{err}: resume with `thermogan train --resume {folder}`",
+                          err.step) from None
     finally:
         distributed.shutdown()
 

@@ -7,9 +7,11 @@ the target, so a process killed mid-write leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,12 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a failed write as a RuntimeError
+        free = shutil.disk_usage(path.parent).free
+        why = "the disk is full" if free < 2**20 or getattr(err, "errno", None) == errno.ENOSPC \
+            else _reason(err)
+        kept = "the previous checkpoint is kept" if path.exists() else "none was written before"
+        raise CheckpointError(f"checkpoint {path} could not be written ({why}); {kept}") from None
     finally:
         tmp.unlink(missing_ok=True)
     dir_fd = os.open(path.parent, os.O_RDONLY)

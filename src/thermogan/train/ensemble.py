@@ -36,6 +36,7 @@ from thermogan.optim.langevin import Langevin
 from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder
 from thermogan.train import batched
+from thermogan.train.ema import warmed
 
 if TYPE_CHECKING:
     from thermogan.train.trainer import Trainer
@@ -296,20 +297,20 @@ class Stacked:
         self.opts[side].step()
 
     def update_ema(self) -> None:
-        """The members' moving averages of G (``AveragedModel``'s EMA, stacked): a member whose
-        average restarts (a new temperature level) copies G's weights."""
-        restart = [int(m.G_ema.n_averaged) == 0 for m in self.members]
-        weight = 1 - self.members[0].ema_decay
+        """The members' moving averages of G (``AveragedModel``'s EMA, stacked, with its warm-up,
+        ``train/ema.py``): a member whose average restarts (a new temperature level) copies G's
+        weights."""
+        counts = [int(m.G_ema.n_averaged) for m in self.members]  # 0: a restart
         with torch.no_grad():
             for name, avg in self.ema.items():
                 current = self.nets["g"].params[name]
-                pairs = ([(avg, current, restart[0])] if len(set(restart)) == 1  # all alike
-                         else [(avg[s], current[s], fresh) for s, fresh in enumerate(restart)])
-                for average, weights, fresh in pairs:
-                    if fresh:
+                pairs = ([(avg, current, counts[0])] if len(set(counts)) == 1  # all alike
+                         else [(avg[s], current[s], n) for s, n in enumerate(counts)])
+                for average, weights, n in pairs:
+                    if n == 0:
                         average.copy_(weights)
                     else:
-                        average.lerp_(weights, weight)
+                        average.lerp_(weights, 1 - warmed(self.members[0].ema_decay, n))
         for m in self.members:
             m.G_ema.n_averaged += 1
 

@@ -5,6 +5,8 @@ Losses stay on the device between log lines; at each log line and before each ch
 checked, so a NaN or Inf stops the run with the exact step at which it appeared, before any
 checkpoint holding it could be written: the last good checkpoint is kept.
 
+Ctrl-C stops a run after the step in progress and saves its checkpoints (``train/interrupt.py``).
+
 Progress goes to stderr: a tqdm bar on a terminal (or a notebook's widget); elsewhere (a log file,
 a pipe, CI) one plain line per log line, ``name: step N/M, key=value, ...``, never a flood of
 redrawn bars. Each checkpoint records the run's ``provenance`` (``thermogan.provenance``).
@@ -26,6 +28,7 @@ from tqdm.std import tqdm as std_tqdm
 from thermogan.errors import DivergenceError
 from thermogan.provenance import provenance
 from thermogan.train.checkpoint import save_checkpoint
+from thermogan.train.interrupt import Interrupted, between_steps
 from thermogan.train.logging import MetricsLog
 from thermogan.train.members import Members
 from thermogan.train.trainer import Trainer
@@ -111,29 +114,36 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
         return _check_finite([{k: v[s] for k, v in p.items()} for p in pending], first,
                              where[s] + saved[s])
     try:
-        while runs.step < steps:
-            pending.append(runs.train_step())
-            step, done = runs.step, runs.step == steps
-            bar.update(1)
-            for member, member_callbacks in zip(members, callbacks):
-                for callback in member_callbacks:
-                    callback(member)
-            if step % log_every == 0 or done:
-                now = time.perf_counter()
-                rate = (step - first) / (now - started)
-                for s, member in enumerate(members):
-                    values, levels = member.replicas.mean(means(s)), runs.describe(s)
-                    if logs:
-                        logs[s].write({"step": step, **values, **levels, "steps_per_s": rate})
-                    if s == 0:
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in {**levels, **values}.items()})
-                pending, first, started = [], step, now
-            if step % checkpoint_every == 0 or done:
-                for s in range(len(members)) if pending else ():
-                    means(s)
-                for member, path, cfg in zip(runs.sync(), latest, config):
-                    _write_checkpoint(member, path, cfg, keep_checkpoints)
-                saved = [f"the last good checkpoint is {path} (step {step})" for path in latest]
+        with between_steps(members[0].replicas.size == 1) as asked:
+            while runs.step < steps:
+                pending.append(runs.train_step())
+                step, done = runs.step, runs.step == steps
+                bar.update(1)
+                for member, member_callbacks in zip(members, callbacks):
+                    for callback in member_callbacks:
+                        callback(member)
+                if step % log_every == 0 or done:
+                    now = time.perf_counter()
+                    rate = (step - first) / (now - started)
+                    for s, member in enumerate(members):
+                        values, levels = member.replicas.mean(means(s)), runs.describe(s)
+                        if logs:
+                            logs[s].write({"step": step, **values, **levels,
+                                           "steps_per_s": rate})
+                        if s == 0:
+                            bar.set_postfix({k: f"{v:.3g}"
+                                             for k, v in {**levels, **values}.items()})
+                    pending, first, started = [], step, now
+                if step % checkpoint_every == 0 or done or asked.is_set():
+                    for s in range(len(members)) if pending else ():
+                        means(s)
+                    for member, path, cfg in zip(runs.sync(), latest, config):
+                        _write_checkpoint(member, path, cfg, keep_checkpoints)
+                    saved = [f"the last good checkpoint is {path} (step {step})"
+                             for path in latest]
+                if asked.is_set() and not done:
+                    raise Interrupted(f"interrupted at step {step} of {steps}; its checkpoint "
+                                      "is saved", step)
     finally:
         bar.close()
         for log in logs:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from thermogan.data.batch import Batch
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
@@ -30,6 +30,7 @@ from thermogan.tempering.control import Controller, Level
 from thermogan.train import rng
 from thermogan.train.distributed import Replicas
 from thermogan.train.dvariance import DVariance
+from thermogan.train.ema import warmed_ema
 from thermogan.train.members import Members
 from thermogan.train.precision import Autocast
 
@@ -115,8 +116,7 @@ class Trainer:
         self.lr_schedule = lr_schedule
         self.G_ema, self.ema_decay = None, ema
         if ema is not None:
-            self.G_ema = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(ema),
-                                       use_buffers=True)
+            self.G_ema = AveragedModel(self.G, multi_avg_fn=warmed_ema(ema), use_buffers=True)
         consumers = ["data", "latents", "penalty", "optim.g", "optim.d",
                      *(f"tempering.{i}" for i in range(len(chain))),
                      *(f"player.{name}" for name in self.players)]
