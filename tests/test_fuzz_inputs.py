@@ -213,6 +213,26 @@ CLI = [
     ("bench levels", ["bench", "oscillation", "--levels", "a,b", "--out", "OUT"], ["--levels"]),
     ("bench methods", ["bench", "modes", "--methods", "nosuch", "--out", "OUT"], ["nosuch"]),
     ("dynamics init", ["dynamics", "figure1", "--init", "1,2", "--out", "OUT"], ["--init"]),
+    # what a new user hit (issue [16]): each is now one line that names the key, nothing written
+    ("a G term's weight misspelt", ["train", "CONFIG", "regulariser={kind: score, wieght: 2}"],
+     ["did you mean 'regulariser.weight'"]),
+    ("a tempering without kind", ["train", "CONFIG", "tempering=[{std: 1}]"],
+     ["tempering[0]", "names no kind"]),
+    ("true for a number", ["train", "CONFIG", "model.z_dim=true"], ["model.z_dim"]),
+    ("the score's λ below −1", ["train", "CONFIG", "regulariser={kind: score, weight: -2}"],
+     ["regulariser.weight takes the value -2"]),
+    ("β below 0", ["train", "CONFIG", "tempering={kind: heat, beta: -1}"], ["tempering.beta"]),
+    ("an analytic score of uniform data", ["train", "CONFIG", "data={kind: box}",
+                                           "regulariser={kind: score, score: analytic}"],
+     ["score=analytic", "uniform"]),
+    ("a word for NaN", ["train", "CONFIG", "tempering={kind: instance_noise, std_start: nan}"],
+     ["tempering.std_start", "finite"]),
+    ("a learning rate that goes below 0", ["train", "CONFIG", "optim.lr_decay={kind: linear, "
+                                           "start: 1, end: -1, steps: 10}"], ["optim.lr_decay"]),
+    ("resume into another folder", ["train", "RESUME", "--out", "OUT"], ["leave out --out"]),
+    ("a report's figure as text", ["report", "RUN", "--out", "OUT.txt"], ["--out"]),
+    ("a report over a run's summary", ["report", "RUN", "--html", "RUN/summary.json"],
+     ["belongs to the run"]),
 ]
 
 
@@ -240,7 +260,8 @@ def run_case(args: list[str], ws: dict[str, Path], capsys: pytest.CaptureFixture
             filled += ["--resume", str(ws["RUN"])]
         else:
             filled.append({"CONFIG": str(ws["CONFIG"]), "RUN": str(ws["RUN"]),
-                           "OUT": str(new)}.get(a, a))
+                           "OUT": str(new), "OUT.txt": str(new / "r.txt"),
+                           "RUN/summary.json": str(ws["RUN"] / "summary.json")}.get(a, a))
     if args[:2] == ["train", "CONFIG"]:
         filled += ["--out", str(new)]
     before = tree(ws["RUN"])

@@ -197,3 +197,34 @@ def test_the_command_line_starts_without_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_samples_are_written_whole_or_not_at_all(run, tmp_path, monkeypatch, capsys):
+    """A full disk while `sample` writes leaves no truncated .npy (atomic.py)."""
+    import errno
+
+    from thermogan import atomic
+
+    out = tmp_path / "s.npy"
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    assert main(["sample", str(run), "--out", str(out)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "tiny.yaml"]  # no s.npy
+
+
+def test_paths_that_are_not_folders_are_one_line(run, tiny_config, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert main(["eval", str(a_file)]) == 1
+    assert "is a file, not a run's folder" in capsys.readouterr().err
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(loop)
+    assert main(["train", str(tiny_config), "--out", str(loop)]) == 2
+    assert "a symbolic link that leads nowhere" in capsys.readouterr().err
+    assert main(["train", str(tiny_config), "--out", str(a_file / "x")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
