@@ -40,12 +40,12 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     saved = capture_figures(monkeypatch)
     # the reference set's 10,000 triples are the protocol's (test_image_scoring.py); 300 here
     monkeypatch.setattr(scoring.SCORERS["stacked_mnist"], "reference", 300)
-    _, summary = runs.start(cfg, tmp_path / "run")
+    trainer, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == steps
     figures = tmp_path / "run" / "figures"
     levels = [np.load(p)["real"] for p in sorted((figures / "levels").glob("step_*.npz"))]
     # images: data and samples side by side; points: one view, or three pairs of coordinates in 3-D
-    views = 2 if image else 3 if levels[0].shape[1] == 3 else 1
+    views = 2 if image else 3 if trainer.data.shape == (3,) else 1
     assert_figure(figures / "samples.png", min_size=(500, 500), panels=views,
                   min_ink=0.1 if image else 0.01, saved=saved)
     if any(t.kind == "heat" for t in cfg.temperings()):
@@ -61,7 +61,7 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
         # images: generated samples over what D saw, at both snapshot steps; points: a panel each
         assert_figure(figures / "snapshots.png", min_size=(400, 350), panels=2 * 2 if image else 2,
                       min_ink=0.1 if image else 0.01, saved=saved)
-    if not image and levels[0].shape[1] == 2 and cfg.eval.snapshot_every is not None:
+    if not image and trainer.data.shape == (2,) and cfg.eval.snapshot_every is not None:
         # D's contour lines at both snapshots, and an SGLD D's noise level over time
         noisy = cfg.optim.d.kind == "sgld"
         assert_figure(figures / "contours.png", min_size=(600, 300), panels=2 + noisy,
