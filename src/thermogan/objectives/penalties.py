@@ -4,8 +4,8 @@
   x̂ = εx + (1 − ε)x̃ between real x and fake x̃, ε ~ U[0, 1] per sample. For a conditional
   critic the interpolates are scored with the real samples' labels (as StudioGAN does): an
   interpolate has no class of its own.
-- R1 and R2 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
-  Eq. 9–10): zero-centred penalties γ/2 · ‖∇_x D(x)‖₂² on real samples (R1) or on generated
+- R1 and R2 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?"):
+  zero-centred penalties γ/2 · ‖∇_x D(x)‖₂² on real samples (R1) or on generated
   ones (R2), D being the logit. Near a Nash equilibrium they make the gradient-descent
   dynamics locally convergent where unregularised GAN training may circle.
 
