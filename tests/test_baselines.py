@@ -19,6 +19,7 @@ from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.nets.maxout import Maxout
 from thermogan.nets.packed import PackedDiscriminator
 from thermogan.objectives.penalties import gradient_penalty_terms, zero_centred_penalty_terms
+from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -231,6 +232,24 @@ def test_spectral_norm_survives_a_checkpoint(kind):
     assert torch.equal(fresh.eval()(x), d.eval()(x))
     fresh.train(), d.train()  # the next power iteration continues from the same u, v
     assert torch.equal(fresh(x), d(x))
+
+
+def test_a_spectrally_normalised_packed_run_resumes_exactly(tmp_path):
+    cfg = tiny_packed(**{"model.discriminator.spectral_norm": "true", "train.steps": 6})
+    whole = build_trainer(cfg)
+    for _ in range(6):
+        whole.train_step()
+    first = build_trainer(cfg)
+    for _ in range(3):
+        first.train_step()
+    save_checkpoint({**first.state_dict(), "config": cfg.to_dict()}, tmp_path / "latest.pt")
+    resumed = build_trainer(cfg)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "latest.pt"))
+    for _ in range(3):
+        resumed.train_step()
+    got, want = resumed.D.state_dict(), whole.D.state_dict()
+    assert any(k.endswith("weight.0._u") for k in want)
+    assert all(torch.equal(got[k], want[k]) for k in want)
 
 
 # R1 and R2 -------------------------------------------------------------------------------------
