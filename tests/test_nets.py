@@ -16,7 +16,7 @@ from thermogan.nets.fc import FCDiscriminator, FCGenerator
 from thermogan.nets.mlp import mlp
 from thermogan.objectives.penalties import gradient_penalty
 
-SHAPES = {"mlp": (3,), "paper3d": (3,), "fc": (1, 28, 28), "dcgan": (3, 32, 32)}
+SHAPES = {"mlp": (3,), "paper3d": (3,), "fc": (1, 28, 28), "dcgan": (3, 32, 32), "maxout": (3,)}
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
@@ -71,8 +71,9 @@ def test_gradient_penalty_of_a_linear_critic_is_exact():
 
 CLASSES = 3
 CONTRACT_SHAPES = {"mlp": [(2,)], "paper3d": [(2,)], "fc": [(1, 28, 28)],
-                   "dcgan": [(1, 32, 32), (3, 32, 32)]}
-SMALL = {"mlp": {"hidden": [16, 16]}, "paper3d": {}, "fc": {}, "dcgan": {"width": 8}}
+                   "dcgan": [(1, 32, 32), (3, 32, 32)], "maxout": [(2,)]}
+SMALL = {"mlp": {"hidden": [16, 16]}, "paper3d": {}, "fc": {}, "dcgan": {"width": 8},
+         "maxout": {"hidden": [8, 8], "pieces": 3}}
 NETS = [(role, name, shape) for role, registry in (("G", GENERATORS), ("D", DISCRIMINATORS))
         for name in sorted(registry) for shape in CONTRACT_SHAPES[name]]
 

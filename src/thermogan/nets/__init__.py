@@ -4,7 +4,10 @@
 
 Every factory takes ``num_classes`` (default None: unconditional, G(z) and D(x)). Set, it builds
 the class-conditional network, called G(z, y) and D(x, y) with labels y (B,) int64: generators
-conditioned by a label embedding, discriminators by projection (``nets/conditional.py``)."""
+conditioned by a label embedding, discriminators by projection (``nets/conditional.py``).
+
+Every discriminator also takes ``packs`` (PacGAN: D judges packs of m samples and returns
+(B/m, 1), ``nets/packed.py``) and ``spectral_norm`` (``nets/spectral.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from torch import nn
 
 from thermogan.nets.dcgan import dcgan_discriminator, dcgan_generator
 from thermogan.nets.fc import fc_discriminator, fc_generator
+from thermogan.nets.maxout import maxout_discriminator
 from thermogan.nets.mlp import (
     mlp_discriminator,
     mlp_generator,
@@ -27,5 +31,5 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
 }
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp_discriminator, "paper3d": paper3d_discriminator, "fc": fc_discriminator,
-    "dcgan": dcgan_discriminator,
+    "dcgan": dcgan_discriminator, "maxout": maxout_discriminator,
 }

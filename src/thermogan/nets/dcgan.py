@@ -13,6 +13,9 @@ each BatchNorm2d by class-conditional batch norm, ``ConditionalDCGANGenerator``.
 projection discriminator (Miyato & Koyama 2018) whose φ(x) is the 4×4 (4C) feature map before
 the last convolution, flattened rather than sum-pooled as in the paper: the last 4×4 convolution
 stays the linear head w·φ + b, and the class embeddings are 4C·16 wide.
+
+D takes ``packs`` (PacGAN packing: m images stacked along the channels, ``nets/packed.py``) and
+``spectral_norm`` (``nets/spectral.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from thermogan.nets.conditional import (
     ProjectionDiscriminator,
     require_labels,
 )
+from thermogan.nets.packed import packed, packed_shape
+from thermogan.nets.spectral import spectral_normalised
 
 
 def xavier_init(module: nn.Module) -> None:
@@ -103,7 +108,6 @@ class DCGANDiscriminator(nn.Module):
 
 
 AnyDCGANGenerator = DCGANGenerator | ConditionalDCGANGenerator  # G(z), or G(z, y)
-AnyDCGANDiscriminator = DCGANDiscriminator | ProjectionDiscriminator  # D(x), or D(x, y)
 
 
 def _channels(shape: Sequence[int]) -> int:
@@ -122,12 +126,14 @@ def dcgan_generator(z_dim: int, shape: Sequence[int], width: int = 64,
 
 
 def dcgan_discriminator(shape: Sequence[int], width: int = 64, norm: str = "batch",
-                        num_classes: int | None = None) -> AnyDCGANDiscriminator:
+                        num_classes: int | None = None, packs: int = 1,
+                        spectral_norm: bool = False) -> nn.Module:
     """D(x), or with ``num_classes`` the projection discriminator D(x, y) on the flattened 4×4
-    feature map before the last convolution."""
+    feature map before the last convolution; ``packs`` m > 1: logits (B/m, 1) of packs."""
     if norm not in NORMS:
         raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
-    d = DCGANDiscriminator(_channels(shape), width, norm)
-    if num_classes is None:
-        return d
-    return ProjectionDiscriminator(d.net[:-1], d.net[-1], num_classes)
+    d = spectral_normalised(DCGANDiscriminator(_channels(packed_shape(shape, packs)), width,
+                                               norm), spectral_norm)
+    if num_classes is not None:
+        d = ProjectionDiscriminator(d.net[:-1], d.net[-1], num_classes)
+    return packed(d, packs, num_classes)

@@ -11,6 +11,10 @@ so such a D has no per-example gradients, which an SGLD D with covariance-contro
 With ``num_classes`` set they are class-conditional (``nets/conditional.py``): G(z, y) feeds
 [z, embed(y)] to the same layers, with a min(num_classes, 32)-wide label embedding; D(x, y) is a
 projection discriminator whose φ(x) is the last hidden ReLU's output (512 features by default).
+
+G takes ``init_std`` (weights from N(0, init_std²), biases 0; PacGAN's toy G, Lin et al. 2018, is
+this G with four hidden layers of 400 and init_std 0.02). D takes ``packs`` (PacGAN packing,
+``nets/packed.py``) and ``spectral_norm`` (``nets/spectral.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from thermogan.nets.conditional import (
     ProjectionDiscriminator,
     label_embed_dim,
 )
+from thermogan.nets.init import normal_init
+from thermogan.nets.packed import packed, packed_shape
+from thermogan.nets.spectral import spectral_normalised
 
 NORMS = ("batch", "none")
 
@@ -66,24 +73,30 @@ class FCDiscriminator(nn.Module):
 
 
 def fc_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (256, 256, 256),
+                 init_std: float | None = None,
                  num_classes: int | None = None) -> FCGenerator | LabelConcatGenerator:
-    """G(z), or with ``num_classes`` G(z, y) = FCGenerator([z, embed(y)])."""
+    """G(z), or with ``num_classes`` G(z, y) = FCGenerator([z, embed(y)]); ``init_std``:
+    linear weights from N(0, init_std²) and biases 0 (null: torch's default)."""
+    embed_dim = 0 if num_classes is None else label_embed_dim(num_classes)
+    net = FCGenerator(z_dim + embed_dim, shape, hidden)
+    if init_std is not None:
+        normal_init(net, init_std)
     if num_classes is None:
-        return FCGenerator(z_dim, shape, hidden)
-    embed_dim = label_embed_dim(num_classes)
-    return LabelConcatGenerator(FCGenerator(z_dim + embed_dim, shape, hidden), num_classes,
-                                embed_dim)
+        return net
+    return LabelConcatGenerator(net, num_classes, embed_dim)
 
 
 def fc_discriminator(shape: Sequence[int], hidden: Sequence[int] = (256, 512, 512),
-                     norm: str = "batch",
-                     num_classes: int | None = None) -> FCDiscriminator | ProjectionDiscriminator:
+                     norm: str = "batch", num_classes: int | None = None,
+                     packs: int = 1, spectral_norm: bool = False) -> nn.Module:
     """D(x), or with ``num_classes`` the projection discriminator D(x, y) on its last hidden
-    layer; ``norm="none"`` leaves out batch norm (an SGLD D's per-example gradients)."""
+    layer; ``norm="none"`` leaves out batch norm (an SGLD D's per-example gradients);
+    ``packs`` m > 1: logits (B/m, 1) of packs of m images."""
     if norm not in NORMS:
         raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
-    d = FCDiscriminator(shape, hidden, norm)
-    if num_classes is None:
-        return d
-    return ProjectionDiscriminator(nn.Sequential(nn.Flatten(), *d.net[:-1]), d.net[-1],
-                                   num_classes)
+    d = spectral_normalised(FCDiscriminator(packed_shape(shape, packs), hidden, norm),
+                            spectral_norm)
+    if num_classes is not None:
+        d = ProjectionDiscriminator(nn.Sequential(nn.Flatten(), *d.net[:-1]), d.net[-1],
+                                    num_classes)
+    return packed(d, packs, num_classes)

@@ -7,6 +7,9 @@ sigmoid lives in the loss (``objectives/adversarial.py``).
 With ``num_classes`` set, every network here is class-conditional (``nets/conditional.py``): G(z, y)
 feeds [z, embed(y)] to the same layers, with a min(num_classes, 32)-wide label embedding; D(x, y)
 is a projection discriminator whose φ(x) is the output of the last hidden activation.
+
+Every discriminator here takes ``packs`` (PacGAN: D judges packs of m samples, ``nets/packed.py``)
+and ``spectral_norm`` (every layer spectrally normalised, ``nets/spectral.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from thermogan.nets.conditional import (
     ProjectionDiscriminator,
     label_embed_dim,
 )
+from thermogan.nets.packed import packed, packed_shape
+from thermogan.nets.spectral import spectral_normalised
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -29,7 +34,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,
 }
 VectorGenerator = nn.Sequential | LabelConcatGenerator  # G(z), or G(z, y) with num_classes
-VectorDiscriminator = nn.Sequential | ProjectionDiscriminator  # D(x), or D(x, y)
 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128),
@@ -65,13 +69,15 @@ def _vector_generator(z_dim: int, d: int, hidden: Sequence[int], activation: str
                                 embed_dim)
 
 
-def _vector_discriminator(d: int, hidden: Sequence[int], activation: str,
-                          num_classes: int | None) -> VectorDiscriminator:
-    """``mlp`` from d to one logit; with ``num_classes``, its projection discriminator."""
-    net = mlp(d, 1, hidden, activation)
-    if num_classes is None:
-        return net
-    return ProjectionDiscriminator(net[:-1], net[-1], num_classes)
+def _vector_discriminator(d: int, hidden: Sequence[int], activation: str, packs: int,
+                          spectral_norm: bool, num_classes: int | None) -> nn.Module:
+    """``mlp`` from d (times ``packs``) to one logit, spectrally normalised when asked; with
+    ``num_classes``, its projection discriminator; with ``packs`` > 1, judging packs."""
+    net = spectral_normalised(mlp(packed_shape((d,), packs)[0], 1, hidden, activation),
+                              spectral_norm)
+    if num_classes is not None:
+        net = ProjectionDiscriminator(net[:-1], net[-1], num_classes)
+    return packed(net, packs, num_classes)
 
 
 def mlp_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (128, 128),
@@ -81,10 +87,12 @@ def mlp_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (128
 
 
 def mlp_discriminator(shape: Sequence[int], hidden: Sequence[int] = (128, 128),
-                      activation: str = "relu",
-                      num_classes: int | None = None) -> VectorDiscriminator:
-    """D: x (B, d) -> logit (B, 1), an nn.Sequential; with ``num_classes``, D(x, y)."""
-    return _vector_discriminator(_vector_dim(shape, "mlp"), hidden, activation, num_classes)
+                      activation: str = "relu", num_classes: int | None = None,
+                      packs: int = 1, spectral_norm: bool = False) -> nn.Module:
+    """D: x (B, d) -> logit (B, 1), an nn.Sequential; with ``num_classes``, D(x, y); with
+    ``packs`` m > 1, logits (B/m, 1) of packs."""
+    return _vector_discriminator(_vector_dim(shape, "mlp"), hidden, activation, packs,
+                                 spectral_norm, num_classes)
 
 
 def paper3d_generator(z_dim: int, shape: Sequence[int],
@@ -94,8 +102,8 @@ def paper3d_generator(z_dim: int, shape: Sequence[int],
                              num_classes)
 
 
-def paper3d_discriminator(shape: Sequence[int],
-                          num_classes: int | None = None) -> VectorDiscriminator:
+def paper3d_discriminator(shape: Sequence[int], num_classes: int | None = None,
+                          packs: int = 1, spectral_norm: bool = False) -> nn.Module:
     """The β-GAN 3-D toy discriminator: Tanh(128) × 3 | logit."""
     return _vector_discriminator(_vector_dim(shape, "paper3d"), (128, 128, 128), "tanh",
-                                 num_classes)
+                                 packs, spectral_norm, num_classes)
