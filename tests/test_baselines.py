@@ -313,3 +313,20 @@ def test_pacgan_protocol_is_the_authors(name):
         assert side.kind == "adam" and side.options()["lr"] == 1e-4
         assert side.options()["betas"][0] == 0.8
     assert cfg.data.box is None and cfg.eval.samples == 2500 and cfg.train.ema is None
+
+
+def test_a_packed_d_draws_its_contours_and_checks_the_batch_when_built(tmp_path, capsys):
+    """D's contour lines judge each grid point as a pack of copies of it (a tempered run takes
+    them at every level); a batch that does not divide into packs is refused before anything
+    is written."""
+    from thermogan.cli import main
+
+    config = str(CONFIGS / "ring8_betagan.yaml")
+    assert main(["train", config, "model.discriminator.packs=2", "train.steps=60",
+                 "train.progress=false", "train.tensorboard=false", "eval.samples=200",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert list((tmp_path / "run" / "figures" / "levels").glob("step_*.npz"))
+    assert main(["train", config, "model.discriminator.packs=3", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "does not divide into packs of 3" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -26,6 +26,7 @@ from thermogan.data.toy import ToyDataset
 from thermogan.errors import ConfigError, unknown_key
 from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.nets import DISCRIMINATORS, GENERATORS
+from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import LOSSES
 from thermogan.objectives.terms import G_TERMS, WeightedTerm
 from thermogan.optim import OPTIMIZERS
@@ -277,6 +278,10 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
                       lr_schedule=lr_schedule, z_dist=cfg.model.z_dist, seed=cfg.seed,
                       amp=cfg.train.amp, temperatures={"g": g_temperature, "d": d_temperature},
                       device=device)
+    packs = pack_size(D)
+    if cfg.train.batch_size % packs:
+        raise ConfigError(f"model.discriminator.packs={packs}: train.batch_size="
+                          f"{cfg.train.batch_size} does not divide into packs of {packs}")
     check_amp(cfg, trainer)
     if cfg.train.compile:
         compile_networks(cfg, trainer)

@@ -48,6 +48,11 @@ class PackedDiscriminator(nn.Module):
         return self.inner(self.pack(x))  # (B/m, 1)
 
 
+def pack_size(net: nn.Module) -> int:
+    """How many samples ``net`` judges at once: m for a packed D, 1 otherwise."""
+    return net.packs if isinstance(net, PackedDiscriminator) else 1
+
+
 def packed(net: nn.Module, packs: int, num_classes: int | None = None) -> nn.Module:
     """``net`` (built for packs of ``packs`` samples) judging packs; ``net`` itself when
     ``packs`` is 1. A class-conditional D is refused: a pack of m samples has m labels."""

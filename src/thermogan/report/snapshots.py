@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from torch import Tensor
 
+from thermogan.nets.packed import pack_size
 from thermogan.report.figures import (
     DATA_COLOR,
     SAMPLE_COLOR,
@@ -67,7 +68,8 @@ def d_on_grid(trainer: Trainer, real: Tensor, size: int = 120,
     """D's logits on a ``size`` × ``size`` grid over the real points' bounding box widened by
     ``margin`` of its span (``grid_x``, ``grid_y``: (size,); ``d_logits``: (size, size), rows
     along y), for 2-D points and an unconditional D; empty otherwise. D reads the grid as it
-    reads its inputs, without the temperings (the contour lines are in data space)."""
+    reads its inputs, without the temperings (the contour lines are in data space); a packed D
+    (PacGAN) judges each grid point as a pack of that many copies of it."""
     if real.ndim != 2 or real.shape[1] != 2 or trainer.num_classes is not None:
         return {}
     lo, hi = real.min(0).values, real.max(0).values  # (2,)
@@ -75,8 +77,9 @@ def d_on_grid(trainer: Trainer, real: Tensor, size: int = 120,
     xs, ys = (torch.linspace(float(lo[k] - pad[k]), float(hi[k] + pad[k]), size,
                              device=real.device) for k in range(2))
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (size², 2)
+    copies = pack_size(trainer.D)
     with torch.no_grad():
-        logits = trainer.D(grid).reshape(size, size)
+        logits = trainer.D(grid.repeat(copies, 1)).reshape(size, size)  # pack j: m × point j
     return {"grid_x": xs.cpu().numpy(), "grid_y": ys.cpu().numpy(),
             "d_logits": logits.cpu().numpy()}
 
