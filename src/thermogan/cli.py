@@ -307,8 +307,12 @@ def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, ful
 
 
 def _said(value: Any) -> str:
+    from thermogan.experiment.config import SHIPPED
+
     if isinstance(value, tuple):
         return ",".join(map(str, value))
+    if isinstance(value, Path) and value.is_relative_to(SHIPPED):  # not this machine's path
+        return f"the shipped {value.relative_to(SHIPPED)}".replace(" .", " configs")
     return "the config's" if value is None else str(value)
 
 
@@ -441,12 +445,20 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
+    from thermogan.experiment.config import shipped
+
+    if args.registry == "configs":  # the shipped configs: train them by name
+        configs = shipped()
+        width = max(map(len, configs))
+        for name, what in configs.items():
+            print(f"{name:<{width}}  {what}")
+        return
     from thermogan.experiment.build import REGISTRIES, component_options
 
     if args.registry is not None and args.registry not in REGISTRIES:
         from thermogan.errors import unknown_key
 
-        raise unknown_key("", args.registry, REGISTRIES, what="registry")
+        raise unknown_key("", args.registry, [*REGISTRIES, "configs"], what="registry")
     for name, registry in REGISTRIES.items():
         if args.registry not in (None, name):
             continue
@@ -507,7 +519,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(parser_class=_Parser, dest="command", required=True)
 
     t = sub.add_parser("train", help="train from a config (or resume a run)")
-    t.add_argument("config", nargs="?", help="YAML config file")
+    t.add_argument("config", nargs="?", help="YAML config file, or the name of a shipped one "
+                   "(thermogan list configs)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.steps=1000")
     t.add_argument("--out", type=Path, help="run directory (default runs/<name>)")
     t.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run")
@@ -617,7 +630,8 @@ def parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="print every registry (with --options: each entry's "
                         "options and defaults)")
     ls.add_argument("registry", nargs="?", help="only this registry, with options "
-                    "(datasets, generators, temperings, ...)")
+                    "(datasets, generators, temperings, ...), or configs: the shipped configs, "
+                    "each trained by its name (thermogan train ring8_betagan)")
     ls.add_argument("--options", action="store_true", help="each entry's options and defaults")
     ls.set_defaults(func=_list)
     return p

@@ -37,6 +37,7 @@ import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import UsageError
+from thermogan.experiment.config import SHIPPED
 
 #: method -> the preset of its λ(t) (None: λ = 0 throughout)
 METHODS: dict[str, str | None] = {"static 0": None, "PMA": "pma", "NMA": "nma", "OA": "oa"}
@@ -55,7 +56,7 @@ class Protocol:
     track_samples: int | None = field(default=None, metadata={"cli": False})  # the config's
     methods: tuple[str, ...] = field(default=(), metadata={
         "help": f"comma-separated subset of: {', '.join(METHODS)}"})
-    config: Path = Path("configs/va_mnist_cpu.yaml")
+    config: Path = SHIPPED / "va_mnist_cpu.yaml"
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ..."})
 
 

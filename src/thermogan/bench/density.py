@@ -29,6 +29,7 @@ from typing import Any
 
 from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
+from thermogan.experiment.config import SHIPPED
 from thermogan.metrics.summary import mean_se, plus_minus
 
 ENERGIES = ("u1", "u2", "u3", "u4")
@@ -47,7 +48,7 @@ class Protocol:
         "help": "steps per run (the annealing keeps its proportions)"})
     energies: tuple[str, ...] = field(default=ENERGIES, metadata={
         "help": f"comma-separated subset of: {', '.join(ENERGIES)}"})
-    configs: Path = Path("configs")
+    configs: Path = SHIPPED
 
 
 QUICK = Protocol(seeds=2, steps=1000)

@@ -42,6 +42,7 @@ import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job, twins
 from thermogan.errors import UsageError
+from thermogan.experiment.config import SHIPPED
 
 #: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the
 #: adaptive temperature's controller instead of the fade, issue [11])
@@ -69,7 +70,7 @@ class Protocol:
     toy_steps: int | None = field(default=None, metadata={"cli": False})  # None: 12,000
     methods: tuple[str, ...] = field(default=(), metadata={
         "help": f"comma-separated subset of: {', '.join(METHODS)}"})
-    configs: Path = Path("configs")
+    configs: Path = SHIPPED
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import ThermoganError, UsageError
+from thermogan.experiment.config import SHIPPED
 
 if TYPE_CHECKING:
     from thermogan.experiment.config import Component
@@ -73,7 +74,7 @@ class Protocol:
         "flag": "--set", "append": True, "metavar": "KEY=VALUE", "help": "config override for "
         "every run (tempering.* ones for the lens and adaptive runs only), e.g. --set "
         "tempering.recon=mean; repeatable"})
-    configs: Path = Path("configs")
+    configs: Path = SHIPPED
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 

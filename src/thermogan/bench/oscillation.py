@@ -27,6 +27,7 @@ import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import UsageError
+from thermogan.experiment.config import SHIPPED
 from thermogan.metrics.summary import mean_se
 
 
@@ -41,7 +42,7 @@ class Protocol:
     cutoff: float = field(default=0.1, metadata={"help": "low-pass cutoff per evaluation"})
     window: int | None = field(default=None, metadata={
         "help": "steps after the knee (None: to the end)"})
-    config: Path = Path("configs/mnist_betagan_cpu.yaml")
+    config: Path = SHIPPED / "mnist_betagan_cpu.yaml"
 
 
 QUICK = Protocol(levels=(2, 10), seeds=1, steps=2000, every=50)

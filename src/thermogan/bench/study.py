@@ -13,8 +13,8 @@ A study file (every key but ``methods`` and ``datasets`` optional)::
 
 A ``grid`` expands into one method per combination of its values, named after them
 (``β-GAN (tempering.cold_std=2)``). Config paths are relative to ``configs`` (a folder relative
-to the current directory; by default the study file's own folder). ``columns`` names the table's
-metrics (by default every metric the runs report); ``paired: true`` says the seeds of every
+to the current directory; by default the configs shipped with the package). ``columns`` names the
+table's metrics (by default every metric the runs report); ``paired: true`` says the seeds of every
 method start from the same initial weights (the seed draws G and D before any method's part
 exists), so each row is tested against the baseline with the Wilcoxon signed-rank test paired by
 seed instead of the Mann-Whitney U test; ``figure: points`` draws each method's samples of seed 0
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 
 from thermogan.bench.engine import Bench, Column, Job, scored
 from thermogan.errors import ConfigError, UsageError, unknown_key
+from thermogan.experiment.config import SHIPPED
 
 COMMON = ("device=cpu", "train.progress=false", "train.tensorboard=false",
           "train.checkpoint_every=1000000000")
@@ -67,7 +68,7 @@ class StudyFile(_Strict):
     title: str | None = None  # the table's title (default: the file's name)
     help: str = ""  # one line for the command's help
     about: str | None = None  # what the scores are, for the table's header
-    configs: str | None = None  # the methods' config folder (default: the file's folder)
+    configs: str | None = None  # the methods' config folder (default: the shipped configs)
     datasets: list[str]
     methods: dict[str, Method]
     seeds: PositiveInt = 3
@@ -87,7 +88,7 @@ class Protocol:
     methods: tuple[str, ...] = field(default=(), metadata={
         "help": "comma-separated subset of the methods"})
     datasets: tuple[str, ...] = field(default=(), metadata={"help": "comma-separated data sets"})
-    configs: Path = field(default=Path("configs"), metadata={
+    configs: Path = field(default=SHIPPED, metadata={
         "help": "the folder of the methods' configs"})
 
 
@@ -221,7 +222,7 @@ def bench(study: Study, name: str | None = None) -> Bench:
     """The study as a bench declaration (``engine.run`` runs it), its quick preset the file's."""
     s, title = study.spec, study.spec.title or study.path.stem
     full = Protocol(s.seeds, s.steps, datasets=tuple(s.datasets),
-                    configs=Path(s.configs) if s.configs is not None else study.path.parent)
+                    configs=Path(s.configs) if s.configs is not None else SHIPPED)
     quick = dataclasses.replace(full, seeds=s.quick.seeds or s.seeds,
                                 steps=s.quick.steps or s.steps)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from thermogan.errors import ConfigError, unknown_key
+from thermogan.errors import ConfigError, closest, unknown_key
 from thermogan.schedules import check_range, schedule_from_dict
 
 
@@ -340,14 +340,40 @@ def _yaml_reason(err: yaml.YAMLError) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
+#: The configs that ship with the package (``thermogan list configs``)
+SHIPPED = Path(__file__).resolve().parents[1] / "configs"
+
+
+def shipped() -> dict[str, str]:
+    """Each shipped config's name and what it is (the first line of its leading comment)."""
+    out = {}
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        first = next((line for line in path.read_text().splitlines() if line.startswith("#")), "")
+        out[path.stem] = first.lstrip("# ").strip()
+    return out
+
+
+def find(path: str | Path) -> Path:
+    """``path`` when it exists, else the shipped config of that name (``ring8_betagan`` or
+    ``ring8_betagan.yaml``), else ``path`` (whose reading then says it does not exist)."""
+    path = Path(path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    named = SHIPPED / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    return named if named.is_file() else path
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML file; a missing, empty, binary or malformed file, or one with a key
     given twice, raises ConfigError naming it (and the line and column, when YAML gives them)."""
-    path = Path(path)
+    path = find(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        near = closest(path.stem, shipped()) if path.parent == Path(".") else None
+        hint = f"did you mean {near!r}?" if near else "thermogan list configs names them"
+        raise ConfigError(f"config file {path} does not exist, nor a shipped config of that "
+                          f"name ({hint})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not a text (UTF-8) file") from None
     except yaml.YAMLError as err:
