@@ -29,7 +29,10 @@ def tracked() -> list[Path]:
 
 
 def text(path: Path) -> str | None:
-    """The file's text, or None for a binary file (figures) or one deleted but still tracked."""
+    """The file's text, or None for a binary file (figures), a link to a folder (configs/) or a
+    file deleted but still tracked."""
+    if path.is_dir():
+        return None
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
