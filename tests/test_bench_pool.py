@@ -69,6 +69,24 @@ def test_the_process_pools_workers_exit_on_their_own(monkeypatch):
     assert [worker.exitcode for worker in made[0]._pool] == [0, 0]
 
 
+def test_one_worker_is_this_process_on_one_thread(monkeypatch):
+    import torch
+
+    def spawned(method):
+        raise AssertionError("one worker spawns no process")
+
+    monkeypatch.setattr(pool.mp, "get_context", spawned)
+    before = torch.get_num_threads()
+    seen = Executor(1).map(_threads, [0, 1], "x")
+    assert seen == [1, 1] and torch.get_num_threads() == before
+
+
+def _threads(_job):
+    import torch
+
+    return torch.get_num_threads()
+
+
 def test_the_executor_describes_itself_and_refuses_no_workers():
     assert Executor(3).describe() == "3 worker(s)"
     with pytest.raises(ConfigError, match="workers 0: must be >= 1"):

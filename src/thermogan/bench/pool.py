@@ -5,7 +5,8 @@ An :class:`Executor` runs a bench's jobs: by default on ``workers`` spawned proc
 machine, or, given ``ray``, as Ray tasks of one CPU each on a cluster (``"local"`` starts one on
 this machine, its node at 127.0.0.1, with ``workers`` CPUs; any other address, ``auto``
 included, is handed to ``ray.init`` to connect to a running cluster, whose CPUs then set how many
-jobs run at once). Either way the results are the same and the jobs write the same run directories.
+jobs run at once). One worker is this process itself, on one thread. Either way the results are
+the same and the jobs write the same run directories.
 
 A Ray task runs in this process's working directory, so relative paths (configs, ``--out``)
 mean what they mean here: every node of a remote cluster must see that directory at the same
@@ -82,6 +83,8 @@ def _init_worker() -> None:
 
 
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
+    if workers == 1:  # one worker: this process, on one thread, without spawning another
+        return _in_process(fn, jobs, bar)
     results = []
     pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     try:
@@ -95,6 +98,21 @@ def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tq
     finally:
         pool.join()
     return results
+
+
+def _in_process(fn: Callable[[J], R], jobs: Sequence[J], bar: tqdm) -> list[R]:
+    import torch
+
+    threads = torch.get_num_threads()
+    _init_worker()
+    try:
+        results = []
+        for job in jobs:
+            results.append(fn(job))
+            bar.update()
+        return results
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _task(fn: Callable[[J], R], job: J, cwd: str) -> R:
