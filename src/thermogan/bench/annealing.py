@@ -178,7 +178,7 @@ def header(p: Protocol, label: str, results: list[dict[str, Any]], ran: str) -> 
 
 
 BENCH = Bench(
-    "annealing", "variational annealing on MNIST: static λ = 0 against PMA, NMA and OA (Chen et "
+    "annealing", "variational annealing on MNIST: static λ = 0 against PMA, NMA and OA (Tao et "
     "al. 2019's Table 1, reduced)", Protocol(), QUICK, plan, header,
     (Column("fd_mnist", "fd_mnist", ".1f"),), result, baseline=("method", CONTROL), paired=True,
     ratio="fd_mnist", figures=figures,
