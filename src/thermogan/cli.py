@@ -28,7 +28,9 @@ def _check_out_folder(out: Path | None) -> None:
                          "missing target)")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file, not a folder")
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    from thermogan.experiment.outputs import file_parent
+
+    blocking = file_parent(out)
     if blocking is not None:
         raise UsageError(f"--out {out}: {blocking} is a file, not a folder")
 

@@ -68,10 +68,9 @@ def member_bytes(trainer: Trainer, batch_size: int) -> tuple[int, int]:
         for net in nets:
             net.eval()
         gen = torch.Generator(trainer.device).manual_seed(0)
-        with torch.no_grad():
-            fake = trainer.generate(probe, gen)
-        g_act = _layer_bytes(trainer.G, lambda: trainer.generate(probe, gen))
-        d_act = _layer_bytes(trainer.D, lambda: discriminate(trainer.D, fake.x, fake.y))
+        made = []  # G's samples of the probe, which D then reads
+        g_act = _layer_bytes(trainer.G, lambda: made.append(trainer.generate(probe, gen)))
+        d_act = _layer_bytes(trainer.D, lambda: discriminate(trainer.D, made[0].x, made[0].y))
     finally:
         for net, mode in zip(nets, modes):
             net.train(mode)

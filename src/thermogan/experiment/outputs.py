@@ -25,8 +25,9 @@ def check_output(path: Path, force: bool = False, option: str = "--out") -> None
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{option} {path}: a folder; name a file in it")
-    if any(parent.is_file() for parent in path.parents):
-        raise UsageError(f"{option} {path}: {_file_parent(path)} is a file, not a folder")
+    blocking = file_parent(path)
+    if blocking is not None:
+        raise UsageError(f"{option} {path}: {blocking} is a file, not a folder")
     owner = run_owning(path)
     if owner is not None:
         raise UsageError(f"{option} {path}: belongs to the run in {owner}; thermogan never "
@@ -36,8 +37,9 @@ def check_output(path: Path, force: bool = False, option: str = "--out") -> None
                          "choose another path, or give --force to replace it")
 
 
-def _file_parent(path: Path) -> Path:
-    return next(parent for parent in reversed(path.parents) if parent.is_file())
+def file_parent(path: Path) -> Path | None:
+    """The folder of ``path``'s that is a file (so nothing can be written below it), or None."""
+    return next((parent for parent in Path(path).parents if parent.is_file()), None)
 
 
 def is_run_dir(folder: Path) -> bool:
