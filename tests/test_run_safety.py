@@ -172,6 +172,14 @@ def test_a_members_footprint_counts_its_state_and_activations(tiny_config):
     assert trainer.rngs["latents"].get_state().equal(rng_before)  # the probe drew nothing
 
 
+def test_a_packed_ds_footprint_probes_whole_packs(tiny_config):
+    """A D of packs of 4 takes batches of multiples of 4: the probe gives it two packs."""
+    cfg = config.load(tiny_config, ["model.discriminator.packs=4", "train.batch_size=16"])
+    plain = footprint.member_bytes(build_trainer(config.load(tiny_config, [])), 16)
+    packed = footprint.member_bytes(build_trainer(cfg), 16)
+    assert packed[0] > 0 and packed[1] > plain[1]  # D's first layer is 4 times as wide
+
+
 def test_check_makes_a_starts_checks_and_writes_nothing(tiny_config, tmp_path, monkeypatch,
                                                         capsys):
     monkeypatch.chdir(tmp_path)

@@ -61,8 +61,9 @@ def _param_bytes(net: nn.Module) -> int:
 def member_bytes(trainer: Trainer, batch_size: int) -> tuple[int, int]:
     """(memory, checkpoint) bytes of one member of ``trainer``'s config (module doc). The probe
     draws from its own generator with the networks in eval mode: the trainer's random streams
-    and batch-norm statistics are untouched."""
-    probe, nets = 2, (trainer.G, trainer.D)
+    and batch-norm statistics are untouched. It draws two of D's packs (two samples without
+    packing), the least batch D takes."""
+    probe, nets = 2 * getattr(trainer.D, "packs", 1), (trainer.G, trainer.D)
     modes = [net.training for net in nets]
     try:
         for net in nets:
