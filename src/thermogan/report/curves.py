@@ -31,16 +31,20 @@ def metric_curves(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: st
     return save_figure(fig, path)
 
 
-def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The lines of the run's metrics.jsonl ([] when it has none)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+def read_log(run_dir: str | Path, name: str = "metrics.jsonl") -> list[dict[str, Any]]:
+    """The lines of the run's metrics.jsonl (or of its log ``name``; [] when it has none)."""
+    path = Path(run_dir) / name
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def logged(run_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of ``key`` over the lines of the run's metrics.jsonl that have it (the
-    strings "inf", "-inf" and "nan" read as floats); empty arrays when none has it."""
-    return series(read_log(run_dir), key)
+def logged(run_dir: str | Path, key: str,
+           name: str = "metrics.jsonl") -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of ``key`` over the lines of the run's metrics.jsonl (or of its log
+    ``name``) that have it (the strings "inf", "-inf" and "nan" read as floats); empty arrays
+    when none has it."""
+    return series(read_log(run_dir, name), key)
 
 
 def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
