@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.engine import Bench, Column, Job
+from thermogan.bench.engine import Bench, Column, Job, known, scored
 from thermogan.errors import UsageError
 from thermogan.experiment.config import SHIPPED
 
@@ -100,9 +100,7 @@ def _check_config(path: Path) -> int:
 
 def plan(p: Protocol, out: Path) -> list[Job]:
     """Every (method, seed) run, seed by seed (an interrupted bench has whole comparisons)."""
-    bad = [m for m in p.methods if m not in METHODS]
-    if bad:
-        raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
+    known("--methods", "method", p.methods, METHODS)
     if not p.bound > 0:
         raise UsageError(f"--bound {p.bound}: must be > 0 (the presets set the sign)")
     config_steps = _check_config(p.config)
@@ -125,11 +123,8 @@ def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
     from thermogan.experiment.tracking import read_track
 
     cfg = config.load(job.config, list(job.overrides))
-    m = summary["metrics"]
-    return {"run_dir": str(job.run_dir), "weight": cfg.regulariser.options()["weight"],
-            "steps": cfg.train.steps, "wall_s": summary.get("train_seconds"),
-            "fd_mnist": m["fd_mnist"], "kid_mnist": m["kid_mnist"],
-            "protocol": summary["protocol"],
+    return {**scored(job, summary), "run_dir": str(job.run_dir), "steps": cfg.train.steps,
+            "weight": cfg.regulariser.options()["weight"],
             "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)]}
 
 
@@ -138,6 +133,7 @@ def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None)
     mean) beside each method's λ(t)."""
     from matplotlib.figure import Figure
 
+    from thermogan.report.curves import seed_curves
     from thermogan.report.figures import save_figure
     from thermogan.schedules import schedule_from_dict
 
@@ -147,12 +143,7 @@ def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None)
         rs = [r for r in results if r["method"] == method]
         if not rs:
             continue
-        seeds = [np.asarray(r["track"], dtype=float) for r in rs if r["track"]]
-        for c in seeds:
-            track_ax.plot(c[:, 0], c[:, 1], color=f"C{i}", lw=0.6, alpha=0.35)
-        if seeds and all(len(c) == len(seeds[0]) for c in seeds):
-            track_ax.plot(seeds[0][:, 0], np.mean([c[:, 1] for c in seeds], axis=0),
-                          color=f"C{i}", lw=2, label=f"{method} (mean of {len(seeds)})")
+        seed_curves(track_ax, [r["track"] for r in rs], f"C{i}", method)
         steps = np.arange(rs[0]["steps"] + 1)
         lam = schedule_from_dict(rs[0]["weight"], "regulariser.weight")
         weight_ax.plot(steps, [lam(int(s)) for s in steps], color=f"C{i}", lw=1.5, label=method)

@@ -32,8 +32,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.experiment.config import SHIPPED
@@ -199,19 +197,16 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
     from matplotlib.figure import Figure
 
+    from thermogan.report.curves import seed_curves
     from thermogan.report.figures import save_figure
 
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
     for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
         for arm, color in zip(SHOWN, ("C0", "C1", "C2")):
-            rows = [r for r in _rows(results, data, variant, arm) if r["curve"]]
-            for r in rows:
-                ax.plot(r["steps"], r["curve"], color=color, lw=0.7, alpha=0.35)
-            if rows and all(r["steps"] == rows[0]["steps"] for r in rows):
-                ax.plot(rows[0]["steps"], np.mean([r["curve"] for r in rows], axis=0),
-                        color=color, lw=2, label=f"tempering: {ARM_NAMES[arm]} "
-                        f"(mean of {len(rows)})")
+            rows = _rows(results, data, variant, arm)
+            seed_curves(ax, [list(zip(r["steps"], r["curve"])) for r in rows], color,
+                        f"tempering: {ARM_NAMES[arm]}", thin=0.7)
             horizon = next((r["horizon"] for r in rows if r.get("horizon")), None)
             if arm != "none" and horizon:
                 ax.axvline(horizon, color=color, ls="--", lw=0.9,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from thermogan.report.figures import save_figure
@@ -52,3 +53,16 @@ def series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.nda
     pairs = [(row["step"], float(row[key])) for row in rows if key in row]
     steps, values = zip(*pairs) if pairs else ((), ())
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def seed_curves(ax: Axes, curves: Sequence[Sequence[Sequence[float]]], color: str, label: str,
+                thin: float = 0.6) -> None:
+    """A row's curves over training, one per seed (each [[step, value], ...]), as thin lines,
+    and their mean as a bold one labelled ``label (mean of n)`` where the seeds logged the same
+    steps."""
+    curves = [np.asarray(c, dtype=float).reshape(-1, 2) for c in curves if len(c)]  # (n, 2)
+    for c in curves:
+        ax.plot(c[:, 0], c[:, 1], color=color, lw=thin, alpha=0.35)
+    if curves and all(np.array_equal(c[:, 0], curves[0][:, 0]) for c in curves):
+        ax.plot(curves[0][:, 0], np.mean([c[:, 1] for c in curves], axis=0), color=color, lw=2,
+                label=f"{label} (mean of {len(curves)})")
