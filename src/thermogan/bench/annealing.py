@@ -51,16 +51,15 @@ class Protocol:
     seeds: int = field(default=3, metadata={"help": "seeds per method"})
     steps: int | None = field(default=None, metadata={"help": "steps per run"})
     bound: float = field(default=0.5, metadata={"help": "B of the dynamic schedules"})
-    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: the config's
-    track_every: int | None = field(default=None, metadata={"cli": False})  # None: the config's
-    track_samples: int | None = field(default=None, metadata={"cli": False})  # the config's
+    overrides: tuple[str, ...] = field(default=(), metadata={"cli": False})  # of every run
     methods: tuple[str, ...] = field(default=(), metadata={
         "help": f"comma-separated subset of: {', '.join(METHODS)}"})
     config: Path = SHIPPED / "va_mnist_cpu.yaml"
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ..."})
 
 
-QUICK = Protocol(steps=250, eval_samples=1000, track_every=50, track_samples=500)
+QUICK = Protocol(steps=250, overrides=("eval.samples=1000", "eval.track_every=50",
+                                       "eval.track_samples=500"))
 
 
 def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
@@ -72,15 +71,6 @@ def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
     if kind == "oa":
         spec["half_period"] = max(1, steps // OA_HALF_PERIODS)
     return spec
-
-
-def _budget(p: Protocol, steps: int) -> list[str]:
-    out = [f"train.steps={steps}", f"train.checkpoint_every={steps}"]
-    for key, value in (("samples", p.eval_samples), ("track_every", p.track_every),
-                       ("track_samples", p.track_samples)):
-        if value is not None:
-            out.append(f"eval.{key}={value}")
-    return out
 
 
 def _check_config(path: Path) -> int:
@@ -110,7 +100,8 @@ def plan(p: Protocol, out: Path) -> list[Job]:
         for method in (m for m in METHODS if not p.methods or m in p.methods):
             name = f"annealing_{SLUG.sub('_', method)}_seed{seed}"
             overrides = [f"regulariser.weight={json.dumps(weight(method, steps, p.bound))}",
-                         *_budget(p, steps), f"seed={seed}", f"name={name}",
+                         f"train.steps={steps}", f"train.checkpoint_every={steps}",
+                         *p.overrides, f"seed={seed}", f"name={name}",
                          "train.progress=false", "train.tensorboard=false"]
             jobs.append(Job((("method", method),), seed, p.config, tuple(overrides),
                             out / "runs" / name, p.device))

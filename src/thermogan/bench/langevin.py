@@ -63,8 +63,7 @@ class Protocol:
     seeds: int = field(default=3, metadata={"help": "seeds per method"})
     steps: int | None = field(default=None, metadata={
         "help": "steps per run (and Fig. 1's ring run)", "also": ("toy_steps",)})
-    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: 10,000
-    track: bool = field(default=True, metadata={"cli": False})  # fd_mnist over training
+    overrides: tuple[str, ...] = field(default=(), metadata={"cli": False})  # of every run
     scale: str = field(default="cpu", metadata={
         "help": "which configs: the *_cpu.yaml ones, or the paper's", "choices": ("cpu", "paper")})
     toy_steps: int | None = field(default=None, metadata={"cli": False})  # None: 12,000
@@ -74,7 +73,8 @@ class Protocol:
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 
-QUICK = Protocol(steps=1500, eval_samples=2000, track=False, toy_steps=3000)
+QUICK = Protocol(steps=1500, overrides=("eval.samples=2000", "eval.track_every=null"),
+                 toy_steps=3000)
 FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, seed 0
 
 
@@ -113,11 +113,7 @@ def adaptive_blur(twin: Path, steps: int) -> str:
 
 
 def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
-    out = [] if p.steps is None else [f"train.steps={p.steps}"]
-    if p.eval_samples is not None:
-        out.append(f"eval.samples={p.eval_samples}")
-    if not p.track:
-        out.append("eval.track_every=null")
+    out = ([] if p.steps is None else [f"train.steps={p.steps}"]) + list(p.overrides)
     if seed == 0:  # the per-class grid over training
         out += ["train.keep_checkpoints=true", f"train.checkpoint_every={max(1, steps // KEPT)}"]
     else:
