@@ -6,14 +6,14 @@ snapshots (``figures/levels/``) give ``levels.png``, the periodic ones (``figure
 ``snapshots.png`` and, when they hold D's logits on a grid, ``contours.png``; an adaptive
 controller's log keys (``heat_u``, ``sign_r``, ``sign_target`` in metrics.jsonl) give
 ``adaptive.png``; a tracked fd_mnist (``fd_mnist.jsonl``) gives ``fd_mnist.png``. A part that
-wants a figure of its own logs what it shows and adds its drawing to ``FIGURES``.
+wants a figure of its own logs what it shows, and its drawing (None where the files lack it) is
+added to ``draw``.
 The figure of data against samples (``samples.png``) needs the trained generator: the family's
 scorer draws it when it scores the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -38,21 +38,13 @@ def track_figure(run_dir: Path, name: str) -> Path | None:
                          "training", log_y=True)
 
 
-#: Every figure of a run's files: ``draw(run_dir, name)``, None when the files lack its data
-FIGURES: tuple[Callable[[Path, str], Path | None], ...] = (
-    lambda run_dir, name: level_panel(run_dir, title=name),
-    snapshot_panel,
-    lambda run_dir, name: contour_panel(run_dir),
-    lambda run_dir, name: adaptive_panel(run_dir),
-    track_figure,
-)
-
-
 def draw(run_dir: str | Path) -> list[Path]:
-    """Every figure the run's files allow (``FIGURES``), titled with the run's name (its
-    config.yaml's, else its folder's); returns the paths written."""
+    """Every figure the run's files allow, titled with the run's name (its config.yaml's, else
+    its folder's); returns the paths written."""
     run_dir = Path(run_dir)
     config = run_dir / "config.yaml"
     name = (yaml.safe_load(config.read_text()) or {}).get("name") if config.is_file() else None
-    made = (figure(run_dir, name or run_dir.resolve().name) for figure in FIGURES)
+    name = name or run_dir.resolve().name
+    made = [level_panel(run_dir, title=name), snapshot_panel(run_dir, name),
+            contour_panel(run_dir), adaptive_panel(run_dir), track_figure(run_dir, name)]
     return [path for path in made if path is not None]
