@@ -28,7 +28,7 @@ without the lens, so the three arms take about 1.8 times as long:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -268,7 +268,6 @@ BENCH = Bench(
      Column("stacked_modes", "Stacked modes (of 1000)", ".1f", optional=True),
      Column("stacked_kl", "Stacked KL", ".3f", optional=True)),
     result, baseline=("arm", "none"), paired=True, ratio="fd_mnist", figures=figures,
-    record=asdict,
     label=lambda p, quick: "quick" if quick else "reduced" if p.scale == "cpu" else "paper",
     titles={"variant": "loss", "arm": "tempering"},
     names={"data": DATA_NAMES, "variant": VARIANT_NAMES, "arm": ARM_NAMES},
