@@ -22,3 +22,16 @@ def test_the_files_decide_the_figures(tmp_path):
     drawn = run_figures.draw(tmp_path)
     assert sorted(p.name for p in drawn) == ["adaptive.png", "fd_mnist.png"]
     assert all(p.parent == tmp_path / "figures" and p.stat().st_size > 0 for p in drawn)
+
+
+def test_a_run_draws_them_at_its_end_and_report_draws_them_again(tiny_config, tmp_path):
+    from thermogan.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(tiny_config), "--out", str(run), "train.steps=20",
+                 "eval.snapshot_every=10"]) == 0
+    figure = run / "figures" / "snapshots.png"
+    assert figure.is_file()
+    figure.unlink()
+    assert main(["report", str(run), "--out", str(tmp_path / "compare.png")]) == 0
+    assert figure.is_file()

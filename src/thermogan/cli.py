@@ -437,10 +437,10 @@ def _report(args: argparse.Namespace) -> None:
         check_output(args.html, args.force, "--html")
     from thermogan.report import run_figures
 
+    for row in runs.compare(named, out):  # opens every run: a folder that is none fails here
+        print(row)
     for run in named:  # the figures of each run's files, as the run drew them at its end
         run_figures.draw(run)
-    for row in runs.compare(named, out):
-        print(row)
     for sweep in args.run_dirs:  # each seed sweep's metrics across its seeds
         record = Path(sweep) / seeds.SWEEP
         if runs.member_dirs(sweep) and record.is_file():

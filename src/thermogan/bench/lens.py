@@ -187,11 +187,6 @@ def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
                   key=lambda g: (DATA.index(g[0]), VARIANTS.index(g[1])))
 
 
-def _rows(results: list[dict[str, Any]], data: str, variant: str, arm: str) -> list[dict]:
-    return sorted((r for r in results if (r["data"], r["variant"], r["arm"]) ==
-                   (data, variant, arm)), key=lambda r: r["seed"])
-
-
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
     """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
@@ -202,9 +197,10 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
 
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
-    for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+    for ax, group in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+        data, variant = group
         for arm, color in zip(SHOWN, ("C0", "C1", "C2")):
-            rows = _rows(results, data, variant, arm)
+            rows = [r for r in results if (r["data"], r["variant"], r["arm"]) == (*group, arm)]
             seed_curves(ax, [list(zip(r["steps"], r["curve"])) for r in rows], color,
                         f"tempering: {ARM_NAMES[arm]}", thin=0.7)
             horizon = next((r["horizon"] for r in rows if r.get("horizon")), None)
