@@ -40,7 +40,7 @@ def test_every_interval_the_heat_moves_by_delta_towards_the_target():
     for _ in range(40):
         c.observe(_record(0, 64))
     assert float(c.heat) == 0.0  # clamped at the cold end
-    assert c.describe() == {"heat_u": 0.0, "sign_r": -1.0}
+    assert c.describe() == {"heat_u": 0.0, "sign_r": -1.0, "sign_target": 0.6}
 
 
 def test_the_heat_settles_where_a_synthetic_d_is_as_sure_as_the_target():

@@ -251,8 +251,9 @@ def test_cli_writes_the_table_results_and_curves(tmp_path, mnist_home, capsys, m
     saved = capture_figures(monkeypatch)
     # in this process rather than a spawned worker (bench modes' test covers the pool)
     monkeypatch.setattr(Executor, "map", lambda self, fn, jobs, desc: list(map(fn, jobs)))
+    small = ("eval.samples=40", "eval.track_every=5", "eval.track_samples=30")
     monkeypatch.setattr(annealing, "BENCH", dataclasses.replace(BENCH, quick=Protocol(
-        steps=10, eval_samples=40, track_every=5, track_samples=30)))
+        steps=10, overrides=small)))
     out, cfg = tmp_path / "bench", tiny_config(tmp_path / "configs")
     assert main(["bench", "annealing", "--quick", "--seeds", "2", "--workers", "1",
                  "--out", str(out), "--config", str(cfg)]) == 0
@@ -265,8 +266,7 @@ def test_cli_writes_the_table_results_and_curves(tmp_path, mnist_home, capsys, m
     assert all([s for s, _ in r["track"]] == [5, 10] for r in result["runs"])
     assert_figure(out / "curves.png", panels=2, saved=saved)
     assert "curves.png" in capsys.readouterr().out
-    job = plan(cfg, out, Protocol(seeds=2, steps=10, eval_samples=40, track_every=5,
-                                  track_samples=30), methods=["OA"])[1]
+    job = plan(cfg, out, Protocol(seeds=2, steps=10, overrides=small), methods=["OA"])[1]
     finished = (job.run_dir / "summary.json").stat().st_mtime_ns
     assert engine.train(BENCH, [job], Executor(1), QUICK)[0]["seed"] == 1  # reused, not trained
     assert (job.run_dir / "summary.json").stat().st_mtime_ns == finished

@@ -435,8 +435,12 @@ def _report(args: argparse.Namespace) -> None:
         if args.html.resolve() == out.resolve():
             raise UsageError(f"--html {args.html}: the same file as the figure (--out)")
         check_output(args.html, args.force, "--html")
-    for row in runs.compare(named, out):
+    from thermogan.report import run_figures
+
+    for row in runs.compare(named, out):  # opens every run: a folder that is none fails here
         print(row)
+    for run in named:  # the figures of each run's files, as the run drew them at its end
+        run_figures.draw(run)
     for sweep in args.run_dirs:  # each seed sweep's metrics across its seeds
         record = Path(sweep) / seeds.SWEEP
         if runs.member_dirs(sweep) and record.is_file():
@@ -618,7 +622,8 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("--seed", type=int, default=0)
     cl.set_defaults(func=_data_classifier)
 
-    r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side figure")
+    r = sub.add_parser("report", help="compare runs: a table of metrics and a side-by-side "
+                       "figure; each run's figures are drawn again from its files")
     r.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     r.add_argument("--out", type=Path, help="figure path (default: compare_<RUN>_vs_<RUN>.png "
                    "beside the first run)")

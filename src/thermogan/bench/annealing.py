@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.engine import Bench, Column, Job
+from thermogan.bench.engine import Bench, Column, Job, known, scored
 from thermogan.errors import UsageError
 from thermogan.experiment.config import SHIPPED
 
@@ -51,16 +51,15 @@ class Protocol:
     seeds: int = field(default=3, metadata={"help": "seeds per method"})
     steps: int | None = field(default=None, metadata={"help": "steps per run"})
     bound: float = field(default=0.5, metadata={"help": "B of the dynamic schedules"})
-    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: the config's
-    track_every: int | None = field(default=None, metadata={"cli": False})  # None: the config's
-    track_samples: int | None = field(default=None, metadata={"cli": False})  # the config's
+    overrides: tuple[str, ...] = field(default=(), metadata={"cli": False})  # of every run
     methods: tuple[str, ...] = field(default=(), metadata={
         "help": f"comma-separated subset of: {', '.join(METHODS)}"})
     config: Path = SHIPPED / "va_mnist_cpu.yaml"
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ..."})
 
 
-QUICK = Protocol(steps=250, eval_samples=1000, track_every=50, track_samples=500)
+QUICK = Protocol(steps=250, overrides=("eval.samples=1000", "eval.track_every=50",
+                                       "eval.track_samples=500"))
 
 
 def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
@@ -72,15 +71,6 @@ def weight(method: str, steps: int, bound: float) -> float | dict[str, Any]:
     if kind == "oa":
         spec["half_period"] = max(1, steps // OA_HALF_PERIODS)
     return spec
-
-
-def _budget(p: Protocol, steps: int) -> list[str]:
-    out = [f"train.steps={steps}", f"train.checkpoint_every={steps}"]
-    for key, value in (("samples", p.eval_samples), ("track_every", p.track_every),
-                       ("track_samples", p.track_samples)):
-        if value is not None:
-            out.append(f"eval.{key}={value}")
-    return out
 
 
 def _check_config(path: Path) -> int:
@@ -100,9 +90,7 @@ def _check_config(path: Path) -> int:
 
 def plan(p: Protocol, out: Path) -> list[Job]:
     """Every (method, seed) run, seed by seed (an interrupted bench has whole comparisons)."""
-    bad = [m for m in p.methods if m not in METHODS]
-    if bad:
-        raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
+    known("--methods", "method", p.methods, METHODS)
     if not p.bound > 0:
         raise UsageError(f"--bound {p.bound}: must be > 0 (the presets set the sign)")
     config_steps = _check_config(p.config)
@@ -112,7 +100,8 @@ def plan(p: Protocol, out: Path) -> list[Job]:
         for method in (m for m in METHODS if not p.methods or m in p.methods):
             name = f"annealing_{SLUG.sub('_', method)}_seed{seed}"
             overrides = [f"regulariser.weight={json.dumps(weight(method, steps, p.bound))}",
-                         *_budget(p, steps), f"seed={seed}", f"name={name}",
+                         f"train.steps={steps}", f"train.checkpoint_every={steps}",
+                         *p.overrides, f"seed={seed}", f"name={name}",
                          "train.progress=false", "train.tensorboard=false"]
             jobs.append(Job((("method", method),), seed, p.config, tuple(overrides),
                             out / "runs" / name, p.device))
@@ -125,11 +114,8 @@ def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
     from thermogan.experiment.tracking import read_track
 
     cfg = config.load(job.config, list(job.overrides))
-    m = summary["metrics"]
-    return {"run_dir": str(job.run_dir), "weight": cfg.regulariser.options()["weight"],
-            "steps": cfg.train.steps, "wall_s": summary.get("train_seconds"),
-            "fd_mnist": m["fd_mnist"], "kid_mnist": m["kid_mnist"],
-            "protocol": summary["protocol"],
+    return {**scored(job, summary), "run_dir": str(job.run_dir), "steps": cfg.train.steps,
+            "weight": cfg.regulariser.options()["weight"],
             "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)]}
 
 
@@ -138,6 +124,7 @@ def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None)
     mean) beside each method's λ(t)."""
     from matplotlib.figure import Figure
 
+    from thermogan.report.curves import seed_curves
     from thermogan.report.figures import save_figure
     from thermogan.schedules import schedule_from_dict
 
@@ -147,12 +134,7 @@ def figures(results: list[dict[str, Any]], out: Path, p: Protocol | None = None)
         rs = [r for r in results if r["method"] == method]
         if not rs:
             continue
-        seeds = [np.asarray(r["track"], dtype=float) for r in rs if r["track"]]
-        for c in seeds:
-            track_ax.plot(c[:, 0], c[:, 1], color=f"C{i}", lw=0.6, alpha=0.35)
-        if seeds and all(len(c) == len(seeds[0]) for c in seeds):
-            track_ax.plot(seeds[0][:, 0], np.mean([c[:, 1] for c in seeds], axis=0),
-                          color=f"C{i}", lw=2, label=f"{method} (mean of {len(seeds)})")
+        seed_curves(track_ax, [r["track"] for r in rs], f"C{i}", method)
         steps = np.arange(rs[0]["steps"] + 1)
         lam = schedule_from_dict(rs[0]["weight"], "regulariser.weight")
         weight_ax.plot(steps, [lam(int(s)) for s in steps], color=f"C{i}", lw=1.5, label=method)

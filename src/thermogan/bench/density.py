@@ -22,13 +22,11 @@ quick: 2 seeds of 1,000 steps.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.engine import Bench, Column, Job, twins
-from thermogan.errors import UsageError
+from thermogan.bench.engine import Bench, Column, Job, known, scored, twins
 from thermogan.experiment.config import SHIPPED
 from thermogan.metrics.summary import mean_se, plus_minus
 
@@ -69,9 +67,7 @@ def plan(p: Protocol, out: Path) -> list[Job]:
     comparisons)."""
     from thermogan.experiment import config
 
-    bad = [e for e in p.energies if e not in ENERGIES]
-    if bad:
-        raise UsageError(f"--energies: unknown energy {bad[0]!r}; valid: {', '.join(ENERGIES)}")
+    known("--energies", "energy", p.energies, ENERGIES)
     paths = {method: p.configs / name for method, name in METHODS.items()}
     twins(*paths.values(), TWIN_KEYS, "density.yaml and density_fixed.yaml")
     jobs = []
@@ -96,11 +92,7 @@ def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
     from thermogan.experiment import config, runs
     from thermogan.experiment.build import build_trainer
 
-    m = summary["metrics"]
-    out = {"run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds", math.nan),
-           "kl_target_model": m["kl_target_model"], "kl_model_target": m["kl_model_target"],
-           "region_mass": m["region_mass"], "outside": m["outside"],
-           "protocol": summary["protocol"]}
+    out = {**scored(job, summary), "run_dir": str(job.run_dir)}
     if job.seed == 0:
         cfg = config.load(job.config, list(job.overrides))
         _, trainer = runs.open_run(job.run_dir)

@@ -146,6 +146,13 @@ def check_plan(jobs: Sequence[Job]) -> None:
         runs.check_reusable(cfg, job.run_dir)
 
 
+def known(flag: str, what: str, given: Sequence[str], valid: Sequence[str]) -> None:
+    """Refuse the first value of the list option ``flag`` that is not in ``valid``."""
+    bad = [g for g in given if g not in valid]
+    if bad:
+        raise UsageError(f"{flag}: unknown {what} {bad[0]!r}; valid: {', '.join(valid)}")
+
+
 def twins(first: Path, second: Path, keys: tuple[str, ...], folder: str) -> list[dict]:
     """Two configs (as dicts) that exist and differ in nothing but ``keys`` (a bench's methods
     take parts of one into the other); ``folder`` says which files --configs must hold."""

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.engine import Bench, Column, Job, twins
+from thermogan.bench.engine import Bench, Column, Job, known, scored, twins
 from thermogan.errors import UsageError
 from thermogan.experiment.config import SHIPPED
 
@@ -63,8 +63,7 @@ class Protocol:
     seeds: int = field(default=3, metadata={"help": "seeds per method"})
     steps: int | None = field(default=None, metadata={
         "help": "steps per run (and Fig. 1's ring run)", "also": ("toy_steps",)})
-    eval_samples: int | None = field(default=None, metadata={"cli": False})  # None: 10,000
-    track: bool = field(default=True, metadata={"cli": False})  # fd_mnist over training
+    overrides: tuple[str, ...] = field(default=(), metadata={"cli": False})  # of every run
     scale: str = field(default="cpu", metadata={
         "help": "which configs: the *_cpu.yaml ones, or the paper's", "choices": ("cpu", "paper")})
     toy_steps: int | None = field(default=None, metadata={"cli": False})  # None: 12,000
@@ -74,7 +73,8 @@ class Protocol:
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, ... (paper scale: cuda)"})
 
 
-QUICK = Protocol(steps=1500, eval_samples=2000, track=False, toy_steps=3000)
+QUICK = Protocol(steps=1500, overrides=("eval.samples=2000", "eval.track_every=null"),
+                 toy_steps=3000)
 FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, seed 0
 
 
@@ -113,11 +113,7 @@ def adaptive_blur(twin: Path, steps: int) -> str:
 
 
 def _budget(p: Protocol, seed: int, steps: int) -> list[str]:
-    out = [] if p.steps is None else [f"train.steps={p.steps}"]
-    if p.eval_samples is not None:
-        out.append(f"eval.samples={p.eval_samples}")
-    if not p.track:
-        out.append("eval.track_every=null")
+    out = ([] if p.steps is None else [f"train.steps={p.steps}"]) + list(p.overrides)
     if seed == 0:  # the per-class grid over training
         out += ["train.keep_checkpoints=true", f"train.checkpoint_every={max(1, steps // KEPT)}"]
     else:
@@ -129,9 +125,7 @@ def plan(p: Protocol, out: Path) -> list[Job]:
     """Every (method, seed) run, seed by seed (an interrupted bench has whole comparisons)."""
     from thermogan.experiment import config
 
-    bad = [m for m in p.methods if m not in METHODS]
-    if bad:
-        raise UsageError(f"--methods: unknown method {bad[0]!r}; valid: {', '.join(METHODS)}")
+    known("--methods", "method", p.methods, METHODS)
     plain, twin = twin_paths(p.configs, p.scale)
     parts = langevin_parts(plain, twin)
     if not (p.configs / FIG1_CONFIG).is_file():
@@ -155,22 +149,12 @@ def plan(p: Protocol, out: Path) -> list[Job]:
 def result(job: Job, summary: dict[str, Any], p: Protocol) -> dict[str, Any]:
     """A run's scores, its tracked fd_mnist and its SGLD D's logged noise level."""
     from thermogan.experiment.tracking import read_track
-
-    m = summary["metrics"]
-    return {"run_dir": str(job.run_dir), "wall_s": summary.get("train_seconds"),
-            "fd_mnist": m["fd_mnist"], "kid_mnist": m["kid_mnist"],
-            "class_fidelity": m["class_fidelity"],
-            "class_fidelity_se": summary["scores"]["class_fidelity"]["se"],
-            "protocol": summary["protocol"],
-            "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)],
-            "noise": _logged(job.run_dir, "d_noise_std")}
-
-
-def _logged(run_dir: Path, key: str) -> list[list[float]]:
-    """[step, value] of ``key`` in each line of the run's metrics.jsonl that has it."""
     from thermogan.report.curves import logged
 
-    return np.column_stack(logged(run_dir, key)).tolist()
+    return {**scored(job, summary), "run_dir": str(job.run_dir),
+            "class_fidelity_se": summary["scores"]["class_fidelity"]["se"],
+            "track": [[r["step"], r["fd_mnist"]] for r in read_track(job.run_dir)],
+            "noise": np.column_stack(logged(job.run_dir, "d_noise_std")).tolist()}
 
 
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
@@ -178,6 +162,7 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
     mean injected noise std, over training; thin lines are seeds, bold ones their mean."""
     from matplotlib.figure import Figure
 
+    from thermogan.report.curves import seed_curves
     from thermogan.report.figures import save_figure
 
     panels = [(key, label) for key, label in (
@@ -186,13 +171,7 @@ def curves(results: list[dict[str, Any]], path: Path) -> Path:
     fig = Figure(figsize=(6.0 * max(1, len(panels)), 4.2), layout="constrained")
     for ax, (key, label) in zip(fig.subplots(1, max(1, len(panels)), squeeze=False)[0], panels):
         for i, method in enumerate(METHODS):
-            seeds = [np.asarray(r[key], dtype=float) for r in results
-                     if r["method"] == method and r[key]]
-            for c in seeds:
-                ax.plot(c[:, 0], c[:, 1], color=f"C{i}", lw=0.6, alpha=0.35)
-            if seeds and all(len(c) == len(seeds[0]) for c in seeds):
-                ax.plot(seeds[0][:, 0], np.mean([c[:, 1] for c in seeds], axis=0), color=f"C{i}",
-                        lw=2, label=f"{method} (mean of {len(seeds)})")
+            seed_curves(ax, [r[key] for r in results if r["method"] == method], f"C{i}", method)
         ax.set(xlabel="training step", ylabel=label, yscale="log" if key == "track" else "linear")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

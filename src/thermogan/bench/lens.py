@@ -28,11 +28,9 @@ without the lens, so the three arms take about 1.8 times as long:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from thermogan.bench.engine import Bench, Column, Job
 from thermogan.errors import ThermoganError, UsageError
@@ -189,29 +187,22 @@ def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
                   key=lambda g: (DATA.index(g[0]), VARIANTS.index(g[1])))
 
 
-def _rows(results: list[dict[str, Any]], data: str, variant: str, arm: str) -> list[dict]:
-    return sorted((r for r in results if (r["data"], r["variant"], r["arm"]) ==
-                   (data, variant, arm)), key=lambda r: r["seed"])
-
-
 def curves(results: list[dict[str, Any]], path: Path) -> Path:
     """fd_mnist over training, one colour per arm (none blue, lens orange, adaptive λ green);
     thin: seeds, bold: mean; dashed, for each lensed arm: K, where λ (or its ceiling) reaches 0."""
     from matplotlib.figure import Figure
 
+    from thermogan.report.curves import seed_curves
     from thermogan.report.figures import save_figure
 
     groups = _groups(results)
     fig = Figure(figsize=(5.2 * len(groups), 4.0), layout="constrained")
-    for ax, (data, variant) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+    for ax, group in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups):
+        data, variant = group
         for arm, color in zip(SHOWN, ("C0", "C1", "C2")):
-            rows = [r for r in _rows(results, data, variant, arm) if r["curve"]]
-            for r in rows:
-                ax.plot(r["steps"], r["curve"], color=color, lw=0.7, alpha=0.35)
-            if rows and all(r["steps"] == rows[0]["steps"] for r in rows):
-                ax.plot(rows[0]["steps"], np.mean([r["curve"] for r in rows], axis=0),
-                        color=color, lw=2, label=f"tempering: {ARM_NAMES[arm]} "
-                        f"(mean of {len(rows)})")
+            rows = [r for r in results if (r["data"], r["variant"], r["arm"]) == (*group, arm)]
+            seed_curves(ax, [list(zip(r["steps"], r["curve"])) for r in rows], color,
+                        f"tempering: {ARM_NAMES[arm]}", thin=0.7)
             horizon = next((r["horizon"] for r in rows if r.get("horizon")), None)
             if arm != "none" and horizon:
                 ax.axvline(horizon, color=color, ls="--", lw=0.9,
@@ -273,7 +264,6 @@ BENCH = Bench(
      Column("stacked_modes", "Stacked modes (of 1000)", ".1f", optional=True),
      Column("stacked_kl", "Stacked KL", ".3f", optional=True)),
     result, baseline=("arm", "none"), paired=True, ratio="fd_mnist", figures=figures,
-    record=asdict,
     label=lambda p, quick: "quick" if quick else "reduced" if p.scale == "cpu" else "paper",
     titles={"variant": "loss", "arm": "tempering"},
     names={"data": DATA_NAMES, "variant": VARIANT_NAMES, "arm": ARM_NAMES},

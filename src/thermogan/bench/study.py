@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 
-from thermogan.bench.engine import Bench, Column, Job, scored
+from thermogan.bench.engine import Bench, Column, Job, known, scored
 from thermogan.errors import ConfigError, UsageError, unknown_key
 from thermogan.experiment.config import SHIPPED
 
@@ -164,11 +164,8 @@ def slug(method: str) -> str:
 
 def plan(study: Study, p: Protocol, out: Path) -> list[Job]:
     """Every (data set, method, seed) run, in that order; every config must exist."""
+    known("--methods", "method", p.methods, study.methods)
     methods = list(p.methods) or list(study.methods)
-    for method in methods:
-        if method not in study.methods:
-            raise UsageError(f"--methods: unknown method {method!r}; valid: "
-                             f"{', '.join(study.methods)}")
     jobs = []
     for data in p.datasets:
         for method in methods:

@@ -1,6 +1,11 @@
 """Run directories: start a run, resume it, reuse a finished one (benches), open one to evaluate
 or sample.
 
+A run is three steps: build (``experiment/build.py``) → fit (``train/loop.py``, with the
+callbacks below) → score (``finish``: summary.json, and the family's figure of data against
+samples); the other figures are drawn from the run's files by ``report/run_figures.py``, which
+``thermogan report`` calls too.
+
 Layout of ``runs/<name>/``::
 
     config.yaml        the resolved config
@@ -11,7 +16,8 @@ Layout of ``runs/<name>/``::
     checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically,
                        each with its config and provenance
     figures/           samples.png: data against generated samples; levels.png: one panel per
-                       temperature level; fd_mnist.png: tracked fd_mnist (image runs)
+                       temperature level; fd_mnist.png: tracked fd_mnist (image runs); the
+                       others of report/run_figures.py
     fd_mnist.jsonl     fd_mnist every eval.track_every steps (image runs that track it)
     summary.json       final metrics with the protocol that produced them
     eval.json          written by `thermogan eval`
@@ -34,7 +40,6 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from thermogan.errors import CheckpointError, ConfigError, ThermoganError
@@ -44,21 +49,13 @@ from thermogan.experiment.build import build_trainer, resolve_device
 from thermogan.experiment.config import ExperimentConfig
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.scorer import real_and_fake
-from thermogan.experiment.tracking import FdTrack, read_track
+from thermogan.experiment.tracking import FdTrack
 from thermogan.jsonio import restore_floats, write_json
-from thermogan.report.adaptive import adaptive_panel
-from thermogan.report.contours import contour_panel
-from thermogan.report.curves import metric_curves
+from thermogan.report import run_figures
 from thermogan.report.figures import side_by_side
 from thermogan.report.images import image_panels
 from thermogan.report.live import live_figures
-from thermogan.report.snapshots import (
-    level_panel,
-    level_snapshots,
-    periodic_snapshots,
-    snapshot_panel,
-)
-from thermogan.tempering.control import Adaptive
+from thermogan.report.snapshots import level_snapshots, periodic_snapshots
 from thermogan.train import distributed
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.loop import fit
@@ -299,18 +296,13 @@ def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistSc
 
 def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
            seconds: float) -> dict[str, Any]:
-    """The end of a run: score it, write summary.json and its figures; returns the summary."""
+    """The end of a run: score it into summary.json with the family's figure of data against
+    samples, then the figures of its files (``report/run_figures.py``); returns the summary."""
     summary = scoring.evaluate(cfg, trainer, scorer)
     summary["train_seconds"] = seconds
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
-    level_panel(run_dir, title=cfg.name)
-    snapshot_panel(run_dir, cfg.name)
-    contour_panel(run_dir)
-    for controller in trainer.controllers:
-        if isinstance(controller, Adaptive):
-            adaptive_panel(run_dir, controller.target)
-    track_figure(run_dir, cfg.name)
+    run_figures.draw(run_dir)
     return summary
 
 
@@ -396,17 +388,4 @@ def figure(cfg: ExperimentConfig, trainer: Trainer, path: Path,
     if summary:
         title += f"\n{scoring.headline(summary)}"
     return scoring.figure(cfg, trainer, path, title)
-
-
-def track_figure(run_dir: Path, name: str) -> Path | None:
-    """``figures/fd_mnist.png``: the tracked fd_mnist over training; None when nothing was
-    tracked."""
-    records = read_track(run_dir)
-    if not records:
-        return None
-    steps = np.array([r["step"] for r in records])
-    values = np.array([r["fd_mnist"] for r in records])
-    return metric_curves([(name, steps, values)], Path(run_dir) / "figures" / "fd_mnist.png",
-                         ylabel="fd_mnist (tracked samples)", title=f"{name}: fd_mnist over "
-                         "training", log_y=True)
 

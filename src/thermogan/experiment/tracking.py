@@ -7,16 +7,15 @@ on resume, records after the checkpoint's step are dropped, as for metrics.jsonl
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.metrics.features import features_and_digits
+from thermogan.report.curves import read_log
+from thermogan.report.run_figures import TRACKED
 from thermogan.train.logging import MetricsLog
 from thermogan.train.trainer import Trainer
-
-TRACK_FILE = "fd_mnist.jsonl"
 
 
 class FdTrack:
@@ -26,7 +25,7 @@ class FdTrack:
                  seed: int = 0, use_ema: bool = True, resume_step: int | None = None):
         self.scorer, self.every, self.samples = scorer, every, samples
         self.seed, self.use_ema = seed, use_ema
-        self.log = MetricsLog(run_dir, resume_step, tensorboard=False, name=TRACK_FILE)
+        self.log = MetricsLog(run_dir, resume_step, tensorboard=False, name=TRACKED)
 
     def __call__(self, trainer: Trainer) -> None:
         if trainer.step % self.every:
@@ -42,7 +41,4 @@ class FdTrack:
 
 def read_track(run_dir: str | Path) -> list[dict[str, Any]]:
     """The records of ``fd_mnist.jsonl`` (empty when the run tracked nothing)."""
-    path = Path(run_dir) / TRACK_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_log(run_dir, TRACKED)

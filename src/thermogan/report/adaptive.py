@@ -1,6 +1,6 @@
 """An adaptive temperature over training: the heat u the controller set, and what moved it, D's
 certainty r = E[sign D(real as seen)] against its target (``tempering/control.Adaptive``; read
-from the run's metrics.jsonl: ``heat_u``, ``sign_r``)."""
+from the run's metrics.jsonl: ``heat_u``, ``sign_r``, ``sign_target``)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ CAPTION = ("Adaptive temperature (ADA-style): every few D steps the heat u moves
            "are the log lines' (r: the last update's).")
 
 
-def adaptive_panel(run_dir: str | Path, target: float,
-                   path: str | Path | None = None) -> Path | None:
+def adaptive_panel(run_dir: str | Path, path: str | Path | None = None) -> Path | None:
     """``figures/adaptive.png``: u and r over training; None when the run logged no heat."""
     steps, heat = logged(run_dir, "heat_u")
     if not len(steps):
         return None
     r_steps, r = logged(run_dir, "sign_r")
+    target = float(logged(run_dir, "sign_target")[1][-1])
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(steps, heat, lw=1.2, color="tab:red")

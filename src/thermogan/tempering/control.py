@@ -133,7 +133,8 @@ class Adaptive(Controller):
             self._sum = 0.0
 
     def describe(self) -> dict[str, float]:
-        return {"heat_u": float(self.heat), "sign_r": float(self.last_r)}
+        return {"heat_u": float(self.heat), "sign_r": float(self.last_r),
+                "sign_target": float(self.target)}  # report/adaptive.py draws the three
 
     def bounds(self) -> tuple[float, float]:  # between its ends (a ceiling only narrows it)
         return min(self.hot, self.cold), max(self.hot, self.cold)
