@@ -216,10 +216,12 @@ class _Group:
                 view.grad = None if whole.grad is None else whole.grad[self.start:self.stop]
         self.opt.step()
 
-    def set_variance(self, variance: dict[str, Tensor]) -> None:
-        """Every member's gradient variance ``{name: V (S, ...)}``: this group's slices."""
+    def set_variance(self, variance: dict[str, Tensor], first: int) -> None:
+        """The gradient variance ``{name: V (members, ...)}`` of members ``first`` on: this
+        group's slices."""
         if isinstance(self.opt, Langevin) and self.opt.needs_variance:
-            self.opt.set_variance({view: variance[name][self.start:self.stop]
+            rows = slice(self.start - first, self.stop - first)
+            self.opt.set_variance({view: variance[name][rows]
                                    for name, view in self.views.items()})
 
     def sync(self) -> None:
@@ -354,17 +356,17 @@ class _Taps:
         self.batch = x.shape[1]
         return out
 
-    def take(self, *_: Tensor | None) -> dict[str, Tensor]:
-        """After the D step's backward: ``{parameter name: V (S, ...)}`` over the pairs
-        (real_i, fake_i) of each member's batch."""
-        inputs = [[x for seen, _ in self.records for x in seen.get(layer, [])]
+    def take(self, rows: slice) -> dict[str, Tensor]:
+        """After the D step's backward: ``{parameter name: V (members, ...)}`` over the pairs
+        (real_i, fake_i) of each member's batch, for the members ``rows`` (those that ask)."""
+        inputs = [[x[rows] for seen, _ in self.records for x in seen.get(layer, [])]
                   for layer in self.layers]
-        grads = [[t.grad for _, taps in self.records for t in taps.get(layer, [])]
+        grads = [[t.grad[rows] for _, taps in self.records for t in taps.get(layer, [])]
                  for layer in self.layers]
         self.records = []
         # D's loss is the mean over B pairs: scale its gradients; its gradient is their mean
         # unless a gradient penalty adds to it
-        means = {} if self.penalised else {n: p.grad for n, p in self.D.params.items()}
+        means = {} if self.penalised else {n: p.grad[rows] for n, p in self.D.params.items()}
         b = self.batch
         return vmap(lambda i, g, m: self.recorder.variance_of(i, g, b, b, m))(inputs, grads,
                                                                               means)
@@ -378,8 +380,9 @@ class _MicroBatches:
     def __init__(self, D: _Net, loss: Any, k: int) -> None:
         self.D, self.loss, self.k = D, loss, k
 
-    def take(self, real: Tensor, fake: Tensor, real_y: Tensor | None,
+    def take(self, rows: slice, real: Tensor, fake: Tensor, real_y: Tensor | None,
              fake_y: Tensor | None) -> dict[str, Tensor]:
+        """``{parameter name: V (members, ...)}`` of the members ``rows``."""
         batch = real.shape[1]
         if batch % self.k:
             raise ValueError(f"k={self.k}: must divide the batch size {batch}")
@@ -392,7 +395,7 @@ class _MicroBatches:
                 terms = (self.loss.real(self.D(real[:, part], _rows(real_y, part)).flatten(1))
                          + self.loss.fake(self.D(fake[:, part], _rows(fake_y, part)).flatten(1)))
                 means.append(torch.autograd.grad(terms.mean(1).sum(), params))  # each (S, ...)
-        return {n: torch.stack([g[i] for g in means]).var(0, correction=1) * m
+        return {n: torch.stack([g[i][rows] for g in means]).var(0, correction=1) * m
                 for i, n in enumerate(names)}
 
 
@@ -408,13 +411,15 @@ class Stacked:
         self.members = list(members)
         self.nets = {"g": _Net([m.G for m in members]), "d": _Net([m.D for m in members])}
         self.groups = {side: _groups(self.nets[side], self.members, side) for side in SIDES}
-        needs = [m for m in self.members if m.d_variance is not None]
+        asks = [s for s, m in enumerate(self.members) if m.d_variance is not None]
+        self.rows = slice(asks[0], asks[-1] + 1) if asks else slice(0)  # the members that ask
         self.variance: _Taps | _MicroBatches | None = None
-        if needs and needs[0].d_variance.recorder is not None:
-            self.variance = _Taps(self.nets["d"], penalised=bool(needs[0].gp_weight))
-        elif needs:
-            self.variance = _MicroBatches(self.nets["d"], needs[0].loss,
-                                          needs[0].d_variance.estimator.microbatches)
+        if asks:  # for an SGLD D with covariance or ccadl noise
+            first = self.members[asks[0]]
+            self.variance = (_Taps(self.nets["d"], penalised=bool(first.gp_weight))
+                             if first.d_variance.recorder is not None else _MicroBatches(
+                                 self.nets["d"], first.loss,
+                                 first.d_variance.estimator.microbatches))
         self.recording_on = False
         self.ema = None if self.members[0].G_ema is None else _Average(self.members)
 
@@ -436,10 +441,14 @@ class Stacked:
 
     def hand_variance(self, real: Tensor, fake: Tensor, real_y: Tensor | None,
                       fake_y: Tensor | None) -> None:
-        if self.variance is not None:
-            variance = self.variance.take(real, fake, real_y, fake_y)
-            for group in self.groups["d"]:
-                group.set_variance(variance)
+        if isinstance(self.variance, _Taps):
+            variance = self.variance.take(self.rows)
+        elif self.variance is not None:
+            variance = self.variance.take(self.rows, real, fake, real_y, fake_y)
+        else:
+            return
+        for group in self.groups["d"]:
+            group.set_variance(variance, self.rows.start)
 
     def g_params(self) -> list[Tensor]:
         return list(self.nets["g"].params.values())
