@@ -23,7 +23,8 @@ generators), and, with covariance or ccadl noise, the gradient variance of the m
 batch. Per-example variances come from the D step's one backward as a single run's
 (``train/dvariance.py``): D's Linear and Embedding layers keep their inputs and, through a zero
 "tap" added to their outputs, their outputs' gradients, and ``Recorder``'s formula runs vmapped
-over the members (``_Taps``); micro-batch variances from k stacked backward passes, one per
+over the members (``_Taps``); for other Ds, ``torch.func``'s per-example gradients vmapped over
+the members (``_PerExample``); micro-batch variances from k stacked backward passes, one per
 micro-batch (``_MicroBatches``). Each member's moving average of G moves with its own decay and
 restarts at its own levels. Batched products sum in another order than a single run's: a
 member follows its single run up to floating-point rounding.
@@ -47,7 +48,7 @@ from torch.nn.utils import parametrize
 
 from thermogan.optim.langevin import Langevin
 from thermogan.optim.sgld import SGLD
-from thermogan.optim.variance import Recorder
+from thermogan.optim.variance import Recorder, per_example_variance_of
 from thermogan.train import batched
 from thermogan.train.ema import warmed
 
@@ -62,7 +63,6 @@ SIDES = ("g", "d")
 
 def unsupported(trainer: Trainer) -> str | None:
     """Why ``trainer`` cannot be a member of a stacked computation (None when it can)."""
-    variance = trainer.d_variance
     reasons = {
         f"optimizer {type(trainer.d_opt).__name__} (its update is not elementwise)":
             not isinstance(trainer.d_opt, ELEMENTWISE),
@@ -70,10 +70,6 @@ def unsupported(trainer: Trainer) -> str | None:
             not isinstance(trainer.g_opt, ELEMENTWISE),
         "optimizers with several parameter groups": any(
             len(opt.param_groups) > 1 for opt in (trainer.g_opt, trainer.d_opt)),
-        "an SGLD D's per-example variance through torch.func (a D with layers other than "
-        "nn.Linear and nn.Embedding: vmap over members of vmap over examples is not written)":
-            variance is not None and variance.recorder is None
-            and variance.estimator.kind == "per_example",
         "spectral norm (its power iteration normalises with out=, which vmap cannot batch)":
             any(parametrize.is_parametrized(m) for net in (trainer.G, trainer.D)
                 for m in net.modules()),
@@ -399,6 +395,36 @@ class _MicroBatches:
                 for i, n in enumerate(names)}
 
 
+class _PerExample:
+    """Every member's per-example gradient variance through ``torch.func``
+    (``per_example_variance_of``, as ``DVariance`` takes it for a D whose layers the taps do not
+    cover), vmapped over the members: each member's pairs (real_i, fake_i), its parameters and
+    buffers."""
+
+    def __init__(self, D: _Net, loss: Any, chunk: int | None) -> None:
+        self.D, self.loss, self.chunk = D, loss, chunk
+
+    def _pair_loss(self, logits: Tensor) -> Tensor:
+        return self.loss.real(logits[:, 0]) + self.loss.fake(logits[:, 1])  # (B,)
+
+    def take(self, rows: slice, real: Tensor, fake: Tensor, real_y: Tensor | None,
+             fake_y: Tensor | None) -> dict[str, Tensor]:
+        """``{parameter name: V (members, ...)}`` of the members ``rows``."""
+        params = {n: p.detach()[rows] for n, p in self.D.params.items()}
+        buffers = {n: b[rows] for n, b in self.D.buffers.items()}
+        inputs = [torch.stack([real[rows], fake[rows]], 2)]  # (members, B, 2, ...)
+        if real_y is not None:
+            inputs.append(torch.stack([real_y[rows], fake_y[rows]], 2))  # (members, B, 2)
+
+        def member(p: dict[str, Tensor], b: dict[str, Tensor], *x: Tensor) -> dict[str, Tensor]:
+            def call(ps: dict[str, Tensor], pairs: Tensor, *labels: Tensor) -> Tensor:
+                args = (pairs.flatten(0, 1), *(y.flatten() for y in labels))  # (2B, ...)
+                return functional_call(self.D.skeleton, (ps, b), args).reshape(len(pairs), 2)
+            return per_example_variance_of(call, p, self._pair_loss, x, self.chunk, len(x))
+
+        return vmap(member)(params, buffers, *inputs)
+
+
 def _rows(y: Tensor | None, part: slice) -> Tensor | None:
     return None if y is None else y[:, part]
 
@@ -413,13 +439,16 @@ class Stacked:
         self.groups = {side: _groups(self.nets[side], self.members, side) for side in SIDES}
         asks = [s for s, m in enumerate(self.members) if m.d_variance is not None]
         self.rows = slice(asks[0], asks[-1] + 1) if asks else slice(0)  # the members that ask
-        self.variance: _Taps | _MicroBatches | None = None
-        if asks:  # for an SGLD D with covariance or ccadl noise
+        self.variance: _Taps | _MicroBatches | _PerExample | None = None
+        if asks:  # for an SGLD D with covariance or ccadl noise, as its single run takes it
             first = self.members[asks[0]]
-            self.variance = (_Taps(self.nets["d"], penalised=bool(first.gp_weight))
-                             if first.d_variance.recorder is not None else _MicroBatches(
-                                 self.nets["d"], first.loss,
-                                 first.d_variance.estimator.microbatches))
+            how = first.d_variance.estimator
+            if first.d_variance.recorder is not None:
+                self.variance = _Taps(self.nets["d"], penalised=bool(first.gp_weight))
+            elif how.kind == "microbatch":
+                self.variance = _MicroBatches(self.nets["d"], first.loss, how.microbatches)
+            else:
+                self.variance = _PerExample(self.nets["d"], first.loss, how.chunk)
         self.recording_on = False
         self.ema = None if self.members[0].G_ema is None else _Average(self.members)
 
