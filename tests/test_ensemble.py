@@ -12,7 +12,7 @@ import torch
 from thermogan.experiment import build, config
 from thermogan.jsonio import restore_floats
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
-from thermogan.train.ensemble import Stacked, unsupported
+from thermogan.train.ensemble import Stacked, not_stacked, unsupported
 from thermogan.train.members import Looped, Members
 from thermogan.train.precision import Autocast
 
@@ -222,8 +222,6 @@ def test_what_stacking_cannot_do_runs_member_by_member(tiny_config):
 
 
 def test_members_stack_unless_their_networks_differ(tiny_config):
-    from thermogan.train.ensemble import not_stacked
-
     def trainer(*extra):
         return build.build_trainer(config.load(tiny_config, list(extra)))
 
@@ -239,14 +237,31 @@ def test_members_stack_unless_their_networks_differ(tiny_config):
         Members([a, trainer("train.batch_size=16")])
 
 
-def test_mixed_precision_and_compiled_networks_are_not_stacked(tiny_config):
-    # build refuses both on toy data; a trainer given them directly must not lose them silently
-    _, members = _trainers(tiny_config, [])
-    members[0].autocast = Autocast("bf16", "cpu")
-    assert "mixed precision (train.amp" in unsupported(members[0])
-    members[1].D.compile()
-    assert "compiled networks (train.compile" in unsupported(members[1])
-    assert isinstance(Members(members).nets, Looped)
+def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_config):
+    """bf16 members (build refuses train.amp on toy data, so the trainers are given it
+    directly) follow their bf16 single runs far closer than bf16 follows float32; a compiled
+    network is not stacked (the stack would call a functional copy of it)."""
+    def bf16(trainers):
+        for t in trainers:
+            t.autocast = Autocast("bf16", "cpu")
+        return trainers
+
+    floats, singles, members = (_trainers(tiny_config)[1] for _ in range(3))
+    for trainer in (*floats, *bf16(singles)):
+        for _ in range(5):
+            trainer.train_step()
+    stacked = Members(bf16(members))
+    assert isinstance(stacked.nets, Stacked)
+    for _ in range(5):
+        stacked.train_step()
+    for f, single, member in zip(floats, singles, members):
+        for a, b, c in zip(f.D.parameters(), single.D.parameters(), member.D.parameters()):
+            assert (b - c).abs().max() < 1e-2 * (a - b).abs().max()
+    assert "members differ in precision" in not_stacked([floats[0], members[1]])
+    _, compiled = _trainers(tiny_config)
+    compiled[1].D.compile()
+    assert "compiled networks (train.compile" in unsupported(compiled[1])
+    assert isinstance(Members(compiled).nets, Looped)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):

@@ -8,7 +8,7 @@ checkpoints read them without a copy). G and D run once for all members: MLPs as
 (``train/batched.py``), other networks under ``vmap`` of ``functional_call``, with the
 members' buffers batched too, so that each member's batch norm normalises with its own batch
 and updates its own running statistics, and with each member's labels for class-conditional
-networks.
+networks, under the members' ``train.amp`` autocast as a single run's calls.
 
 Members may differ by method: temperings, players and G terms act member by member
 (``train/members.py``), and the optimizers are per *group*, a contiguous run of members that
@@ -51,6 +51,7 @@ from thermogan.optim.sgld import SGLD
 from thermogan.optim.variance import Recorder, per_example_variance_of
 from thermogan.train import batched
 from thermogan.train.ema import warmed
+from thermogan.train.precision import AMP
 
 if TYPE_CHECKING:
     from thermogan.train.trainer import Trainer
@@ -75,8 +76,6 @@ def unsupported(trainer: Trainer) -> str | None:
                 for m in net.modules()),
         "data-parallel replicas (torchrun: each process holds one run's rows)":
             trainer.replicas.size > 1,
-        "mixed precision (train.amp: the bf16 autocast of the stacked call is not checked "
-        "against single runs)": trainer.autocast.amp is not None,
         "compiled networks (train.compile: the stack calls a functional copy of the "
         "networks, not the compiled ones)": any(
             getattr(net, "_compiled_call_impl", None) is not None
@@ -96,14 +95,17 @@ def _architecture(net: nn.Module) -> list[tuple[Any, ...]]:
 
 def not_stacked(members: Sequence[Trainer]) -> str | None:
     """Why ``members`` cannot share one stacked computation (None when they can): a member
-    that stacking does not support, or members whose G or D differ in architecture (the step
-    itself checks the loss, the batch size and the D steps)."""
+    that stacking does not support, or members whose G or D differ in architecture or
+    precision, or whose SGLD Ds estimate their variance in different ways (the step itself
+    checks the loss, the batch size and the D steps)."""
     if len(members) < 2:
         return "one member"
     for m in members:
         if (reason := unsupported(m)) is not None:
             return reason
     first = members[0]
+    if any(m.autocast.amp != first.autocast.amp for m in members):
+        return "members differ in precision (train.amp)"
     kinds = {m.d_variance.estimator for m in members if m.d_variance is not None}
     if len(kinds) > 1:
         return "members' SGLD D's estimate their gradient variance in different ways"
@@ -452,13 +454,25 @@ class Stacked:
         self.recording_on = False
         self.ema = None if self.members[0].G_ema is None else _Average(self.members)
 
+    def _at_precision(self, call: Callable[[], Tensor]) -> Tensor:
+        """``call()``, under the members' ``train.amp`` (``train/precision.py``): inside
+        bfloat16 autocast, its output in float32."""
+        amp = self.members[0].autocast
+        if amp.amp is None:
+            return call()
+        with torch.autocast(amp.device_type, dtype=AMP[amp.amp]):
+            out = call()
+        return out.float()
+
     def G(self, z: Tensor, y: Tensor | None) -> Tensor:
-        return self.nets["g"](z, y)
+        return self._at_precision(lambda: self.nets["g"](z, y))
 
     def D(self, x: Tensor, y: Tensor | None, autocast: bool = True) -> Tensor:
         if self.recording_on and isinstance(self.variance, _Taps):  # taps keep what V needs
-            return self.variance(x, y)
-        return self.nets["d"](x, y)
+            return self._at_precision(lambda: self.variance(x, y))
+        if not autocast:  # the gradient penalty's pass: at the networks' own precision
+            return self.nets["d"](x, y)
+        return self._at_precision(lambda: self.nets["d"](x, y))
 
     @contextmanager
     def recording(self) -> Iterator[None]:
