@@ -128,15 +128,15 @@ def test_every_method_trains_its_seeds_together(tmp_path):
 
 
 def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):
-    micro = dataclasses.replace(MODES, methods={"Langevin D (micro-batches)": (
-        "{data}_langevin.yaml", ("optim.d.variance=microbatch",))})
-    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["Langevin D (micro-batches)"],
-                datasets=("ring8",), modes=micro)
+    spectral = dataclasses.replace(MODES, methods={"spectral norm": (
+        "{data}_vanilla.yaml", ("model.discriminator.spectral_norm=true",))})
+    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["spectral norm"],
+                datasets=("ring8",), modes=spectral)
     results = engine.train(BENCH, jobs, Executor(1))
     assert len(results) == 2
     out = capsys.readouterr().out
-    assert "bench modes: Langevin D (micro-batches) on ring8 trains run by run: ensembles do " \
-           "not support an SGLD D's gradient variance from micro-batch means" in out
+    assert "bench modes: spectral norm on ring8 trains run by run: stacked members do not " \
+           "support spectral norm" in out
 
 
 def test_run_folders_of_the_bench_before_the_engine_aggregate_to_its_numbers(tmp_path):

@@ -12,7 +12,7 @@ import torch
 from thermogan.experiment import build, config
 from thermogan.jsonio import restore_floats
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
-from thermogan.train.ensemble import Stacked, unsupported
+from thermogan.train.ensemble import Stacked, not_stacked, unsupported
 from thermogan.train.members import Looped, Members
 from thermogan.train.precision import Autocast
 
@@ -24,8 +24,10 @@ CCADL = ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3, noise: ccadl, batc
 
 
 def _trainers(tiny_config, extra=()):
+    """Configs and trainers of the seeds of one method."""
     cfg = config.load(tiny_config, list(extra))
-    return cfg, [build.build_trainer(cfg.model_copy(update={"seed": s})) for s in SEEDS]
+    cfgs = [cfg.model_copy(update={"seed": s}) for s in SEEDS]
+    return cfgs, [build.build_trainer(c) for c in cfgs]
 
 
 LENS = "tempering={kind: lens, width: 8, blocks: 1, lr: 1.0e-3}"
@@ -36,15 +38,23 @@ DAE_FEATURES = "regulariser={kind: score, weight: 0.5, score: dae, space: featur
 CONTROLLED = "tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}"
 ADAPTIVE_SCORE = ("regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 2000, "
                   "start: 0.5}}")  # variational annealing's λ set from each member's own D
+MICROBATCH = "optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}"
+# batch norm in G and D (each member its own running statistics), with SGD: under Adam, a bias
+# that batch norm cancels has a gradient of rounding noise only, which Adam scales to ±lr, so
+# two summation orders (a stacked product and a single one) part there by lr-sized steps
+BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
+              "model.discriminator={kind: fc, hidden: [16, 16]}",
+              "optim.g={kind: sgd, lr: 0.01, momentum: 0.5}", "optim.d={kind: sgd, lr: 0.01}")
+CONDITIONAL = "model.conditional=true"
 
 
 def _state(trainer):
-    """Weights of G, D and the EMA, and the parameters and buffers of the temperings (a lens, a
-    coupling's offset, a controller's state) and of the G terms (a denoiser, an adaptive λ)."""
-    nets = (trainer.G, trainer.D, trainer.G_ema.module)
-    parts = (trainer.temperings, trainer.term_modules, trainer.term_levels)
-    return [p.detach() for net in nets for p in net.parameters()] + [
-        t.detach() for part in parts for t in (*part.parameters(), *part.buffers())]
+    """Weights and buffers (batch norm's statistics) of G, D and the EMA, and the parameters
+    and buffers of the temperings (a lens, a coupling's offset, a controller's state) and of
+    the G terms (a denoiser, an adaptive λ)."""
+    parts = (trainer.G, trainer.D, trainer.G_ema.module, trainer.temperings,
+             trainer.term_modules, trainer.term_levels)
+    return [t.detach() for part in parts for t in (*part.parameters(), *part.buffers())]
 
 
 def _players(trainer):
@@ -64,11 +74,15 @@ def _players(trainer):
     ("optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3}",
      "optim.g={kind: sgld, lr: 1.0e-3, temperature: 1.0e-4}"),
     (LENS,), (LENS, "train.d_steps=2"), COUPLED, (CONTROLLED,), (SCORE,), (DAE_FEATURES,),
-    (ADAPTIVE_SCORE,),
+    (ADAPTIVE_SCORE,), (MICROBATCH,), BATCH_NORM,
+    (BATCH_NORM[0], BATCH_NORM[2], "objective.loss=wgan-gp"),
+    (CONDITIONAL,), (CONDITIONAL, CCADL),
+    ("model.discriminator={kind: maxout, hidden: [8, 8], pieces: 3, packs: 2}",),
 ], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
         "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d", "lens", "lens_2_d_steps",
         "coupled_beta_prime", "controller", "g_term_score", "g_term_dae_features",
-        "g_term_adaptive_weight"])
+        "g_term_adaptive_weight", "langevin_microbatch_variance", "batch_norm",
+        "batch_norm_g_wgan_gp", "conditional", "conditional_langevin_ccadl", "packed_maxout_d"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     """Weights, optimizer state (SGLD's running variance of each member's own per-example
     gradients), the logged levels and noise, and every random stream's position (SGLD's noise
@@ -78,19 +92,25 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
         for _ in range(25):
             trainer.train_step()
     _, members = _trainers(tiny_config, extra)
+    _assert_each_follows_its_single_run(singles, members)
+
+
+def _assert_each_follows_its_single_run(singles, members, steps=25):
     ensemble = Members(members)
     assert isinstance(ensemble.nets, Stacked)
-    for _ in range(25):
+    for _ in range(steps):
         logs = ensemble.train_step()
-    assert logs["d_loss"].shape == (len(SEEDS),)
+    assert logs["d_loss"].shape == (len(members),)
     ensemble.sync()
     for single, member in zip(singles, members):
-        assert member.step == single.step == 25
-        for a, b in zip(_state(single), _state(member)):
+        assert member.step == single.step == steps
+        for a, b in zip(_state(single), _state(member), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # rounding only
-        for p, q in zip(single.d_opt.state.values(), member.d_opt.state.values()):
-            for key in p:
-                torch.testing.assert_close(p[key], q[key], rtol=1e-4, atol=1e-6)
+        for opt in ("g_opt", "d_opt"):
+            for p, q in zip(getattr(single, opt).state.values(),
+                            getattr(member, opt).state.values(), strict=True):
+                for key in p:
+                    torch.testing.assert_close(p[key], q[key], rtol=1e-4, atol=1e-5)
         for a, b in zip(_players(single), _players(member), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
         for name, stream in single.rngs.items():
@@ -101,24 +121,65 @@ def test_each_member_follows_its_single_run(tiny_config, extra):
     assert not torch.equal(_state(members[0])[0], _state(members[1])[0])
 
 
-@pytest.mark.parametrize("extra", [(), (CCADL,), (LENS,), (DAE_FEATURES,)],
-                         ids=["adam", "langevin_ccadl", "lens", "dae_features"])
-def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, extra):
-    cfg, straight = _trainers(tiny_config, extra)
+HEAT = ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2]}")
+#: Members of one step that differ by method: vanilla, instance noise, β-GAN, β-GAN with its
+#: level set by the adaptive rule, the lens, the score regulariser (a G term), a Langevin D
+#: (SGLD, ccadl noise), and a pair with their own Adam learning rates and betas
+MIXED = [(), ("tempering={kind: instance_noise, std_start: 0.3}",), HEAT,
+         ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2], "
+          "cold_std: 2, beta: {kind: adaptive, start: 1, images: 2000}}"),
+         (LENS,), (SCORE,), (CCADL,),
+         ("optim.d={kind: adam, lr: 3.0e-3, betas: [0.6, 0.95]}",),
+         ("optim.g={kind: adam, lr: 2.0e-4, betas: [0.0, 0.9]}",)]
+
+
+def _mixed(tiny_config):
+    cfgs = [config.load(tiny_config, ["train.steps=25", *extra]) for extra in MIXED]
+    return cfgs, [build.build_trainer(c) for c in cfgs]
+
+
+def test_members_that_differ_by_method_and_optimizer_share_one_stacked_step(tiny_config):
+    """Each member of a mixed step is its single run up to rounding (its levels, controller,
+    lens, Langevin noise and variance, EMA restarts, its own Adam settings), and the members
+    that share optimizer settings share one optimizer."""
+    _, singles = _mixed(tiny_config)
+    for trainer in singles:
+        for _ in range(25):
+            trainer.train_step()
+    _, members = _mixed(tiny_config)
+    stacked = Members(members)
+    rows = {side: [(g.start, g.stop) for g in stacked.nets.groups[side]] for side in "gd"}
+    assert rows == {"d": [(0, 6), (6, 7), (7, 8), (8, 9)], "g": [(0, 8), (8, 9)]}
+    _assert_each_follows_its_single_run(singles, members)
+
+
+def _seeds(*extra):
+    return lambda tiny_config: _trainers(tiny_config, extra)
+
+
+RESUMED = {"adam": _seeds(), "langevin_ccadl": _seeds(CCADL), "lens": _seeds(LENS),
+           "dae_features": _seeds(DAE_FEATURES), "batch_norm": _seeds(*BATCH_NORM),
+           "conditional_microbatch": _seeds(CONDITIONAL, MICROBATCH), "mixed_methods": _mixed}
+
+
+@pytest.mark.parametrize("make", RESUMED.values(), ids=RESUMED.keys())
+def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, tmp_path, make):
+    cfgs, straight = make(tiny_config)
     ensemble = Members(straight)
+    assert isinstance(ensemble.nets, Stacked)
     for _ in range(30):
         ensemble.train_step()
     ensemble.sync()
 
-    _, first = _trainers(tiny_config, extra)
+    _, first = make(tiny_config)
     ensemble = Members(first)
     for _ in range(12):
         ensemble.train_step()
-    for seed, member in zip(SEEDS, ensemble.sync()):
-        save_checkpoint({**member.state_dict(), "config": cfg.to_dict()}, tmp_path / f"{seed}.pt")
-    _, again = _trainers(tiny_config, extra)
-    for seed, member in zip(SEEDS, again):
-        state = load_checkpoint(tmp_path / f"{seed}.pt")
+    for s, (cfg, member) in enumerate(zip(cfgs, ensemble.sync())):
+        save_checkpoint({**member.state_dict(), "config": cfg.to_dict()}, tmp_path / f"{s}.pt")
+    _, again = make(tiny_config)
+    for s, member in enumerate(again):
+        state = load_checkpoint(tmp_path / f"{s}.pt")
         for t in (*state["generator"].values(), *state["generator_ema"].values()):
             assert t.untyped_storage().nbytes() == t.nbytes  # a member's own, not the stack
         member.load_state_dict(state)
@@ -129,65 +190,78 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
     for a, b in zip(straight, again):
         for p, q in zip(_state(a), _state(b)):
             assert torch.equal(p, q)
-        for p, q in zip(a.d_opt.state.values(), b.d_opt.state.values()):
-            for key in p:
-                assert torch.equal(torch.as_tensor(p[key]), torch.as_tensor(q[key])), key
+        for opt in ("g_opt", "d_opt"):
+            for p, q in zip(getattr(a, opt).state.values(), getattr(b, opt).state.values(),
+                            strict=True):
+                for key in p:
+                    assert torch.equal(torch.as_tensor(p[key]), torch.as_tensor(q[key])), key
         for p, q in zip(_players(a), _players(b), strict=True):
             assert torch.equal(p, q)
 
 
-BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
-              "model.discriminator={kind: fc, hidden: [16, 16]}")
+SPECTRAL = "model.discriminator={kind: fc, hidden: [16, 16], norm: none, spectral_norm: true}"
 
 
-@pytest.mark.parametrize("overrides, words", [
-    (("model.conditional=true",), "class-conditional"),
-    (("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",),
-     "variance from micro-batch means"),
-    (BATCH_NORM, "batch norm"),
-], ids=["conditional", "microbatch_variance", "batch_norm"])
-def test_what_stacking_cannot_do_yet_runs_member_by_member(tiny_config, overrides, words):
-    """A member that stacking does not support says why, and members of its kind step one by
-    one inside the shared step, each exactly its single run (batch norm: its own running
-    statistics)."""
-    _, singles = _trainers(tiny_config, overrides)
-    assert words in unsupported(singles[0])
+def test_what_stacking_cannot_do_runs_member_by_member(tiny_config):
+    """A member that stacking cannot take says why, and members of its kind step one by one
+    inside the shared step, each exactly its single run (spectral norm: its own power
+    iteration's vectors)."""
+    _, singles = _trainers(tiny_config, [SPECTRAL])
+    assert "spectral norm" in unsupported(singles[0])
     for trainer in singles:
         for _ in range(6):
             trainer.train_step()
-    _, members = _trainers(tiny_config, overrides)
+    _, members = _trainers(tiny_config, [SPECTRAL])
     looped = Members(members)
     assert isinstance(looped.nets, Looped)
     for _ in range(6):
         looped.train_step()
     for single, member in zip(singles, members):
-        for a, b in zip(_state(single), _state(member)):
+        for a, b in zip(_state(single), _state(member), strict=True):
             assert torch.equal(a, b)
-        for net in ("G", "D"):
-            for a, b in zip(getattr(single, net).state_dict().values(),
-                            getattr(member, net).state_dict().values(), strict=True):
-                assert torch.equal(a, b)
 
 
-def test_members_that_differ_in_what_the_stack_holds_once_are_not_stacked(tiny_config):
-    from thermogan.train.ensemble import not_stacked
+def test_members_stack_unless_their_networks_differ(tiny_config):
+    def trainer(*extra):
+        return build.build_trainer(config.load(tiny_config, list(extra)))
 
-    a = build.build_trainer(config.load(tiny_config))
-    b = build.build_trainer(config.load(tiny_config, ["optim.d={kind: adam, lr: 0.01}"]))
-    assert "differ" in not_stacked([a, b])
-    assert isinstance(Members([a, b]).nets, Looped)
+    a = trainer()
+    assert not_stacked([a, trainer("optim.d={kind: sgld, lr: 0.01}", "model.z_dist=uniform")]) \
+        is None  # another optimizer, another prior
+    wider = trainer("model.discriminator.hidden=[32, 16]")
+    assert not_stacked([a, wider]) == "members' D differ in architecture"
+    assert isinstance(Members([a, wider]).nets, Looped)
+    tanh = trainer("model.generator.activation=tanh")  # the same shapes, another computation
+    assert not_stacked([a, tanh]) == "members' G differ in architecture"
     with pytest.raises(ValueError, match="differ in batch_size"):
-        Members([a, build.build_trainer(config.load(tiny_config, ["train.batch_size=16"]))])
+        Members([a, trainer("train.batch_size=16")])
 
 
-def test_mixed_precision_and_compiled_networks_are_not_stacked(tiny_config):
-    # build refuses both on toy data; a trainer given them directly must not lose them silently
-    _, members = _trainers(tiny_config, [])
-    members[0].autocast = Autocast("bf16", "cpu")
-    assert "mixed precision (train.amp)" in unsupported(members[0])
-    members[1].D.compile()
-    assert "compiled networks (train.compile)" in unsupported(members[1])
-    assert isinstance(Members(members).nets, Looped)
+def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_config):
+    """bf16 members (build refuses train.amp on toy data, so the trainers are given it
+    directly) follow their bf16 single runs far closer than bf16 follows float32; a compiled
+    network is not stacked (the stack would call a functional copy of it)."""
+    def bf16(trainers):
+        for t in trainers:
+            t.autocast = Autocast("bf16", "cpu")
+        return trainers
+
+    floats, singles, members = (_trainers(tiny_config)[1] for _ in range(3))
+    for trainer in (*floats, *bf16(singles)):
+        for _ in range(5):
+            trainer.train_step()
+    stacked = Members(bf16(members))
+    assert isinstance(stacked.nets, Stacked)
+    for _ in range(5):
+        stacked.train_step()
+    for f, single, member in zip(floats, singles, members):
+        for a, b, c in zip(f.D.parameters(), single.D.parameters(), member.D.parameters()):
+            assert (b - c).abs().max() < 1e-2 * (a - b).abs().max()
+    assert "members differ in precision" in not_stacked([floats[0], members[1]])
+    _, compiled = _trainers(tiny_config)
+    compiled[1].D.compile()
+    assert "compiled networks (train.compile" in unsupported(compiled[1])
+    assert isinstance(Members(compiled).nets, Looped)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):
@@ -278,28 +352,3 @@ def test_seeds_are_parsed_and_checked():
     for bad in ("3-1", "a", "1,,2"):
         with pytest.raises(UsageError, match="--seeds"):
             parse_seeds(bad)
-
-
-def test_members_of_different_temperings_players_and_g_terms_share_one_stacked_step(
-        tiny_config):
-    """Runs that differ only in what D sees and what G adds (vanilla, instance noise, β-GAN
-    with its levels, the lens, the score regulariser) stack, each member its single run up to
-    rounding, its EMA restarted at its own levels."""
-    methods = [(), ("tempering={kind: instance_noise, std_start: 0.3}",),
-               ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, "
-                "0.2]}", "train.steps=25"), (LENS,), (SCORE,)]
-    def build_all():
-        return [build.build_trainer(config.load(tiny_config, list(extra))) for extra in methods]
-    singles = build_all()
-    for trainer in singles:
-        for _ in range(25):
-            trainer.train_step()
-    members = build_all()
-    stacked = Members(members)
-    assert isinstance(stacked.nets, Stacked)
-    for _ in range(25):
-        stacked.train_step()
-    stacked.sync()
-    for single, member in zip(singles, members):
-        for a, b in zip(_state(single), _state(member)):
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -73,3 +73,38 @@ def test_optimizers_with_several_parameter_groups_are_not_stacked(tiny_config):
     trainer = Trainer(built.G, built.D, built.data, z_dim=built.z_dim,
                       d_optimizer=torch.optim.Adam(groups))
     assert "several parameter groups" in unsupported(trainer)
+
+
+def test_an_sgld_d_outside_the_taps_stacks_with_torch_funcs_per_example_variance(tiny_config):
+    """A D with a layer norm (not a Linear or Embedding layer) takes its per-example variance
+    from torch.func, in a single run and, vmapped over the members, stacked: each member's
+    weights and SGLD's averaged variance follow its single run."""
+    from thermogan.optim.variance import recordable
+    from thermogan.train.ensemble import Stacked
+    from thermogan.train.members import Members
+
+    def trainer(seed):
+        built = build.build_trainer(config.load(tiny_config, [f"seed={seed}"]))
+        torch.manual_seed(seed)
+        d = nn.Sequential(nn.Linear(2, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 1))
+        opt = SGLD(d.parameters(), lr=0.01, temperature=1e-3, noise="ccadl", batch_size=32)
+        return Trainer(built.G, d, built.data, z_dim=built.z_dim, d_optimizer=opt,
+                       batch_size=32, ema=0.9, seed=seed)
+
+    singles, members = [trainer(s) for s in (0, 1)], [trainer(s) for s in (0, 1)]
+    assert not recordable(singles[0].D) and singles[0].d_variance.recorder is None
+    for t in singles:
+        for _ in range(6):
+            t.train_step()
+    stacked = Members(members)
+    assert isinstance(stacked.nets, Stacked)
+    for _ in range(6):
+        stacked.train_step()
+    stacked.sync()
+    for single, member in zip(singles, members):
+        for a, b in zip(single.D.parameters(), member.D.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+        for p, q in zip(single.d_opt.state.values(), member.d_opt.state.values(), strict=True):
+            torch.testing.assert_close(p["variance_avg"], q["variance_avg"], rtol=1e-4,
+                                       atol=1e-9)
+            assert p["variance_avg"].abs().sum() > 0

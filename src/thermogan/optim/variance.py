@@ -46,19 +46,29 @@ def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Seq
     first ``model_inputs`` entries of ``inputs`` go to the model (a conditional D takes x and y),
     the rest to ``loss_fn``."""
     check_no_batchnorm(model)
+    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
+    buffers = dict(model.named_buffers())
+    return per_example_variance_of(
+        lambda ps, *x: functional_call(model, (ps, buffers), x), params, loss_fn, inputs, chunk,
+        model_inputs)
+
+
+def per_example_variance_of(call: Callable[..., Tensor], params: dict[str, Tensor],
+                            loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
+                            chunk: int | None = None,
+                            model_inputs: int = 1) -> dict[str, Tensor]:
+    """:func:`per_example_variance` of a model given as ``call(params, *model_inputs)``: tensor
+    math only, so ``vmap`` maps it over stacked members' parameters (``train/ensemble.py``)."""
     inputs = _as_tuple(inputs)
     batch = inputs[0].shape[0]
     if batch < 2:
         raise ValueError(f"batch={batch}: the variance needs at least 2 examples")
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk={chunk!r}: must be >= 1 (or None: the whole batch)")
-    params = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
-    buffers = dict(model.named_buffers())
 
     def one_loss(ps: dict[str, Tensor], *example: Tensor) -> Tensor:
         batch1 = tuple(e.unsqueeze(0) for e in example)  # a batch of one
-        out = functional_call(model, (ps, buffers), batch1[:model_inputs])
-        return loss_fn(out, *batch1[model_inputs:]).sum()
+        return loss_fn(call(ps, *batch1[:model_inputs]), *batch1[model_inputs:]).sum()
 
     per_example = vmap(grad(one_loss), in_dims=(None, *([0] * len(inputs))),
                        randomness="different")
@@ -73,8 +83,8 @@ def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Seq
             shift = {k: g[0].detach().clone() for k, g in grads.items()}
         for k, g in grads.items():
             d = g.detach() - shift[k]
-            total[k] += d.sum(0)
-            total_sq[k] += d.square().sum(0)
+            total[k] = total[k] + d.sum(0)
+            total_sq[k] = total_sq[k] + d.square().sum(0)
     return {k: ((total_sq[k] - total[k].square() / batch) / (batch - 1)).clamp_min(0)
             for k in params}
 

@@ -123,14 +123,14 @@ class Looped:
 
 class Members:
     """S ≥ 1 trainers stepped as one (see the module docstring). Members share the loss, the
-    batch size, the D steps, the gradient penalty's weight, the latent prior and the step."""
+    batch size, the D steps, the gradient penalty's weight, the latent size and the step."""
 
     def __init__(self, trainers: Sequence[Trainer]) -> None:
         if not trainers:
             raise ValueError("a step needs at least one member")
         self.members = list(trainers)
         first = self.members[0]
-        shared = ("loss", "batch_size", "d_steps", "gp_weight", "z_dim", "z_dist",
+        shared = ("loss", "batch_size", "d_steps", "gp_weight", "z_dim",
                   "num_classes", "step")
         for key in shared:
             if any(getattr(m, key) != getattr(first, key) for m in self.members):
