@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from thermogan.data.batch import Batch
 from thermogan.errors import ConfigError
 from thermogan.experiment import config, runs
 from thermogan.experiment.build import build_trainer, call_component, component_options
@@ -128,6 +129,38 @@ def test_the_gradient_penalty_of_a_packed_critic_is_per_pack():
                                    torch.Generator().manual_seed(0))
     assert terms.shape == (6,)
     assert torch.allclose(terms, torch.full((6,), 16.0))
+
+
+def test_an_adaptive_level_counts_the_images_a_packed_d_judges():
+    """A packed D returns one logit per pack of m images: the controller's Δ counts images
+    (batch·interval/images), so it moves as fast with packs as without."""
+    from thermogan.step import DStep
+    from thermogan.tempering.control import Adaptive
+
+    moved = {}
+    for m in (1, 2, 4):
+        cfg = tiny_packed(**{"model.discriminator.packs": m, "train.batch_size": 64,
+                             "tempering": "{kind: instance_noise, std: {kind: adaptive, "
+                                          "images: 1024, interval: 1, start: 0.5}}"})
+        trainer = build_trainer(cfg)
+        (controller,) = [c for c in trainer.controllers if isinstance(c, Adaptive)]
+        assert controller.packs == m
+        controller.observe(DStep(Batch(torch.zeros(64, 2)), real_logits=torch.ones(64 // m)))
+        moved[m] = float(controller.heat) - 0.5
+    assert moved == {1: 64 / 1024, 2: 64 / 1024, 4: 64 / 1024}  # 64 images each time
+
+
+def test_an_sgld_d_with_covariance_noise_refuses_packs_in_one_line():
+    for noise in ("covariance", "ccadl"):
+        cfg = tiny_packed(**{"optim.d": f"{{kind: sgld, lr: 0.01, noise: {noise}, "
+                                        "batch_size: 24}"})
+        with pytest.raises(ConfigError, match=r"^optim\.d: an SGLD D with covariance or ccadl "
+                                              r"noise .* packs of 2 .*packs=1 or "
+                                              r"optim\.d\.noise=isotropic$"):
+            build_trainer(cfg)
+    iso = build_trainer(tiny_packed(**{"optim.d": "{kind: sgld, lr: 0.01}"}))
+    assert iso.d_variance is None  # isotropic noise needs no per-example gradients: it trains
+    iso.train_step()
 
 
 # Maxout and PacGAN's toy networks -----------------------------------------------------------

@@ -295,6 +295,8 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     if cfg.train.batch_size % packs:
         raise ConfigError(f"model.discriminator.packs={packs}: train.batch_size="
                           f"{cfg.train.batch_size} does not divide into packs of {packs}")
+    for controller in trainer.controllers:  # an adaptive level counts images, m per logit
+        controller.judge_packs(packs)
     check_amp(cfg, trainer)
     if cfg.train.compile:
         compile_networks(cfg, trainer)
