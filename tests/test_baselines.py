@@ -363,3 +363,44 @@ def test_a_packed_d_draws_its_contours_and_checks_the_batch_when_built(tmp_path,
                  str(tmp_path / "bad")]) == 2
     assert "does not divide into packs of 3" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+# The anchor's protocol and the grid's limits as study files --------------------------------------
+
+def _jobs(name, tmp_path, seeds):
+    from thermogan.bench import study
+
+    spec = study.read(study.packaged(name))
+    protocol = study.Protocol(seeds, spec.spec.steps, (), tuple(spec.spec.datasets), CONFIGS)
+    return spec, study.plan(spec, protocol, tmp_path)
+
+
+def test_the_pacgan_study_is_gan_and_pacgan2_to_4_beside_the_temperature_rows(tmp_path):
+    from thermogan.experiment.build import check_components
+
+    spec, jobs = _jobs("pacgan.yaml", tmp_path, seeds=1)
+    assert spec.spec.datasets == ["ring8", "grid25"] and spec.spec.baseline == "GAN"
+    assert spec.spec.seeds == 10 and len(jobs) == 2 * len(spec.methods)
+    packs = {}
+    for job in jobs:
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        m = cfg.model.discriminator.options()["packs"]
+        assert cfg.train.batch_size == 100 * m  # 100 packs a step, as the authors
+        assert cfg.train.steps == spec.spec.steps
+        packs[job.labels[1][1]] = m
+    assert [packs[f"PacGAN{m}"] for m in (2, 3, 4)] == [2, 3, 4] and packs["GAN"] == 1
+    assert all(m == 1 for name, m in packs.items() if not name.startswith("PacGAN"))
+
+
+def test_the_grid_study_changes_one_factor_per_row(tmp_path):
+    spec, jobs = _jobs("grid_limits.yaml", tmp_path, seeds=1)
+    assert spec.spec.datasets == ["grid25"] and spec.spec.seeds == 3 and len(jobs) == 48
+    bases = {name: overrides for name, (_, overrides) in spec.methods.items() if " · " not in name}
+    assert list(bases) == ["vanilla", "lens", "β-GAN (adaptive)"]
+    for name, (_, overrides) in spec.methods.items():
+        base = name.split(" · ")[0]
+        assert overrides[:len(bases[base])] == bases[base]
+        assert len(overrides) - len(bases[base]) == (1 if " · " in name else 0), name
+    steps = {config.load(j.config, list(j.overrides)).train.steps for j in jobs}
+    assert steps == {12000, 50000}
