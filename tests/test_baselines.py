@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from thermogan.data.batch import Batch
 from thermogan.errors import ConfigError
 from thermogan.experiment import config, runs
 from thermogan.experiment.build import build_trainer, call_component, component_options
@@ -128,6 +129,38 @@ def test_the_gradient_penalty_of_a_packed_critic_is_per_pack():
                                    torch.Generator().manual_seed(0))
     assert terms.shape == (6,)
     assert torch.allclose(terms, torch.full((6,), 16.0))
+
+
+def test_an_adaptive_level_counts_the_images_a_packed_d_judges():
+    """A packed D returns one logit per pack of m images: the controller's Δ counts images
+    (batch·interval/images), so it moves as fast with packs as without."""
+    from thermogan.step import DStep
+    from thermogan.tempering.control import Adaptive
+
+    moved = {}
+    for m in (1, 2, 4):
+        cfg = tiny_packed(**{"model.discriminator.packs": m, "train.batch_size": 64,
+                             "tempering": "{kind: instance_noise, std: {kind: adaptive, "
+                                          "images: 1024, interval: 1, start: 0.5}}"})
+        trainer = build_trainer(cfg)
+        (controller,) = [c for c in trainer.controllers if isinstance(c, Adaptive)]
+        assert controller.packs == m
+        controller.observe(DStep(Batch(torch.zeros(64, 2)), real_logits=torch.ones(64 // m)))
+        moved[m] = float(controller.heat) - 0.5
+    assert moved == {1: 64 / 1024, 2: 64 / 1024, 4: 64 / 1024}  # 64 images each time
+
+
+def test_an_sgld_d_with_covariance_noise_refuses_packs_in_one_line():
+    for noise in ("covariance", "ccadl"):
+        cfg = tiny_packed(**{"optim.d": f"{{kind: sgld, lr: 0.01, noise: {noise}, "
+                                        "batch_size: 24}"})
+        with pytest.raises(ConfigError, match=r"^optim\.d: an SGLD D with covariance or ccadl "
+                                              r"noise .* packs of 2 .*packs=1 or "
+                                              r"optim\.d\.noise=isotropic$"):
+            build_trainer(cfg)
+    iso = build_trainer(tiny_packed(**{"optim.d": "{kind: sgld, lr: 0.01}"}))
+    assert iso.d_variance is None  # isotropic noise needs no per-example gradients: it trains
+    iso.train_step()
 
 
 # Maxout and PacGAN's toy networks -----------------------------------------------------------
@@ -330,3 +363,44 @@ def test_a_packed_d_draws_its_contours_and_checks_the_batch_when_built(tmp_path,
                  str(tmp_path / "bad")]) == 2
     assert "does not divide into packs of 3" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+# The anchor's protocol and the grid's limits as study files --------------------------------------
+
+def _jobs(name, tmp_path, seeds):
+    from thermogan.bench import study
+
+    spec = study.read(study.packaged(name))
+    protocol = study.Protocol(seeds, spec.spec.steps, (), tuple(spec.spec.datasets), CONFIGS)
+    return spec, study.plan(spec, protocol, tmp_path)
+
+
+def test_the_pacgan_study_is_gan_and_pacgan2_to_4_beside_the_temperature_rows(tmp_path):
+    from thermogan.experiment.build import check_components
+
+    spec, jobs = _jobs("pacgan.yaml", tmp_path, seeds=1)
+    assert spec.spec.datasets == ["ring8", "grid25"] and spec.spec.baseline == "GAN"
+    assert spec.spec.seeds == 10 and len(jobs) == 2 * len(spec.methods)
+    packs = {}
+    for job in jobs:
+        cfg = config.load(job.config, list(job.overrides))
+        check_components(cfg)
+        m = cfg.model.discriminator.options()["packs"]
+        assert cfg.train.batch_size == 100 * m  # 100 packs a step, as the authors
+        assert cfg.train.steps == spec.spec.steps
+        packs[job.labels[1][1]] = m
+    assert [packs[f"PacGAN{m}"] for m in (2, 3, 4)] == [2, 3, 4] and packs["GAN"] == 1
+    assert all(m == 1 for name, m in packs.items() if not name.startswith("PacGAN"))
+
+
+def test_the_grid_study_changes_one_factor_per_row(tmp_path):
+    spec, jobs = _jobs("grid_limits.yaml", tmp_path, seeds=1)
+    assert spec.spec.datasets == ["grid25"] and spec.spec.seeds == 3 and len(jobs) == 48
+    bases = {name: overrides for name, (_, overrides) in spec.methods.items() if " · " not in name}
+    assert list(bases) == ["vanilla", "lens", "β-GAN (adaptive)"]
+    for name, (_, overrides) in spec.methods.items():
+        base = name.split(" · ")[0]
+        assert overrides[:len(bases[base])] == bases[base]
+        assert len(overrides) - len(bases[base]) == (1 if " · " in name else 0), name
+    steps = {config.load(j.config, list(j.overrides)).train.steps for j in jobs}
+    assert steps == {12000, 50000}

@@ -27,7 +27,7 @@ from thermogan.errors import ConfigError, unknown_key
 from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.nets.packed import pack_size
-from thermogan.objectives.adversarial import LOSSES
+from thermogan.objectives.adversarial import LOSSES, AdversarialLoss, get_loss
 from thermogan.objectives.terms import G_TERMS, WeightedTerm
 from thermogan.optim import OPTIMIZERS
 from thermogan.schedules import SCHEDULES, schedule_from_dict
@@ -55,7 +55,7 @@ REGISTRIES: dict[str, dict[str, Any]] = {
 #: keywords set by other keys: a network's classes come from model.conditional).
 GIVEN = {"generators": (2, ("num_classes",)), "discriminators": (1, ("num_classes",)),
          "temperings": (2, ()), "optimizers": (1, ()),
-         "g_terms": (1, ("discriminator",))}
+         "g_terms": (1, ("discriminator", "d_optimizer", "loss", "temperings"))}
 
 
 def component_options(registry: str, kind: str) -> list[tuple[str, str]]:
@@ -162,9 +162,10 @@ def check_components(cfg: ExperimentConfig) -> None:
         checked_options(TEMPERINGS, spec, _tempering_where(cfg, i), GIVEN["temperings"][0])
     for i, spec in enumerate(cfg.regularisers()):
         where = _regulariser_where(cfg, i)
-        if "discriminator" in spec.options():
-            raise ConfigError(f"{where}.discriminator: set by the build (the run's D), not the "
-                              "config")
+        for key in GIVEN["g_terms"][1]:
+            if key in spec.options():
+                raise ConfigError(f"{where}.{key}: set by the build (the run's own), not the "
+                                  "config")
         checked_options(G_TERMS, spec, where, GIVEN["g_terms"][0], exclude=("weight",))
     for where, spec in (("optim.g", cfg.optim.g), ("optim.d", cfg.optim.d)):
         checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0],
@@ -216,16 +217,25 @@ def build_temperings(cfg: ExperimentConfig, data: AnyData) -> list[Tempering]:
             for i, spec in enumerate(cfg.temperings())]
 
 
+def run_loss(cfg: ExperimentConfig) -> AdversarialLoss:
+    """The adversarial loss with the gradient penalty's weight the run uses
+    (``objective.gp_weight``, or the loss's default when null)."""
+    loss = get_loss(cfg.objective.loss)
+    if cfg.objective.gp_weight is None:
+        return loss
+    return dataclasses.replace(loss, gp_weight=cfg.objective.gp_weight)
+
+
 def build_g_terms(cfg: ExperimentConfig, data: AnyData,
-                  discriminator: torch.nn.Module) -> list[WeightedTerm]:
+                  parts: dict[str, Any]) -> list[WeightedTerm]:
     """Each G term of ``regulariser`` with its weight (a number, a schedule or a controller, e.g.
-    ``{kind: adaptive, hot: λ_max}``: λ between 0 and λ_max; default 1);
-    factories that take ``discriminator`` get the run's D."""
+    ``{kind: adaptive, hot: λ_max}``: λ between 0 and λ_max; default 1); a factory gets the
+    run's ``parts`` it takes (``GIVEN``: D, D's optimizer, the loss, the temperings)."""
     terms = []
     for i, spec in enumerate(cfg.regularisers()):
         where = _regulariser_where(cfg, i)
-        given = ({"discriminator": discriminator}
-                 if "discriminator" in inspect.signature(G_TERMS[spec.kind]).parameters else {})
+        params = inspect.signature(G_TERMS[spec.kind]).parameters
+        given = {key: value for key, value in parts.items() if key in params}
         term = call_component(G_TERMS, spec, where, data, exclude=("weight",), **given)
         weight = level_source(spec.options().get("weight", 1.0), f"{where}.weight",
                               minimum=term.weight_minimum)
@@ -270,11 +280,14 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     d_opt, d_temperature = build_optimizer(opt.d, "optim.d", D.parameters())
     lr_schedule = None if opt.lr_decay is None else schedule_from_dict(opt.lr_decay,
                                                                       "optim.lr_decay")
+    temperings = build_temperings(cfg, data)
+    parts = {"discriminator": D, "d_optimizer": d_opt, "loss": run_loss(cfg),
+             "temperings": temperings}
     trainer = Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
                       g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
                       d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
-                      ema=cfg.train.ema, temperings=build_temperings(cfg, data),
-                      g_terms=build_g_terms(cfg, data, D), num_classes=classes,
+                      ema=cfg.train.ema, temperings=temperings,
+                      g_terms=build_g_terms(cfg, data, parts), num_classes=classes,
                       lr_schedule=lr_schedule, z_dist=cfg.model.z_dist, seed=cfg.seed,
                       amp=cfg.train.amp, temperatures={"g": g_temperature, "d": d_temperature},
                       device=device)
@@ -282,6 +295,8 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     if cfg.train.batch_size % packs:
         raise ConfigError(f"model.discriminator.packs={packs}: train.batch_size="
                           f"{cfg.train.batch_size} does not divide into packs of {packs}")
+    for controller in trainer.controllers:  # an adaptive level counts images, m per logit
+        controller.judge_packs(packs)
     check_amp(cfg, trainer)
     if cfg.train.compile:
         compile_networks(cfg, trainer)

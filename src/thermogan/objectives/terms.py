@@ -1,11 +1,13 @@
 """G terms: ``weight(step) × term`` added to G's loss (the contract is ``thermogan.step.GTerm``).
 
-The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands the
-discriminator to factories that take ``discriminator``); config ``regulariser`` is one or a list
-of ``{kind: NAME, weight: NUMBER, SCHEDULE OR CONTROLLER, ...options}``. ``score``: variational
-annealing's score regulariser (Tao et al. 2019, ``objectives/variational.py``); ``energy`` and
-``reference``: the free energy's terms for learning from an unnormalised density
-(``objectives/free_energy.py``).
+The registry maps a name to ``factory(data, **options) -> GTerm`` (the build also hands each
+factory what it takes of the run's ``discriminator``, ``d_optimizer``, ``loss`` and
+``temperings``); config ``regulariser`` is one or a list of ``{kind: NAME, weight: NUMBER,
+SCHEDULE OR CONTROLLER, ...options}``. ``score``: variational annealing's score regulariser (Tao
+et al. 2019, ``objectives/variational.py``); ``energy`` and ``reference``: the free energy's terms
+for learning from an unnormalised density (``objectives/free_energy.py``); ``unrolled``: Unrolled
+GAN's G loss against D after k steps of its optimizer (Metz et al. 2017,
+``objectives/unrolled.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
 from thermogan.objectives.free_energy import EnergyTerm, ReferenceTerm
+from thermogan.objectives.unrolled import Unrolled
 from thermogan.objectives.variational import ScoreRegulariser
 from thermogan.step import DStep, GTerm, Player
 
 #: G-term registry: name -> factory(data, **options).
 G_TERMS: dict[str, Callable[..., GTerm]] = {"score": ScoreRegulariser, "energy": EnergyTerm,
-                                             "reference": ReferenceTerm}
+                                             "reference": ReferenceTerm, "unrolled": Unrolled}
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ class Controller(nn.Module):
         """The least and greatest value the level can take (``schedules.check_range``)."""
         raise NotImplementedError
 
+    def judge_packs(self, packs: int) -> None:
+        """D judges ``packs`` samples per logit (PacGAN, ``nets/packed.py``); the build tells
+        every controller, so that one counting real images counts ``packs`` per logit."""
+
 
 class ConstantController(Controller):
     """A controller that holds ``value`` and ignores what it observes (the contract's base case)."""
@@ -75,7 +79,8 @@ class Adaptive(Controller):
     A heat u ∈ [0, 1] is moved every ``interval`` D steps by ``sign(r − target)·Δ``, where r is
     the mean of E[sign D(real as seen)] over those steps (the overfitting heuristic r_t of ADA:
     D sure of the real data → hotter, D unsure → colder), and Δ = batch·interval/``images``, so
-    u can cross [0, 1] in ``images`` real images (ADA: 500k). The level is u mapped from
+    u can cross [0, 1] in ``images`` real images (ADA: 500k); the batch is counted in images, m
+    per logit for a D that judges packs of m (``judge_packs``). The level is u mapped from
     ``cold`` (u = 0) to ``hot`` (u = 1), linearly or, with ``scale: log``, geometrically (β:
     log β between the cold and the hot end). ``ceiling``: a schedule the level never goes beyond
     on the hot side, so that a run still ends cold. State (u and the last r in buffers, the sum of
@@ -106,6 +111,7 @@ class Adaptive(Controller):
         self.register_buffer("heat", torch.tensor(float(start), dtype=torch.float64))
         self.register_buffer("last_r", torch.tensor(float("nan"), dtype=torch.float64))
         self._sum, self._counted = 0.0, 0  # since the last update; in the state (extra state)
+        self.packs = 1  # real images per logit of D (set by the build, not state)
 
     def level_at(self, heat: float) -> float:
         """The level of heat u (no ceiling)."""
@@ -126,7 +132,7 @@ class Adaptive(Controller):
         self._counted += 1
         if self._counted % self.interval == 0:
             r = self._sum / self.interval
-            delta = len(logits) * self.interval / self.images
+            delta = len(logits) * self.packs * self.interval / self.images  # images seen
             move = delta * ((r > self.target) - (r < self.target))
             self.heat.fill_(min(max(float(self.heat) + move, 0.0), 1.0))
             self.last_r.fill_(r)
@@ -135,6 +141,9 @@ class Adaptive(Controller):
     def describe(self) -> dict[str, float]:
         return {"heat_u": float(self.heat), "sign_r": float(self.last_r),
                 "sign_target": float(self.target)}  # report/adaptive.py draws the three
+
+    def judge_packs(self, packs: int) -> None:
+        self.packs = int(packs)
 
     def bounds(self) -> tuple[float, float]:  # between its ends (a ceiling only narrows it)
         return min(self.hot, self.cold), max(self.hot, self.cold)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from thermogan.errors import ConfigError
+from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import AdversarialLoss
 from thermogan.optim.langevin import Langevin, VarianceEstimator
 from thermogan.optim.variance import (
@@ -59,6 +60,11 @@ class DVariance:
             raise ConfigError(f"optim.d: an SGLD D with covariance or ccadl noise needs "
                               f"per-example gradients, but the {err}; set "
                               "model.discriminator.norm: none (or use isotropic noise)") from None
+        if pack_size(discriminator) > 1:
+            raise ConfigError(f"optim.d: an SGLD D with covariance or ccadl noise takes the "
+                              f"gradients of (real, generated) sample pairs, which a D judging "
+                              f"packs of {pack_size(discriminator)} does not have; set "
+                              "model.discriminator.packs=1 or optim.d.noise=isotropic")
         self.D, self.pairs, self.loss = discriminator, PairD(discriminator), loss
         self.estimator, self.penalised = estimator or VarianceEstimator(), penalised
         fast = self.estimator.kind == "per_example" and recordable(discriminator)
