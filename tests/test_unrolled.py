@@ -205,12 +205,13 @@ def test_what_the_term_cannot_do_is_refused_when_built(override, message):
         build_trainer(tiny(override))
 
 
-def test_a_stacked_ensembles_member_is_refused_at_its_first_call():
-    D = nn.Linear(2, 1)
-    opt = torch.optim.Adam(D.parameters())
-    big = torch.zeros(3, 1, 2)
-    D.weight.data = big[1]  # as a stacked ensemble's member: a slice of the stacked weight
-    term = Unrolled(None, steps=1, d_optimizer=opt, loss=NS)
-    x = torch.randn(4, 2)
-    with pytest.raises(RuntimeError, match="stacked seed ensemble"):
-        term(Batch(x), DStep(Batch(x), real_seen=x), D)
+def test_members_with_the_term_train_one_by_one():
+    """A stacked member's own D optimizer holds no state to unroll: such members loop."""
+    from thermogan.train.ensemble import unsupported
+    from thermogan.train.members import Looped, Members
+
+    trainers = [build_trainer(tiny(f"seed={s}")) for s in (0, 1)]
+    assert "unrolled" in unsupported(trainers[0])
+    members = Members(trainers)
+    assert isinstance(members.nets, Looped)
+    members.train_step()

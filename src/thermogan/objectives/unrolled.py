@@ -50,19 +50,15 @@ def _call(discriminator: nn.Module, params: Mapping[str, Tensor], x: Tensor,
     return functional_call(discriminator, dict(params), (x,) if y is None else (x, y))
 
 
-def _shares_storage(named: Mapping[str, nn.Parameter]) -> bool:
-    """Whether D's parameters are slices of larger tensors (a stacked seed ensemble's member,
-    whose optimizer state lives in the ensemble's own optimizer, not in the member's)."""
-    return any(p.untyped_storage().nbytes() > p.numel() * p.element_size()
-               for p in named.values())
-
-
 class Unrolled:
     """The unrolled G term (see the module docstring): ``steps`` k unrolled D steps of
     ``d_optimizer``'s update with ``loss``'s D loss."""
 
     name = "unrolled"
     weight_minimum = 0.0
+    #: it reads D's optimizer state, which a stacked member's own optimizer does not hold
+    #: (train/ensemble.py ``unsupported`` trains such members one by one)
+    reads_d_optimizer = True
 
     def __init__(self, data: object, steps: int = 10, second_order: bool = True, *,
                  d_optimizer: torch.optim.Optimizer, loss: LossTerms,
@@ -90,10 +86,6 @@ class Unrolled:
         if d.real_seen is None:
             raise ValueError("the unrolled term needs the D step's real batch (DStep.real_seen)")
         named = dict(discriminator.named_parameters())
-        if _shares_storage(named):
-            raise RuntimeError("regulariser unrolled: D is a member of a stacked seed ensemble, "
-                               "whose optimizer state the term cannot read; train the seeds one "
-                               "by one")
         buffers = {n: b.clone() for n, b in discriminator.named_buffers()}
         try:
             unrolled = self._unroll(named, fake, d, discriminator)

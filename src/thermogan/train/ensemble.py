@@ -74,6 +74,8 @@ def unsupported(trainer: Trainer) -> str | None:
         "spectral norm (its power iteration normalises with out=, which vmap cannot batch)":
             any(parametrize.is_parametrized(m) for net in (trainer.G, trainer.D)
                 for m in net.modules()),
+        "G terms that read D's optimizer state (unrolled: a member's own optimizer holds none)":
+            any(getattr(t.term, "reads_d_optimizer", False) for t in trainer.g_terms),
         "data-parallel replicas (torchrun: each process holds one run's rows)":
             trainer.replicas.size > 1,
         "compiled networks (train.compile: the stack calls a functional copy of the "
