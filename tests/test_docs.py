@@ -34,6 +34,8 @@ def test_the_site_builds_strictly_with_the_generated_references(site):
     assert "thermogan train" in cli and "--threads" in cli  # the parser's options, as they are
     config = (site / "config.html").read_text()
     assert "model.z_dim" in config and "instance_noise" in config  # the schema and registries
+    assert "data.box" in config and "Lim &amp; Ye 2017" in config  # a component's keys, a loss's
+    assert "optim.g_lr was replaced by optim.g.lr" in config  # the error a replaced key gets
     assert "schedule_from_dict" in (site / "api.html").read_text()
     # the examples are included where the pages name them (the snippets extension)
     assert "Heat.for_run(steps, data, cold_std=2)" in (site / "betagan.html").read_text()
