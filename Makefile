@@ -23,7 +23,7 @@ demo: $(STAMP)
 		--out runs/demo/compare.png --html runs/demo/report.html
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 docs: $(STAMP)

@@ -1,10 +1,14 @@
-"""Helpers shared by tests: small files in the real MNIST formats, and checks of figures."""
+"""Helpers shared by tests: small files in the real MNIST formats, checks of figures, and a
+page opened in headless Chromium."""
 
 import gzip
+import io
+import shutil
 import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from thermogan.data.download import MNIST_SHA256, data_dir
 
@@ -221,3 +225,42 @@ def replica_primitives(rank, store, results):
     finally:
         dist.destroy_process_group()
 
+
+
+# Headless Chromium, driven by selenium: the HTML report's and the docs site's browser tests.
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="no headless browser: needs chromium and chromedriver on PATH (Debian: apt-get "
+    "install chromium chromium-driver; .ci/run installs them)")
+
+
+def in_chromium(url: str, profile: Path, script: str = "return null",
+                size: tuple[int, int] = (1200, 1600)):
+    """Open ``url`` in headless Chromium, in a browser profile at ``profile``; returns the
+    console's SEVERE messages, ``script``'s result on the loaded page, and a screenshot (a PIL
+    image)."""
+    from PIL import Image
+
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium is not installed (pip install '.[dev]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--window-size={size[0]},{size[1]}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(url)
+        result = driver.execute_script(script)
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png()))
+        shot.load()
+    finally:
+        driver.quit()
+    return errors, result, shot

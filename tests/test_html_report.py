@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import in_chromium, needs_chromium
 from PIL import Image
 
 from thermogan.cli import main
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 class Page(HTMLParser):
@@ -110,35 +109,14 @@ def test_a_bench_page_shows_its_table_and_figures(two_runs, tmp_path):
     assert len(page.images) == 1 and _decoded(page.images[0])
 
 
-@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                    reason="no headless browser: needs chromium and chromedriver on PATH "
-                    "(Debian: apt-get install chromium chromium-driver; .ci/run installs them)")
+@needs_chromium
 def test_the_report_loads_in_chromium_without_errors(two_runs, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="selenium is not installed (pip install '.[dev]')")
-    html = _report(two_runs, tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1200,1600",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    try:
-        driver.set_page_load_timeout(60)
-        driver.get(html.as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images, i => [i.complete, i.naturalWidth])")
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
-    finally:
-        driver.quit()
+    errors, images, shot = in_chromium(
+        _report(two_runs, tmp_path).as_uri(), tmp_path / "chromium",
+        "return Array.from(document.images, i => [i.complete, i.naturalWidth])")
     assert not errors, json.dumps(errors)
     assert len(images) >= 8 and all(done and width > 0 for done, width in images)
-    assert (np.asarray(shot) < 200).mean() > 0.02  # not a blank page
+    assert (np.asarray(shot.convert("L")) < 200).mean() > 0.02  # not a blank page
 
 
 def test_tensorboard_gets_the_levels_and_sample_figures_and_training_is_unchanged(

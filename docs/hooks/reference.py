@@ -2,7 +2,9 @@
 
 - ``cli.md``: every command's ``--help``, from the argparse parser of ``thermogan.cli``;
 - ``config.md``: every config key with its default and the comment beside it in
-  ``thermogan/experiment/config.py``, then every registry entry with its options and defaults;
+  ``thermogan/experiment/config.py`` (a key that names a registry entry lists the kinds it may
+  name), the keys that were replaced, with the error a config that still uses one gets, then
+  every registry entry with its options and defaults;
 - ``api.md``: every name of ``thermogan.PUBLIC`` (what ``import thermogan`` gives), grouped by
   the module that defines it, rendered from its docstring by mkdocstrings.
 
@@ -16,6 +18,7 @@ import html
 import inspect
 import io
 import os
+import re
 import tokenize
 from typing import Any
 
@@ -23,6 +26,12 @@ from mkdocs.structure.files import File, Files
 from pydantic import BaseModel
 
 PAGES = {"cli.md": "cli_page", "config.md": "config_page", "api.md": "api_page"}
+#: The config keys that name an entry of a registry (``thermogan.experiment.build.REGISTRIES``)
+KINDS = {"data.kind": "datasets", "tempering": "temperings", "model.generator": "generators",
+         "model.discriminator": "discriminators", "regulariser": "g_terms",
+         "objective.loss": "losses", "optim.g": "optimizers", "optim.d": "optimizers"}
+#: Keys that a config may no longer use; the page shows the error each one gets
+REPLACED = ["objective.g_terms"]
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -67,19 +76,70 @@ def _comments(cls: type) -> dict[str, str]:
 
 
 def _sections(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """A table row per key of ``model``; a section (or a component with keys of its own, such
+    as ``data``) gives a row per key it holds."""
+    from thermogan.experiment.config import Component
+
     notes = _comments(model)
     rows = []
     for name, info in model.model_fields.items():
-        sub = info.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel) and "kind" not in sub.model_fields:
-            rows += _sections(sub, f"{prefix}{name}.")
+        sub, key = info.annotation, f"{prefix}{name}"
+        if isinstance(sub, type) and issubclass(sub, BaseModel) and sub is not Component:
+            rows += _sections(sub, f"{key}.")
+            if issubclass(sub, Component):  # the chosen kind's own options
+                rows.append(f"| `{key}.…` | | the options of the chosen `{key}.kind` "
+                            f"(see [{KINDS[key + '.kind']}](#{KINDS[key + '.kind']})) |")
             continue
         default = info.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             default = default.model_dump(mode="json")
-        note = html.escape(notes.get(name, "")).replace("|", "\\|")
-        rows.append(f"| `{prefix}{name}` | `{_yaml(default)}` | {note} |")
+        note = html.escape(notes.get(name, "")).replace("|", "\\|") + _kinds(key)
+        rows.append(f"| `{key}` | `{_yaml(default)}` | {note} |")
     return rows
+
+
+def _kinds(key: str) -> str:
+    """For a key that names a registry entry: the entries it may name."""
+    from thermogan.experiment.build import REGISTRIES
+
+    if key not in KINDS:
+        return ""
+    names = ", ".join(f"`{kind}`" for kind in REGISTRIES[KINDS[key]])
+    return f"; kinds: {names} (see [{KINDS[key]}](#{KINDS[key]}))"
+
+
+def _replaced() -> list[str]:
+    """The replaced keys, each with the error that a config using it gets (so the page says
+    what the code does: a key the code no longer refuses fails the build)."""
+    from thermogan.errors import ConfigError
+    from thermogan.experiment.config import REPLACED_OPTIM_KEYS, from_dict
+
+    lines = []
+    for key in [*REPLACED, *(f"optim.{old}" for old in REPLACED_OPTIM_KEYS)]:
+        section, old = key.split(".")
+        try:
+            from_dict({section: {old: 0}})
+        except ConfigError as err:
+            lines.append(f"- `{key}`: {html.escape(str(err))}")
+        else:
+            raise ValueError(f"{key}: the config accepts it; take it out of REPLACED")
+    return lines
+
+
+def _loss_notes() -> dict[str, str]:
+    """Each loss's bullet of ``thermogan.objectives.adversarial``'s docstring, by the names it
+    starts with (``- ``wgan`` / ``wgan-gp`` (...): ...``); a loss without one fails the build."""
+    from thermogan.objectives import adversarial
+
+    notes = {}
+    for bullet in re.findall(r"^- (.+?)(?=\n- |\n\n|\Z)", adversarial.__doc__, re.M | re.S):
+        head = re.split(r"[(:]", bullet, maxsplit=1)[0]
+        for name in re.findall(r"``([\w-]+)``", head):
+            notes[name] = " ".join(bullet[len(head):].lstrip(":").split())
+    missing = set(adversarial.LOSSES) - set(notes)
+    if missing:
+        raise ValueError(f"losses without a line in objectives/adversarial.py: {missing}")
+    return notes
 
 
 def _yaml(value: Any) -> str:
@@ -97,11 +157,16 @@ def config_page() -> str:
              "Every key of a run's config, its default and what it means, generated from the "
              "config's schema when the site is built; then every component a `kind` can name, "
              "with its options (`thermogan list --options` prints the same).", "",
-             "| key | default | meaning |", "|---|---|---|", *_sections(ExperimentConfig), ""]
+             "| key | default | meaning |", "|---|---|---|", *_sections(ExperimentConfig), "",
+             "## Replaced keys", "",
+             "Keys of older configs that a config may no longer use, and the error it gets:", "",
+             *_replaced(), ""]
+    losses = _loss_notes()
     for registry, entries in REGISTRIES.items():
         lines += [f"## {registry}", ""]
         for kind, entry in entries.items():
-            doc = html.escape((inspect.getdoc(entry) or "").split("\n\n")[0].replace("\n", " "))
+            doc = losses[kind] if registry == "losses" else inspect.getdoc(entry) or ""
+            doc = html.escape(doc.split("\n\n")[0].replace("\n", " "))
             options = ", ".join(f"`{k}={v}`" for k, v in component_options(registry, kind))
             lines.append(f"- **`{kind}`**: {doc} Options: {options or 'none'}.")
         lines.append("")

@@ -59,8 +59,12 @@ def _check_schedule(value: ScheduleSpec | None, where: str,
 class DataConfig(Component):
     """The data set: a toy distribution from `thermogan list` and its options (radius, std, ...)."""
 
-    kind: str = "ring"  # data set name
-    box: tuple[float, float] | None = None  # map the data into [a, b]^d (β-GAN); null: as is
+    kind: str = "ring"  # the data set; its options are further keys of data (radius, std, ...)
+    box: tuple[float, float] | None = None  # [a, b]: map the data into the cube [a, b]^d by one
+    # isotropic affine map (the cube enclosing every component, 3 std around a Gaussian's centre,
+    # onto the box; one scale on every axis keeps the mode metrics); β-GAN's heat needs it, and
+    # its vanilla twins use the same map. Images live in [-1, 1] already: null or [-1, 1]. null:
+    # the data as they are
 
     @field_validator("box")
     @classmethod
@@ -83,7 +87,7 @@ class ModelConfig(Strict):
 class ObjectiveConfig(Strict):
     """The adversarial loss (see `thermogan list`)."""
 
-    loss: str = "minimax"  # minimax | nonsaturating | lsgan | wgan | wgan-gp | hinge | rkl
+    loss: str = "minimax"  # the adversarial loss: D's and G's terms on D's logits
     gp_weight: float | None = Field(None, ge=0)  # gradient penalty; null: the loss's default
 
     @model_validator(mode="before")
@@ -180,7 +184,7 @@ class ExperimentConfig(Strict):
     # for images; OMP_NUM_THREADS, when set, is honoured instead of the default
     data: DataConfig = DataConfig()
     tempering: Component | list[Component] | None = None  # what D sees: one tempering or a list
-    # applied in order (heat, instance_noise, lens); null: the data as they are
+    # applied in order; null: the data as they are
     model: ModelConfig = ModelConfig()
     regulariser: Component | list[Component] | None = None  # terms added to G's loss: one or a
     # list of {kind, weight (number, schedule or controller, default 1), ...options}; null: none

@@ -38,7 +38,8 @@ VectorGenerator = nn.Sequential | LabelConcatGenerator  # G(z), or G(z, y) with 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128),
         activation: str = "relu") -> nn.Sequential:
-    """Linear layers of widths ``hidden`` with ``activation`` between them, linear output."""
+    """Linear layers of widths ``hidden`` with ``activation`` between them (a name of
+    ``ACTIVATIONS``: relu, leaky_relu, tanh, elu or silu), linear output."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r}: must be one of {', '.join(ACTIVATIONS)}")
     if any(int(width) <= 0 for width in hidden):
@@ -82,15 +83,18 @@ def _vector_discriminator(d: int, hidden: Sequence[int], activation: str, packs:
 
 def mlp_generator(z_dim: int, shape: Sequence[int], hidden: Sequence[int] = (128, 128),
                   activation: str = "relu", num_classes: int | None = None) -> VectorGenerator:
-    """G: z (B, z_dim) -> x (B, d), an nn.Sequential; with ``num_classes``, G(z, y)."""
+    """G: z (B, z_dim) -> x (B, d), an nn.Sequential of linear layers of widths ``hidden``
+    with ``activation`` (relu, leaky_relu, tanh, elu or silu) between them; with
+    ``num_classes``, G(z, y)."""
     return _vector_generator(z_dim, _vector_dim(shape, "mlp"), hidden, activation, num_classes)
 
 
 def mlp_discriminator(shape: Sequence[int], hidden: Sequence[int] = (128, 128),
                       activation: str = "relu", num_classes: int | None = None,
                       packs: int = 1, spectral_norm: bool = False) -> nn.Module:
-    """D: x (B, d) -> logit (B, 1), an nn.Sequential; with ``num_classes``, D(x, y); with
-    ``packs`` m > 1, logits (B/m, 1) of packs."""
+    """D: x (B, d) -> logit (B, 1), an nn.Sequential of linear layers of widths ``hidden``
+    with ``activation`` (relu, leaky_relu, tanh, elu or silu) between them; with
+    ``num_classes``, D(x, y); with ``packs`` m > 1, logits (B/m, 1) of packs."""
     return _vector_discriminator(_vector_dim(shape, "mlp"), hidden, activation, packs,
                                  spectral_norm, num_classes)
 
