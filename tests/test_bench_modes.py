@@ -129,7 +129,7 @@ def test_every_method_trains_its_seeds_together(tmp_path):
 
 def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):
     micro = dataclasses.replace(MODES, methods={"Langevin D (micro-batches)": (
-        "{data}_langevin.yaml", ("optim.d.variance=microbatch",))})
+        "{data}_langevin.yaml", ("optim.d.variance={kind: microbatch}",))})
     jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["Langevin D (micro-batches)"],
                 datasets=("ring8",), modes=micro)
     results = engine.train(BENCH, jobs, Executor(1))

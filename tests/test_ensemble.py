@@ -142,7 +142,7 @@ BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
 
 @pytest.mark.parametrize("overrides, words", [
     (("model.conditional=true",), "class-conditional"),
-    (("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}",),
+    (("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: {kind: microbatch}}",),
      "variance from micro-batch means"),
     (BATCH_NORM, "batch norm"),
 ], ids=["conditional", "microbatch_variance", "batch_norm"])

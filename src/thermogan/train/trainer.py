@@ -19,7 +19,9 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from thermogan.data.batch import Batch
+from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
+from thermogan.objectives.penalties import Penalty
 from thermogan.objectives.terms import WeightedTerm
 from thermogan.optim import adam
 from thermogan.optim.langevin import Langevin
@@ -61,8 +63,9 @@ class Trainer:
     ``num_classes``: a class-conditional G and D (None: unconditional); generated samples get
     uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
     at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
-    each temperature level so that it never mixes levels. ``gp_weight``: a gradient penalty on
-    interpolates of what D sees (None: the loss's default, 10 for wgan-gp). ``amp``: "bf16"
+    each temperature level so that it never mixes levels. ``penalty``: a gradient penalty on
+    what D sees (``objectives/penalties.py``; None: the loss's default, WGAN-GP of weight 10
+    for wgan-gp; weight 0: none). ``amp``: "bf16"
     runs G's and D's forward passes of the training step in bfloat16, everything between them
     in float32 (``train/precision.py``); None: as the networks are.
     """
@@ -71,7 +74,7 @@ class Trainer:
                  z_dim: int, loss: str | AdversarialLoss = "minimax",
                  g_optimizer: torch.optim.Optimizer | None = None,
                  d_optimizer: torch.optim.Optimizer | None = None,
-                 batch_size: int = 256, d_steps: int = 1, gp_weight: float | None = None,
+                 batch_size: int = 256, d_steps: int = 1, penalty: Penalty | None = None,
                  ema: float | None = None, temperings: Tempering | Sequence[Tempering] = (),
                  players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
                  num_classes: int | None = None, lr_schedule: Schedule | None = None,
@@ -85,7 +88,9 @@ class Trainer:
         self.data = data
         self.z_dim, self.z_dist, self.num_classes = z_dim, z_dist, num_classes
         self.loss = get_loss(loss)
-        self.gp_weight = self.loss.gp_weight if gp_weight is None else gp_weight
+        penalty = self.loss.penalty if penalty is None else penalty
+        self.penalty = penalty if penalty is not None and penalty.weight else None
+        self.packs = pack_size(self.D)  # samples D judges at once (PacGAN)
         self.g_opt = g_optimizer or adam(self.G.parameters())
         self.d_opt = d_optimizer or adam(self.D.parameters())
         self.g_params = list(self.G.parameters())
@@ -125,7 +130,7 @@ class Trainer:
             if isinstance(opt, Langevin):  # optimizers that draw noise use their stream
                 opt.generator = self.rngs[name]
         self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
-                                                  penalised=bool(self.gp_weight))
+                                                  penalised=self.penalty is not None)
         self.replicas = Replicas()  # one process; train/distributed.py makes it data-parallel
         self.step = 0
         self._members: Members | None = None
@@ -161,14 +166,11 @@ class Trainer:
         return x
 
     def set_levels(self, step: int) -> None:
-        """Move every tempering to its level at ``step`` (the learning rates do not move:
-        ``set_optimizer_levels``, called by the training step only)."""
+        """Move every level to its value at ``step``: the temperings', the learning rates
+        (``lr_schedule``) and the Langevin temperatures given as levels (the training step
+        calls it first)."""
         for tempering in self.temperings:
             tempering.set_step(step)
-
-    def set_optimizer_levels(self, step: int) -> None:
-        """Move the learning rates (``lr_schedule``) and the Langevin temperatures given as
-        levels to their values at ``step``."""
         if self.lr_schedule is not None:
             factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
@@ -181,6 +183,11 @@ class Trainer:
     def level_key(self, step: int) -> tuple[Hashable, ...]:
         """The temperings' level keys at ``step``: a new temperature level starts at a change."""
         return tuple(t.level_key(step) for t in self.temperings)
+
+    @property
+    def gp_weight(self) -> float:
+        """The gradient penalty's weight (0: none), as ``train/ensemble.py`` reads it."""
+        return 0.0 if self.penalty is None else self.penalty.weight
 
     # ----------------------------------------------------------------------------------------
     @property
