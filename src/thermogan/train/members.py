@@ -55,11 +55,6 @@ def call(net: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
     return net(x) if y is None else net(x, y)
 
 
-def optimizer(m: Trainer, side: str) -> torch.optim.Optimizer:
-    """Member m's optimizer of G (side "g") or D ("d")."""
-    return m.g_opt if side == "g" else m.d_opt
-
-
 def _stacked_logs(logs: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     """The members' logs as one dict of (S,) tensors (the keys every member logged)."""
     return {key: stack([out[key] for out in logs]) for key in logs[0]
@@ -104,11 +99,11 @@ class Looped:
 
     def zero_grad(self, side: str) -> None:
         for m in self.members:
-            optimizer(m, side).zero_grad(set_to_none=True)
+            getattr(m, f"{side}_opt").zero_grad(set_to_none=True)
 
     def step(self, side: str) -> None:
         for m in self.members:
-            optimizer(m, side).step()
+            getattr(m, f"{side}_opt").step()
 
     def update_ema(self) -> None:
         for m in self.members:

@@ -12,13 +12,13 @@ edits the checkpoint code.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from thermogan.data.batch import Batch
+from thermogan.data.batch import Batch, DataSource
 from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
 from thermogan.objectives.penalties import Penalty
@@ -35,13 +35,6 @@ from thermogan.train.dvariance import DVariance
 from thermogan.train.ema import warmed_ema
 from thermogan.train.members import Members
 from thermogan.train.precision import Autocast
-
-
-class DataSource(Protocol):
-    """Anything that draws a ``Batch`` of real samples with a given torch.Generator."""
-
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Batch: ...
 
 
 def _unique_names(players: Sequence[Player]) -> list[str]:
@@ -270,36 +263,29 @@ class Trainer:
         return y
 
     # ----------------------------------------------------------------------------------------
+    def _parts(self) -> dict[str, Any]:
+        """Every part with a ``state_dict`` but the players, under its name in the checkpoint."""
+        parts = {"generator": self.G, "discriminator": self.D, "temperings": self.temperings,
+                 "term_levels": self.term_levels, "optim_levels": self.optim_levels,
+                 "g_optimizer": self.g_opt, "d_optimizer": self.d_opt}
+        return parts if self.G_ema is None else {**parts, "generator_ema": self.G_ema}
+
     def state_dict(self) -> dict[str, Any]:
         """One dict: the step, models, temperings, players and optimizers, every RNG state."""
-        return {
-            "step": self.step,
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict(),
-            "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "temperings": self.temperings.state_dict(),
-            "term_levels": self.term_levels.state_dict(),
-            "optim_levels": self.optim_levels.state_dict(),
-            "players": {name: player.state_dict() for name, player in self.players.items()},
-            "g_optimizer": self.g_opt.state_dict(),
-            "d_optimizer": self.d_opt.state_dict(),
-            "rng": rng.capture(self.rngs),
-            **({"rng_replicas": self.replicas.gather(rng.capture(self.rngs))}
-               if self.replicas.size > 1 else {}),
-        }
+        return {"step": self.step, "generator_ema": None,
+                **{name: part.state_dict() for name, part in self._parts().items()},
+                "players": {name: player.state_dict() for name, player in self.players.items()},
+                "rng": rng.capture(self.rngs),
+                **({"rng_replicas": self.replicas.gather(rng.capture(self.rngs))}
+                   if self.replicas.size > 1 else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()``; the run then continues exactly where it stopped."""
         self.step = int(state["step"])
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
-        if self.G_ema is not None:
-            if state.get("generator_ema") is None:
-                raise KeyError("generator_ema")
-            self.G_ema.load_state_dict(state["generator_ema"])
-        self.temperings.load_state_dict(state["temperings"])
-        self.term_levels.load_state_dict(state.get("term_levels", {}))  # older runs: none kept
-        self.optim_levels.load_state_dict(state.get("optim_levels", {}))
+        for name, part in self._parts().items():
+            if state.get(name) is None and not name.endswith("_levels"):  # runs of before: none
+                raise KeyError(name)
+            part.load_state_dict(state.get(name, {}))
         for name, player in self.players.items():
             if name not in state["players"]:
                 raise KeyError(f"player {name}")
