@@ -143,3 +143,16 @@ def test_members_with_r1_equal_their_single_runs(tiny_config, engine):
     first = [next(t.D.parameters()) for t in (singles[0], plain, members[1])]
     assert not torch.equal(first[0], first[1])  # the penalty moved D
     assert not torch.equal(first[0], first[2])  # and the members are their own runs
+
+
+@pytest.mark.parametrize("spec", ["{kind: r1, weight: 2.0}", "{kind: wgan_gp, weight: 10}"],
+                         ids=["r1", "wgan_gp"])
+def test_a_penalised_run_resumes_exactly(tiny_config, spec):
+    from helpers import straight_and_resumed
+
+    cfg = config.load(tiny_config, [f"objective.penalty={spec}"])
+    straight, resumed = straight_and_resumed(lambda: build.build_trainer(cfg), 6, 3)
+    for a, b in zip((*straight.G.parameters(), *straight.D.parameters()),
+                    (*resumed.G.parameters(), *resumed.D.parameters())):
+        assert torch.equal(a, b)
+    assert torch.equal(straight.rngs["penalty"].get_state(), resumed.rngs["penalty"].get_state())

@@ -118,14 +118,14 @@ class Looped:
 
 class Members:
     """S ≥ 1 trainers stepped as one (see the module docstring). Members share the loss, the
-    batch size, the D steps, the gradient penalty, the latent prior and the step."""
+    batch size, the D steps, the gradient penalty, D's packs, the latent prior and the step."""
 
     def __init__(self, trainers: Sequence[Trainer]) -> None:
         if not trainers:
             raise ValueError("a step needs at least one member")
         self.members = list(trainers)
         first = self.members[0]
-        shared = ("loss", "batch_size", "d_steps", "penalty", "z_dim", "z_dist",
+        shared = ("loss", "batch_size", "d_steps", "penalty", "packs", "z_dim", "z_dist",
                   "num_classes", "step")
         for key in shared:
             if any(getattr(m, key) != getattr(first, key) for m in self.members):
@@ -133,7 +133,7 @@ class Members:
         if len(self.members) > 1 and any(m.replicas.size > 1 for m in self.members):
             raise ValueError("data-parallel replicas (torchrun) train one run, not members")
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
-        self.penalty = first.penalty
+        self.penalty, self.packs = first.penalty, first.packs
         stacked = not_stacked(self.members) is None
         self.nets = Stacked(self.members) if stacked else Looped(self.members)
 
@@ -187,7 +187,7 @@ class Members:
         if self.penalty is not None:  # on D's gradients at what it saw, at full precision
             losses = losses + self.penalty(
                 lambda x, y: self.nets.D(x, y, autocast=False), real_seen, fake_seen, real_y,
-                fake_y, [m.rngs["penalty"] for m in self.members], self.members[0].packs)
+                fake_y, [m.rngs["penalty"] for m in self.members], self.packs)
         self.nets.zero_grad("d")
         losses.sum().backward()  # member s's parameters get member s's gradient only
         self.nets.hand_variance(real_seen, fake_seen, real_y, fake_y)
