@@ -54,13 +54,13 @@ class Trainer:
     players (the lens's optimizer, β'-GAN's coupling) join ``players``. ``g_terms``: weighted
     terms added to G's loss; their players (a learned score's denoiser) join too.
     ``num_classes``: a class-conditional G and D (None: unconditional); generated samples get
-    uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
-    at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
-    each temperature level so that it never mixes levels. ``penalty``: a gradient penalty on
-    what D sees (``objectives/penalties.py``; None: the loss's default, WGAN-GP of weight 10
-    for wgan-gp; weight 0: none). ``amp``: "bf16"
-    runs G's and D's forward passes of the training step in bfloat16, everything between them
-    in float32 (``train/precision.py``); None: as the networks are.
+    uniformly drawn labels. ``lr_schedule`` multiplies both learning rates at each step.
+    ``ema``: decay of an exponential moving average of G's weights, restarted at each
+    temperature level so that it never mixes levels. ``penalty``: a gradient penalty on what D
+    sees (``objectives/penalties.py``; None: the loss's default, WGAN-GP of weight 10 for
+    wgan-gp; weight 0: none). ``amp``: "bf16" runs G's and D's forward passes of the training
+    step in bfloat16, everything between them in float32 (``train/precision.py``); None: as the
+    networks are.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: DataSource, *,
