@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from torch import Tensor, nn
 
@@ -24,7 +24,10 @@ from thermogan.optim.variance import LossFn, microbatch_variance, per_example_va
 
 class VarianceEstimator(Protocol):
     """The contract: ``{parameter name: V}`` over the batch of ``inputs``, whose first
-    ``model_inputs`` entries go to ``model`` and the rest to ``loss_fn``."""
+    ``model_inputs`` entries go to ``model`` and the rest to ``loss_fn``; ``kind``: its name in
+    the registry."""
+
+    kind: ClassVar[str]
 
     def __call__(self, model: nn.Module, loss_fn: LossFn, inputs: Sequence[Tensor],
                  model_inputs: int = 1) -> dict[str, Tensor]: ...
@@ -34,6 +37,7 @@ class VarianceEstimator(Protocol):
 class PerExample:
     """Per-example gradients, ``chunk`` examples at a time (None: the whole batch)."""
 
+    kind: ClassVar[str] = "per_example"
     chunk: int | None = None
 
     def __post_init__(self) -> None:
@@ -49,6 +53,7 @@ class PerExample:
 class Microbatch:
     """The gradients of ``microbatches`` micro-batch means."""
 
+    kind: ClassVar[str] = "microbatch"
     microbatches: int = 8
 
     def __post_init__(self) -> None:
@@ -62,4 +67,4 @@ class Microbatch:
 
 #: ``optim.<g|d>.variance: {kind, ...}``; ``thermogan list`` prints them with their options.
 VARIANCE_ESTIMATORS: dict[str, type[PerExample] | type[Microbatch]] = {
-    "per_example": PerExample, "microbatch": Microbatch}
+    estimator.kind: estimator for estimator in (PerExample, Microbatch)}
