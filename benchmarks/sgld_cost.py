@@ -38,7 +38,7 @@ VARIANTS = {
     "sgld isotropic": "{kind: sgld, lr: 1.0e-3}",
     "sgld covariance, per-example": "{kind: sgld, lr: 1.0e-3, noise: covariance}",
     "sgld covariance, 8 micro-batches": "{kind: sgld, lr: 1.0e-3, noise: covariance, "
-                                        "variance: microbatch, microbatches: 8}",
+                                        "variance: {kind: microbatch, microbatches: 8}}",
 }
 
 

@@ -1,7 +1,7 @@
 """The field's baselines as parts: PacGAN packing (Lin et al. 2018), maxout (Goodfellow et al.
-2013) and PacGAN's toy networks, spectral normalisation (Miyato et al. 2018), and the R1/R2
-zero-centred penalties (Mescheder et al. 2018), each against its formula; and the anchors'
-protocol configs."""
+2013) and PacGAN's toy networks, spectral normalisation (Miyato et al. 2018), each against its
+formula (the penalties, R1/R2 among them: test_penalties.py); and the anchors' protocol
+configs."""
 
 import io
 from pathlib import Path
@@ -19,7 +19,6 @@ from thermogan.experiment.config import Component
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.nets.maxout import Maxout
 from thermogan.nets.packed import PackedDiscriminator
-from thermogan.objectives.penalties import gradient_penalty_terms, zero_centred_penalty_terms
 from thermogan.train.checkpoint import load_checkpoint, save_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -116,19 +115,7 @@ def test_a_packed_discriminator_trains_end_to_end(tmp_path, m):
 
 def test_a_packed_critic_trains_with_its_gradient_penalty(tmp_path):
     trainer, summary = runs.start(tiny_packed(**{"objective.loss": "wgan-gp"}), tmp_path / "run")
-    assert trainer.gp_weight == 10 and summary["protocol"]["step"] == 30
-
-
-def test_the_gradient_penalty_of_a_packed_critic_is_per_pack():
-    # inner critic w·pack: the gradient of a pack's logit is w over all m·d coordinates
-    inner = nn.Linear(4, 1)
-    with torch.no_grad():
-        inner.weight.copy_(torch.tensor([[1.0, 2.0, 2.0, 4.0]]))  # ‖w‖ = 5 (per sample: √5, √20)
-    d = PackedDiscriminator(inner, 2)
-    terms = gradient_penalty_terms(d, torch.randn(12, 2), torch.randn(12, 2),
-                                   torch.Generator().manual_seed(0))
-    assert terms.shape == (6,)
-    assert torch.allclose(terms, torch.full((6,), 16.0))
+    assert trainer.penalty.weight == 10 and summary["protocol"]["step"] == 30
 
 
 def test_an_adaptive_level_counts_the_images_a_packed_d_judges():
@@ -283,51 +270,6 @@ def test_a_spectrally_normalised_packed_run_resumes_exactly(tmp_path):
     got, want = resumed.D.state_dict(), whole.D.state_dict()
     assert any(k.endswith("weight.0._u") for k in want)
     assert all(torch.equal(got[k], want[k]) for k in want)
-
-
-# R1 and R2 -------------------------------------------------------------------------------------
-
-class Quadratic(nn.Module):
-    """D(x) = ½ xᵀAx + b·x, whose input gradient is Ax + b (A symmetric)."""
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.a, self.b = nn.Parameter(a), nn.Parameter(b)
-
-    def forward(self, x):
-        return (0.5 * ((x @ self.a) * x).sum(1) + x @ self.b)[:, None]  # (B, 1)
-
-
-def test_r1_r2_are_half_gamma_squared_input_gradient_norms():
-    a = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
-    b = torch.tensor([0.3, -1.0])
-    d = Quadratic(a.clone(), b.clone())
-    x = torch.randn(6, 2)
-    gamma = 10.0
-    terms = zero_centred_penalty_terms(d, x, gamma)
-    grads = x @ a + b  # (6, 2): ∇_x D
-    assert terms.shape == (6,)
-    assert torch.allclose(terms, 0.5 * gamma * (grads ** 2).sum(1))
-    terms.sum().backward()  # d/db Σ γ/2 ‖Ax + b‖² = γ Σ (Ax + b)
-    assert torch.allclose(d.b.grad, gamma * grads.sum(0))
-
-
-def test_the_penalty_reaches_d_only():
-    d = Quadratic(torch.eye(2), torch.zeros(2))
-    source = torch.randn(4, 2, requires_grad=True)
-    fake = 3 * source  # "generated", with a graph back to G's parameters
-    zero_centred_penalty_terms(d, fake, 1.0).sum().backward()
-    assert source.grad is None and d.a.grad is not None
-    with pytest.raises(ValueError, match="gamma=-1.0: must be >= 0"):
-        zero_centred_penalty_terms(d, fake, -1.0)
-
-
-def test_r1_of_a_packed_d_is_per_pack():
-    inner = nn.Linear(6, 1)
-    with torch.no_grad():
-        inner.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, 2.0, 0.0, 4.0]]))  # ‖w‖² = 25
-    terms = zero_centred_penalty_terms(PackedDiscriminator(inner, 3), torch.randn(9, 2), 2.0)
-    assert torch.allclose(terms, torch.full((3,), 25.0))
 
 
 # The anchors' protocols --------------------------------------------------------------------

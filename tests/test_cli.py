@@ -216,6 +216,8 @@ def test_version_options_listing_and_help_defaults(capsys):
     assert "  ring: modes=8, radius=1.0, std=0.01" in everything
     assert "  adam: lr=0.001, betas=[0.5, 0.999], weight_decay=0.0" in everything
     assert "  linear: start=required, end=required, steps=required" in everything
+    assert "  wgan_gp: weight=10.0\n  r1: weight=required\n  r2: weight=required" in everything
+    assert "  microbatch: microbatches=8" in everything  # optim.d.variance's kinds
     assert "num_classes" not in everything  # set by model.conditional, not an option
     assert main(["list", "tempering"]) == 2
     assert "did you mean 'temperings'" in capsys.readouterr().err

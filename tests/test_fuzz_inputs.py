@@ -43,6 +43,8 @@ COMPONENTS = [
     ("tempering", {"kind": "lens"}, "temperings"),
     ("optim.g", {"kind": "adam"}, "optimizers"), ("optim.d", {"kind": "sgd"}, "optimizers"),
     ("optim.d", {"kind": "sgld"}, "optimizers"),
+    ("objective.penalty", {"kind": "wgan_gp"}, "penalties"),
+    ("objective.penalty", {"kind": "r1", "weight": 1.0}, "penalties"),
 ]
 
 

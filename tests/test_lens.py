@@ -170,17 +170,16 @@ def test_runs_with_and_without_the_lens_start_from_the_same_weights(tiny_config)
 def test_wgan_gp_penalises_interpolates_between_lensed_data_and_fakes(tiny_config, monkeypatch):
     """The penalty gets L(x), not x, as its real end; with 3 critic steps L(x) keeps a graph only
     in the last one, and the lens step reuses that batch."""
-    from thermogan.train.members import Members
-
     trainer = build.build_trainer(lens_config(tiny_config, "objective.loss=wgan-gp",
                                               "train.d_steps=3"))
     lensed = trainer.temperings[0]
     with torch.no_grad():  # a lens that visibly moves the data: L(x) = x + 0.5
         lensed.net.out.bias.fill_(0.5)
     seen, graphs = [], []
-    penalty = Members._penalty
-    monkeypatch.setattr(Members, "_penalty",  # real (S, B, ...): one member
-                        lambda self, real, *a: (seen.append(real[0]), penalty(self, real, *a))[1])
+    penalty = trainer.penalty
+    monkeypatch.setattr(trainer, "penalty",  # real (S, B, ...): one member
+                        lambda critic, real, *a: (seen.append(real[0]),
+                                                  penalty(critic, real, *a))[1])
     lensed.net.register_forward_hook(
         lambda _m, inputs, out: graphs.append((inputs[0], out.detach().clone(), out.requires_grad)))
     take = lensed.take

@@ -19,7 +19,6 @@ SPECS = {
 
 def levels(trainer, step):
     trainer.set_levels(step)
-    trainer.set_optimizer_levels(step)
     return {**trainer.describe(), "lr": trainer.g_opt.param_groups[0]["lr"]}
 
 

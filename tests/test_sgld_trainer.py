@@ -22,7 +22,7 @@ def sgld_config(tiny_config, spec=COVARIANCE, *extra):
 
 @pytest.mark.parametrize("extra", [[], ["objective.loss=wgan-gp"], ["model.conditional=true"],
                                    ["optim.d={kind: sgld, lr: 1.0e-3, noise: covariance, "
-                                    "variance: microbatch, microbatches: 16}"]],
+                                    "variance: {kind: microbatch, microbatches: 16}}"]],
                          ids=["minimax", "wgan_gp", "conditional", "microbatches_of_one"])
 def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_config, extra):
     """The variance from D's own backward (the fast path; with a gradient penalty its mean is
@@ -53,7 +53,8 @@ def test_the_d_step_hands_the_per_pair_gradient_variance_to_the_optimizer(tiny_c
 
 def test_an_sgld_d_resumes_exactly_and_logs_its_noise(tiny_config):
     cfg = sgld_config(tiny_config, "optim.d={kind: sgld, lr: 1.0e-3, noise: ccadl, "
-                                   "batch_size: 16, variance: microbatch, microbatches: 4}")
+                                   "batch_size: 16, variance: {kind: microbatch, "
+                                   "microbatches: 4}}")
     straight, second = straight_and_resumed(lambda: build.build_trainer(cfg), 12, 5)
     assert torch.equal(straight.sample(50, seed=1), second.sample(50, seed=1))
     for a, b in zip(straight.D.parameters(), second.D.parameters()):
@@ -84,15 +85,41 @@ def test_a_batchnorm_d_is_refused_with_the_fix():
 
 def test_the_langevin_contract_is_declared_and_only_sgld_meets_it():
     from thermogan.optim import OPTIMIZERS
-    from thermogan.optim.langevin import Langevin, VarianceEstimator
+    from thermogan.optim.estimators import Microbatch, PerExample
+    from thermogan.optim.langevin import Langevin
 
     params = [nn.Parameter(torch.zeros(2))]
-    opt = OPTIMIZERS["sgld"](params, variance="microbatch", microbatches=4)
-    assert isinstance(opt, Langevin)
-    assert opt.variance == VarianceEstimator("microbatch", 4)
+    opt = OPTIMIZERS["sgld"](params, variance=Microbatch(4))
+    assert isinstance(opt, Langevin) and opt.variance == Microbatch(4)
+    assert OPTIMIZERS["sgld"](params).variance == PerExample()
     assert not any(isinstance(OPTIMIZERS[kind](params), Langevin) for kind in ("adam", "sgd"))
     with pytest.raises(ValueError, match="microbatches=1: must be >= 2"):
-        OPTIMIZERS["sgld"](params, microbatches=1)
+        Microbatch(1)
+
+
+def test_the_variance_estimator_is_a_component_and_its_old_spelling_is_refused(tiny_config):
+    from thermogan.optim.estimators import Microbatch, PerExample
+
+    def estimator(variance):
+        spec = f"optim.d={{kind: sgld, lr: 1.0e-3, noise: covariance{variance}}}"
+        return build.build_trainer(sgld_config(tiny_config, spec)).d_opt.variance
+
+    assert estimator("") == PerExample()
+    assert estimator(", variance: {kind: per_example, chunk: 4}") == PerExample(4)
+    assert estimator(", variance: {kind: microbatch, microbatches: 4}") == Microbatch(4)
+    with pytest.raises(ConfigError, match="kind 'micro' at optim.d.variance; did you mean "
+                                          "'microbatch'"):
+        estimator(", variance: {kind: micro}")
+    with pytest.raises(ConfigError, match="optim.d.variance.microbatches=1: must be >= 2"):
+        estimator(", variance: {kind: microbatch, microbatches: 1}")
+    with pytest.raises(ConfigError, match="'optim.d.variance.chunk'; valid: kind, microbatches"):
+        estimator(", variance: {kind: microbatch, chunk: 4}")
+    with pytest.raises(ConfigError, match="optim.d.variance=3: expected {kind: per_example"):
+        estimator(", variance: 3")
+    for old in (", variance: microbatch", ", microbatches: 4", ", chunk: 8"):
+        with pytest.raises(ConfigError, match=r"^optim.d: \{.*\} was replaced by "
+                                              r"optim.d.variance: \{kind: per_example"):
+            estimator(old)
 
 
 def test_a_langevin_temperature_is_a_level_written_each_step_and_logged(tiny_config):

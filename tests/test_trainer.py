@@ -48,15 +48,6 @@ def test_lr_schedule_is_applied_at_the_trainers_step(tiny_config):
     assert trainer.g_opt.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 0.5 * 149 / 300))
 
 
-def test_setting_the_levels_leaves_the_learning_rates(tiny_config):
-    """What snapshots and figures call to show a step's levels never moves the optimizers."""
-    trainer = build.build_trainer(config.load(tiny_config))
-    for _ in range(10):
-        trainer.train_step()
-    lr = trainer.g_opt.param_groups[0]["lr"]
-    trainer.set_levels(200)
-    assert trainer.g_opt.param_groups[0]["lr"] == lr == pytest.approx(1e-3 * (1 - 0.5 * 9 / 300))
-
 
 def test_ema_tracks_the_generator(tiny_config):
     trainer = build.build_trainer(config.load(tiny_config, ["train.ema=0.5"]))

@@ -195,7 +195,7 @@ def test_the_term_leaves_d_and_its_buffers_as_they_were():
 
 @pytest.mark.parametrize("override, message", [
     ("optim.d={kind: sgld, lr: 0.01}", r"regulariser\.kind=unrolled: optim\.d: optimizer SGLD"),
-    ("objective.loss=wgan-gp", r"regulariser\.kind=unrolled: the wgan-gp loss's gradient penalty"),
+    ("objective.loss=wgan-gp", r"regulariser\.kind=unrolled: the gradient penalty \(WGANGP\)"),
     ("tempering={kind: instance_noise}", r"regulariser\.kind=unrolled: a tempering acts on G's"),
     ("regulariser.steps=0", r"regulariser\.steps=0: must be >= 1"),
     ("regulariser.loss=minimax", r"regulariser\.loss: set by the build"),

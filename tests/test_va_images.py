@@ -22,6 +22,7 @@ from thermogan.errors import ThermoganError
 from thermogan.experiment import build, config
 from thermogan.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from thermogan.objectives.denoiser import DenoiserPlayer
+from thermogan.objectives.penalties import WGANGP
 from thermogan.objectives.terms import WeightedTerm
 from thermogan.objectives.variational import ScoreRegulariser
 from thermogan.schedules import Constant, schedule_from_dict
@@ -147,7 +148,7 @@ def test_the_cifar_configs_build_as_table_1_and_train(path, cifar_home):
         path.stem.rsplit("_", 1)[1]]
     for opt in (trainer.g_opt, trainer.d_opt):
         assert opt.param_groups[0]["lr"] == lr and opt.param_groups[0]["betas"] == (0.5, 0.9)
-    assert trainer.gp_weight == (10.0 if wgan else 0.0)
+    assert trainer.penalty == (WGANGP(10.0) if wgan else None)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trainer.D.modules()) == (not wgan)
     (term,) = trainer.g_terms
     denoiser = term.term.denoiser

@@ -2,8 +2,9 @@
 
 The public API re-exports the parts that are useful in one's own PyTorch loop: data that return
 ``Batch``es, the temperings (each with its contract in ``thermogan.tempering.base``), the losses'
-per-example terms, the record of a D step and the players and G terms that read it, schedules,
-controllers, optimizers, networks and metrics. The ``Trainer`` wires them all.
+per-example terms, the gradient penalties, the record of a D step and the players and G terms
+that read it, schedules, controllers, optimizers, networks and metrics. The ``Trainer`` wires
+them all.
 
 Each name is imported when first used (``PUBLIC`` says from where), so that ``import thermogan``
 and the command line start without loading PyTorch until something needs it.
@@ -25,8 +26,7 @@ PUBLIC = {
     **dict.fromkeys(["mlp"], "thermogan.nets.mlp"),
     **dict.fromkeys(["LOSSES", "AdversarialLoss", "d_loss", "g_loss", "get_loss"],
                     "thermogan.objectives.adversarial"),
-    **dict.fromkeys(["gradient_penalty", "gradient_penalty_terms"],
-                    "thermogan.objectives.penalties"),
+    **dict.fromkeys(["PENALTIES", "Penalty"], "thermogan.objectives.penalties"),
     **dict.fromkeys(["G_TERMS", "WeightedTerm"], "thermogan.objectives.terms"),
     **dict.fromkeys(["OPTIMIZERS"], "thermogan.optim"),
     **dict.fromkeys(["Constant", "DecayingTriangle", "ExponentialApproach", "Geometric", "Linear",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -30,3 +31,10 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         """The same batch on ``device``."""
         return Batch(self.x.to(device), None if self.y is None else self.y.to(device))
+
+
+class DataSource(Protocol):
+    """Anything that draws a ``Batch`` of real samples with a given torch.Generator."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> Batch: ...

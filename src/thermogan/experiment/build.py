@@ -27,9 +27,11 @@ from thermogan.errors import ConfigError, unknown_key
 from thermogan.experiment.config import Component, ExperimentConfig
 from thermogan.nets import DISCRIMINATORS, GENERATORS
 from thermogan.nets.packed import pack_size
-from thermogan.objectives.adversarial import LOSSES, AdversarialLoss, get_loss
+from thermogan.objectives.adversarial import LOSSES, get_loss
+from thermogan.objectives.penalties import PENALTIES, Penalty
 from thermogan.objectives.terms import G_TERMS, WeightedTerm
 from thermogan.optim import OPTIMIZERS
+from thermogan.optim.estimators import VARIANCE_ESTIMATORS
 from thermogan.schedules import SCHEDULES, schedule_from_dict
 from thermogan.tempering import CONTROLLERS, TEMPERINGS, level_source
 from thermogan.tempering.base import Tempering
@@ -44,7 +46,9 @@ REGISTRIES: dict[str, dict[str, Any]] = {
     "generators": GENERATORS,
     "discriminators": DISCRIMINATORS,
     "losses": LOSSES,
+    "penalties": PENALTIES,
     "optimizers": OPTIMIZERS,
+    "variance_estimators": VARIANCE_ESTIMATORS,
     "schedules": SCHEDULES,
     "controllers": CONTROLLERS,
     "temperings": TEMPERINGS,
@@ -55,7 +59,7 @@ REGISTRIES: dict[str, dict[str, Any]] = {
 #: keywords set by other keys: a network's classes come from model.conditional).
 GIVEN = {"generators": (2, ("num_classes",)), "discriminators": (1, ("num_classes",)),
          "temperings": (2, ()), "optimizers": (1, ()),
-         "g_terms": (1, ("discriminator", "d_optimizer", "loss", "temperings"))}
+         "g_terms": (1, ("discriminator", "d_optimizer", "loss", "penalty", "temperings"))}
 
 
 def component_options(registry: str, kind: str) -> list[tuple[str, str]]:
@@ -169,9 +173,17 @@ def check_components(cfg: ExperimentConfig) -> None:
         checked_options(G_TERMS, spec, where, GIVEN["g_terms"][0], exclude=("weight",))
     for where, spec in (("optim.g", cfg.optim.g), ("optim.d", cfg.optim.d)):
         checked_options(OPTIMIZERS, spec, where, GIVEN["optimizers"][0],
-                        exclude=_temperature_level(spec, where)[1])
+                        exclude=_temperature_level(spec, where)[1] + tuple(_variance(spec, where)))
     if cfg.objective.loss not in LOSSES:
         raise unknown_key("objective", cfg.objective.loss, LOSSES, what="loss")
+    if cfg.objective.penalty is not None:
+        checked_options(PENALTIES, cfg.objective.penalty, "objective.penalty")
+
+
+def build_penalty(cfg: ExperimentConfig) -> Penalty | None:
+    """The gradient penalty of ``objective.penalty`` (None: the loss's default)."""
+    spec = cfg.objective.penalty
+    return None if spec is None else call_component(PENALTIES, spec, "objective.penalty")
 
 
 def _temperature_level(spec: Component, where: str) -> tuple[Any, tuple[str, ...]]:
@@ -186,13 +198,29 @@ def _temperature_level(spec: Component, where: str) -> tuple[Any, tuple[str, ...
     return level_source(temperature, f"{where}.temperature"), ("temperature",)
 
 
+def _variance(spec: Component, where: str) -> dict[str, Any]:
+    """``{"variance": estimator}`` for a Langevin optimizer given ``variance: {kind, ...}``
+    (``optim/estimators.py``), built and checked; {} otherwise."""
+    raw = spec.options().get("variance")
+    factory = OPTIMIZERS.get(spec.kind)
+    if raw is None or factory is None or "variance" not in inspect.signature(factory).parameters:
+        return {}
+    if not isinstance(raw, dict) or "kind" not in raw:
+        raise ConfigError(f"{where}.variance={raw!r}: expected {{kind: per_example | "
+                          "microbatch, ...options}")
+    estimator = Component.model_validate(raw)
+    return {"variance": call_component(VARIANCE_ESTIMATORS, estimator, f"{where}.variance")}
+
+
 def build_optimizer(spec: Component, where: str,
                     params: Any) -> tuple[torch.optim.Optimizer, Any]:
     """The optimizer of ``spec`` and its temperature level (None: a number or no temperature);
     a level's value at step 0 builds the optimizer."""
     level, exclude = _temperature_level(spec, where)
-    given = {} if level is None else {"temperature": float(level(0))}
-    return call_component(OPTIMIZERS, spec, where, params, exclude=exclude, **given), level
+    given = {**_variance(spec, where), **({} if level is None else
+                                          {"temperature": float(level(0))})}
+    return call_component(OPTIMIZERS, spec, where, params, exclude=exclude + tuple(given),
+                          **given), level
 
 
 def build_data(cfg: ExperimentConfig) -> AnyData:
@@ -217,20 +245,12 @@ def build_temperings(cfg: ExperimentConfig, data: AnyData) -> list[Tempering]:
             for i, spec in enumerate(cfg.temperings())]
 
 
-def run_loss(cfg: ExperimentConfig) -> AdversarialLoss:
-    """The adversarial loss with the gradient penalty's weight the run uses
-    (``objective.gp_weight``, or the loss's default when null)."""
-    loss = get_loss(cfg.objective.loss)
-    if cfg.objective.gp_weight is None:
-        return loss
-    return dataclasses.replace(loss, gp_weight=cfg.objective.gp_weight)
-
-
 def build_g_terms(cfg: ExperimentConfig, data: AnyData,
                   parts: dict[str, Any]) -> list[WeightedTerm]:
     """Each G term of ``regulariser`` with its weight (a number, a schedule or a controller, e.g.
     ``{kind: adaptive, hot: λ_max}``: λ between 0 and λ_max; default 1); a factory gets the
-    run's ``parts`` it takes (``GIVEN``: D, D's optimizer, the loss, the temperings)."""
+    run's ``parts`` it takes (``GIVEN``: D, D's optimizer, the loss, the gradient penalty, the
+    temperings)."""
     terms = []
     for i, spec in enumerate(cfg.regularisers()):
         where = _regulariser_where(cfg, i)
@@ -280,12 +300,13 @@ def build_trainer(cfg: ExperimentConfig, device: torch.device | None = None) -> 
     d_opt, d_temperature = build_optimizer(opt.d, "optim.d", D.parameters())
     lr_schedule = None if opt.lr_decay is None else schedule_from_dict(opt.lr_decay,
                                                                       "optim.lr_decay")
-    temperings = build_temperings(cfg, data)
-    parts = {"discriminator": D, "d_optimizer": d_opt, "loss": run_loss(cfg),
-             "temperings": temperings}
-    trainer = Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=cfg.objective.loss,
+    temperings, loss, penalty = build_temperings(cfg, data), get_loss(cfg.objective.loss), \
+        build_penalty(cfg)
+    parts = {"discriminator": D, "d_optimizer": d_opt, "loss": loss,
+             "penalty": loss.penalty_in_effect(penalty), "temperings": temperings}
+    trainer = Trainer(G, D, data, z_dim=cfg.model.z_dim, loss=loss,
                       g_optimizer=g_opt, d_optimizer=d_opt, batch_size=cfg.train.batch_size,
-                      d_steps=cfg.train.d_steps, gp_weight=cfg.objective.gp_weight,
+                      d_steps=cfg.train.d_steps, penalty=penalty,
                       ema=cfg.train.ema, temperings=temperings,
                       g_terms=build_g_terms(cfg, data, parts), num_classes=classes,
                       lr_schedule=lr_schedule, z_dist=cfg.model.z_dist, seed=cfg.seed,
@@ -311,7 +332,7 @@ def compile_networks(cfg: ExperimentConfig, trainer: Trainer) -> None:
     compiled code does not support; and ``nn.Module.compile`` traces from the network's own
     ``forward``, while torch skips its own modules' code, so a network that is a bare torch
     container (the ``mlp`` networks: an nn.Sequential) would not be compiled at all."""
-    if trainer.gp_weight:
+    if trainer.penalty is not None:
         raise ConfigError("train.compile=true: the gradient penalty differentiates D twice, "
                           "which torch.compile does not support (no double backward through "
                           "compiled code); set train.compile=false")

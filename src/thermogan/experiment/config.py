@@ -85,10 +85,11 @@ class ModelConfig(Strict):
 
 
 class ObjectiveConfig(Strict):
-    """The adversarial loss (see `thermogan list`)."""
+    """The adversarial loss and the gradient penalty on D (see `thermogan list`)."""
 
     loss: str = "minimax"  # the adversarial loss: D's and G's terms on D's logits
-    gp_weight: float | None = Field(None, ge=0)  # gradient penalty; null: the loss's default
+    penalty: Component | None = None  # on D's input gradients: {kind: wgan_gp | r1 | r2,
+    # weight}; null: the loss's default (wgan-gp: {kind: wgan_gp, weight: 10}); weight 0: none
 
     @model_validator(mode="before")
     @classmethod
@@ -96,12 +97,31 @@ class ObjectiveConfig(Strict):
         if isinstance(raw, dict) and "g_terms" in raw:
             raise ConfigError("objective.g_terms was replaced by the top-level key regulariser "
                               "(one term or a list, each {kind, weight, ...options})")
+        if isinstance(raw, dict) and "gp_weight" in raw:  # run folders keep this spelling
+            raw, weight = dict(raw), raw["gp_weight"]
+            del raw["gp_weight"]
+            if weight is not None and raw.get("penalty") is not None:
+                raise ConfigError("objective.gp_weight is the old spelling of "
+                                  "objective.penalty.weight; give objective.penalty only")
+            if weight is not None:
+                raw["penalty"] = {"kind": "wgan_gp", "weight": weight}
         return raw
 
 
 #: Keys of the optim section before optimizers became components, and where they went.
 REPLACED_OPTIM_KEYS = {"g_lr": "optim.g.lr", "d_lr": "optim.d.lr",
                        "betas": "optim.g.betas and optim.d.betas"}
+
+
+def _refuse_old_variance(spec: Any, where: str) -> None:
+    """Refuse the variance estimator's spelling of before it was a component."""
+    if not isinstance(spec, dict):
+        return
+    old = [key for key in ("microbatches", "chunk") if key in spec]
+    if isinstance(spec.get("variance"), str) or old:
+        said = ", ".join(f"{k}: {spec[k]}" for k in ("variance", *old) if k in spec)
+        raise ConfigError(f"{where}: {{{said}}} was replaced by {where}.variance: {{kind: "
+                          "per_example, chunk: null} or {kind: microbatch, microbatches: 8}")
 
 
 class OptimConfig(Strict):
@@ -121,6 +141,8 @@ class OptimConfig(Strict):
                     raise ConfigError(f"optim.{key} was replaced by {new}: optimizers are "
                                       "components, e.g. optim.g: {kind: adam, lr: 2.0e-4, "
                                       "betas: [0.5, 0.999]}")
+            for side in ("g", "d"):
+                _refuse_old_variance(raw.get(side), f"optim.{side}")
         return raw
 
     @field_validator("lr_decay")

@@ -10,7 +10,8 @@ discriminator loss is ``mean(real_term) + mean(fake_term)``, the generator loss 
 - ``nonsaturating``: same D terms; G: −log D(G(z)).
 - ``lsgan`` (Mao et al. 2017, labels a=0, b=c=1): real ½(h − 1)², fake ½h²; G: ½(h − 1)².
 - ``wgan`` / ``wgan-gp`` (Arjovsky et al. 2017; Gulrajani et al. 2017): real −h, fake h; G: −h.
-  ``wgan-gp`` adds a gradient penalty of weight 10 by default (``objectives/penalties.py``).
+  ``wgan-gp`` adds WGAN-GP's gradient penalty of weight 10 by default
+  (``objectives/penalties.py``; ``objective.penalty`` chooses another).
 - ``hinge`` (Lim & Ye 2017): real relu(1 − h), fake relu(1 + h); G: −h.
 - ``rkl`` (variational annealing, Tao et al. 2019): D = −exp(h), V = E_μ[D(x)] + E_ρ[log(−D(x'))]
   = −E_μ[e^{h_r}] + E_ρ[h_f]; D maximises V (real term e^h, fake term −h), G minimises it (h).
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from thermogan.errors import unknown_key
+from thermogan.objectives.penalties import WGANGP, Penalty
 
 Term = Callable[[Tensor], Tensor]
 
@@ -40,7 +42,7 @@ def _flat(h: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A named set of per-example terms on logits, and the default weight of its gradient penalty.
+    """A named set of per-example terms on logits, and its default gradient penalty (None: none).
 
     ``monotone_real``: D's real term decreases (or, for ``rkl``, increases) monotonically in the
     logit, so ascending it moves D's verdict on a sample towards "fake"; False for LSGAN, whose
@@ -51,8 +53,14 @@ class AdversarialLoss:
     real: Term
     fake: Term
     gen: Term
-    gp_weight: float = 0.0
+    penalty: Penalty | None = None
     monotone_real: bool = True
+
+    def penalty_in_effect(self, chosen: Penalty | None) -> Penalty | None:
+        """The gradient penalty a run of this loss takes: ``chosen``, or the loss's own when
+        None; None when its weight is 0."""
+        penalty = self.penalty if chosen is None else chosen
+        return penalty if penalty is not None and penalty.weight else None
 
     def real_term(self, h: Tensor) -> Tensor:
         """D's loss on each real sample (B,), from its logits (B,) or (B, 1)."""
@@ -92,7 +100,7 @@ LOSSES: dict[str, AdversarialLoss] = {
         AdversarialLoss("lsgan", lambda h: 0.5 * (h - 1) ** 2, lambda h: 0.5 * h**2,
                         lambda h: 0.5 * (h - 1) ** 2, monotone_real=False),
         AdversarialLoss("wgan", _neg, _identity, _neg),
-        AdversarialLoss("wgan-gp", _neg, _identity, _neg, gp_weight=10.0),
+        AdversarialLoss("wgan-gp", _neg, _identity, _neg, penalty=WGANGP(10.0)),
         AdversarialLoss("hinge", lambda h: F.relu(1 - h), lambda h: F.relu(1 + h), _neg),
         AdversarialLoss("rkl", lambda h: h.exp(), _neg, _identity),
     )

@@ -62,17 +62,17 @@ class Unrolled:
 
     def __init__(self, data: object, steps: int = 10, second_order: bool = True, *,
                  d_optimizer: torch.optim.Optimizer, loss: LossTerms,
-                 temperings: Sequence[nn.Module] = ()) -> None:
+                 penalty: object = None, temperings: Sequence[nn.Module] = ()) -> None:
         if steps < 1:
             raise ValueError(f"steps={steps!r}: must be >= 1 (for none, leave the term out)")
         try:
             functional.check(d_optimizer)
         except ValueError as err:
             raise ValueError(f"kind=unrolled: optim.d: {err}; use adam or sgd") from None
-        if getattr(loss, "gp_weight", 0):
-            raise ValueError(f"kind=unrolled: the {loss.name} loss's gradient penalty would be "
-                             "differentiated three times; set objective.gp_weight=0 or choose "
-                             "another loss")
+        if penalty is not None:
+            raise ValueError(f"kind=unrolled: the gradient penalty ({type(penalty).__name__}) would be "
+                             "differentiated three times; set objective.penalty's weight to 0 "
+                             "or choose another loss")
         if any("fake" in getattr(t, "sides", ()) for t in temperings):
             raise ValueError("kind=unrolled: a tempering acts on G's samples, which the unrolled "
                              "D would not see; use a tempering of the real side only, or none")

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from thermogan.optim.langevin import VarianceEstimator
+from thermogan.optim.estimators import VarianceEstimator
 from thermogan.optim.sgld import SGLD
 
 Params = Iterable[nn.Parameter]
@@ -50,18 +50,17 @@ def sgld(params: Params, lr: float = 1e-3, temperature: float = 1.0,
          noise: Literal["isotropic", "covariance", "ccadl"] = "isotropic",
          prior_std: float | None = None, average: Literal["running", "ema"] = "running",
          ema_decay: float = 0.99, batch_size: int | None = None,
-         variance: Literal["per_example", "microbatch"] = "per_example", microbatches: int = 8,
-         chunk: int | None = None) -> SGLD:
+         variance: VarianceEstimator | None = None) -> SGLD:
     """Langevin dynamics (Welling & Teh 2011) and the noise modes of docs/langevin.md: ``isotropic``
     (Σ = 2εT), ``covariance`` (Σ = 2εT·I_t, the paper's) or ``ccadl`` (Σ = 2εT − ε²I_t/B, needs
     ``batch_size``); I_t averages (``running`` or ``ema``) the per-example gradient variance the
     trainer hands in with ``set_variance``. ``prior_std`` is σ_p·sqrt(N) (None: no prior). The
-    trainer sets ``opt.generator`` to its seeded generator. ``variance``, ``microbatches`` and
-    ``chunk`` make its variance estimator (``optim.langevin.VarianceEstimator``): per-example
-    gradients (``chunk`` at a time) or ``microbatches`` micro-batch means."""
+    trainer sets ``opt.generator`` to its seeded generator. ``variance``: how that variance is
+    estimated, a component of its own (``optim/estimators.py``: ``{kind: per_example, chunk}``
+    or ``{kind: microbatch, microbatches}``; null: per_example over the whole batch).
+    ``temperature`` may be a level (a schedule or a controller), written each step."""
     return SGLD(params, lr, temperature=temperature, noise=noise, prior_std=prior_std,
-                average=average, ema_decay=ema_decay, batch_size=batch_size,
-                variance=VarianceEstimator(variance, microbatches, chunk))
+                average=average, ema_decay=ema_decay, batch_size=batch_size, variance=variance)
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": adam, "sgd": sgd,

@@ -43,7 +43,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from thermogan.optim.langevin import VarianceEstimator
+from thermogan.optim.estimators import PerExample, VarianceEstimator
 
 NOISE_MODES = ("isotropic", "covariance", "ccadl")
 AVERAGES = ("running", "ema")
@@ -92,7 +92,7 @@ class SGLD(torch.optim.Optimizer):
                                                 "average", "ema_decay", "batch_size")))
         self.generator = generator
         #: How the trainer estimates the gradient variance it hands in.
-        self.variance = variance or VarianceEstimator()
+        self.variance = variance or PerExample()
         self._variance: dict[Tensor, Tensor] | None = None
         self._level: tuple[list[tuple[Tensor | float, Tensor]], list[Tensor]] | None = None
 

@@ -32,7 +32,6 @@ class LiveFigures:
         step = trainer.step
         if step % self.every and step != self.total:
             return
-        trainer.set_levels(step - 1)  # the levels of the step that has just run
         gen = torch.Generator(trainer.device).manual_seed(self.seed)
         with torch.no_grad():
             real = trainer.data.sample(self.n, gen, trainer.device).x  # (n, ...)

@@ -4,15 +4,21 @@ Two kinds, each saved as ``figures/<kind>/step_N.npz`` when taken (so a resumed 
 taken before the interruption):
 
 - ``levels``: at the end of each temperature level and stage, as in the β-GAN papers' figures:
-  heated data (blue) against G's samples (red), titled with β and the cumulative number of
-  gradient evaluations Λ, counted as parameter updates (steps × (D steps + 1));
+  heated data (blue) against G's samples (red), titled with β (and any other tempering's
+  level) and the cumulative number of gradient evaluations Λ, counted as parameter updates
+  (steps × (D steps + 1));
 - ``snapshots``: every N steps (``eval.snapshot_every``), as the Tempered Adversarial Networks
   paper's Fig. 1 and 4: generated samples above what D saw (the lensed data L(x)), titled with
   the step and λ. The same data and latents are used at every snapshot.
+
+Each snapshot keeps every tempering's ``describe()`` whole (``levels``: a JSON list, one dict per
+tempering in order), as it was in the step that has just run; taking one changes nothing in the
+run (no level, learning rate or random stream moves).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -49,18 +55,19 @@ class Snapshots:
         if not self.due(trainer):
             return
         step = trainer.step
-        trainer.set_levels(step - 1)  # the levels of the step that has just run
+        levels = [t.describe() for t in trainer.temperings]  # of the step that has just run
+        info = {k: v for level in levels for k, v in level.items()}
         gen = torch.Generator(trainer.device).manual_seed(self.seed)
         with torch.no_grad():
             real = trainer.data.sample(self.n, gen, trainer.device).x  # (n, ...)
             seen = trainer.see(real, "real", generator=gen)
         fake = trainer.sample(self.n, self.seed)
-        info = trainer.describe()
         self.dir.mkdir(parents=True, exist_ok=True)
         np.savez(self.dir / f"step_{step:09d}.npz", real=seen.cpu().numpy(), fake=fake.numpy(),
                  step=step, updates=step * (trainer.d_steps + 1),
                  beta=info.get("beta", math.inf), stage=info.get("stage", 0),
-                 weight=info.get("lambda", math.nan), **d_on_grid(trainer, real))
+                 weight=info.get("lambda", math.nan), levels=json.dumps(levels),
+                 **d_on_grid(trainer, real))
 
 
 def d_on_grid(trainer: Trainer, real: Tensor, size: int = 120,
@@ -121,7 +128,12 @@ def _beta_label(beta: float) -> str:
 
 
 def _title(shot: dict[str, np.ndarray]) -> str:
-    return f"{_beta_label(float(shot['beta']))}\nΛ = {int(shot['updates']):,}"
+    """β, each other tempering's level (a blur's σ, a lens's λ) and Λ."""
+    levels = json.loads(str(shot["levels"])) if "levels" in shot else []
+    others = [f"{k} = {v:.3g}" for level in levels for k, v in level.items()
+              if k not in ("beta", "stage", "level")]
+    return "\n".join([", ".join([_beta_label(float(shot["beta"])), *others]),
+                      f"Λ = {int(shot['updates']):,}"])
 
 
 def _lambda_note(shots: list[dict[str, np.ndarray]]) -> str:

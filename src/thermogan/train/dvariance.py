@@ -4,7 +4,7 @@ covariance-controlled noise, docs/langevin.md).
 An example of D's loss is a pair: a real sample and a generated one, with the loss
 ``real_term(D(x_i)) + fake_term(D(x̃_i))``, whose mean over the batch is D's adversarial loss
 (the gradient penalty is left out of the estimate). The estimate is the optimizer's choice:
-per-example gradients or micro-batch means (its ``VarianceEstimator``, ``optim/variance.py``).
+per-example gradients or micro-batch means (its ``VarianceEstimator``, ``optim/estimators.py``).
 A D made of linear layers and embeddings (the toy MLPs, the conditional FC D) gets its
 per-example variance from the D step's own forward and backward pass (:meth:`DVariance.watch`,
 ``optim.variance.Recorder``); other D's from ``torch.func``'s vmap.
@@ -20,15 +20,9 @@ from torch import Tensor, nn
 from thermogan.errors import ConfigError
 from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import AdversarialLoss
-from thermogan.optim.langevin import Langevin, VarianceEstimator
-from thermogan.optim.variance import (
-    Recorder,
-    by_parameter,
-    check_no_batchnorm,
-    microbatch_variance,
-    per_example_variance,
-    recordable,
-)
+from thermogan.optim.estimators import PerExample, VarianceEstimator
+from thermogan.optim.langevin import Langevin
+from thermogan.optim.variance import Recorder, by_parameter, check_no_batchnorm, recordable
 
 
 class PairD(nn.Module):
@@ -66,8 +60,8 @@ class DVariance:
                               f"packs of {pack_size(discriminator)} does not have; set "
                               "model.discriminator.packs=1 or optim.d.noise=isotropic")
         self.D, self.pairs, self.loss = discriminator, PairD(discriminator), loss
-        self.estimator, self.penalised = estimator or VarianceEstimator(), penalised
-        fast = self.estimator.kind == "per_example" and recordable(discriminator)
+        self.estimator, self.penalised = estimator or PerExample(), penalised
+        fast = isinstance(self.estimator, PerExample) and recordable(discriminator)
         self.recorder = Recorder(discriminator) if fast else None
 
     def watch(self) -> AbstractContextManager:
@@ -89,13 +83,8 @@ class DVariance:
         inputs = [torch.stack([real, fake], 1)]  # (B, 2, ...)
         if real_y is not None:
             inputs.append(torch.stack([real_y, fake_y], 1))  # (B, 2)
-        n = len(inputs)
-        how = self.estimator
-        if how.kind == "microbatch":
-            v = microbatch_variance(self.pairs, self._pair_loss, inputs, how.microbatches, n)
-        else:
-            v = per_example_variance(self.pairs, self._pair_loss, inputs, how.chunk, n)
-        return by_parameter(self.pairs, v)
+        return by_parameter(self.pairs, self.estimator(self.pairs, self._pair_loss, inputs,
+                                                       len(inputs)))
 
     @classmethod
     def for_optimizer(cls, discriminator: nn.Module, loss: AdversarialLoss,

@@ -448,7 +448,7 @@ class Stacked:
             first = self.members[asks[0]]
             how = first.d_variance.estimator
             if first.d_variance.recorder is not None:
-                self.variance = _Taps(self.nets["d"], penalised=bool(first.gp_weight))
+                self.variance = _Taps(self.nets["d"], penalised=first.penalty is not None)
             elif how.kind == "microbatch":
                 self.variance = _MicroBatches(self.nets["d"], first.loss, how.microbatches)
             else:

@@ -1,4 +1,5 @@
-"""Training logs: ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard if installed.
+"""Training logs: ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard if installed,
+and the progress shown on stderr.
 
 On resume, lines logged after the checkpoint's step are dropped, so the log of a resumed run reads
 like the log of an uninterrupted one.
@@ -6,13 +7,22 @@ like the log of an uninterrupted one.
 Non-finite numbers are written one way, as strings: ``inf``, ``-inf`` and ``nan`` become
 ``"inf"``, ``"-inf"`` and ``"nan"`` (``thermogan.jsonio.dumps_line``), so every line is strict
 JSON; ``thermogan.jsonio.restore_floats`` (or ``float``) turns them back into floats.
+
+Progress goes to stderr: a tqdm bar on a terminal (or a notebook's widget); elsewhere (a log file,
+a pipe, CI) one plain line per log line, ``name: step N/M, key=value, ...``, never a flood of
+redrawn bars.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
+from tqdm.autonotebook import tqdm as shown_tqdm  # tqdm.auto's choice: the notebook's or std
+from tqdm.std import tqdm as std_tqdm
 
 from thermogan.jsonio import dumps_line
 
@@ -59,3 +69,31 @@ class MetricsLog:
         self.handle.close()
         if self.writer is not None:
             self.writer.close()
+
+
+class LineProgress:
+    """Progress for a stderr that is not a terminal: the part of tqdm's interface ``fit`` uses,
+    printing one line ``name: step N/M, key=value, ...`` per ``set_postfix`` (once per log line)."""
+
+    def __init__(self, total: int, initial: int, desc: str) -> None:
+        self.total, self.n, self.desc = total, initial, desc
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix(self, postfix: dict[str, str]) -> None:
+        values = "".join(f", {key}={value}" for key, value in postfix.items())
+        print(f"{self.desc}: step {self.n}/{self.total}{values}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Nothing to clear: every line is final."""
+
+
+def progress_bar(total: int, initial: int, desc: str, enabled: bool) -> tqdm | LineProgress:
+    """A tqdm bar where one can be redrawn in place (a terminal, a notebook), a LineProgress
+    otherwise, or a disabled bar."""
+    notebook = shown_tqdm is not std_tqdm  # tqdm.auto draws a widget
+    if enabled and not (notebook or sys.stderr.isatty()):
+        return LineProgress(total, initial, desc)
+    return tqdm(total=total, initial=initial, disable=not enabled, dynamic_ncols=True,
+                desc=desc, unit="step")

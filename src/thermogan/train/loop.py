@@ -7,29 +7,24 @@ checkpoint holding it could be written: the last good checkpoint is kept.
 
 Ctrl-C stops a run after the step in progress and saves its checkpoints (``train/interrupt.py``).
 
-Progress goes to stderr: a tqdm bar on a terminal (or a notebook's widget); elsewhere (a log file,
-a pipe, CI) one plain line per log line, ``name: step N/M, key=value, ...``, never a flood of
-redrawn bars. Each checkpoint records the run's ``provenance`` (``thermogan.provenance``).
+Progress goes to stderr (``train/logging.py``'s ``progress_bar``). Each checkpoint records the run's
+``provenance`` (``thermogan.provenance``).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
-from tqdm.autonotebook import tqdm as shown_tqdm  # tqdm.auto's choice: the notebook's or std
-from tqdm.std import tqdm as std_tqdm
 
 from thermogan.errors import DivergenceError
 from thermogan.provenance import provenance
 from thermogan.train.checkpoint import save_checkpoint
 from thermogan.train.interrupt import Interrupted, between_steps
-from thermogan.train.logging import MetricsLog
+from thermogan.train.logging import MetricsLog, progress_bar
 from thermogan.train.members import Members
 from thermogan.train.trainer import Trainer
 
@@ -49,34 +44,6 @@ def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
                                   f"{first_step + i + 1}; training stopped, {last_checkpoint}")
         means[key] = values.mean().item()
     return means
-
-
-class LineProgress:
-    """Progress for a stderr that is not a terminal: the part of tqdm's interface ``fit`` uses,
-    printing one line ``name: step N/M, key=value, ...`` per ``set_postfix`` (once per log line)."""
-
-    def __init__(self, total: int, initial: int, desc: str) -> None:
-        self.total, self.n, self.desc = total, initial, desc
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-
-    def set_postfix(self, postfix: dict[str, str]) -> None:
-        values = "".join(f", {key}={value}" for key, value in postfix.items())
-        print(f"{self.desc}: step {self.n}/{self.total}{values}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        """Nothing to clear: every line is final."""
-
-
-def _progress(total: int, initial: int, desc: str, enabled: bool) -> tqdm | LineProgress:
-    """A tqdm bar where one can be redrawn in place (a terminal, a notebook), a LineProgress
-    otherwise, or a disabled bar."""
-    notebook = shown_tqdm is not std_tqdm  # tqdm.auto draws a widget
-    if enabled and not (notebook or sys.stderr.isatty()):
-        return LineProgress(total, initial, desc)
-    return tqdm(total=total, initial=initial, disable=not enabled, dynamic_ncols=True,
-                desc=desc, unit="step")
 
 
 def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *, steps: int,
@@ -106,7 +73,7 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
     logs = ([MetricsLog(d, runs.step if resumed else None, tensorboard) for d in run_dirs]
             if main else [])
     name = config[0].get("name", "train") + (f" ×{len(members)}" if len(members) > 1 else "")
-    bar = _progress(steps, runs.step, name, progress and main)
+    bar = progress_bar(steps, runs.step, name, progress and main)
     pending: list[dict[str, torch.Tensor]] = []
     first, started = runs.step, time.perf_counter()
 

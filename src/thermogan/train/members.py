@@ -55,11 +55,6 @@ def call(net: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
     return net(x) if y is None else net(x, y)
 
 
-def optimizer(m: Trainer, side: str) -> torch.optim.Optimizer:
-    """Member m's optimizer of G (side "g") or D ("d")."""
-    return m.g_opt if side == "g" else m.d_opt
-
-
 def _stacked_logs(logs: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     """The members' logs as one dict of (S,) tensors (the keys every member logged)."""
     return {key: stack([out[key] for out in logs]) for key in logs[0]
@@ -104,11 +99,11 @@ class Looped:
 
     def zero_grad(self, side: str) -> None:
         for m in self.members:
-            optimizer(m, side).zero_grad(set_to_none=True)
+            getattr(m, f"{side}_opt").zero_grad(set_to_none=True)
 
     def step(self, side: str) -> None:
         for m in self.members:
-            optimizer(m, side).step()
+            getattr(m, f"{side}_opt").step()
 
     def update_ema(self) -> None:
         for m in self.members:
@@ -123,14 +118,14 @@ class Looped:
 
 class Members:
     """S ≥ 1 trainers stepped as one (see the module docstring). Members share the loss, the
-    batch size, the D steps, the gradient penalty's weight, the latent size and the step."""
+    batch size, the D steps, the gradient penalty, D's packs, the latent size and the step."""
 
     def __init__(self, trainers: Sequence[Trainer]) -> None:
         if not trainers:
             raise ValueError("a step needs at least one member")
         self.members = list(trainers)
         first = self.members[0]
-        shared = ("loss", "batch_size", "d_steps", "gp_weight", "z_dim",
+        shared = ("loss", "batch_size", "d_steps", "penalty", "packs", "z_dim",
                   "num_classes", "step")
         for key in shared:
             if any(getattr(m, key) != getattr(first, key) for m in self.members):
@@ -138,6 +133,7 @@ class Members:
         if len(self.members) > 1 and any(m.replicas.size > 1 for m in self.members):
             raise ValueError("data-parallel replicas (torchrun) train one run, not members")
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
+        self.penalty, self.packs = first.penalty, first.packs
         stacked = not_stacked(self.members) is None
         self.nets = Stacked(self.members) if stacked else Looped(self.members)
 
@@ -171,17 +167,6 @@ class Members:
             return x
         return stack([m.see(x[s], side) for s, m in enumerate(self.members)])
 
-    def _penalty(self, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
-        """Each member's WGAN-GP penalty (S,) (``objectives/penalties.py``) on interpolates of
-        what D saw, scored with the real labels, its weights ε drawn from its penalty stream."""
-        shape = real.shape[1:2] + (1,) * (real.dim() - 2)
-        eps = stack([torch.rand(shape, generator=m.rngs["penalty"], device=real.device,
-                                dtype=real.dtype) for m in self.members])  # (S, B, 1, ...)
-        mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (S, B, ...)
-        (grad,) = torch.autograd.grad(self.nets.D(mixed, y, autocast=False).sum(), mixed,
-                                      create_graph=True)
-        return ((grad.flatten(2).norm(dim=2) - 1) ** 2).mean(1)
-
     def d_step(self, keep_graph: bool = True) -> tuple[list[DStep], dict[str, Tensor]]:
         """One D step of every member on its real batch and a generated one, both through its
         temperings; returns each member's record of it and the values to log, each (S,).
@@ -199,9 +184,10 @@ class Members:
             real_logits = self.nets.D(real_seen, real_y).flatten(1)  # (S, B)
             fake_logits = self.nets.D(fake_seen, fake_y).flatten(1)
         losses = self.loss.real(real_logits).mean(1) + self.loss.fake(fake_logits).mean(1)
-        gp_weight = self.members[0].gp_weight
-        if gp_weight:
-            losses = losses + gp_weight * self._penalty(real_seen, fake_seen, real_y)
+        if self.penalty is not None:  # on D's gradients at what it saw, at full precision
+            losses = losses + self.penalty(
+                lambda x, y: self.nets.D(x, y, autocast=False), real_seen, fake_seen, real_y,
+                fake_y, [m.rngs["penalty"] for m in self.members], self.packs)
         self.nets.zero_grad("d")
         losses.sum().backward()  # member s's parameters get member s's gradient only
         self.nets.hand_variance(real_seen, fake_seen, real_y, fake_y)
@@ -257,7 +243,6 @@ class Members:
         # advance levels: learning rates and every tempering's level at this step
         for m in self.members:
             m.set_levels(m.step)
-            m.set_optimizer_levels(m.step)
         # D step(s): real batch through the temperings, fake batch detached from G
         for i in range(self.d_steps):
             records, logs = self.d_step(keep_graph=i == self.d_steps - 1)

@@ -12,14 +12,16 @@ edits the checkpoint code.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from thermogan.data.batch import Batch
+from thermogan.data.batch import Batch, DataSource
+from thermogan.nets.packed import pack_size
 from thermogan.objectives.adversarial import AdversarialLoss, get_loss
+from thermogan.objectives.penalties import Penalty
 from thermogan.objectives.terms import WeightedTerm
 from thermogan.optim import adam
 from thermogan.optim.langevin import Langevin
@@ -33,13 +35,6 @@ from thermogan.train.dvariance import DVariance
 from thermogan.train.ema import warmed_ema
 from thermogan.train.members import Members
 from thermogan.train.precision import Autocast
-
-
-class DataSource(Protocol):
-    """Anything that draws a ``Batch`` of real samples with a given torch.Generator."""
-
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> Batch: ...
 
 
 def _unique_names(players: Sequence[Player]) -> list[str]:
@@ -59,19 +54,20 @@ class Trainer:
     players (the lens's optimizer, β'-GAN's coupling) join ``players``. ``g_terms``: weighted
     terms added to G's loss; their players (a learned score's denoiser) join too.
     ``num_classes``: a class-conditional G and D (None: unconditional); generated samples get
-    uniformly drawn labels. ``lr_schedule`` multiplies both learning rates
-    at each step. ``ema``: decay of an exponential moving average of G's weights, restarted at
-    each temperature level so that it never mixes levels. ``gp_weight``: a gradient penalty on
-    interpolates of what D sees (None: the loss's default, 10 for wgan-gp). ``amp``: "bf16"
-    runs G's and D's forward passes of the training step in bfloat16, everything between them
-    in float32 (``train/precision.py``); None: as the networks are.
+    uniformly drawn labels. ``lr_schedule`` multiplies both learning rates at each step.
+    ``ema``: decay of an exponential moving average of G's weights, restarted at each
+    temperature level so that it never mixes levels. ``penalty``: a gradient penalty on what D
+    sees (``objectives/penalties.py``; None: the loss's default, WGAN-GP of weight 10 for
+    wgan-gp; weight 0: none). ``amp``: "bf16" runs G's and D's forward passes of the training
+    step in bfloat16, everything between them in float32 (``train/precision.py``); None: as the
+    networks are.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: DataSource, *,
                  z_dim: int, loss: str | AdversarialLoss = "minimax",
                  g_optimizer: torch.optim.Optimizer | None = None,
                  d_optimizer: torch.optim.Optimizer | None = None,
-                 batch_size: int = 256, d_steps: int = 1, gp_weight: float | None = None,
+                 batch_size: int = 256, d_steps: int = 1, penalty: Penalty | None = None,
                  ema: float | None = None, temperings: Tempering | Sequence[Tempering] = (),
                  players: Sequence[Player] = (), g_terms: Sequence[WeightedTerm] = (),
                  num_classes: int | None = None, lr_schedule: Schedule | None = None,
@@ -85,7 +81,8 @@ class Trainer:
         self.data = data
         self.z_dim, self.z_dist, self.num_classes = z_dim, z_dist, num_classes
         self.loss = get_loss(loss)
-        self.gp_weight = self.loss.gp_weight if gp_weight is None else gp_weight
+        self.penalty = self.loss.penalty_in_effect(penalty)
+        self.packs = pack_size(self.D)  # samples D judges at once (PacGAN)
         self.g_opt = g_optimizer or adam(self.G.parameters())
         self.d_opt = d_optimizer or adam(self.D.parameters())
         self.g_params = list(self.G.parameters())
@@ -125,7 +122,7 @@ class Trainer:
             if isinstance(opt, Langevin):  # optimizers that draw noise use their stream
                 opt.generator = self.rngs[name]
         self.d_variance = DVariance.for_optimizer(self.D, self.loss, self.d_opt,
-                                                  penalised=bool(self.gp_weight))
+                                                  penalised=self.penalty is not None)
         self.replicas = Replicas()  # one process; train/distributed.py makes it data-parallel
         self.step = 0
         self._members: Members | None = None
@@ -161,14 +158,11 @@ class Trainer:
         return x
 
     def set_levels(self, step: int) -> None:
-        """Move every tempering to its level at ``step`` (the learning rates do not move:
-        ``set_optimizer_levels``, called by the training step only)."""
+        """Move every level to its value at ``step``: the temperings', the learning rates
+        (``lr_schedule``) and the Langevin temperatures given as levels (the training step
+        calls it first)."""
         for tempering in self.temperings:
             tempering.set_step(step)
-
-    def set_optimizer_levels(self, step: int) -> None:
-        """Move the learning rates (``lr_schedule``) and the Langevin temperatures given as
-        levels to their values at ``step``."""
         if self.lr_schedule is not None:
             factor = self.lr_schedule(step)
             for opt, groups in zip((self.g_opt, self.d_opt), self.hparams):
@@ -263,36 +257,29 @@ class Trainer:
         return y
 
     # ----------------------------------------------------------------------------------------
+    def _parts(self) -> dict[str, Any]:
+        """Every part with a ``state_dict`` but the players, under its name in the checkpoint."""
+        parts = {"generator": self.G, "discriminator": self.D, "temperings": self.temperings,
+                 "term_levels": self.term_levels, "optim_levels": self.optim_levels,
+                 "g_optimizer": self.g_opt, "d_optimizer": self.d_opt}
+        return parts if self.G_ema is None else {**parts, "generator_ema": self.G_ema}
+
     def state_dict(self) -> dict[str, Any]:
         """One dict: the step, models, temperings, players and optimizers, every RNG state."""
-        return {
-            "step": self.step,
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict(),
-            "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "temperings": self.temperings.state_dict(),
-            "term_levels": self.term_levels.state_dict(),
-            "optim_levels": self.optim_levels.state_dict(),
-            "players": {name: player.state_dict() for name, player in self.players.items()},
-            "g_optimizer": self.g_opt.state_dict(),
-            "d_optimizer": self.d_opt.state_dict(),
-            "rng": rng.capture(self.rngs),
-            **({"rng_replicas": self.replicas.gather(rng.capture(self.rngs))}
-               if self.replicas.size > 1 else {}),
-        }
+        return {"step": self.step, "generator_ema": None,
+                **{name: part.state_dict() for name, part in self._parts().items()},
+                "players": {name: player.state_dict() for name, player in self.players.items()},
+                "rng": rng.capture(self.rngs),
+                **({"rng_replicas": self.replicas.gather(rng.capture(self.rngs))}
+                   if self.replicas.size > 1 else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()``; the run then continues exactly where it stopped."""
         self.step = int(state["step"])
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
-        if self.G_ema is not None:
-            if state.get("generator_ema") is None:
-                raise KeyError("generator_ema")
-            self.G_ema.load_state_dict(state["generator_ema"])
-        self.temperings.load_state_dict(state["temperings"])
-        self.term_levels.load_state_dict(state.get("term_levels", {}))  # older runs: none kept
-        self.optim_levels.load_state_dict(state.get("optim_levels", {}))
+        for name, part in self._parts().items():
+            if state.get(name) is None and not name.endswith("_levels"):  # runs of before: none
+                raise KeyError(name)
+            part.load_state_dict(state.get(name, {}))
         for name, player in self.players.items():
             if name not in state["players"]:
                 raise KeyError(f"player {name}")
