@@ -38,7 +38,7 @@ DAE_FEATURES = "regulariser={kind: score, weight: 0.5, score: dae, space: featur
 CONTROLLED = "tempering={kind: instance_noise, std: {kind: constant_controller, value: 0.1}}"
 ADAPTIVE_SCORE = ("regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 2000, "
                   "start: 0.5}}")  # variational annealing's λ set from each member's own D
-MICROBATCH = "optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: microbatch}"
+MICROBATCH = "optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: {kind: microbatch}}"
 # batch norm in G and D (each member its own running statistics), with SGD: under Adam, a bias
 # that batch norm cancels has a gradient of rounding noise only, which Adam scales to ±lr, so
 # two summation orders (a stacked product and a single one) part there by lr-sized steps

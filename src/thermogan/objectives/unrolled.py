@@ -70,9 +70,9 @@ class Unrolled:
         except ValueError as err:
             raise ValueError(f"kind=unrolled: optim.d: {err}; use adam or sgd") from None
         if penalty is not None:
-            raise ValueError(f"kind=unrolled: the gradient penalty ({type(penalty).__name__}) would be "
-                             "differentiated three times; set objective.penalty's weight to 0 "
-                             "or choose another loss")
+            raise ValueError(f"kind=unrolled: the gradient penalty ({type(penalty).__name__}) "
+                             "would be differentiated three times; set objective.penalty's "
+                             "weight to 0 or choose another loss")
         if any("fake" in getattr(t, "sides", ()) for t in temperings):
             raise ValueError("kind=unrolled: a tempering acts on G's samples, which the unrolled "
                              "D would not see; use a tempering of the real side only, or none")
