@@ -1,13 +1,15 @@
-"""Seed sweeps of one config: ``thermogan train CONFIG --seeds 0-31``.
+"""Runs trained together: a list of (config, run folder) pairs as one shared computation
+(``together``, which benches use to pack runs of any method), and seed sweeps of one config,
+their special case: ``thermogan train CONFIG --seeds 0-31``.
 
-Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
-with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures);
-``RUN_DIR/sweep.json`` holds every member's metrics and each metric's mean and standard error
-across the seeds (``across``). When the config's parts allow it, the seeds train together as
-stacked members of one step (``train/members.py``, ``train/ensemble.py``), and each member's run
-is the single run of its seed up to floating-point rounding; otherwise they train one after
-another. ``--resume RUN_DIR`` continues every member from its checkpoint.
-"""
+Each run keeps its own folder with the layout of any run (config, metrics.jsonl, checkpoints,
+summary.json, figures); a seed s of a sweep is the config with ``seed: s`` in
+``RUN_DIR/seed<s>/``, and ``RUN_DIR/sweep.json`` holds every member's metrics and each metric's
+mean and standard error across the seeds (``across``). Runs that stand at the same step, share
+the loop's settings and stack (``stacked``: the step's own rule) train as stacked members of
+one step (``train/members.py``, ``train/ensemble.py``), each member's run its single run up to
+floating-point rounding; the others train one after another. A finished run is reused, a begun
+one resumes from its checkpoint (``--resume RUN_DIR`` continues every member of a sweep)."""
 
 from __future__ import annotations
 
