@@ -159,11 +159,13 @@ def loop_key(cfg: ExperimentConfig) -> tuple[Any, ...]:
 
 
 def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequence[str],
-           device: str | None, announce: Callable[[str], None]) -> dict[Path, dict[str, Any]]:
+           device: str | None, announce: Callable[[str], None]
+           ) -> list[tuple[Path, dict[str, Any]]]:
     """Train the runs (a config, or None: the one its checkpoint holds, with ``overrides``):
     those that stand at the same step and share the loop's settings (``loop_key``) as one
     stacked computation where they stack (``stacked``), the others one after another, each as
-    its single run (``runs.start``, ``runs.resume``)."""
+    its single run (``runs.start``, ``runs.resume``); returns each run's (folder, summary),
+    in order."""
     groups: dict[tuple[Any, ...], list[tuple[Trainer, ExperimentConfig, Path]]] = {}
     for cfg, d in pairs:  # every run built, and so checked, before anything is written
         trainer, cfg = _built(cfg, d, overrides, device)
@@ -181,7 +183,7 @@ def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequenc
             resumed = runs.latest_checkpoint(d).exists()
             done[d] = (runs.resume(d, cfg, overrides, device) if resumed
                        else runs.start(cfg, d, device))[1]
-    return done
+    return [(d, done[d]) for _, d in pairs]
 
 
 def stacked(trainers: Sequence[Trainer]) -> Members | str:
