@@ -27,7 +27,7 @@ def arm_of(job):
 
 def run_job(job):
     """One run on this process (``engine.train`` with a one-worker pool would spawn one)."""
-    (record,) = engine._run_unit((lens.result, None, job))
+    (record,) = engine._run_unit((lens.result, None, (job,)))
     return record
 
 def write_configs(folder, steps=12):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import assert_figure, capture_figures
 
-from thermogan.bench import engine, origin, study
+from thermogan.bench import engine, origin, packing, study
 from thermogan.bench.engine import check_plan
 from thermogan.bench.pool import Executor
 from thermogan.cli import main
@@ -111,20 +111,22 @@ def test_method_names_can_be_listed_on_the_command_line():
     assert not [m for m in METHODS if "," in m]
 
 
-def test_every_method_trains_its_seeds_together(tmp_path):
+def test_every_methods_runs_train_in_shared_computations(tmp_path):
     jobs = plan(CONFIGS, tmp_path, seeds=2, steps=500, datasets=("ring8",))
-    together, alone, reasons = engine.ensemble_groups(jobs)
-    assert alone == [] and reasons == {}
-    assert {group[0].labels[1][1] for group in together} == set(METHODS)
-    assert all(len(group) == 2 for group in together)
-    # a group with a run begun trains run by run (the finished ones are reused)
-    first = together[0][0]
-    (first.run_dir / "checkpoints").mkdir(parents=True)
-    (first.run_dir / "checkpoints" / "latest.pt").write_bytes(b"")
-    again, _, reasons = engine.ensemble_groups(jobs)
-    assert first.labels not in {group[0].labels for group in again}
-    assert reasons == {f"{first.labels[1][1]} on ring8": "some of its runs have begun "
-                       "(finished ones are reused, the others resume)"}
+    packed = packing.pack(jobs)
+    assert all(len(unit) > 1 for unit in packed.units) and packed.notes[-1].startswith(
+        f"{len(jobs)} runs to train: {len(jobs)} of them in {len(packed.units)} shared")
+    assert sorted(job.run_dir for unit in packed.units for job in unit) == sorted(
+        job.run_dir for job in jobs)
+    assert len(packed.units) < len({job.labels for job in jobs})  # methods share them
+    # a finished run is reused on its own, and its steps are not counted in the floor
+    first = packed.units[0][0]
+    first.run_dir.mkdir(parents=True)
+    (first.run_dir / "summary.json").write_text("{}")
+    again = packing.pack(jobs)
+    assert (first,) in again.units and first not in {j for u in again.units if len(u) > 1
+                                                     for j in u}
+    assert again.flops < packed.flops
 
 
 def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):

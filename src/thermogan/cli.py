@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from thermogan.bench.packing import MAX_MEMBERS
 from thermogan.bench.pool import Executor
 from thermogan.errors import ThermoganError, UsageError
 
@@ -234,7 +235,8 @@ def _bench(args: argparse.Namespace) -> None:
         check_output(args.html, args.force, "--html")
     executor = Executor(args.workers, args.ray)  # a missing Ray fails before any planning
     bench = args.declared if args.command == "bench" else study.bench(study.read(args.file))
-    table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick)
+    table, files = engine.run(bench, _protocol(bench, args), args.out, executor, args.quick,
+                              args.max_members)
     print(table)
     print(f"wrote {', '.join(str(f) for f in files)}")
     if args.html is not None:
@@ -335,6 +337,10 @@ def _add_run_args(parser: argparse.ArgumentParser, out: str, full: Any = None,
                         "cluster at ADDRESS (host:port, ray://host:port, auto; its nodes must "
                         "share this filesystem), or on one started here: local (pip install "
                         "'thermogan[ray]')")
+    parser.add_argument("--max-members", type=_positive, default=MAX_MEMBERS, metavar="N",
+                        help="runs of one shared computation at most (runs whose networks, "
+                        "loss, batch and D steps agree train as one, whatever their method or "
+                        "seed; each member's memory adds up)")
 
 
 def _positive(text: str) -> int:

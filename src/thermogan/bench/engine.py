@@ -6,10 +6,11 @@ labels of the table row the run belongs to), the columns of its table and, only 
 them, its own figures, extra table lines and per-run record. ``run`` then
 
 1. plans and checks every job before anything trains (``check_plan``),
-2. trains the jobs on the executor's processes or Ray tasks (``pool.Executor``): the seeds of a
-   row whose run folders are ``<row folder>/seed<N>`` train as one seed ensemble where the config's
-   parts allow (``experiment/seeds.py``), the others run by run; finished runs are reused and
-   counted by the code that trained them (``origin.trained_by``),
+2. packs the runs into as few shared computations as their shapes allow, whatever their
+   method or seed (``packing.py``, at most ``--max-members`` runs each), and trains them on the
+   executor's processes or Ray tasks (``pool.Executor``); finished runs are reused and counted
+   by the code that trained them (``origin.trained_by``); the wall time is printed beside the
+   arithmetic floor (the FLOPs of the steps over the machine's measured peak),
 3. aggregates each row over its seeds: mean ± standard error, a 95 % bootstrap interval, and a
    test against the bench's baseline row with Holm's correction over the table
    (``metrics/stats.py``),
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench import origin
+from thermogan.bench import origin, packing
 from thermogan.bench.pool import Executor
 from thermogan.errors import UsageError
 from thermogan.jsonio import write_json
@@ -119,19 +120,44 @@ class Bench:
 
 
 def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
-        quick: bool = False) -> tuple[str, list[Path]]:
-    """Plan, train, aggregate and write a bench; returns its table and the files written."""
+        quick: bool = False, max_members: int = packing.MAX_MEMBERS) -> tuple[str, list[Path]]:
+    """Plan, pack, train, aggregate and write a bench; returns its table and the files written."""
+    from thermogan.train.floor import matmul_peak
+
     jobs = bench.plan(p, out)
     check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     out.mkdir(parents=True, exist_ok=True)
+    peak = matmul_peak(executor.workers)  # on the threads the bench's workers use
     started = time.perf_counter()
-    results = train(bench, jobs, executor, p)
-    ran = f"{executor.describe()}, {time.perf_counter() - started:.0f} s in all"
+    packed = packed_jobs(bench, jobs, executor, max_members)
+    results = train(bench, jobs, executor, p, packed)
+    timing = floor(time.perf_counter() - started, packed.flops, peak, executor.workers)
+    ran = f"{executor.describe()}, {timing_line(timing)}"
+    print(f"bench {bench.name}: {timing_line(timing)}")
     trained = origin.trained_by(job.run_dir for job in jobs)
     label = bench.label(p, quick)
     text = write(bench, results, out, bench.header(p, label, results, ran) + origin.note(trained),
-                 {"trained_by": trained, **bench.record(p), "label": label, "quick": quick})
+                 {"trained_by": trained, **bench.record(p), "label": label, "quick": quick,
+                  "time": timing})
     return text, [out / "results.md", out / "results.json", *bench.figures(results, out, p)]
+
+
+def floor(wall: float, flops: float, peak: float, threads: int) -> dict[str, float]:
+    """A bench's wall time beside its arithmetic floor: the FLOPs of the steps it trained over
+    the measured matrix-multiply peak of its threads (``train/floor.py``)."""
+    return {"wall_s": wall, "floor_s": flops / peak, "flops": flops, "peak_flops": peak,
+            "threads": threads}
+
+
+def timing_line(timing: dict[str, float]) -> str:
+    """"300 s in all, 1.18× its arithmetic floor of 255 s (36.9 TFLOP at a measured peak of
+    145 GFLOP/s on 2 threads)"."""
+    wall, floor_s = timing["wall_s"], timing["floor_s"]
+    ratio = f"{wall / floor_s:.2f}× its arithmetic floor" if floor_s > 0 else \
+        "no run trained: an arithmetic floor"
+    return (f"{wall:.0f} s in all, {ratio} of {floor_s:.0f} s ({timing['flops'] / 1e12:.3g} "
+            f"TFLOP at a measured peak of {timing['peak_flops'] / 1e9:.3g} GFLOP/s on "
+            f"{timing['threads']} thread(s))")
 
 
 def check_plan(jobs: Sequence[Job]) -> None:
@@ -184,81 +210,47 @@ def write(bench: Bench, results: list[dict[str, Any]], out: Path, header: str,
 
 # -- training ---------------------------------------------------------------------------------
 
-Unit = Job | tuple[Job, ...]
-
-
-def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None
-          ) -> list[dict[str, Any]]:
-    """Every job's record, in plan order (then seed): the seeds that ensembles support as one
-    unit, the others one unit per run."""
-    together, alone, reasons = ensemble_groups(jobs)
-    for row, reason in reasons.items():
-        print(f"bench {bench.name}: {row} trains run by run: {reason}")
-    units: list[Unit] = [*together, *alone]
-    done = executor.map(_run_unit, [(bench.result, p, u) for u in units], f"bench {bench.name}")
+def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None,
+          packed: packing.Packed | None = None) -> list[dict[str, Any]]:
+    """Every job's record, in plan order (then seed): the jobs packed into shared computations
+    (``packing.pack``, or ``packed``), each unit on a worker."""
+    if packed is None:
+        packed = packed_jobs(bench, jobs, executor)
+    done = executor.map(_run_unit, [(bench.result, p, u) for u in packed.units],
+                        f"bench {bench.name}")
     first = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
     return sorted((r for batch in done for r in batch), key=bench.order or (lambda r: (
         first[tuple((k, r[k]) for k, _ in jobs[0].labels)], r["seed"])))
+
+
+def packed_jobs(bench: Bench, jobs: list[Job], executor: Executor,
+                max_members: int = packing.MAX_MEMBERS) -> packing.Packed:
+    """``packing.pack`` for the executor's workers, its notes printed."""
+    packed = packing.pack(jobs, max_members, executor.workers)
+    for note in packed.notes:
+        print(f"bench {bench.name}: {note}")
+    return packed
 
 
 def run_record(result: Callable, job: Job, summary: dict[str, Any], p: Any) -> dict[str, Any]:
     return {**dict(job.labels), "seed": job.seed, **result(job, summary, p)}
 
 
-def _run_unit(task: tuple[Callable, Any, Unit]) -> list[dict[str, Any]]:
-    """One unit on a worker: a job trained (or reused: ``runs.train_or_reuse``), or a tuple of
-    jobs, none begun, trained as one seed ensemble into the folders the runs would use."""
+def _run_unit(task: tuple[Callable, Any, tuple[Job, ...]]) -> list[dict[str, Any]]:
+    """One unit on a worker: a job trained (or reused: ``runs.train_or_reuse``), or a pack of
+    jobs trained as one shared computation into the folders the runs would use
+    (``seeds.together``)."""
     from thermogan.experiment import config, runs, seeds
 
     result, p, unit = task
-    first = unit[0] if isinstance(unit, tuple) else unit
-    cfg = config.load(first.config, list(first.overrides))
-    if not isinstance(unit, tuple):
-        return [run_record(result, unit, runs.train_or_reuse(cfg, unit.run_dir, unit.device), p)]
-    done = seeds.start(cfg, first.run_dir.parent, [job.seed for job in unit],
-                       announce=lambda _: None)
-    return [run_record(result, job, summary, p) for job, (_, summary) in zip(unit, done)]
-
-
-def _sweep_key(job: Job) -> tuple | None:
-    """Jobs of one key train as one seed ensemble: one row, one config and overrides but the
-    seed, run folders ``<folder>/seed<N>``; None for a job outside such a layout."""
-    if job.run_dir.name != f"seed{job.seed}":
-        return None
-    rest = tuple(o for o in job.overrides if o != f"seed={job.seed}")
-    return job.labels, job.config, rest, job.run_dir.parent, job.device
-
-
-def ensemble_groups(jobs: Sequence[Job]) -> tuple[list[tuple[Job, ...]], list[Job],
-                                                  dict[str, str]]:
-    """The groups of jobs that train as seed ensembles, the jobs that train run by run, and for
-    each group of several seeds among them why (``why_alone``), by row ("method on data")."""
-    groups: dict[Any, list[Job]] = {}
-    for i, job in enumerate(jobs):
-        groups.setdefault(_sweep_key(job) or i, []).append(job)
-    together, alone, reasons = [], [], {}
-    for group in groups.values():
-        if len(group) == 1:
-            alone += group
-        elif (reason := why_alone(group)) is not None:
-            alone += group
-            reasons[" on ".join(str(v) for _, v in reversed(group[0].labels))] = reason
-        else:
-            together.append(tuple(group))
-    return together, alone, reasons
-
-
-def why_alone(group: list[Job]) -> str | None:
-    """Why the seeds of one row do not train as one ensemble: a run of theirs has begun
-    (finished runs are reused, the others resume), or the config's parts are not supported
-    (``ensemble.unsupported``); None when they do."""
-    from thermogan.experiment import build, config, runs
-    from thermogan.train.ensemble import unsupported
-
-    if any(runs.latest_checkpoint(job.run_dir).exists() for job in group):
-        return "some of its runs have begun (finished ones are reused, the others resume)"
-    return unsupported(build.build_trainer(config.load(group[0].config,
-                                                       list(group[0].overrides))))
+    configs = [config.load(job.config, list(job.overrides)) for job in unit]
+    if len(unit) == 1:
+        summaries = [runs.train_or_reuse(configs[0], unit[0].run_dir, unit[0].device)]
+    else:
+        summaries = [summary for _, summary in seeds.together(
+            list(zip(configs, (job.run_dir for job in unit))), unit[0].device,
+            announce=lambda _: None)]
+    return [run_record(result, job, summary, p) for job, summary in zip(unit, summaries)]
 
 
 # -- the table --------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
-"""Seed sweeps of one config: ``thermogan train CONFIG --seeds 0-31``.
+"""Runs trained together: a list of (config, run folder) pairs as one shared computation
+(``together``, which benches use to pack runs of any method), and seed sweeps of one config,
+their special case: ``thermogan train CONFIG --seeds 0-31``.
 
-Each seed s is a run of the config with ``seed: s`` in its own directory ``RUN_DIR/seed<s>/``,
-with the layout of any run (config, metrics.jsonl, checkpoints, summary.json, figures);
-``RUN_DIR/sweep.json`` holds every member's metrics and each metric's mean and standard error
-across the seeds (``across``). When the config's parts allow it, the seeds train together as
-stacked members of one step (``train/members.py``, ``train/ensemble.py``), and each member's run
-is the single run of its seed up to floating-point rounding; otherwise they train one after
-another. ``--resume RUN_DIR`` continues every member from its checkpoint.
-"""
+Each run keeps its own folder with the layout of any run (config, metrics.jsonl, checkpoints,
+summary.json, figures); a seed s of a sweep is the config with ``seed: s`` in
+``RUN_DIR/seed<s>/``, and ``RUN_DIR/sweep.json`` holds every member's metrics and each metric's
+mean and standard error across the seeds (``across``). Runs that stand at the same step, share
+the loop's settings and stack (``stacked``: the step's own rule) train as stacked members of
+one step (``train/members.py``, ``train/ensemble.py``), each member's run its single run up to
+floating-point rounding; the others train one after another. A finished run is reused, a begun
+one resumes from its checkpoint (``--resume RUN_DIR`` continues every member of a sweep)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,10 @@ from thermogan.experiment.footprint import check_sweep_fits
 from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import PERCENT, mean_se, to_error
-from thermogan.train.ensemble import unsupported
+from thermogan.train.ensemble import not_stacked, unsupported
 from thermogan.train.loop import fit
 from thermogan.train.members import Members
+from thermogan.train.trainer import Trainer
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -114,23 +117,14 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
     dirs = [runs.member_dir(run_dir, s) for s in seeds]
     _check_free(run_dir, dirs)
     cfg = cfg.with_fixed_schedules()
-    configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
-    device_ = resolve_device(device or cfg.device)
-    first = build_trainer(configs[0], device_)
-    reason = unsupported(first)
-    check_sweep_fits(first, cfg.train.batch_size, len(seeds), run_dir, together=reason is None)
-    scorer = runs.run_scorer(cfg)  # every check before anything is written
+    first = build_trainer(cfg, resolve_device(device or cfg.device))
+    check_sweep_fits(first, cfg.train.batch_size, len(seeds), run_dir,
+                     together=unsupported(first) is None)
+    runs.run_scorer(cfg)  # every check before anything is written
     held.enter_context(lock.hold(run_dir))
     _check_free(run_dir, dirs)  # again: a process may have trained some of them meanwhile
-    if reason is not None:
-        announce(f"{reason}: training {count(len(seeds))} one after another")
-        return [(d, runs.start(c, d, device)[1]) for c, d in zip(configs, dirs)]
-    trainers = [first, *(build_trainer(c, device_) for c in configs[1:])]
-    for c, d in zip(configs, dirs):
-        d.mkdir(parents=True, exist_ok=True)
-        config_mod.save(c, d / "config.yaml")
-    announce(f"training {count(len(seeds))} as one ensemble")
-    return _fit(Members(trainers), configs, dirs, scorer, resumed=False)
+    return _train([(cfg.model_copy(update={"seed": s}), d) for s, d in zip(seeds, dirs)], (),
+                  device, announce)
 
 
 def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str | None,
@@ -139,35 +133,105 @@ def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str |
     dirs = runs.member_dirs(run_dir)
     if not dirs:
         raise ThermoganError(f"{run_dir} holds no seed sweep (no seed<N>/checkpoints/latest.pt)")
-    resumed = [runs.resumed_trainer(d, None, overrides, device) for d in dirs]
-    trainers = [trainer for trainer, _ in resumed]
-    configs = [cfg for _, cfg in resumed]
-    scorer = runs.run_scorer(configs[0])
     held.enter_context(lock.hold(run_dir))
-    reason = unsupported(trainers[0])
-    if reason is not None or len({t.step for t in trainers}) > 1:
-        announce(f"{reason or 'the members stopped at different steps'}: the members resume "
-                 "one after another")
-        return [(d, runs.resume(d, None, overrides, device)[1]) for d in dirs]
-    announce(f"resuming {count(len(dirs))} as one ensemble from step {trainers[0].step} of "
-             f"{configs[0].train.steps}")
-    for c, d in zip(configs, dirs):
-        config_mod.save(c, d / "config.yaml")
-    return _fit(Members(trainers), configs, dirs, scorer, resumed=True)
+    return _train([(None, d) for d in dirs], overrides, device, announce)
 
 
-def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path], scorer: Any,
-         resumed: bool) -> list[tuple[Path, dict[str, Any]]]:
+def together(pairs: Sequence[tuple[ExperimentConfig, Path]], device: str | None = None,
+             announce: Callable[[str], None] = print) -> list[tuple[Path, dict[str, Any]]]:
+    """Each (config, run folder) pair trained in its folder, with the layout of its single run,
+    the pairs that can as one shared computation: a finished run is reused (its summary read),
+    a begun one resumes from its checkpoint, the others start; returns each pair's (folder,
+    summary), in order. Seed sweeps are the case of one config over many seeds."""
+    done = {d: summary for _, d in pairs if (summary := runs.read_summary(d)) is not None}
+    left = [(cfg, d) for cfg, d in pairs if d not in done]
+    if left:
+        done.update(_train(left, (), device, announce))
+    return [(d, done[d]) for _, d in pairs]
+
+
+def loop_key(cfg: ExperimentConfig) -> tuple[Any, ...]:
+    """What the training loop takes once for all the members it trains (``train/loop.py``'s
+    ``fit``): runs that differ in it cannot share one."""
+    t = cfg.train
+    return (t.steps, t.log_every, t.checkpoint_every, t.keep_checkpoints, t.progress,
+            t.tensorboard)
+
+
+def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequence[str],
+           device: str | None, announce: Callable[[str], None]
+           ) -> list[tuple[Path, dict[str, Any]]]:
+    """Train the runs (a config, or None: the one its checkpoint holds, with ``overrides``):
+    those that stand at the same step and share the loop's settings (``loop_key``) as one
+    stacked computation where they stack (``stacked``), the others one after another, each as
+    its single run (``runs.start``, ``runs.resume``); returns each run's (folder, summary),
+    in order."""
+    groups: dict[tuple[Any, ...], list[tuple[Trainer, ExperimentConfig, Path]]] = {}
+    for cfg, d in pairs:  # every run built, and so checked, before anything is written
+        trainer, cfg = _built(cfg, d, overrides, device)
+        groups.setdefault((trainer.step, *loop_key(cfg)), []).append((trainer, cfg, d))
+    done: dict[Path, dict[str, Any]] = {}
+    for group in groups.values():
+        trainers, configs, dirs = (list(column) for column in zip(*group))
+        members = stacked(trainers)
+        if isinstance(members, Members):
+            done.update(_fit(members, configs, dirs, announce))
+            continue
+        if len(group) > 1:
+            announce(f"{members}: training {len(group)} runs one after another")
+        for cfg, d in zip(configs, dirs):
+            resumed = runs.latest_checkpoint(d).exists()
+            done[d] = (runs.resume(d, cfg, overrides, device) if resumed
+                       else runs.start(cfg, d, device))[1]
+    return [(d, done[d]) for _, d in pairs]
+
+
+def stacked(trainers: Sequence[Trainer]) -> Members | str:
+    """The trainers as one stacked computation (``Members`` on ``Stacked``), or why they cannot
+    be: why they do not stack (``ensemble.not_stacked``: one member, parts that stacking does
+    not support, other networks or optimizers), or what they differ in that the step shares
+    (``Members`` refuses them). Only stacked members gain: member by member (``Looped``), they
+    would take no less time than one after another."""
+    reason = not_stacked(trainers)
+    if reason is not None:
+        return reason
+    try:
+        return Members(trainers)
+    except ValueError as err:
+        return str(err)
+
+
+def _built(cfg: ExperimentConfig | None, run_dir: Path, overrides: Sequence[str],
+           device: str | None) -> tuple[Trainer, ExperimentConfig]:
+    """The run's trainer, from its checkpoint when it has one (checked as ``runs.resume``
+    checks), and the config it trains with."""
+    if runs.latest_checkpoint(run_dir).exists():
+        return runs.resumed_trainer(run_dir, cfg, overrides, device)
+    cfg = cfg.with_fixed_schedules()
+    return build_trainer(cfg, resolve_device(device or cfg.device)), cfg
+
+
+def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
+         announce: Callable[[str], None]) -> dict[Path, dict[str, Any]]:
     """Train the members with each one's callbacks, then finish each member's run
     (``train_seconds`` is each member's share of the time)."""
-    t = configs[0].train
-    callbacks = [runs.callbacks(m, c, d, scorer, resumed)
-                 for m, c, d in zip(members.members, configs, dirs)]
-    started = time.perf_counter()
-    fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
-        log_every=t.log_every, checkpoint_every=t.checkpoint_every,
-        keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
-        resumed=resumed, callbacks=callbacks)
-    share = (time.perf_counter() - started) / len(dirs)
-    return [(d, runs.finish(m, c, d, scorer, share))
-            for m, c, d in zip(members.sync(), configs, dirs)]
+    scorers = [runs.run_scorer(c) for c in configs]  # every check before anything is written
+    t, step = configs[0].train, members.step
+    resumed = step > 0
+    with ExitStack() as held:
+        for d in dirs:
+            held.enter_context(lock.hold(d))
+        for c, d in zip(configs, dirs):
+            config_mod.save(c, d / "config.yaml")
+        announce(f"resuming {len(dirs)} runs as one ensemble from step {step} of {t.steps}"
+                 if resumed else f"training {len(dirs)} runs as one ensemble")
+        callbacks = [runs.callbacks(m, c, d, s, resumed)
+                     for m, c, d, s in zip(members.members, configs, dirs, scorers)]
+        started = time.perf_counter()
+        fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
+            log_every=t.log_every, checkpoint_every=t.checkpoint_every,
+            keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
+            resumed=resumed, callbacks=callbacks)
+        share = (time.perf_counter() - started) / len(dirs)
+        return {d: runs.finish(m, c, d, s, share)
+                for m, c, d, s in zip(members.sync(), configs, dirs, scorers)}

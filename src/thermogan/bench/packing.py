@@ -1,0 +1,105 @@
+"""Packing a bench's runs into shared computations, and counting their arithmetic.
+
+A bench's (method, seed) runs train as few shared computations as their shapes allow: runs
+whose trainers stack as one (``seeds.stacked``: the same networks, loss, batch size and D steps,
+parts that stacking supports, as ``train/`` decides) and whose loop settings agree
+(``seeds.loop_key``) form a class, whatever their method or seed; each class is cut into packs
+of at most ``max_members`` runs and at most a worker's share of the runs, so that every worker
+has work. Each pack trains as one ``Members`` (``seeds.together``), each run in its own folder
+as its single run would, equal to it up to rounding; a finished run is reused, a begun one
+resumes with its pack. A run's row is decided from a trainer of its config built for the
+purpose (the seed changes no shape); the same trainer counts the FLOPs of one of its steps
+(``train/floor.py``), which give the bench's arithmetic floor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from thermogan.bench.engine import Job
+    from thermogan.train.trainer import Trainer
+
+#: Runs of one shared computation at most, by default (``--max-members``)
+MAX_MEMBERS = 64
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A bench's units (a pack of runs, or a run alone), biggest first; the FLOPs of the runs
+    it trains (reused runs count none); and a line for each row whose runs train alone."""
+
+    units: list[tuple[Job, ...]]
+    flops: float
+    notes: list[str]
+
+
+def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> Packed:
+    """Pack ``jobs`` (see the module docstring)."""
+    from thermogan.experiment.seeds import stacked
+    from thermogan.train.ensemble import not_stacked
+    from thermogan.train.floor import step_flops
+
+    left = [job for job in jobs if not (job.run_dir / "summary.json").exists()]
+    rows: dict[tuple[Any, ...], list[Job]] = {}
+    for job in left:
+        rows.setdefault(_row_key(job), []).append(job)
+    classes: list[tuple[Trainer, tuple[Any, ...], list[Job]]] = []
+    probes, notes, alone = [], [], []
+    for row in rows.values():
+        trainer, loop = _probe(row[0])
+        probes.append((row, trainer, loop[0]))
+        if (reason := not_stacked([trainer, trainer])) is not None:  # its own seeds
+            alone += row
+            if len(row) > 1:
+                notes.append(f"{_row_name(row[0])} trains run by run: {reason}")
+            continue
+        same = next((c for c in classes if c[1] == loop
+                     and not isinstance(stacked([c[0], trainer]), str)), None)
+        if same is None:
+            classes.append((trainer, loop, list(row)))
+        else:
+            same[2].extend(row)
+    cost: dict[Job, float] = {}  # the FLOPs of each run, from one step of its row's trainer
+    for row, trainer, steps in probes:  # after the probes of stacking: the trainer steps
+        cost.update(dict.fromkeys(row, float(step_flops(trainer) * steps)))
+    cap = max(1, min(max_members, math.ceil(len(left) / workers)))
+    units = [tuple(part) for *_, members in classes for part in _cut(members, cap)]
+    units += [(job,) for job in alone]
+    units.sort(key=lambda unit: -sum(cost[job] for job in unit))
+    sizes = [len(u) for u in units if len(u) > 1]
+    if sizes:
+        notes.append(f"{len(left)} runs to train: {sum(sizes)} of them in {len(sizes)} shared "
+                     f"computation(s) of {', '.join(map(str, sizes))} runs")
+    units += [(job,) for job in jobs if job not in cost]  # finished: reused
+    return Packed(units, sum(cost.values()), notes)
+
+
+def _row_key(job: Job) -> tuple[Any, ...]:
+    """A job's config, overrides but its seed, and device: its row's runs have one shape."""
+    return job.config, tuple(o for o in job.overrides if o != f"seed={job.seed}"), job.device
+
+
+def _row_name(job: Job) -> str:
+    """"method on data"."""
+    return " on ".join(str(v) for _, v in reversed(job.labels))
+
+
+def _probe(job: Job) -> tuple[Trainer, tuple[Any, ...]]:
+    """A trainer of the job's config (to probe, not to train) and its loop's settings."""
+    from thermogan.experiment import config
+    from thermogan.experiment.build import build_trainer, resolve_device
+    from thermogan.experiment.seeds import loop_key
+
+    cfg = config.load(job.config, list(job.overrides)).with_fixed_schedules()
+    return build_trainer(cfg, resolve_device(job.device)), loop_key(cfg)
+
+
+def _cut(jobs: list[Job], cap: int) -> list[list[Job]]:
+    """``jobs`` in the fewest parts of at most ``cap``, their sizes as equal as can be."""
+    parts = math.ceil(len(jobs) / cap)
+    size, extra = divmod(len(jobs), parts)
+    starts = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [jobs[a:b] for a, b in zip(starts, starts[1:])]

@@ -1,0 +1,110 @@
+"""Packing a bench's runs (``bench/packing.py``): runs of different methods and seeds that stack
+train as one shared computation, each in its own folder and equal to the run trained alone; a
+pack resumes exactly after an interrupt; ``--max-members`` caps a pack; the arithmetic floor
+counts a step's FLOPs as an independent count gives them."""
+
+import os
+import signal
+
+import pytest
+import torch
+
+from thermogan.bench import engine, packing, study
+from thermogan.bench.engine import Job
+from thermogan.bench.pool import Executor
+from thermogan.cli import parser
+from thermogan.experiment import build, config, runs
+from thermogan.train.checkpoint import load_checkpoint
+from thermogan.train.floor import matmul_peak, step_flops
+from thermogan.train.interrupt import Interrupted
+
+BENCH = study.bench(study.read(study.packaged("modes.yaml")), "modes")
+METHODS = {"vanilla": (), "noise": ("tempering={kind: instance_noise, std_start: 0.3}",),
+           "nonsaturating": ("objective.loss=nonsaturating",),
+           "micro-batch SGLD": ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: "
+                                "microbatch}",)}
+STEPS = ("train.steps=6", "train.checkpoint_every=100", "eval.samples=200")
+
+
+def _jobs(tiny_config, out, methods, seeds=(0, 1)):
+    return [Job((("method", m),), s, tiny_config, (*METHODS[m], *STEPS, f"seed={s}"),
+                out / m / f"seed{s}") for m in methods for s in seeds]
+
+
+def _names(units):
+    return [[(dict(job.labels)["method"], job.seed) for job in unit] for unit in units]
+
+
+def test_runs_that_stack_pack_whatever_their_method_up_to_the_cap(tiny_config, tmp_path):
+    jobs = _jobs(tiny_config, tmp_path, METHODS)
+    packed = packing.pack(jobs)
+    # the saturating runs stack across methods; another loss is another pack; a D whose
+    # variance comes from micro-batches does not stack: its runs train alone, and it says why
+    assert _names(packed.units) == [
+        [("vanilla", 0), ("vanilla", 1), ("noise", 0), ("noise", 1)],
+        [("nonsaturating", 0), ("nonsaturating", 1)],
+        [("micro-batch SGLD", 0)], [("micro-batch SGLD", 1)]]
+    assert packed.notes[0].startswith("micro-batch SGLD trains run by run: ensembles do not "
+                                      "support an SGLD D's gradient variance from micro-batch")
+    assert [len(u) for u in packing.pack(jobs, max_members=3).units] == [2, 2, 2, 1, 1]
+    assert [len(u) for u in packing.pack(jobs, workers=4).units] == [2, 2, 2, 1, 1]  # a share each
+    per_run = step_flops(build.build_trainer(config.load(tiny_config, list(jobs[0].overrides))))
+    assert packed.flops == pytest.approx(8 * 6 * per_run, rel=0.5)  # the methods' FLOPs differ
+    assert parser().parse_args(["bench", "lens", "--max-members", "5"]).max_members == 5
+
+
+def test_packed_runs_equal_the_runs_trained_alone(tiny_config, tmp_path):
+    methods = ("vanilla", "noise")
+    packed, alone = (_jobs(tiny_config, tmp_path / name, methods) for name in ("packed", "alone"))
+    engine.train(BENCH, packed, Executor(1))
+    engine.train(BENCH, alone, Executor(1), packed=packing.Packed([(j,) for j in alone], 0, []))
+    for a, b in zip(packed, alone):
+        files = [sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+                 for d in (a.run_dir, b.run_dir)]
+        assert files[0] == files[1]  # a single run's layout
+        assert "summary.json" in files[0] and "checkpoints/latest.pt" in files[0]
+        first, second = (load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in (a, b))
+        assert first["step"] == second["step"] == 6
+        for key in ("generator", "discriminator"):
+            for name, value in first[key].items():
+                torch.testing.assert_close(value, second[key][name], rtol=1e-5, atol=1e-6)
+
+
+def test_a_pack_resumes_exactly_after_an_interrupt(tiny_config, tmp_path, monkeypatch):
+    straight, split = (_jobs(tiny_config, tmp_path / name, ("vanilla", "noise"), seeds=(0,))
+                       for name in ("straight", "split"))
+    engine.train(BENCH, straight, Executor(1))
+    callbacks, sent = runs.callbacks, []
+
+    def ctrl_c(member):  # once, after step 3: the loop saves every member's step and stops
+        if member.step == 3 and not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+
+    monkeypatch.setattr(runs, "callbacks", lambda *args: [*callbacks(*args), ctrl_c])
+    with pytest.raises(Interrupted, match="interrupted at step 3 of 6"):
+        engine.train(BENCH, split, Executor(1))
+    monkeypatch.undo()
+    assert [load_checkpoint(runs.latest_checkpoint(j.run_dir))["step"] for j in split] == [3, 3]
+    engine.train(BENCH, split, Executor(1))  # both resume, as one pack again
+    for a, b in zip(straight, split):
+        first, again = (load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in (a, b))
+        assert again["step"] == 6
+        for key in ("generator", "discriminator", "generator_ema"):
+            for name, value in first[key].items():
+                assert torch.equal(value, again[key][name])
+
+
+def test_a_step_counts_the_flops_of_its_matrix_products(tiny_config):
+    """TINY: G 2-32-32-2 and D 2-32-32-1 of linear layers, batch 32, one D step, Adam. A layer's
+    product is 2·B·in·out FLOPs forward, as much for its weights' gradient, and as much again
+    for its input's gradient where the input needs one (not the data's, nor the latents')."""
+    b = 32
+    g = 2 * b * (2 * 32 + 32 * 32 + 32 * 2)  # G forward
+    d = 2 * b * (2 * 32 + 32 * 32 + 32 * 1)  # D forward
+    first_d, first_g = 2 * b * 2 * 32, 2 * b * 2 * 32  # the first layers' input gradients
+    d_step = g + 2 * d + 2 * (2 * d - first_d)  # G (no grad), D on real and fake, their backward
+    g_step = g + d + d + (2 * g - first_g)  # D's input gradient, then G's backward
+    trainer = build.build_trainer(config.load(tiny_config))
+    assert step_flops(trainer) == d_step + g_step
+    assert trainer.step == 1
+    assert 1e8 < matmul_peak(threads=1, seconds=0.05) < 1e13  # FLOP/s of any CPU core
