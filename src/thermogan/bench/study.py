@@ -227,7 +227,7 @@ def bench(study: Study, name: str | None = None) -> Bench:
         steps = f"{p.steps} steps per run" if p.steps else "each config's steps"
         return (f"{title} ({label}): {p.seeds} seeds, {steps}"
                 f"{', ' + s.about if s.about else ''}; training time per run on one thread, a "
-                f"seed ensemble's time shared by its members; {ran}.")
+                f"pack's time shared by its members; {ran}.")
 
     def record(p: Protocol) -> dict[str, Any]:
         methods = list(p.methods) or list(study.methods)
