@@ -22,7 +22,8 @@ BENCH = study.bench(study.read(study.packaged("modes.yaml")), "modes")
 METHODS = {"vanilla": (), "noise": ("tempering={kind: instance_noise, std_start: 0.3}",),
            "nonsaturating": ("objective.loss=nonsaturating",),
            "micro-batch SGLD": ("optim.d={kind: sgld, lr: 0.01, noise: covariance, variance: "
-                                "microbatch}",)}
+                                "{kind: microbatch}}",),
+           "unrolled": ("regulariser={kind: unrolled, steps: 1}",)}
 STEPS = ("train.steps=6", "train.checkpoint_every=100", "eval.samples=200")
 
 
@@ -38,18 +39,19 @@ def _names(units):
 def test_runs_that_stack_pack_whatever_their_method_up_to_the_cap(tiny_config, tmp_path):
     jobs = _jobs(tiny_config, tmp_path, METHODS)
     packed = packing.pack(jobs)
-    # the saturating runs stack across methods; another loss is another pack; a D whose
-    # variance comes from micro-batches does not stack: its runs train alone, and it says why
+    # the saturating runs stack across methods (an SGLD D included); another loss is another
+    # pack; an unrolled G reads D's optimizer, so its runs train alone, and it says why
     assert _names(packed.units) == [
-        [("vanilla", 0), ("vanilla", 1), ("noise", 0), ("noise", 1)],
-        [("nonsaturating", 0), ("nonsaturating", 1)],
-        [("micro-batch SGLD", 0)], [("micro-batch SGLD", 1)]]
-    assert packed.notes[0].startswith("micro-batch SGLD trains run by run: ensembles do not "
-                                      "support an SGLD D's gradient variance from micro-batch")
-    assert [len(u) for u in packing.pack(jobs, max_members=3).units] == [2, 2, 2, 1, 1]
-    assert [len(u) for u in packing.pack(jobs, workers=4).units] == [2, 2, 2, 1, 1]  # a share each
+        [("vanilla", 0), ("vanilla", 1), ("noise", 0), ("noise", 1), ("micro-batch SGLD", 0),
+         ("micro-batch SGLD", 1)],
+        [("unrolled", 0)], [("unrolled", 1)],  # biggest first: one unrolled run costs more
+        [("nonsaturating", 0), ("nonsaturating", 1)]]
+    assert packed.notes[0].startswith("unrolled trains run by run: stacked members do not "
+                                      "support G terms that read D's optimizer state")
+    assert [len(u) for u in packing.pack(jobs, max_members=3).units] == [3, 3, 1, 1, 2]
+    assert [len(u) for u in packing.pack(jobs, workers=4).units] == [3, 3, 1, 1, 2]  # a share each
     per_run = step_flops(build.build_trainer(config.load(tiny_config, list(jobs[0].overrides))))
-    assert packed.flops == pytest.approx(8 * 6 * per_run, rel=0.5)  # the methods' FLOPs differ
+    assert packed.flops == pytest.approx(10 * 6 * per_run, rel=0.5)  # the methods' FLOPs differ
     assert parser().parse_args(["bench", "lens", "--max-members", "5"]).max_members == 5
 
 
