@@ -289,10 +289,9 @@ def test_members_stack_unless_their_networks_differ(tiny_config):
         Members([a, trainer("train.batch_size=16")])
 
 
-def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_config):
+def test_members_in_mixed_precision_stack(tiny_config):
     """bf16 members (build refuses train.amp on toy data, so the trainers are given it
-    directly) follow their bf16 single runs far closer than bf16 follows float32; a compiled
-    network is not stacked (the stack would call a functional copy of it)."""
+    directly) follow their bf16 single runs far closer than bf16 follows float32."""
     def bf16(trainers):
         for t in trainers:
             t.autocast = Autocast("bf16", "cpu")
@@ -310,10 +309,33 @@ def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_conf
         for a, b, c in zip(f.D.parameters(), single.D.parameters(), member.D.parameters()):
             assert (b - c).abs().max() < 1e-2 * (a - b).abs().max()
     assert "members differ in precision" in not_stacked([floats[0], members[1]])
-    _, compiled = _trainers(tiny_config)
-    compiled[1].D.compile()
-    assert "compiled networks (train.compile" in unsupported(compiled[1])
-    assert isinstance(Members(compiled).nets, Looped)
+
+
+def test_compiled_members_stack_with_their_stacked_call_compiled(tiny_config, monkeypatch):
+    """train.compile: the stacked call of G and D is compiled (torch.compile of the vmapped
+    functional call; here with a backend that runs the graphs dynamo traced as traced, cheap
+    and exact), and the members step exactly as uncompiled ones."""
+    graphs = []
+    real = torch.compile
+
+    def record(graph, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **_: real(fn, backend=record))
+    fc = ["model.generator={kind: fc, hidden: [16]}",  # nets with a forward of their own
+          "model.discriminator={kind: fc, hidden: [16]}"]
+    _, plain = _trainers(tiny_config, fc)
+    _, compiled = _trainers(tiny_config, [*fc, "train.compile=true"])
+    assert unsupported(compiled[0]) is None
+    steps = {"plain": Members(plain), "compiled": Members(compiled)}
+    for _ in range(3):
+        logs = {name: step.train_step() for name, step in steps.items()}
+        assert torch.equal(logs["plain"]["d_loss"], logs["compiled"]["d_loss"])
+    assert graphs  # dynamo traced the stacked calls
+    for a, b in zip(plain, compiled):
+        for p, q in zip(_state(a), _state(b), strict=True):
+            assert torch.equal(p, q)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):

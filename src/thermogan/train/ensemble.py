@@ -10,7 +10,8 @@ members' buffers batched too, so that each member's batch norm normalises with i
 and updates its own running statistics, and with each member's labels for class-conditional
 networks, under the members' ``train.amp`` autocast as a single run's calls. A spectrally
 normalised layer takes each member's W / σ(W), its power iteration stepped per member outside
-the stacked call (``train/spectral.py``), as often as a single run's calls of D step it.
+the stacked call (``train/spectral.py``), as often as a single run's calls of D step it. With
+``train.compile`` the vmapped call is compiled (``torch.compile``), as the members' networks are.
 
 Members may differ by method: temperings, players and G terms act member by member
 (``train/members.py``), and the optimizers are per *group*, a contiguous run of members that
@@ -82,10 +83,6 @@ def unsupported(trainer: Trainer) -> str | None:
             any(getattr(t.term, "reads_d_optimizer", False) for t in trainer.g_terms),
         "data-parallel replicas (torchrun: each process holds one run's rows)":
             trainer.replicas.size > 1,
-        "compiled networks (train.compile: the stack calls a functional copy of the "
-        "networks, not the compiled ones)": any(
-            getattr(net, "_compiled_call_impl", None) is not None
-            for net in (trainer.G, trainer.D)),
     }
     found = [name for name, present in reasons.items() if present]
     return f"stacked members do not support {', '.join(found)}" if found else None
@@ -133,6 +130,11 @@ def _share(tensors: Sequence[dict[str, Tensor]], grad: bool) -> dict[str, Tensor
     return stacked
 
 
+def _compiled(net: nn.Module) -> bool:
+    """Whether ``net`` was compiled in place (``nn.Module.compile``, ``train.compile``)."""
+    return getattr(net, "_compiled_call_impl", None) is not None
+
+
 class _Net:
     """One network's parameters and buffers stacked over the members, and its vectorised call."""
 
@@ -148,6 +150,8 @@ class _Net:
             return functional_call(self.skeleton, (p, b), inputs)
 
         self.call: Callable[..., Tensor] = vmap(call)
+        if any(_compiled(net) for net in nets):  # train.compile: so is the stacked call
+            self.call = torch.compile(self.call)
 
     def runs_batched(self, x: Tensor, y: Tensor | None) -> bool:
         """Whether the members run on x (S, B, ...) as batched layers (an MLP on vectors)."""
