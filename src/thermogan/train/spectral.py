@@ -13,8 +13,9 @@ passes W / σ(W), differentiable in the raw weight, as the parameter of the call
 per-member map gives the normalised weights inside ``torch.func``'s per-example gradients
 (``ensemble._PerExample``), with u and v as the single run's call there sees them.
 
-The step is the single run's arithmetic (``mv``, ``normalize``, ``vdot``) in float32 outside
-autocast, as a single run's CPU autocast leaves those ops; a layer in eval mode takes no step.
+The step is the single run's arithmetic (``mv``, ``normalize``, ``vdot``), vmapped, in float32
+outside autocast, as a single run's CPU autocast leaves those ops (CUDA's would take ``mv`` in
+bf16); a layer in eval mode takes no step.
 """
 
 from __future__ import annotations
@@ -111,10 +112,10 @@ class Spectral:
         self.layers: list[_Layer] = []
         for name, module in list(skeleton.named_modules()):
             if normalised(module):
-                for tensor, (norm,) in module.parametrizations.items():
-                    self.layers.append(_Layer(f"{name}." if name else "", tensor, norm.dim,
-                                              norm.eps, norm.n_power_iterations, norm.training))
-                    _strip(module)
+                self.layers += [_Layer(f"{name}." if name else "", tensor, norm.dim, norm.eps,
+                                       norm.n_power_iterations, norm.training)
+                                for tensor, (norm,) in module.parametrizations.items()]
+                _strip(module)
         self.buffers = {name for layer in self.layers for name in (layer.u, layer.v)}
 
     def iterate(self, params: Named, vectors: Named) -> Named:
