@@ -46,6 +46,11 @@ BATCH_NORM = ("model.generator={kind: fc, hidden: [16, 16]}",
               "model.discriminator={kind: fc, hidden: [16, 16]}",
               "optim.g={kind: sgd, lr: 0.01, momentum: 0.5}", "optim.d={kind: sgd, lr: 0.01}")
 CONDITIONAL = "model.conditional=true"
+# spectral norm on D, each member its own power iteration (u, v), with SGD on D: W / σ(W) does
+# not change with W's scale, so an entry of W's gradient can be a cancellation of rounding
+# size, which Adam (as with batch norm above) scales to ±lr
+SPECTRAL = ("model.discriminator={kind: fc, hidden: [16, 16], norm: none, spectral_norm: true}",
+            "optim.d={kind: sgd, lr: 0.01, momentum: 0.5}")
 
 
 def _state(trainer):
@@ -78,11 +83,15 @@ def _players(trainer):
     (BATCH_NORM[0], BATCH_NORM[2], "objective.loss=wgan-gp"),
     (CONDITIONAL,), (CONDITIONAL, CCADL),
     ("model.discriminator={kind: maxout, hidden: [8, 8], pieces: 3, packs: 2}",),
+    ("model.discriminator.spectral_norm=true", SPECTRAL[1], "objective.loss=wgan-gp"),
+    (SPECTRAL[0], "optim.d={kind: sgld, lr: 0.01, temperature: 1.0e-3, noise: ccadl, "
+                  "batch_size: 32, variance: {kind: per_example, chunk: 16}}"),
 ], ids=["adam", "sgd", "instance_noise", "heat", "wgan_gp", "sgld_t0", "langevin_paper",
         "langevin_ccadl", "wgan_gp_langevin", "sgld_g_and_isotropic_d", "lens", "lens_2_d_steps",
         "coupled_beta_prime", "controller", "g_term_score", "g_term_dae_features",
         "g_term_adaptive_weight", "langevin_microbatch_variance", "batch_norm",
-        "batch_norm_g_wgan_gp", "conditional", "conditional_langevin_ccadl", "packed_maxout_d"])
+        "batch_norm_g_wgan_gp", "conditional", "conditional_langevin_ccadl", "packed_maxout_d",
+        "spectral_norm_mlp_wgan_gp", "spectral_norm_langevin_chunked"])
 def test_each_member_follows_its_single_run(tiny_config, extra):
     """Weights, optimizer state (SGLD's running variance of each member's own per-example
     gradients), the logged levels and noise, and every random stream's position (SGLD's noise
@@ -153,13 +162,56 @@ def test_members_that_differ_by_method_and_optimizer_share_one_stacked_step(tiny
     _assert_each_follows_its_single_run(singles, members)
 
 
+def test_members_with_spectral_norm_step_their_own_power_iteration(tiny_config):
+    """Spectral-norm members of different methods share one stacked step, each its single run:
+    a lens (whose player calls the member's own D), a micro-batch Langevin D (its k calls of D
+    step u and v; the other members' are left alone) and plain SGD."""
+    def make():
+        return [build.build_trainer(config.load(tiny_config, [*SPECTRAL, *extra]))
+                for extra in [(LENS,), (MICROBATCH,), ("seed=4",)]]
+
+    singles = make()
+    for trainer in singles:
+        for _ in range(25):
+            trainer.train_step()
+    _assert_each_follows_its_single_run(singles, make())
+
+
+def test_a_stacked_d_in_eval_mode_leaves_its_power_iteration_alone(tiny_config):
+    """D's call in eval mode normalises with each member's u and v as they are, as a single
+    run's; in training mode it steps them, as a single run's."""
+    x = torch.randn(len(SEEDS), 32, 2)
+    for training in (False, True):
+        _, singles = _trainers(tiny_config, SPECTRAL)
+        _, members = _trainers(tiny_config, SPECTRAL)
+        for trainer in (*singles, *members):
+            trainer.D.train(training)
+        before = [b.clone() for b in members[0].D.buffers()]
+        out = Members(members).nets.D(x, None)
+        for s, (single, member) in enumerate(zip(singles, members)):
+            torch.testing.assert_close(out[s], single.D(x[s]), rtol=1e-5, atol=1e-6)
+            for a, b in zip(single.D.buffers(), member.D.buffers(), strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        moved = [not torch.equal(a, b) for a, b in zip(before, members[0].D.buffers())]
+        assert any(moved) == training
+
+
+def test_a_parametrisation_other_than_spectral_norm_is_refused(tiny_config):
+    from torch.nn.utils.parametrizations import weight_norm
+
+    _, (trainer, *_) = _trainers(tiny_config)
+    weight_norm(trainer.D[0])
+    assert "parametrisations other than spectral norm" in unsupported(trainer)
+
+
 def _seeds(*extra):
     return lambda tiny_config: _trainers(tiny_config, extra)
 
 
 RESUMED = {"adam": _seeds(), "langevin_ccadl": _seeds(CCADL), "lens": _seeds(LENS),
            "dae_features": _seeds(DAE_FEATURES), "batch_norm": _seeds(*BATCH_NORM),
-           "conditional_microbatch": _seeds(CONDITIONAL, MICROBATCH), "mixed_methods": _mixed}
+           "conditional_microbatch": _seeds(CONDITIONAL, MICROBATCH),
+           "spectral_norm": _seeds(SPECTRAL[0]), "mixed_methods": _mixed}
 
 
 @pytest.mark.parametrize("make", RESUMED.values(), ids=RESUMED.keys())
@@ -199,19 +251,19 @@ def test_an_ensemble_resumes_exactly_from_its_members_checkpoints(tiny_config, t
             assert torch.equal(p, q)
 
 
-SPECTRAL = "model.discriminator={kind: fc, hidden: [16, 16], norm: none, spectral_norm: true}"
+UNROLLED = "regulariser={kind: unrolled, steps: 1}"
 
 
 def test_what_stacking_cannot_do_runs_member_by_member(tiny_config):
     """A member that stacking cannot take says why, and members of its kind step one by one
-    inside the shared step, each exactly its single run (spectral norm: its own power
-    iteration's vectors)."""
-    _, singles = _trainers(tiny_config, [SPECTRAL])
-    assert "spectral norm" in unsupported(singles[0])
+    inside the shared step, each exactly its single run (an unrolled G term: it steps its own
+    D's optimizer)."""
+    _, singles = _trainers(tiny_config, [UNROLLED])
+    assert "unrolled" in unsupported(singles[0])
     for trainer in singles:
         for _ in range(6):
             trainer.train_step()
-    _, members = _trainers(tiny_config, [SPECTRAL])
+    _, members = _trainers(tiny_config, [UNROLLED])
     looped = Members(members)
     assert isinstance(looped.nets, Looped)
     for _ in range(6):
@@ -237,10 +289,9 @@ def test_members_stack_unless_their_networks_differ(tiny_config):
         Members([a, trainer("train.batch_size=16")])
 
 
-def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_config):
+def test_members_in_mixed_precision_stack(tiny_config):
     """bf16 members (build refuses train.amp on toy data, so the trainers are given it
-    directly) follow their bf16 single runs far closer than bf16 follows float32; a compiled
-    network is not stacked (the stack would call a functional copy of it)."""
+    directly) follow their bf16 single runs far closer than bf16 follows float32."""
     def bf16(trainers):
         for t in trainers:
             t.autocast = Autocast("bf16", "cpu")
@@ -258,10 +309,33 @@ def test_members_in_mixed_precision_stack_and_compiled_networks_do_not(tiny_conf
         for a, b, c in zip(f.D.parameters(), single.D.parameters(), member.D.parameters()):
             assert (b - c).abs().max() < 1e-2 * (a - b).abs().max()
     assert "members differ in precision" in not_stacked([floats[0], members[1]])
-    _, compiled = _trainers(tiny_config)
-    compiled[1].D.compile()
-    assert "compiled networks (train.compile" in unsupported(compiled[1])
-    assert isinstance(Members(compiled).nets, Looped)
+
+
+def test_compiled_members_stack_with_their_stacked_call_compiled(tiny_config, monkeypatch):
+    """train.compile: the stacked call of G and D is compiled (torch.compile of the vmapped
+    functional call; here with a backend that runs the graphs dynamo traced as traced, cheap
+    and exact), and the members step exactly as uncompiled ones."""
+    graphs = []
+    real = torch.compile
+
+    def record(graph, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **_: real(fn, backend=record))
+    fc = ["model.generator={kind: fc, hidden: [16]}",  # nets with a forward of their own
+          "model.discriminator={kind: fc, hidden: [16]}"]
+    _, plain = _trainers(tiny_config, fc)
+    _, compiled = _trainers(tiny_config, [*fc, "train.compile=true"])
+    assert unsupported(compiled[0]) is None
+    steps = {"plain": Members(plain), "compiled": Members(compiled)}
+    for _ in range(3):
+        logs = {name: step.train_step() for name, step in steps.items()}
+        assert torch.equal(logs["plain"]["d_loss"], logs["compiled"]["d_loss"])
+    assert graphs  # dynamo traced the stacked calls
+    for a, b in zip(plain, compiled):
+        for p, q in zip(_state(a), _state(b), strict=True):
+            assert torch.equal(p, q)
 
 
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):

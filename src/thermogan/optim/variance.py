@@ -53,6 +53,12 @@ def per_example_variance(model: nn.Module, loss_fn: LossFn, inputs: Tensor | Seq
         model_inputs)
 
 
+def chunks(batch: int, chunk: int | None) -> list[slice]:
+    """The slices of a batch that ``per_example_variance_of`` takes one call each."""
+    step = chunk or batch
+    return [slice(start, start + step) for start in range(0, batch, step)]
+
+
 def per_example_variance_of(call: Callable[..., Tensor], params: dict[str, Tensor],
                             loss_fn: LossFn, inputs: Tensor | Sequence[Tensor],
                             chunk: int | None = None,
@@ -72,13 +78,12 @@ def per_example_variance_of(call: Callable[..., Tensor], params: dict[str, Tenso
 
     per_example = vmap(grad(one_loss), in_dims=(None, *([0] * len(inputs))),
                        randomness="different")
-    step = chunk or batch
     total = {k: torch.zeros_like(p) for k, p in params.items()}
     total_sq = {k: torch.zeros_like(p) for k, p in params.items()}
     # Shifted sums (shift: the first example's gradient) keep the one-pass variance accurate.
     shift: dict[str, Tensor] | None = None
-    for start in range(0, batch, step):
-        grads = per_example(params, *(x[start:start + step] for x in inputs))  # {k: (b, *shape)}
+    for part in chunks(batch, chunk):
+        grads = per_example(params, *(x[part] for x in inputs))  # {k: (b, *shape)}
         if shift is None:
             shift = {k: g[0].detach().clone() for k, g in grads.items()}
         for k, g in grads.items():

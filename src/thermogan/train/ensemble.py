@@ -8,7 +8,10 @@ checkpoints read them without a copy). G and D run once for all members: MLPs as
 (``train/batched.py``), other networks under ``vmap`` of ``functional_call``, with the
 members' buffers batched too, so that each member's batch norm normalises with its own batch
 and updates its own running statistics, and with each member's labels for class-conditional
-networks, under the members' ``train.amp`` autocast as a single run's calls.
+networks, under the members' ``train.amp`` autocast as a single run's calls. A spectrally
+normalised layer takes each member's W / σ(W), its power iteration stepped per member outside
+the stacked call (``train/spectral.py``), as often as a single run's calls of D step it. With
+``train.compile`` the vmapped call is compiled (``torch.compile``), as the members' networks are.
 
 Members may differ by method: temperings, players and G terms act member by member
 (``train/members.py``), and the optimizers are per *group*, a contiguous run of members that
@@ -48,10 +51,11 @@ from torch.nn.utils import parametrize
 
 from thermogan.optim.langevin import Langevin
 from thermogan.optim.sgld import SGLD
-from thermogan.optim.variance import Recorder, per_example_variance_of
+from thermogan.optim.variance import Recorder, chunks, per_example_variance_of
 from thermogan.train import batched
 from thermogan.train.ema import warmed
 from thermogan.train.precision import AMP
+from thermogan.train.spectral import Spectral, normalised
 
 if TYPE_CHECKING:
     from thermogan.train.trainer import Trainer
@@ -71,17 +75,14 @@ def unsupported(trainer: Trainer) -> str | None:
             not isinstance(trainer.g_opt, ELEMENTWISE),
         "optimizers with several parameter groups": any(
             len(opt.param_groups) > 1 for opt in (trainer.g_opt, trainer.d_opt)),
-        "spectral norm (its power iteration normalises with out=, which vmap cannot batch)":
-            any(parametrize.is_parametrized(m) for net in (trainer.G, trainer.D)
-                for m in net.modules()),
+        "parametrisations other than spectral norm (the stack computes each member's "
+        "parametrised weights itself, and knows spectral norm's)": any(
+            parametrize.is_parametrized(m) and not normalised(m)
+            for net in (trainer.G, trainer.D) for m in net.modules()),
         "G terms that read D's optimizer state (unrolled: a member's own optimizer holds none)":
             any(getattr(t.term, "reads_d_optimizer", False) for t in trainer.g_terms),
         "data-parallel replicas (torchrun: each process holds one run's rows)":
             trainer.replicas.size > 1,
-        "compiled networks (train.compile: the stack calls a functional copy of the "
-        "networks, not the compiled ones)": any(
-            getattr(net, "_compiled_call_impl", None) is not None
-            for net in (trainer.G, trainer.D)),
     }
     found = [name for name, present in reasons.items() if present]
     return f"stacked members do not support {', '.join(found)}" if found else None
@@ -129,6 +130,11 @@ def _share(tensors: Sequence[dict[str, Tensor]], grad: bool) -> dict[str, Tensor
     return stacked
 
 
+def _compiled(net: nn.Module) -> bool:
+    """Whether ``net`` was compiled in place (``nn.Module.compile``, ``train.compile``)."""
+    return getattr(net, "_compiled_call_impl", None) is not None
+
+
 class _Net:
     """One network's parameters and buffers stacked over the members, and its vectorised call."""
 
@@ -136,12 +142,16 @@ class _Net:
         self.params = _share([dict(net.named_parameters()) for net in nets], grad=True)
         self.buffers = _share([dict(net.named_buffers()) for net in nets], grad=False)
         self.skeleton = copy.deepcopy(nets[0]).to("meta")
-        self.layers = None if self.buffers else batched.plan(self.skeleton)
+        self.spectral = Spectral(self.skeleton)  # the skeleton takes normalised weights
+        plain = self.buffers.keys() - self.spectral.buffers
+        self.layers = None if plain else batched.plan(self.skeleton)
 
         def call(p: dict[str, Tensor], b: dict[str, Tensor], *inputs: Tensor) -> Tensor:
             return functional_call(self.skeleton, (p, b), inputs)
 
         self.call: Callable[..., Tensor] = vmap(call)
+        if any(_compiled(net) for net in nets):  # train.compile: so is the stacked call
+            self.call = torch.compile(self.call)
 
     def runs_batched(self, x: Tensor, y: Tensor | None) -> bool:
         """Whether the members run on x (S, B, ...) as batched layers (an MLP on vectors)."""
@@ -149,9 +159,10 @@ class _Net:
 
     def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The members' outputs (S, B, ...) for their inputs x (S, B, ...) and labels y (S, B)."""
+        params, buffers = self.spectral(self.params, self.buffers)
         if self.runs_batched(x, y):
-            return batched.forward(self.layers, self.params, x)
-        return self.call(self.params, self.buffers, *((x,) if y is None else (x, y)))
+            return batched.forward(self.layers, params, x)
+        return self.call(params, buffers, *((x,) if y is None else (x, y)))
 
 
 def _per_member(key: str, value: Any, p: Tensor) -> bool:
@@ -375,7 +386,8 @@ class _Taps:
 class _MicroBatches:
     """Every member's gradient variance from k micro-batch means (``microbatch_variance``,
     ``optim/variance.py``): k stacked forward and backward passes of D, micro-batch j of every
-    member's pairs at once, V = m · var(means) per member."""
+    member's pairs (real_i, fake_i) at once, one call of D each as in a single run, V = m ·
+    var(means) per member."""
 
     def __init__(self, D: _Net, loss: Any, k: int) -> None:
         self.D, self.loss, self.k = D, loss, k
@@ -391,9 +403,11 @@ class _MicroBatches:
         means: list[tuple[Tensor, ...]] = []
         for j in range(self.k):
             part = slice(j * m, (j + 1) * m)
+            pairs = _pairs(real[:, part], fake[:, part])  # (S, 2m, ...)
+            labels = None if real_y is None else _pairs(real_y[:, part], fake_y[:, part])
             with torch.enable_grad():
-                terms = (self.loss.real(self.D(real[:, part], _rows(real_y, part)).flatten(1))
-                         + self.loss.fake(self.D(fake[:, part], _rows(fake_y, part)).flatten(1)))
+                logits = self.D(pairs, labels).reshape(len(pairs), m, 2)
+                terms = self.loss.real(logits[..., 0]) + self.loss.fake(logits[..., 1])
                 means.append(torch.autograd.grad(terms.mean(1).sum(), params))  # each (S, ...)
         return {n: torch.stack([g[i][rows] for g in means]).var(0, correction=1) * m
                 for i, n in enumerate(names)}
@@ -411,26 +425,47 @@ class _PerExample:
     def _pair_loss(self, logits: Tensor) -> Tensor:
         return self.loss.real(logits[:, 0]) + self.loss.fake(logits[:, 1])  # (B,)
 
+    def _vectors(self, rows: slice, batch: int) -> list[dict[str, Tensor]]:
+        """Spectral norm's u and v of the members ``rows`` for each chunk's call, as a single
+        run's call of D takes a power-iteration step."""
+        spectral, buffers = self.D.spectral, self.D.buffers
+        vectors = {n: buffers[n] for n in spectral.buffers}
+        out = []
+        for _ in chunks(batch, self.chunk):
+            vectors = spectral.iterate(self.D.params, vectors)
+            out.append({n: v[rows] for n, v in vectors.items()})
+        for n in spectral.buffers:
+            buffers[n].copy_(vectors[n])
+        return out
+
     def take(self, rows: slice, real: Tensor, fake: Tensor, real_y: Tensor | None,
              fake_y: Tensor | None) -> dict[str, Tensor]:
         """``{parameter name: V (members, ...)}`` of the members ``rows``."""
         params = {n: p.detach()[rows] for n, p in self.D.params.items()}
-        buffers = {n: b[rows] for n, b in self.D.buffers.items()}
+        buffers = {n: b[rows] for n, b in self.D.buffers.items()
+                   if n not in self.D.spectral.buffers}
         inputs = [torch.stack([real[rows], fake[rows]], 2)]  # (members, B, 2, ...)
         if real_y is not None:
             inputs.append(torch.stack([real_y[rows], fake_y[rows]], 2))  # (members, B, 2)
 
-        def member(p: dict[str, Tensor], b: dict[str, Tensor], *x: Tensor) -> dict[str, Tensor]:
+        def member(p: dict[str, Tensor], b: dict[str, Tensor], vectors: list[dict[str, Tensor]],
+                   *x: Tensor) -> dict[str, Tensor]:
+            each = iter(vectors)  # one chunk's u and v for each call
+
             def call(ps: dict[str, Tensor], pairs: Tensor, *labels: Tensor) -> Tensor:
                 args = (pairs.flatten(0, 1), *(y.flatten() for y in labels))  # (2B, ...)
-                return functional_call(self.D.skeleton, (ps, b), args).reshape(len(pairs), 2)
+                weights = self.D.spectral.member_weights(ps, next(each))
+                return functional_call(self.D.skeleton, (weights, b), args).reshape(len(pairs),
+                                                                                    2)
             return per_example_variance_of(call, p, self._pair_loss, x, self.chunk, len(x))
 
-        return vmap(member)(params, buffers, *inputs)
+        return vmap(member)(params, buffers, self._vectors(rows, real.shape[1]), *inputs)
 
 
-def _rows(y: Tensor | None, part: slice) -> Tensor | None:
-    return None if y is None else y[:, part]
+def _pairs(real: Tensor, fake: Tensor) -> Tensor:
+    """(S, 2m, ...): each member's m pairs (real_i, fake_i) in a row, as ``dvariance.PairD``
+    flattens them."""
+    return torch.stack([real, fake], 2).flatten(1, 2)
 
 
 class Stacked:
@@ -441,8 +476,8 @@ class Stacked:
         self.members = list(members)
         self.nets = {"g": _Net([m.G for m in members]), "d": _Net([m.D for m in members])}
         self.groups = {side: _groups(self.nets[side], self.members, side) for side in SIDES}
-        asks = [s for s, m in enumerate(self.members) if m.d_variance is not None]
-        self.rows = slice(asks[0], asks[-1] + 1) if asks else slice(0)  # the members that ask
+        self.asks = asks = [s for s, m in enumerate(self.members) if m.d_variance is not None]
+        self.rows = slice(asks[0], asks[-1] + 1) if asks else slice(0)  # covers those that ask
         self.variance: _Taps | _MicroBatches | _PerExample | None = None
         if asks:  # for an SGLD D with covariance or ccadl noise, as its single run takes it
             first = self.members[asks[0]]
@@ -486,12 +521,14 @@ class Stacked:
 
     def hand_variance(self, real: Tensor, fake: Tensor, real_y: Tensor | None,
                       fake_y: Tensor | None) -> None:
-        if isinstance(self.variance, _Taps):
-            variance = self.variance.take(self.rows)
-        elif self.variance is not None:
-            variance = self.variance.take(self.rows, real, fake, real_y, fake_y)
-        else:
+        if self.variance is None:
             return
+        D = self.nets["d"]
+        with D.spectral.kept(D.buffers, self.asks):  # only theirs call D in a single run
+            if isinstance(self.variance, _Taps):
+                variance = self.variance.take(self.rows)
+            else:
+                variance = self.variance.take(self.rows, real, fake, real_y, fake_y)
         for group in self.groups["d"]:
             group.set_variance(variance, self.rows.start)
 
