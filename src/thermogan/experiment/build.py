@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import yaml
 from pydantic import TypeAdapter, ValidationError
+from torch.nn.utils import parametrize
 
 from thermogan.data import DATASETS
 from thermogan.data.energy import EnergyData
@@ -329,9 +330,15 @@ def compile_networks(cfg: ExperimentConfig, trainer: Trainer) -> None:
     checkpoints, do not change). G's EMA copy, made by the trainer, only samples: uncompiled.
 
     Refused where it cannot work (torch 2.13): a gradient penalty differentiates D twice, which
-    compiled code does not support; and ``nn.Module.compile`` traces from the network's own
-    ``forward``, while torch skips its own modules' code, so a network that is a bare torch
-    container (the ``mlp`` networks: an nn.Sequential) would not be compiled at all."""
+    compiled code does not support; spectral norm's power iteration updates its vectors in place
+    inside the compiled graph, which fails D's first backward; and ``nn.Module.compile`` traces
+    from the network's own ``forward``, while torch skips its own modules' code, so a network
+    that is a bare torch container (the ``mlp`` networks: an nn.Sequential) would not be
+    compiled at all."""
+    if any(parametrize.is_parametrized(m) for m in trainer.D.modules()):
+        raise ConfigError("train.compile=true: model.discriminator.spectral_norm updates its "
+                          "power iteration in place inside the compiled graph, which fails D's "
+                          "backward (torch 2.13); set train.compile=false or spectral_norm=false")
     if trainer.penalty is not None:
         raise ConfigError("train.compile=true: the gradient penalty differentiates D twice, "
                           "which torch.compile does not support (no double backward through "
