@@ -35,8 +35,7 @@ class MetricsLog:
     def __init__(self, run_dir: str | Path, resume_step: int | None = None,
                  tensorboard: bool = True, name: str = "metrics.jsonl") -> None:
         self.path = Path(run_dir) / name
-        resume_step = resume_step or 0
-        self._truncate_after(resume_step)
+        self._truncate_after(resume_step or 0)
         self.writer = None
         if tensorboard:
             try:
