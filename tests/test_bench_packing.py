@@ -55,6 +55,21 @@ def test_runs_that_stack_pack_whatever_their_method_up_to_the_cap(tiny_config, t
     assert parser().parse_args(["bench", "lens", "--max-members", "5"]).max_members == 5
 
 
+def test_a_run_is_packed_with_the_same_runs_when_others_have_finished(tiny_config, tmp_path):
+    """A pack's runs differ in their bits from the same runs packed otherwise, so a begun pack
+    resumes exactly only when the next attempt packs it the same: the finished runs count."""
+    jobs = _jobs(tiny_config, tmp_path, ("vanilla", "noise"))
+    first = packing.pack(jobs, workers=2)
+    assert [len(unit) for unit in first.units] == [2, 2]
+    for job in first.units[0]:  # that pack finished; the other was killed mid-run
+        job.run_dir.mkdir(parents=True)
+        (job.run_dir / "summary.json").write_text("{}")
+    again = packing.pack(jobs, workers=2)
+    assert again.units == [first.units[1], first.units[0]]  # the finished one last: reused
+    assert again.flops == pytest.approx(first.flops / 2)  # the runs to train only
+    assert again.notes == ["2 runs to train: 2 of them in 1 shared computation(s) of 2 runs"]
+
+
 def test_packed_runs_equal_the_runs_trained_alone(tiny_config, tmp_path):
     methods = ("vanilla", "noise")
     packed, alone = (_jobs(tiny_config, tmp_path / name, methods) for name in ("packed", "alone"))

@@ -1,10 +1,12 @@
 """Data parallelism (train/distributed.py): real torchrun jobs of 2 gloo processes against one
-process, exact resume, the replicas' primitives on a 2-process group, and the refusals."""
+process, exact resume after SIGKILL, the replicas' primitives on a 2-process group, and the
+refusals."""
 
 import os
-import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,30 +103,75 @@ def _fresh_networks():
     return {"G": trainer.G.state_dict(), "D": trainer.D.state_dict()}
 
 
-def test_replicas_stay_equal_and_resume_exactly_with_players_noise_and_sgld(tmp_path):
+def _launch(args, cwd, nproc=2):
+    """torchrun started, not waited for: in a session of its own (``_kill``)."""
+    scratch = Path(cwd) / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
+    env.pop("WORLD_SIZE", None)
+    return subprocess.Popen([str(TORCHRUN), "--standalone", f"--nproc_per_node={nproc}",
+                             "-m", "thermogan", *args], cwd=cwd, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _kill(launcher):
+    """SIGKILL to the launcher's process group and to its workers', all at once: torchrun starts
+    each worker in a session of its own, where a kill of the launcher alone leaves them
+    training. Returns when every one of them is gone."""
+    workers = [int(pid) for task in Path(f"/proc/{launcher.pid}/task").iterdir()
+               for pid in (task / "children").read_text().split()]
+    for group in (launcher.pid, *workers):
+        os.killpg(group, signal.SIGKILL)
+    launcher.communicate()
+    deadline = time.time() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.01)
+    return workers
+
+
+def test_replicas_stay_equal_and_resume_exactly_after_sigkill_with_players_noise_and_sgld(
+        tmp_path):
     """A lens (a player with an optimizer), adaptive instance noise (per-replica streams, a
     controller that reads the whole batch's logits), an adaptive λ of variational annealing's
     score term and an SGLD D with its gradient variance: the replicas' weights are compared at
-    every checkpoint (the run stops if they differ), and a run resumed at step 3 ends
-    bit-identical to one that was not interrupted (the controllers' running sums included)."""
-    args = [str(ROOT / "configs" / "ring8_langevin.yaml"), "train.steps=6",
-            "train.checkpoint_every=3", "train.keep_checkpoints=true", "train.batch_size=64",
+    every checkpoint (the run stops if they differ), and a run whose launcher and workers were
+    killed with SIGKILL mid-run, resumed with `torchrun ... train --resume DIR`, ends
+    bit-identical to one that was not interrupted (the controllers' running sums, the optimizers'
+    state and every replica's random streams included)."""
+    steps = 30
+    args = [str(ROOT / "configs" / "ring8_langevin.yaml"), f"train.steps={steps}",
+            "train.checkpoint_every=5", "train.batch_size=64",
             "tempering=[{kind: lens, width: 16, blocks: 1}, {kind: instance_noise, "
             "std: {kind: adaptive, images: 1000, start: 0.5}}]",
             "regulariser={kind: score, weight: {kind: adaptive, hot: 0.5, images: 1000}}", *QUIET]
-    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
     _torchrun(["train", *args, "--out", str(whole)], tmp_path)
-    shutil.copytree(whole, resumed)
-    shutil.copy(resumed / "checkpoints" / "step_3.pt", resumed / "checkpoints" / "latest.pt")
-    (resumed / "summary.json").unlink()
-    out = _torchrun(["train", "--resume", str(resumed)], tmp_path).stdout
-    assert out.count("resumed from step 3 of 6") == 1  # said once, by the main replica
-    a, b = _state(whole, "step_6.pt"), _state(resumed)
-    for key in ("generator", "discriminator", "generator_ema", "temperings", "term_levels",
-                "players", "g_optimizer", "d_optimizer", "rng_replicas"):
+    launcher = _launch(["train", *args, "--out", str(killed)], tmp_path)
+    latest = killed / "checkpoints" / "latest.pt"
+    deadline = time.time() + 180
+    while not latest.exists() and launcher.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the next steps, maybe the next checkpoint's write
+    assert len(_kill(launcher)) == 2 and launcher.returncode == -signal.SIGKILL
+    at_kill = _state(killed)["step"]
+    assert 0 < at_kill < steps, "the kill must land mid-run for this test to mean anything"
+    out = _torchrun(["train", "--resume", str(killed)], tmp_path).stdout
+    assert out.count(f"resumed from step {at_kill} of {steps}") == 1  # by the main replica
+    a, b = _state(whole), _state(killed)
+    for key in ("step", "generator", "discriminator", "generator_ema", "temperings",
+                "term_levels", "players", "g_optimizer", "d_optimizer"):
         _assert_same_tree(a[key], b[key], key)
+    # every stream a replica draws from; numpy's and Python's global states are captured too,
+    # but no run seeds or draws from them: they hold each process's own start, which differs
+    # between the two runs
+    for key in ("streams", "torch", "cuda"):
+        _assert_same_tree([r[key] for r in a["rng_replicas"]],
+                          [r[key] for r in b["rng_replicas"]], f"rng_replicas/{key}")
+    logged = [yaml.safe_load(line)["step"]
+              for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert logged == sorted(set(logged)) and logged[-1] == steps
     # a run of 2 processes resumes with 2, and says so
-    assert main(["train", "--resume", str(resumed), "train.steps=8"]) == 1
+    assert main(["train", "--resume", str(killed), f"train.steps={steps + 2}"]) == 1
 
 
 def test_the_replicas_primitives_on_a_two_process_group(tmp_path):

@@ -1,9 +1,12 @@
 """A training process killed with SIGKILL and resumed gives bit-identical samples on CPU, with and
 without the seams' parts: a tempering chain whose level is a controller, a player (the lens) and
-a G term (the test parts of ``tests/plugins.py``, registered in each subprocess)."""
+a G term (the test parts of ``tests/plugins.py``, registered in each subprocess); so does a
+bench's pack of runs of different methods trained as one shared computation, also when the kill
+comes while the pack writes its runs' checkpoints."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +17,9 @@ import numpy as np
 import pytest
 import torch
 
+from thermogan.bench import engine, packing, study
+from thermogan.bench.engine import Job
+from thermogan.bench.pool import Executor
 from thermogan.experiment import runs
 from thermogan.train.checkpoint import load_checkpoint
 
@@ -96,3 +102,115 @@ def test_ctrl_c_saves_the_step_it_stopped_at_and_says_how_to_resume(tiny_config,
     assert state["step"] == step >= 50  # saved at the interrupt, not at a periodic checkpoint
     run("train", "--resume", run_dir, f"train.steps={step + 10}")
     assert json.loads((run_dir / "summary.json").read_text())["protocol"]["step"] == step + 10
+
+
+# -- a pack of runs of different methods (bench/packing.py) -----------------------------------
+
+BENCH = study.bench(study.read(study.packaged("modes.yaml")), "modes")
+METHODS = {"vanilla": (), "noise": ("tempering={kind: instance_noise, std_start: 0.3}",),
+           "beta": ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, "
+                    "fractions: [0.2, 0.6, 0.2]}")}
+PACKED = ("train.steps=200", "train.checkpoint_every=25", "train.log_every=25",
+          "eval.samples=200")
+DRIVER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import test_resume_kill as t; "
+          "t.train_pack(*sys.argv[1:])")
+
+
+def pack_jobs(config, out, methods=METHODS, steps=PACKED):
+    """A bench's jobs: one run of each method, seed 0, in ``out/<method>``. A study's runs
+    checkpoint only at their end, so these carry the periodic checkpoints of a resumable run."""
+    return [Job((("method", m),), 0, Path(config), (*METHODS[m], *steps, "seed=0"),
+                Path(out) / m) for m in methods]
+
+
+def train_pack(config, out):
+    """The jobs trained as a bench trains them, in this process (``DRIVER`` runs it)."""
+    engine.train(BENCH, pack_jobs(config, out), Executor(1))
+
+
+def assert_same_runs(straight, again, steps):
+    for a, b in zip(straight, again, strict=True):
+        sa, sb = (load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in (a, b))
+        assert sa["step"] == sb["step"] == steps
+        for key in ("generator", "discriminator", "generator_ema", "temperings", "players"):
+            _assert_equal_tree(sa[key], sb[key], f"{a.run_dir.name}: {key}")
+        for job in (a, b):
+            assert (job.run_dir / "summary.json").exists()
+            assert not (job.run_dir / "checkpoints" / "pending.pt").exists()
+        same = [runs.open_run(j.run_dir)[1].sample(500, 11) for j in (a, b)]
+        assert torch.equal(*same), a.run_dir.name
+        logged = [json.loads(line)["step"]
+                  for line in (b.run_dir / "metrics.jsonl").read_text().splitlines()]
+        assert logged == sorted(set(logged)) and logged[-1] == steps, a.run_dir.name
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """A finished run's figures (the slowest part of these short runs) not drawn in this
+    process: they are drawn from the bits compared here."""
+    monkeypatch.setattr(runs, "figure", lambda *args: None)
+    monkeypatch.setattr(runs.run_figures, "draw", lambda run_dir: None)
+
+
+def _assert_equal_tree(a, b, where):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_equal_tree(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+def test_a_mixed_method_pack_killed_with_sigkill_resumes_bit_identically(tiny_config, tmp_path,
+                                                                         no_figures):
+    straight = pack_jobs(tiny_config, tmp_path / "straight")
+    assert [len(unit) for unit in packing.pack(straight).units] == [3]  # one shared computation
+    engine.train(BENCH, straight, Executor(1))
+
+    killed = pack_jobs(tiny_config, tmp_path / "killed")
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(TESTS), str(tiny_config),
+                             str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    first = runs.latest_checkpoint(killed[0].run_dir)
+    deadline = time.time() + 120
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # into the next checkpoints, maybe while the pack writes them
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, err
+    at_kill = [load_checkpoint(runs.latest_checkpoint(j.run_dir))["step"]
+               for j in killed if runs.latest_checkpoint(j.run_dir).exists()]
+    assert 0 < min(at_kill) < 200, "the kill must land mid-run for this test to mean anything"
+
+    engine.train(BENCH, killed, Executor(1))  # the bench again: the pack resumes
+    assert_same_runs(straight, killed, 200)
+
+
+def test_a_pack_killed_while_writing_its_checkpoints_resumes_at_one_step(tiny_config, tmp_path,
+                                                                          no_figures):
+    """The kill's two moments, made from a run that kept every checkpoint: during the first
+    phase of the pack's first checkpoint (one run's state pending, none committed: every run
+    starts again, its log too), and during the renames of its last (one run committed, the
+    other's state pending: it is committed). Before the two phases, the runs resumed at two
+    steps, each alone: not the pack's bits."""
+    steps = ("train.steps=6", "train.checkpoint_every=3", "train.log_every=1",
+             "train.keep_checkpoints=true", "eval.samples=200")
+    methods = ("vanilla", "noise")
+    straight = pack_jobs(tiny_config, tmp_path / "straight", methods, steps)
+    engine.train(BENCH, straight, Executor(1))
+    for name, files in (("first", [{"pending.pt": 3}, {}]),
+                        ("renames", [{"latest.pt": 6}, {"latest.pt": 3, "pending.pt": 6}])):
+        shutil.copytree(tmp_path / "straight", tmp_path / name)
+        again = pack_jobs(tiny_config, tmp_path / name, methods, steps)
+        for job, kept in zip(again, files):
+            (job.run_dir / "summary.json").unlink()
+            folder = job.run_dir / "checkpoints"
+            (folder / "latest.pt").unlink()
+            for file, step in kept.items():
+                shutil.copy(folder / f"step_{step}.pt", folder / file)
+        engine.train(BENCH, again, Executor(1))
+        assert_same_runs(straight, again, 6)

@@ -7,7 +7,8 @@ parts that stacking supports, as ``train/`` decides) and whose loop settings agr
 of at most ``max_members`` runs and at most a worker's share of the runs, so that every worker
 has work. Each pack trains as one ``Members`` (``seeds.together``), each run in its own folder
 as its single run would, equal to it up to rounding; a finished run is reused, a begun one
-resumes with its pack. A run's row is decided from a trainer of its config built for the
+resumes with its pack, the same at every attempt (finished runs are packed too, and reused),
+so that it resumes exactly. A run's row is decided from a trainer of its config built for the
 purpose (the seed changes no shape); the same trainer counts the FLOPs of one of its steps
 (``train/floor.py``), which give the bench's arithmetic floor.
 """
@@ -42,9 +43,9 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     from thermogan.train.ensemble import not_stacked
     from thermogan.train.floor import step_flops
 
-    left = [job for job in jobs if not (job.run_dir / "summary.json").exists()]
+    done = {job for job in jobs if (job.run_dir / "summary.json").exists()}
     rows: dict[tuple[Any, ...], list[Job]] = {}
-    for job in left:
+    for job in jobs:  # the finished runs too: a run's pack is the same at every attempt
         rows.setdefault(_row_key(job), []).append(job)
     classes: list[tuple[Trainer, tuple[Any, ...], list[Job]]] = []
     probes, notes, alone = [], [], []
@@ -62,18 +63,18 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
             classes.append((trainer, loop, list(row)))
         else:
             same[2].extend(row)
-    cost: dict[Job, float] = {}  # the FLOPs of each run, from one step of its row's trainer
-    for row, trainer, steps in probes:  # after the probes of stacking: the trainer steps
-        cost.update(dict.fromkeys(row, float(step_flops(trainer) * steps)))
-    cap = max(1, min(max_members, math.ceil(len(left) / workers)))
+    cost = dict.fromkeys(jobs, 0.0)  # the FLOPs of each run to train, from one step of its
+    for row, trainer, steps in probes:  # row's trainer (after the probes of stacking: it steps)
+        if todo := [job for job in row if job not in done]:
+            cost.update(dict.fromkeys(todo, float(step_flops(trainer) * steps)))
+    cap = max(1, min(max_members, math.ceil(len(jobs) / workers)))
     units = [tuple(part) for *_, members in classes for part in _cut(members, cap)]
     units += [(job,) for job in alone]
     units.sort(key=lambda unit: -sum(cost[job] for job in unit))
-    sizes = [len(u) for u in units if len(u) > 1]
+    sizes = [n for u in units if len(u) > 1 and (n := sum(job not in done for job in u))]
     if sizes:
-        notes.append(f"{len(left)} runs to train: {sum(sizes)} of them in {len(sizes)} shared "
-                     f"computation(s) of {', '.join(map(str, sizes))} runs")
-    units += [(job,) for job in jobs if job not in cost]  # finished: reused
+        notes.append(f"{len(jobs) - len(done)} runs to train: {sum(sizes)} of them in "
+                     f"{len(sizes)} shared computation(s) of {', '.join(map(str, sizes))} runs")
     return Packed(units, sum(cost.values()), notes)
 
 

@@ -14,7 +14,8 @@ Layout of ``runs/<name>/``::
     events.*           TensorBoard events (when tensorboard is installed): scalars, and figures of
                        samples (report/live.py)
     checkpoints/       latest.pt (and step_N.pt with train.keep_checkpoints), written atomically,
-                       each with its config and provenance
+                       each with its config and provenance; pending.pt only while the runs of a
+                       shared computation write theirs (train/checkpoint.py)
     figures/           samples.png: data against generated samples; levels.png: one panel per
                        temperature level; fd_mnist.png: tracked fd_mnist (image runs); the
                        others of report/run_figures.py

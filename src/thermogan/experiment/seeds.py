@@ -31,6 +31,7 @@ from thermogan.experiment.footprint import check_sweep_fits
 from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import PERCENT, mean_se, to_error
+from thermogan.train.checkpoint import settle
 from thermogan.train.ensemble import not_stacked, unsupported
 from thermogan.train.loop import fit
 from thermogan.train.members import Members
@@ -166,6 +167,7 @@ def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequenc
     stacked computation where they stack (``stacked``), the others one after another, each as
     its single run (``runs.start``, ``runs.resume``); returns each run's (folder, summary),
     in order."""
+    settle([runs.latest_checkpoint(d) for _, d in pairs])  # a kill mid-write: one step again
     groups: dict[tuple[Any, ...], list[tuple[Trainer, ExperimentConfig, Path]]] = {}
     for cfg, d in pairs:  # every run built, and so checked, before anything is written
         trainer, cfg = _built(cfg, d, overrides, device)

@@ -1,8 +1,12 @@
 """Checkpoints: one dict, written atomically, read back without unpickling arbitrary objects.
 
 Writing goes to a temporary file in the same folder, which is flushed, synced and then renamed over
-the target, so a process killed mid-write leaves the previous checkpoint intact. Reading uses
-``torch.load(weights_only=True)``, which accepts only tensors and plain containers.
+the target, so a process killed mid-write leaves the previous checkpoint intact. The runs of one
+shared computation (a pack, a seed ensemble) must stand at one step for it to resume exactly, so
+their checkpoints are written in two phases: each run's whole state first as ``pending.pt``
+beside its ``latest.pt``, then every pending state renamed over its latest (``commit``); after a
+kill, ``settle`` finishes a write whose first phase had ended and undoes one that had not. Reading
+uses ``torch.load(weights_only=True)``, which accepts only tensors and plain containers.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import os
 import pickle
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from thermogan.errors import CheckpointError
+
+#: A run's state written whole, waiting for the other runs of its computation (``commit``)
+PENDING = "pending.pt"
 
 REQUIRED = ("step", "generator", "discriminator", "g_optimizer", "d_optimizer", "rng", "config")
 
@@ -92,3 +100,37 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
     return state
+
+
+def pending_path(latest: Path) -> Path:
+    """Where the state that will replace ``latest`` waits for the other runs' (``commit``)."""
+    return Path(latest).with_name(PENDING)
+
+
+def commit(latests: Sequence[Path]) -> None:
+    """Replace each run's latest checkpoint by its pending state, all of which were written."""
+    for latest in latests:
+        os.replace(pending_path(latest), latest)
+
+
+def settle(latests: Sequence[Path]) -> None:
+    """Leave the runs of one shared computation at one step after a process killed while it
+    wrote their checkpoints: when every run's newest state (pending, else latest) is at one
+    step, the pending ones replace their latest (the kill came after the first phase);
+    otherwise they are dropped (it came during it: every latest is still at the previous
+    step)."""
+    waiting = [latest for latest in latests if pending_path(latest).exists()]
+    if not waiting:
+        return
+    newest = {_step(pending_path(p) if p in waiting else p) for p in latests}
+    whole = len(newest) == 1 and all(_step(pending_path(p)) > _step(p) for p in waiting)
+    for latest in waiting:
+        if whole:
+            os.replace(pending_path(latest), latest)
+        else:
+            pending_path(latest).unlink()
+
+
+def _step(path: Path) -> int:
+    """The step of a checkpoint; 0 where there is none."""
+    return load_checkpoint(path)["step"] if path.exists() else 0

@@ -2,7 +2,8 @@
 and the progress shown on stderr.
 
 On resume, lines logged after the checkpoint's step are dropped, so the log of a resumed run reads
-like the log of an uninterrupted one.
+like the log of an uninterrupted one; a run started afresh drops every line, as those of an attempt
+killed before its first checkpoint.
 
 Non-finite numbers are written one way, as strings: ``inf``, ``-inf`` and ``nan`` become
 ``"inf"``, ``"-inf"`` and ``"nan"`` (``thermogan.jsonio.dumps_line``), so every line is strict
@@ -28,13 +29,13 @@ from thermogan.jsonio import dumps_line
 
 
 class MetricsLog:
-    """Appends records to ``run_dir/<name>`` and mirrors scalars to TensorBoard."""
+    """Appends records to ``run_dir/<name>`` after those up to ``resume_step`` (none when it is
+    None: a fresh run) and mirrors scalars to TensorBoard."""
 
     def __init__(self, run_dir: str | Path, resume_step: int | None = None,
                  tensorboard: bool = True, name: str = "metrics.jsonl") -> None:
         self.path = Path(run_dir) / name
-        if resume_step is not None:
-            self._truncate_after(resume_step)
+        self._truncate_after(resume_step or 0)
         self.writer = None
         if tensorboard:
             try:

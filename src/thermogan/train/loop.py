@@ -8,7 +8,8 @@ checkpoint holding it could be written: the last good checkpoint is kept.
 Ctrl-C stops a run after the step in progress and saves its checkpoints (``train/interrupt.py``).
 
 Progress goes to stderr (``train/logging.py``'s ``progress_bar``). Each checkpoint records the run's
-``provenance`` (``thermogan.provenance``).
+``provenance`` (``thermogan.provenance``); the runs of a shared step write theirs so that a kill
+leaves them at one step (``train/checkpoint.py``'s ``commit``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 
 from thermogan.errors import DivergenceError
 from thermogan.provenance import provenance
-from thermogan.train.checkpoint import save_checkpoint
+from thermogan.train.checkpoint import commit, pending_path, save_checkpoint
 from thermogan.train.interrupt import Interrupted, between_steps
 from thermogan.train.logging import MetricsLog, progress_bar
 from thermogan.train.members import Members
@@ -104,8 +105,11 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
                 if step % checkpoint_every == 0 or done or asked.is_set():
                     for s in range(len(members)) if pending else ():
                         means(s)
-                    for member, path, cfg in zip(runs.sync(), latest, config):
+                    paths = latest if len(latest) == 1 else [pending_path(p) for p in latest]
+                    for member, path, cfg in zip(runs.sync(), paths, config):
                         _write_checkpoint(member, path, cfg, keep_checkpoints)
+                    if paths is not latest and main:  # every run's state written: one step
+                        commit(latest)
                     saved = [f"the last good checkpoint is {path} (step {step})"
                              for path in latest]
                 if asked.is_set() and not done:
@@ -120,14 +124,15 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
                 getattr(callback, "close", lambda: None)()
 
 
-def _write_checkpoint(trainer: Trainer, latest: Path, config: dict[str, Any], keep: bool) -> None:
+def _write_checkpoint(trainer: Trainer, path: Path, config: dict[str, Any], keep: bool) -> None:
     """Save the trainer's state with its config and provenance (plain types: a weights-only
-    load reads it) as ``latest``, and as ``step_N.pt`` beside it when ``keep``. Every
-    data-parallel replica takes part (their random streams are gathered); the main one writes."""
+    load reads it) as ``path`` (its latest, or its pending state: ``checkpoint.commit``), and
+    as ``step_N.pt`` beside it when ``keep``. Every data-parallel replica takes part (their
+    random streams are gathered); the main one writes."""
     trainer.replicas.check_agreement([trainer.G, trainer.D])
     state = {**trainer.state_dict(), "config": config, "provenance": provenance(trainer.device)}
     if not trainer.replicas.is_main:
         return
-    save_checkpoint(state, latest)
+    save_checkpoint(state, path)
     if keep:
-        save_checkpoint(state, latest.with_name(f"step_{trainer.step}.pt"))
+        save_checkpoint(state, path.with_name(f"step_{trainer.step}.pt"))
