@@ -44,6 +44,8 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     from thermogan.train.floor import step_flops
 
     done = {job for job in jobs if (job.run_dir / "summary.json").exists()}
+    if len(done) == len(jobs):  # nothing to train: each run is reused, no pack to keep
+        return Packed([(job,) for job in jobs], 0.0, [])
     rows: dict[tuple[Any, ...], list[Job]] = {}
     for job in jobs:  # the finished runs too: a run's pack is the same at every attempt
         rows.setdefault(_row_key(job), []).append(job)
