@@ -403,8 +403,9 @@ class _MicroBatches:
         means: list[tuple[Tensor, ...]] = []
         for j in range(self.k):
             part = slice(j * m, (j + 1) * m)
-            pairs = _pairs(real[:, part], fake[:, part])  # (S, 2m, ...)
-            labels = None if real_y is None else _pairs(real_y[:, part], fake_y[:, part])
+            pairs = _pairs(real[:, part], fake[:, part]).flatten(1, 2)  # (S, 2m, ...)
+            labels = (None if real_y is None
+                      else _pairs(real_y[:, part], fake_y[:, part]).flatten(1, 2))
             with torch.enable_grad():
                 logits = self.D(pairs, labels).reshape(len(pairs), m, 2)
                 terms = self.loss.real(logits[..., 0]) + self.loss.fake(logits[..., 1])
@@ -444,9 +445,9 @@ class _PerExample:
         params = {n: p.detach()[rows] for n, p in self.D.params.items()}
         buffers = {n: b[rows] for n, b in self.D.buffers.items()
                    if n not in self.D.spectral.buffers}
-        inputs = [torch.stack([real[rows], fake[rows]], 2)]  # (members, B, 2, ...)
+        inputs = [_pairs(real[rows], fake[rows])]  # (members, B, 2, ...)
         if real_y is not None:
-            inputs.append(torch.stack([real_y[rows], fake_y[rows]], 2))  # (members, B, 2)
+            inputs.append(_pairs(real_y[rows], fake_y[rows]))  # (members, B, 2)
 
         def member(p: dict[str, Tensor], b: dict[str, Tensor], vectors: list[dict[str, Tensor]],
                    *x: Tensor) -> dict[str, Tensor]:
@@ -463,9 +464,9 @@ class _PerExample:
 
 
 def _pairs(real: Tensor, fake: Tensor) -> Tensor:
-    """(S, 2m, ...): each member's m pairs (real_i, fake_i) in a row, as ``dvariance.PairD``
-    flattens them."""
-    return torch.stack([real, fake], 2).flatten(1, 2)
+    """(S, B, 2, ...): each member's pairs (real_i, fake_i), the layout ``dvariance.PairD``
+    takes (flattened over the last two axes: one call of D on them in a row)."""
+    return torch.stack([real, fake], 2)
 
 
 class Stacked:

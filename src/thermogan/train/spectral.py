@@ -117,6 +117,7 @@ class Spectral:
                                 for tensor, (norm,) in module.parametrizations.items()]
                 _strip(module)
         self.buffers = {name for layer in self.layers for name in (layer.u, layer.v)}
+        self.originals = {layer.original for layer in self.layers}
 
     def iterate(self, params: Named, vectors: Named) -> Named:
         """The stacked u and v after each training layer's power-iteration step (new tensors;
@@ -132,8 +133,7 @@ class Spectral:
     def member_weights(self, params: Named, vectors: Named) -> Named:
         """One member's parameters as the skeleton takes them: each original weight replaced
         by its normalised one, with ``vectors`` that member's u and v."""
-        out = {name: p for name, p in params.items()
-               if name not in {layer.original for layer in self.layers}}
+        out = {name: p for name, p in params.items() if name not in self.originals}
         for layer in self.layers:
             out[layer.weight] = _normalised(params[layer.original], vectors[layer.u],
                                             vectors[layer.v], layer.dim)
@@ -143,11 +143,12 @@ class Spectral:
     def kept(self, buffers: Named, members: list[int]) -> Iterator[None]:
         """Inside, only ``members`` keep the steps their calls take: the others' u and v are
         put back on leaving."""
-        before = {name: buffers[name].clone() for name in self.buffers}
+        size = len(buffers[next(iter(self.buffers))]) if self.buffers else 0
+        others = [s for s in range(size) if s not in members]
+        before = {name: buffers[name][others].clone() for name in self.buffers} if others else {}
         yield
         for name, vectors in before.items():
-            others = [s for s in range(len(vectors)) if s not in members]
-            buffers[name][others] = vectors[others]
+            buffers[name][others] = vectors
 
     def __call__(self, params: Named, buffers: Named) -> tuple[Named, Named]:
         """The stacked parameters and buffers the skeleton takes for one call: the members'
