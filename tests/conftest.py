@@ -32,9 +32,12 @@ def tiny_config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def mnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data folder (THERMOGAN_DATA) with small MNIST files and an untrained feature network."""
+    """A data folder (THERMOGAN_DATA) with small MNIST files and an untrained feature network;
+    Stacked MNIST runs score against 300 reference triples, not the protocol's 10,000 (seconds
+    of features per scorer; test_scoring.py pins the protocol's counts)."""
     from helpers import fake_mnist
 
+    from thermogan.experiment.scoring import SCORERS
     from thermogan.metrics.classifier import MnistClassifier, save_classifier
 
     home = tmp_path / "data"
@@ -44,4 +47,5 @@ def mnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.manual_seed(0)
     save_classifier(MnistClassifier(), home / "classifier" / "mnist_cnn.pt")
     monkeypatch.setenv("THERMOGAN_DATA", str(home))
+    monkeypatch.setattr(SCORERS["stacked_mnist"], "reference", 300)
     return home

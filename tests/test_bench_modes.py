@@ -70,8 +70,9 @@ def test_aggregate_is_mean_and_standard_error():
 def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     out = tmp_path / "bench"
     saved = capture_figures(monkeypatch)
-    assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
-                 "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
+    args = ["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--workers", "1", "--out",
+            str(out), "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]
+    assert main(args) == 0
     table = (out / "results.md").read_text().split("Statistics over seeds")[0]
     assert table.count("| ring8 |") == 2 and table.count("| grid25 |") == 2
     result = json.loads((out / "results.json").read_text())
@@ -87,8 +88,7 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     summary = json.loads(path.read_text())
     summary["provenance"]["git_commit"] = "0123456789abcdef"
     path.write_text(json.dumps(summary))
-    assert main(["bench", "modes", "--quick", "--steps", "40", "--seeds", "2", "--out", str(out),
-                 "--configs", str(CONFIGS), "--methods", "vanilla (saturating),β-GAN"]) == 0
+    assert main(args) == 0
     header = (out / "results.md").read_text().splitlines()[0]
     version = summary["provenance"]["thermogan"]
     assert header.endswith(f" 1 of 8 runs were reused from other code than this "

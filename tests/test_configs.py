@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import assert_figure, capture_figures
 
-from thermogan.experiment import config, runs, scoring
+from thermogan.experiment import config, runs
 from thermogan.experiment.tracking import read_track
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
@@ -29,7 +29,7 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     plain = config.load(path)
     image = plain.data.kind in ("mnist", "stacked_mnist")
     lensed = image and any(t.kind == "lens" for t in plain.temperings())
-    steps = 8 if lensed else 40  # a full-resolution lens costs several times a DCGAN step
+    steps = 4 if lensed else 40  # a full-resolution lens costs several times a DCGAN step
     cfg = config.load(path, [f"train.steps={steps}", "train.batch_size=16", "train.progress=false",
                              "train.tensorboard=false", "eval.samples=200", "device=cpu"])
     if image:
@@ -38,8 +38,6 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
         cfg.eval.snapshot_every = steps // 2
     assert cfg.name == path.stem
     saved = capture_figures(monkeypatch)
-    # the reference set's 10,000 triples are the protocol's (test_image_scoring.py); 300 here
-    monkeypatch.setattr(scoring.SCORERS["stacked_mnist"], "reference", 300)
     trainer, summary = runs.start(cfg, tmp_path / "run")
     assert summary["protocol"]["step"] == steps
     figures = tmp_path / "run" / "figures"
@@ -49,7 +47,7 @@ def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     assert_figure(figures / "samples.png", min_size=(500, 500), panels=views,
                   min_ink=0.1 if image else 0.01, saved=saved)
     if any(t.kind == "heat" for t in cfg.temperings()):
-        assert_figure(figures / "levels.png", panels=len(levels), saved=saved)
+        assert_figure(figures / "levels.png", panels=min(len(levels), 12), saved=saved)
     if image:
         assert math.isfinite(summary["metrics"]["fd_mnist"])
         assert summary["scores"]["fd_mnist"]["protocol"]["fake"] == 200

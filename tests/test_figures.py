@@ -161,6 +161,20 @@ def test_level_panel_is_one_panel_per_level_snapshot(tmp_path, saved, dim):
     for ax in axes:
         assert (len(ax.patches) == 2 * 59) if dim == 1 else (points(ax) == [80, 60])
     assert level_panel(tmp_path / "elsewhere") is None
+    assert "Drawn:" not in caption_of(figure_of(saved, path))[0]  # every level is drawn
+
+
+def test_many_levels_draw_at_most_most_spread_evenly_and_say_so(tmp_path, saved):
+    shots = [{**shot, "step": 10 * (i + 1), "updates": 20 * (i + 1)}  # 20 level ends
+             for i, shot in enumerate(level_shots(2) * 4)]
+    write_shots(tmp_path / "figures" / "levels", shots)
+    path = level_panel(tmp_path, most=6)
+    fig = figure_of(saved, path)
+    titles = [ax.get_title() for ax in panels_of(fig)]
+    # the first and the last kept, the others spread evenly: ends 1, 5, 9, 12, 16, 20
+    assert [t.split("Λ = ")[1] for t in titles] == ["20", "100", "180", "240", "320", "400"]
+    assert "Drawn: 6 of the 20 level ends, spread evenly" in caption_of(fig)[0]
+    assert_laid_out(fig, [*panels_of(fig), fig._suptitle, *fig.legends, *captions(fig)])
 
 
 def test_points_keep_their_shape_and_the_run_its_name(tmp_path, saved):

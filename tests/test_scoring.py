@@ -54,6 +54,9 @@ def test_the_protocols_sample_counts():
                       "stacked_mnist": 26000, "npz": 2500}
     cfg = config.from_dict({"data": {"kind": "mnist"}, "eval": {"samples": 7}})
     assert scoring.eval_samples(cfg) == 7
+    # the real reference: MNIST's 10,000 test images as they are; 10,000 Stacked MNIST triples
+    assert scoring.SCORERS["mnist"].reference is None
+    assert scoring.SCORERS["stacked_mnist"].reference == 10000
 
 
 def test_the_score_term_expects_the_optimum_of_one_gaussian():

@@ -127,9 +127,12 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
     jobs = bench.plan(p, out)
     check_plan(jobs)  # a bad override, or a reused run of another config, fails here
     out.mkdir(parents=True, exist_ok=True)
-    peak = matmul_peak(executor.workers)  # on the threads the bench's workers use
     started = time.perf_counter()
     packed = packed_jobs(bench, jobs, executor, max_members)
+    packing_s = time.perf_counter() - started
+    # the peak of the threads the bench's workers use, when there is anything to train
+    peak = matmul_peak(executor.workers) if packed.flops > 0 else math.nan
+    started = time.perf_counter() - packing_s  # the bench's wall time leaves out the peak's
     results = train(bench, jobs, executor, p, packed)
     timing = floor(time.perf_counter() - started, packed.flops, peak, executor.workers)
     ran = f"{executor.describe()}, {timing_line(timing)}"
@@ -145,17 +148,18 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
 def floor(wall: float, flops: float, peak: float, threads: int) -> dict[str, float]:
     """A bench's wall time beside its arithmetic floor: the FLOPs of the steps it trained over
     the measured matrix-multiply peak of its threads (``train/floor.py``)."""
-    return {"wall_s": wall, "floor_s": flops / peak, "flops": flops, "peak_flops": peak,
-            "threads": threads}
+    return {"wall_s": wall, "floor_s": flops / peak if flops else 0.0, "flops": flops,
+            "peak_flops": peak, "threads": threads}
 
 
 def timing_line(timing: dict[str, float]) -> str:
     """"300 s in all, 1.18× its arithmetic floor of 255 s (36.9 TFLOP at a measured peak of
     145 GFLOP/s on 2 threads)"."""
     wall, floor_s = timing["wall_s"], timing["floor_s"]
-    ratio = f"{wall / floor_s:.2f}× its arithmetic floor" if floor_s > 0 else \
-        "no run trained: an arithmetic floor"
-    return (f"{wall:.0f} s in all, {ratio} of {floor_s:.0f} s ({timing['flops'] / 1e12:.3g} "
+    if timing["flops"] == 0:
+        return f"{wall:.0f} s in all, no run trained (every run was reused)"
+    return (f"{wall:.0f} s in all, {wall / floor_s:.2f}× its arithmetic floor of {floor_s:.0f} "
+            f"s ({timing['flops'] / 1e12:.3g} "
             f"TFLOP at a measured peak of {timing['peak_flops'] / 1e9:.3g} GFLOP/s on "
             f"{timing['threads']} thread(s))")
 
@@ -216,8 +220,11 @@ def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None,
     (``packing.pack``, or ``packed``), each unit on a worker."""
     if packed is None:
         packed = packed_jobs(bench, jobs, executor)
-    done = executor.map(_run_unit, [(bench.result, p, u) for u in packed.units],
-                        f"bench {bench.name}")
+    tasks = [(bench.result, p, u) for u in packed.units]
+    finished = [t for t in tasks if all((job.run_dir / "summary.json").exists() for job in t[2])]
+    # finished units are read here: no worker starts for a bench with nothing to train
+    done = [_run_unit(t) for t in finished] + executor.map(
+        _run_unit, [t for t in tasks if t not in finished], f"bench {bench.name}")
     first = {job.labels: i for i, job in reversed(list(enumerate(jobs)))}
     return sorted((r for batch in done for r in batch), key=bench.order or (lambda r: (
         first[tuple((k, r[k]) for k, _ in jobs[0].labels)], r["seed"])))

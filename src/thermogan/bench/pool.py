@@ -61,6 +61,8 @@ class Executor:
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], desc: str) -> list[R]:
         """``fn`` over ``jobs``, results in completion order; ``fn`` must be a module-level
         function of an installed module (workers import it by name)."""
+        if not jobs:  # no worker to start
+            return []
         bar = tqdm(total=len(jobs), unit="job", desc=desc, dynamic_ncols=True)
         with bar:
             if self.ray is None:

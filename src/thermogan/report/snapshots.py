@@ -152,20 +152,24 @@ def _seen_label(shots: list[dict[str, np.ndarray]]) -> str:
 
 
 def level_panel(run_dir: str | Path, path: str | Path | None = None, cols: int = 6,
-                title: str | None = None) -> Path | None:
-    """One figure with every snapshot of the run, in order; None when there is none.
+                title: str | None = None, most: int = 12) -> Path | None:
+    """One figure with the run's level snapshots, in order (at most ``most``, spread evenly, the
+    first and the last kept; the caption says so); None when there is none.
 
     Points: what D saw (blue) against G's samples (red), with the same limits in every panel.
     Images: a grid of G's samples per snapshot in ``levels.png`` (as the β-GAN paper's Fig. 3)
     and what D saw in ``levels_seen.png``. The figure is titled with ``title`` (by default the
     run directory's name) and its caption says what Λ counts.
     """
-    shots = _shots(run_dir, "levels")
-    if not shots:
+    every = _shots(run_dir, "levels")
+    if not every:
         return None
+    shots = evenly(every, most)
     out = Path(path) if path else Path(run_dir) / "figures" / "levels.png"
     name = title if title is not None else Path(run_dir).resolve().name
-    note, seen = _lambda_note(shots), _seen_label(shots)
+    note, seen = _lambda_note(every), _seen_label(every)
+    if len(shots) < len(every):
+        note += f". Drawn: {len(shots)} of the {len(every)} level ends, spread evenly"
     if shots[0]["real"].ndim == 4:  # images (n, C, H, W)
         image_panels([(_title(s), s["fake"]) for s in shots], out, cols,
                      f"{name}: G's samples at the end of each temperature level", caption=note)
@@ -243,7 +247,7 @@ def point_panels(shots: list[dict[str, np.ndarray]], out: Path, titles: list[str
     across = min(cols, len(shots))
     rows = math.ceil(len(shots) / across)
     width = max(2.6 * across, 6.0)
-    height = 2.9 * rows + 0.3 * bool(title) + footer_height(caption, width, legend=True)
+    height = 3.2 * rows + 0.3 * bool(title) + footer_height(caption, width, legend=True)
     fig = Figure(figsize=(width, height), layout="constrained")
     for i, (shot, name) in enumerate(zip(shots, titles)):
         ax = fig.add_subplot(rows, across, i + 1, projection="3d" if len(limits) == 3 else None)
