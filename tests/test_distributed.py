@@ -15,7 +15,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
-from conftest import TINY
 from helpers import replica_primitives
 
 from thermogan.cli import main
@@ -97,8 +96,8 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     assert main(["eval", str(tmp_path / "two"), "--samples", "200"]) == 0
 
 
-def _fresh_networks():
-    cfg = config.load(ROOT / "configs" / "ring8_vanilla.yaml", QUIET)
+def _fresh_networks(name="ring8_vanilla.yaml", overrides=()):
+    cfg = config.load(ROOT / "configs" / name, [*QUIET, *overrides])
     trainer = build.build_trainer(cfg)
     return {"G": trainer.G.state_dict(), "D": trainer.D.state_dict()}
 
@@ -205,15 +204,38 @@ def test_a_batch_that_does_not_split_is_refused_before_joining(monkeypatch):
     assert not dist.is_initialized()
 
 
-def test_a_seed_sweep_under_torchrun_is_refused(monkeypatch, tmp_path, capsys):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert main(["train", str(path), "--seeds", "0-1", "--out", str(tmp_path / "s")]) == 2
-    assert "torchrun trains one run" in capsys.readouterr().err
-
-
 def test_python_dash_m_thermogan_is_the_cli():
     done = subprocess.run([sys.executable, "-m", "thermogan", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "train" in done.stdout
+
+
+def test_each_member_of_a_sweep_under_torchrun_is_its_single_torchrun_run(tmp_path):
+    """Replicas of a shared computation: 2 seeds of an SGLD D with covariance noise (each
+    replica's variance from the taps of its rows, averaged over the replicas, as a single run's
+    under torchrun) and a lens (a player with its own optimizer) train stacked, each of 2
+    processes holding half of every member's batch; each member equals the same seed trained
+    alone by 2 processes, up to rounding."""
+    overrides = ["train.steps=20", "train.batch_size=64", "train.log_every=10",
+                 "train.checkpoint_every=10", "tempering={kind: lens, width: 16, blocks: 1}",
+                 *QUIET]
+    config_path = str(ROOT / "configs" / "ring8_langevin.yaml")
+    out = _torchrun(["train", config_path, "--seeds", "0-1", *overrides, "--out",
+                     str(tmp_path / "sweep")], tmp_path).stdout
+    assert out.count("training 2 runs as one ensemble") == 1  # the main process reports
+    assert (tmp_path / "sweep" / "sweep.json").exists()
+    _torchrun(["train", config_path, *overrides, "seed=1", "--out", str(tmp_path / "alone")],
+              tmp_path)
+    member, alone = _state(tmp_path / "sweep" / "seed1"), _state(tmp_path / "alone")
+    assert len(member["rng_replicas"]) == 2 and member["step"] == alone["step"] == 20
+    fresh = _fresh_networks("ring8_langevin.yaml", [*overrides, "seed=1"])
+    for key, start in (("generator", "G"), ("discriminator", "D")):
+        for name, value in alone[key].items():
+            moved = (value - fresh[start][name]).abs().max()
+            assert moved > 1e-4, f"{key}.{name}"  # the runs really trained
+            assert (member[key][name] - value).abs().max() <= 1e-3 * moved, f"{key}.{name}"
+    for a, b in zip(member["players"]["lens"]["optimizer"]["state"].values(),
+                    alone["players"]["lens"]["optimizer"]["state"].values()):
+        torch.testing.assert_close(a["exp_avg"], b["exp_avg"], rtol=1e-3, atol=1e-6)
+
+

@@ -45,9 +45,6 @@ def _train(args: argparse.Namespace) -> None:
     if args.check:
         return _check(args)
     sweep = args.seeds is not None or args.resume is not None and runs.member_dirs(args.resume)
-    if sweep and distributed.launched():
-        raise UsageError("torchrun trains one run with several processes; train a seed sweep "
-                         "(--seeds) in one process")
     try:
         _train_seeds(args) if sweep else _train_one(args)
     except Interrupted as err:  # Ctrl-C: saved at the step it stopped
@@ -93,6 +90,7 @@ def _train_one(args: argparse.Namespace) -> None:
 
 def _train_seeds(args: argparse.Namespace) -> None:
     from thermogan.experiment import config, scoring, seeds
+    from thermogan.train import distributed
 
     if args.resume is not None:
         if args.seeds is not None:
@@ -111,6 +109,8 @@ def _train_seeds(args: argparse.Namespace) -> None:
         cfg = config.load(args.config, args.overrides)
         sweep_dir = args.out or Path("runs") / cfg.name
         done = seeds.start(cfg, sweep_dir, seeds.parse_seeds(args.seeds), args.device)
+    if not distributed.main_process():  # torchrun: the main process reports
+        return
     for run_dir, summary in done:
         print(f"{run_dir}: {scoring.format_metrics(summary)}")
     print(f"{seeds.across_line(seeds.across(done))}  ({sweep_dir / seeds.SWEEP})")

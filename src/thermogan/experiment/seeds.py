@@ -9,7 +9,11 @@ mean and standard error across the seeds (``across``). Runs that stand at the sa
 the loop's settings and stack (``stacked``: the step's own rule) train as stacked members of
 one step (``train/members.py``, ``train/ensemble.py``), each member's run its single run up to
 floating-point rounding; the others train one after another. A finished run is reused, a begun
-one resumes from its checkpoint (``--resume RUN_DIR`` continues every member of a sweep)."""
+one resumes from its checkpoint (``--resume RUN_DIR`` continues every member of a sweep).
+
+Under torchrun every process trains the same members on its rows of each member's batch
+(``train/distributed.py``); the main one alone writes (folders, locks, sweep.json, summaries),
+and the others return no summaries."""
 
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ from thermogan.experiment.footprint import check_sweep_fits
 from thermogan.experiment.layout import SWEEP
 from thermogan.jsonio import write_json
 from thermogan.metrics.summary import PERCENT, mean_se, to_error
-from thermogan.train.checkpoint import settle
+from thermogan.train import distributed
+from thermogan.train.checkpoint import settle, wait_settled
 from thermogan.train.ensemble import not_stacked, unsupported
 from thermogan.train.loop import fit
 from thermogan.train.members import Members
@@ -54,9 +59,11 @@ def start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str | 
           announce: Callable[[str], None] = print) -> list[tuple[Path, dict[str, Any]]]:
     """Train ``cfg`` once per seed into ``run_dir/seed<s>/`` and write ``run_dir/sweep.json``
     (``across``); returns each member's (directory, summary)."""
+    announce = _told(announce)
     with ExitStack() as held:  # _start takes the sweep's lock once its checks have passed
         done = _start(cfg, run_dir, seeds, device, announce, held)
-        write_json(across(done), Path(run_dir) / SWEEP)
+        if distributed.main_process():
+            write_json(across(done), Path(run_dir) / SWEEP)
     return done
 
 
@@ -65,10 +72,17 @@ def resume(run_dir: Path, overrides: list[str] | tuple[str, ...] = (),
            ) -> list[tuple[Path, dict[str, Any]]]:
     """Continue every member of the sweep in ``run_dir`` (overrides as ``runs.resume``), then
     rewrite its sweep.json."""
+    announce = _told(announce)
     with ExitStack() as held:  # as start's
         done = _resume(run_dir, overrides, device, announce, held)
-        write_json(across(done), Path(run_dir) / SWEEP)
+        if distributed.main_process():
+            write_json(across(done), Path(run_dir) / SWEEP)
     return done
+
+
+def _told(announce: Callable[[str], None]) -> Callable[[str], None]:
+    """``announce`` in the process that reports (torchrun's main one), else silence."""
+    return announce if distributed.main_process() else lambda _: None
 
 
 def across(done: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
@@ -122,7 +136,7 @@ def _start(cfg: ExperimentConfig, run_dir: Path, seeds: list[int], device: str |
     check_sweep_fits(first, cfg.train.batch_size, len(seeds), run_dir,
                      together=unsupported(first) is None)
     runs.run_scorer(cfg)  # every check before anything is written
-    held.enter_context(lock.hold(run_dir))
+    _hold(held, run_dir)
     _check_free(run_dir, dirs)  # again: a process may have trained some of them meanwhile
     return _train([(cfg.model_copy(update={"seed": s}), d) for s, d in zip(seeds, dirs)], (),
                   device, announce)
@@ -134,7 +148,7 @@ def _resume(run_dir: Path, overrides: list[str] | tuple[str, ...], device: str |
     dirs = runs.member_dirs(run_dir)
     if not dirs:
         raise ThermoganError(f"{run_dir} holds no seed sweep (no seed<N>/checkpoints/latest.pt)")
-    held.enter_context(lock.hold(run_dir))
+    _hold(held, run_dir)
     return _train([(None, d) for d in dirs], overrides, device, announce)
 
 
@@ -167,7 +181,9 @@ def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequenc
     stacked computation where they stack (``stacked``), the others one after another, each as
     its single run (``runs.start``, ``runs.resume``); returns each run's (folder, summary),
     in order."""
-    settle([runs.latest_checkpoint(d) for _, d in pairs])  # a kill mid-write: one step again
+    latests = [runs.latest_checkpoint(d) for _, d in pairs]
+    # a kill mid-write: one step again (written by the main process, awaited by the others)
+    settle(latests) if distributed.main_process() else wait_settled(latests)
     groups: dict[tuple[Any, ...], list[tuple[Trainer, ExperimentConfig, Path]]] = {}
     for cfg, d in pairs:  # every run built, and so checked, before anything is written
         trainer, cfg = _built(cfg, d, overrides, device)
@@ -210,7 +226,9 @@ def _built(cfg: ExperimentConfig | None, run_dir: Path, overrides: Sequence[str]
     if runs.latest_checkpoint(run_dir).exists():
         return runs.resumed_trainer(run_dir, cfg, overrides, device)
     cfg = cfg.with_fixed_schedules()
-    return build_trainer(cfg, resolve_device(device or cfg.device)), cfg
+    trainer = build_trainer(cfg, resolve_device(device or cfg.device))
+    distributed.attach(trainer, cfg.seed)  # torchrun: this process's replica of the run
+    return trainer, cfg
 
 
 def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
@@ -221,9 +239,9 @@ def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
     t, step = configs[0].train, members.step
     resumed = step > 0
     with ExitStack() as held:
-        for d in dirs:
+        main = distributed.main_process()
+        for c, d in zip(configs, dirs) if main else ():
             held.enter_context(lock.hold(d))
-        for c, d in zip(configs, dirs):
             config_mod.save(c, d / "config.yaml")
         announce(f"resuming {len(dirs)} runs as one ensemble from step {step} of {t.steps}"
                  if resumed else f"training {len(dirs)} runs as one ensemble")
@@ -235,5 +253,11 @@ def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
             keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
             resumed=resumed, callbacks=callbacks)
         share = (time.perf_counter() - started) / len(dirs)
-        return {d: runs.finish(m, c, d, s, share)
+        return {d: runs.finish(m, c, d, s, share) if main else None
                 for m, c, d, s in zip(members.sync(), configs, dirs, scorers)}
+
+
+def _hold(held: ExitStack, run_dir: Path) -> None:
+    """The lock of ``run_dir`` held until ``held`` closes, by the process that writes."""
+    if distributed.main_process():
+        held.enter_context(lock.hold(run_dir))

@@ -16,6 +16,7 @@ import os
 import pickle
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,13 @@ def settle(latests: Sequence[Path]) -> None:
             os.replace(pending_path(latest), latest)
         else:
             pending_path(latest).unlink()
+
+
+def wait_settled(latests: Sequence[Path], poll: float = 0.05) -> None:
+    """Wait until no run of ``latests`` has a pending state left: another process (torchrun's
+    main one) settles them."""
+    while any(pending_path(latest).exists() for latest in latests):
+        time.sleep(poll)
 
 
 def _step(path: Path) -> int:

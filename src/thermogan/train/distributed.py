@@ -12,7 +12,9 @@ drift apart. The optimizers' own noise streams (SGLD) are shared, so every repli
 same noise; the streams that act on a replica's own rows (temperings, gradient penalty, players)
 are its own, derived from the seed and the rank (rank 0's are the single run's).
 
-Rank 0 (``is_main``) logs, draws figures, scores and writes checkpoints (atomically); a
+The members of a seed sweep train the same way, stacked (``train/ensemble.py`` averages the
+stacked gradients and SGLD variances with ``average``). Rank 0 (``is_main``) logs, draws
+figures, scores and writes checkpoints (atomically); a
 checkpoint holds every replica's random streams, and every replica resumes from it. So N = 1 is
 the single run, and N replicas equal one process with the same global batch up to the order in
 which floating-point sums are taken (tested with a real ``torchrun`` of 2 gloo processes).
@@ -46,6 +48,12 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def main_process() -> bool:
+    """Whether this process writes (the main replica, rank 0), known before any run is built:
+    torchrun sets RANK; a process of its own is the main one."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def local_device(device: torch.device) -> torch.device:
     """A CUDA device without an index becomes this process's GPU (``LOCAL_RANK``) under
     torchrun; anything else is returned as is."""
@@ -66,6 +74,10 @@ class Replicas:
 
     def agree(self, modules: Iterable[nn.Module]) -> None:
         """Average the floating-point parameters and buffers of ``modules`` over the replicas."""
+
+    def average(self, tensors: Iterable[Tensor | None]) -> None:
+        """Average ``tensors`` (gradients, variances; None: skipped) over the replicas, in
+        place."""
 
     def whole_logits(self, d: DStep) -> DStep:
         """``d`` with D's logits of the whole batch (every replica's rows, in rank order), so
@@ -124,12 +136,14 @@ class DataParallel(Replicas):
         return dataclasses.replace(d, real_logits=whole(d.real_logits),
                                    fake_logits=whole(d.fake_logits))
 
+    def average(self, tensors: Iterable[Tensor | None]) -> None:
+        present = [t for t in tensors if t is not None]
+        if present:
+            _average(present, self.size)
+
     def average_gradients(self, optimizer: torch.optim.Optimizer) -> None:
         """Average the gradients of ``optimizer``'s parameters over the replicas."""
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"]
-                 if p.grad is not None]
-        if grads:
-            _average(grads, self.size)
+        self.average(p.grad for group in optimizer.param_groups for p in group["params"])
 
     def gather(self, value: Any) -> list[Any]:
         out: list[Any] = [None] * self.size
@@ -161,12 +175,15 @@ class _AveragedVariance:
     def __init__(self, inner: Any, replicas: DataParallel) -> None:
         self.inner, self.replicas = inner, replicas
 
+    def __getattr__(self, name: str) -> Any:  # what it estimates and how: the inner one's
+        return getattr(self.inner, name)
+
     def watch(self) -> Any:
         return self.inner.watch()
 
     def __call__(self, *args: Any) -> dict[nn.Parameter, Tensor]:
         variance = self.inner(*args)
-        _average(list(variance.values()), self.replicas.size)
+        self.replicas.average(variance.values())
         return variance
 
 

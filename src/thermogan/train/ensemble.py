@@ -81,8 +81,9 @@ def unsupported(trainer: Trainer) -> str | None:
             for net in (trainer.G, trainer.D) for m in net.modules()),
         "G terms that read D's optimizer state (unrolled: a member's own optimizer holds none)":
             any(getattr(t.term, "reads_d_optimizer", False) for t in trainer.g_terms),
-        "data-parallel replicas (torchrun: each process holds one run's rows)":
-            trainer.replicas.size > 1,
+        "synchronised batch norm (torchrun on CUDA: its statistics are not per member)": any(
+            isinstance(m, nn.SyncBatchNorm) for net in (trainer.G, trainer.D)
+            for m in net.modules()),
     }
     found = [name for name, present in reasons.items() if present]
     return f"stacked members do not support {', '.join(found)}" if found else None
@@ -491,6 +492,7 @@ class Stacked:
                 self.variance = _PerExample(self.nets["d"], first.loss, how.chunk)
         self.recording_on = False
         self.ema = None if self.members[0].G_ema is None else _Average(self.members)
+        self.replicas = self.members[0].replicas  # torchrun: the members' rows in each process
 
     def _at_precision(self, call: Callable[[], Tensor]) -> Tensor:
         """``call()``, under the members' ``train.amp`` (``train/precision.py``): inside
@@ -530,6 +532,7 @@ class Stacked:
                 variance = self.variance.take(self.rows)
             else:
                 variance = self.variance.take(self.rows, real, fake, real_y, fake_y)
+        self.replicas.average(variance.values())  # over the whole batch's pairs
         for group in self.groups["d"]:
             group.set_variance(variance, self.rows.start)
 
@@ -543,6 +546,9 @@ class Stacked:
             group.opt.zero_grad(set_to_none=True)
 
     def step(self, side: str) -> None:
+        # torchrun: the whole batch's gradients (the members' own optimizers, which average
+        # theirs, do not step here)
+        self.replicas.average(p.grad for p in self.nets[side].params.values())
         for group in self.groups[side]:
             group.step()
 

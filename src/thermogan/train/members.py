@@ -14,7 +14,8 @@ run on one of two engines with the same interface:
   with S = 1: its networks called directly.
 - ``Stacked`` (``train/ensemble.py``): parameters stacked along the member axis, G and D run
   once for all members, one elementwise optimizer: the fast path for S > 1 members that it
-  supports and that agree in what it holds once (``ensemble.not_stacked``).
+  supports and that agree in what it holds once (``ensemble.not_stacked``), also as torchrun's
+  replicas (each process holds its rows of every member's batch).
 
 The members' losses are summed and differentiated once: each member's parameters get its own
 gradient.
@@ -130,8 +131,6 @@ class Members:
         for key in shared:
             if any(getattr(m, key) != getattr(first, key) for m in self.members):
                 raise ValueError(f"the members differ in {key}; they cannot share a step")
-        if len(self.members) > 1 and any(m.replicas.size > 1 for m in self.members):
-            raise ValueError("data-parallel replicas (torchrun) train one run, not members")
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
         self.penalty, self.packs = first.penalty, first.packs
         stacked = not_stacked(self.members) is None
