@@ -18,8 +18,9 @@ table's metrics (by default every metric the runs report); ``paired: true`` says
 method start from the same initial weights (the seed draws G and D before any method's part
 exists), so each row is tested against the baseline with the Wilcoxon signed-rank test paired by
 seed instead of the Mann-Whitney U test; ``figure: points`` draws each method's samples of seed 0
-against the data (2-D data sets). The mode-collapse bench is such a file, ``modes.yaml``, shipped
-in this package.
+against the data (2-D data sets), ``figure: effects`` each method's mean minus the baseline's
+per metric, with the difference's bootstrap interval (``report/effects.py``). The mode-collapse
+bench is such a file, ``modes.yaml``, shipped in this package.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
 
-from thermogan.bench.engine import Bench, Column, Job, known, scored
+from thermogan.bench.engine import Bench, Column, Job, known, scored, table_columns
 from thermogan.errors import ConfigError, UsageError, unknown_key
 from thermogan.experiment.config import SHIPPED
 
@@ -76,7 +77,8 @@ class StudyFile(_Strict):
     quick: Preset = Preset()
     baseline: str | None = None  # a method's name
     paired: bool = False  # the seeds of every method share initial weights
-    figure: Literal["points"] | None = None  # samples against data, seed 0 (2-D data)
+    # points: samples against data, seed 0 (2-D data); effects: each row minus the baseline
+    figure: Literal["points", "effects"] | None = None
     columns: list[ColumnSpec] | None = None
     record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
@@ -122,6 +124,9 @@ def read(path: Path) -> Study:
         raise ConfigError(f"study {path}: method {bad[0]!r}: a name may not hold a comma")
     if spec.baseline is not None and spec.baseline not in methods:
         raise unknown_key(f"study {path}: baseline", spec.baseline, methods, what="method")
+    if spec.figure == "effects" and spec.baseline is None:
+        raise ConfigError(f"study {path}: figure: effects draws each method against the "
+                          "baseline; name one (baseline: METHOD)")
     return Study(path, spec, methods)
 
 
@@ -236,13 +241,23 @@ def bench(study: Study, name: str | None = None) -> Bench:
                 "methods": {m: study.methods[m] for m in methods}}
 
     def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
-        return [figure(results, out / f"{name or 'study'}.png")] if s.figure else []
+        if s.figure == "points":
+            return [figure(results, out / f"{name or 'study'}.png")]
+        if s.figure == "effects":
+            from thermogan.report.effects import effects_figure
+
+            metrics = [(c.key, c.title, c.scale) for c in table_columns(made, results)
+                       if c.tested and c.cell is None]
+            return [effects_figure(results, out / f"{name or 'study'}_effects.png",
+                                   ("method", str(s.baseline)), metrics, s.paired, title)]
+        return []
 
     columns = tuple(Column(c.key, c.title or c.key, c.fmt, c.scale, c.of) for c in s.columns
                     ) if s.columns is not None else None
-    return Bench(name or title, s.help, full, quick, lambda p, out: plan(study, p, out), header,
-                 columns, points if s.figure else scored,
+    made = Bench(name or title, s.help, full, quick, lambda p, out: plan(study, p, out), header,
+                 columns, points if s.figure == "points" else scored,
                  ("method", s.baseline) if s.baseline else None, s.paired, figures=figures,
                  record=record, transient=("samples", "data_points"),
                  label=lambda p, quick: "quick" if quick else "full",
                  wall=Column("wall_s", "training s per run", ".1f", spread=False, tested=False))
+    return made

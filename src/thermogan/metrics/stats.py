@@ -3,6 +3,8 @@ against a baseline row, and Holm's correction over a table's tests (all from ``s
 
 - ``bootstrap_ci``: the 95 % percentile bootstrap interval of the mean over seeds (Efron &
   Tibshirani 1993, ch. 13), from a fixed generator so a table is reproducible.
+- ``difference_ci``: the same interval for a row's mean minus its baseline's: of the per-seed
+  differences where the seeds pair, else of the difference of two means resampled apart.
 - ``against``: the two-sided p-value that a row's values and its baseline's come from one
   distribution. Where the seeds of both rows share their initial weights (the runs of seed s
   start from the same G and D), the pairs (row, baseline) of a seed are compared with the
@@ -37,6 +39,26 @@ def bootstrap_ci(values: Sequence[float], level: float = 0.95,
         return float(arr[0]), float(arr[0])
     ci = stats.bootstrap((arr,), np.mean, n_resamples=RESAMPLES, confidence_level=level,
                          method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
+def difference_ci(values: Sequence[float], baseline: Sequence[float], paired: bool,
+                  level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The percentile bootstrap interval of mean(values) − mean(baseline): ``bootstrap_ci`` of
+    the differences of pair i when ``paired``, else each sample resampled on its own; (nan, nan)
+    for fewer than two values on a side or any value not finite."""
+    a, b = np.asarray(values, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired difference of {len(a)} values and {len(b)}")
+        return bootstrap_ci(a - b, level, seed)
+    if min(len(a), len(b)) < 2 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return math.nan, math.nan
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return float(a[0] - b[0]), float(a[0] - b[0])
+    ci = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis),
+                         n_resamples=RESAMPLES, confidence_level=level, method="percentile",
+                         vectorized=True, rng=np.random.default_rng(seed)).confidence_interval
     return float(ci.low), float(ci.high)
 
 
