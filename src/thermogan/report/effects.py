@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from thermogan.metrics import stats
 from thermogan.report.figures import add_footer, footer_height, save_figure
@@ -84,6 +85,7 @@ def _sortable(value: float) -> float:
 def _panel(ax: Any, effects: list[tuple[float, float, float]], y: np.ndarray) -> None:
     """Horizontal bars of the effects at heights ``y``, their intervals as error bars."""
     ax.axvline(0.0, color="0.4", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long tick labels of small numbers
     for (diff, low, high), at in zip(effects, y):
         if not math.isfinite(diff):
             ax.text(0.02, at, "not finite", va="center", fontsize=7, color="0.3",
