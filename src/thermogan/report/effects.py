@@ -63,9 +63,10 @@ def effects_figure(results: list[dict[str, Any]], path: str | Path, baseline: tu
     for row_axes, data in zip(axes, datasets):
         of = [r for r in results if r["data"] == data]
         base = [r for r in of if r[label] == base_name]
+        present = [n for n in names if any(r[label] == n for r in of)]  # run on this data set
         effects = {n: [_effect([r for r in of if r[label] == n], base, key, scale, paired)
-                       for key, _, scale in metrics] for n in names}
-        order = sorted(names, key=lambda n: -_sortable(effects[n][0][0]))
+                       for key, _, scale in metrics] for n in present}
+        order = sorted(present, key=lambda n: -_sortable(effects[n][0][0]))
         y = np.arange(len(order))[::-1]
         for j, (ax, (_, name, _)) in enumerate(zip(row_axes, metrics)):
             _panel(ax, [effects[n][j] for n in order], y)
