@@ -80,6 +80,8 @@ def test_cli_writes_results(tmp_path, capsys, monkeypatch):
     assert {r["seed"] for r in result["runs"]} == {0, 1}
     # one panel per (data set, method) of seed 0
     assert_figure(out / "modes.png", min_size=(600, 600), panels=4, saved=saved)
+    # β-GAN minus vanilla: a panel per (data set, metric)
+    assert_figure(out / "modes_effects.png", min_size=(600, 250), panels=2 * 3, saved=saved)
     assert "results.md" in capsys.readouterr().out
     assert result["protocol"]["trained_by"] == {origin.this_code(): 8}
     assert "other code" not in table

@@ -19,7 +19,8 @@ method start from the same initial weights (the seed draws G and D before any me
 exists), so each row is tested against the baseline with the Wilcoxon signed-rank test paired by
 seed instead of the Mann-Whitney U test; ``figure: points`` draws each method's samples of seed 0
 against the data (2-D data sets), ``figure: effects`` each method's mean minus the baseline's
-per metric, with the difference's bootstrap interval (``report/effects.py``). The mode-collapse
+per metric, with the difference's bootstrap interval (``report/effects.py``); ``figure: [points,
+effects]`` both. The mode-collapse
 bench is such a file, ``modes.yaml``, shipped in this package.
 """
 
@@ -65,6 +66,9 @@ class Preset(_Strict):
     steps: PositiveInt | None = None
 
 
+Figures = Literal["points", "effects"]
+
+
 class StudyFile(_Strict):
     title: str | None = None  # the table's title (default: the file's name)
     help: str = ""  # one line for the command's help
@@ -77,8 +81,13 @@ class StudyFile(_Strict):
     quick: Preset = Preset()
     baseline: str | None = None  # a method's name
     paired: bool = False  # the seeds of every method share initial weights
-    # points: samples against data, seed 0 (2-D data); effects: each row minus the baseline
-    figure: Literal["points", "effects"] | None = None
+    # points: samples against data, seed 0 (2-D data); effects: each row minus the baseline;
+    # one of them, or a list of both
+    figure: Figures | list[Figures] = []
+
+    @property
+    def figures(self) -> list[str]:
+        return [self.figure] if isinstance(self.figure, str) else self.figure
     columns: list[ColumnSpec] | None = None
     record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
@@ -124,7 +133,7 @@ def read(path: Path) -> Study:
         raise ConfigError(f"study {path}: method {bad[0]!r}: a name may not hold a comma")
     if spec.baseline is not None and spec.baseline not in methods:
         raise unknown_key(f"study {path}: baseline", spec.baseline, methods, what="method")
-    if spec.figure == "effects" and spec.baseline is None:
+    if "effects" in spec.figures and spec.baseline is None:
         raise ConfigError(f"study {path}: figure: effects draws each method against the "
                           "baseline; name one (baseline: METHOD)")
     return Study(path, spec, methods)
@@ -241,21 +250,22 @@ def bench(study: Study, name: str | None = None) -> Bench:
                 "methods": {m: study.methods[m] for m in methods}}
 
     def figures(results: list[dict[str, Any]], out: Path, p: Protocol) -> list[Path]:
-        if s.figure == "points":
-            return [figure(results, out / f"{name or 'study'}.png")]
-        if s.figure == "effects":
+        drawn = []
+        if "points" in s.figures:
+            drawn.append(figure(results, out / f"{name or 'study'}.png"))
+        if "effects" in s.figures:
             from thermogan.report.effects import effects_figure
 
             metrics = [(c.key, c.title, c.scale) for c in table_columns(made, results)
                        if c.tested and c.cell is None]
-            return [effects_figure(results, out / f"{name or 'study'}_effects.png",
-                                   ("method", str(s.baseline)), metrics, s.paired, title)]
-        return []
+            drawn.append(effects_figure(results, out / f"{name or 'study'}_effects.png",
+                                        ("method", str(s.baseline)), metrics, s.paired, title))
+        return drawn
 
     columns = tuple(Column(c.key, c.title or c.key, c.fmt, c.scale, c.of) for c in s.columns
                     ) if s.columns is not None else None
     made = Bench(name or title, s.help, full, quick, lambda p, out: plan(study, p, out), header,
-                 columns, points if s.figure == "points" else scored,
+                 columns, points if "points" in s.figures else scored,
                  ("method", s.baseline) if s.baseline else None, s.paired, figures=figures,
                  record=record, transient=("samples", "data_points"),
                  label=lambda p, quick: "quick" if quick else "full",
