@@ -287,6 +287,12 @@ def test_members_stack_unless_their_networks_differ(tiny_config):
     assert not_stacked([a, tanh]) == "members' G differ in architecture"
     with pytest.raises(ValueError, match="differ in batch_size"):
         Members([a, trainer("train.batch_size=16")])
+    # a moving average of G in one member and none in the other (found by a study's EMA row)
+    averaged, plain = trainer("train.ema=0.99"), trainer("train.ema=null")
+    assert not_stacked([averaged, plain]) == \
+        "members differ in whether G has a moving average (train.ema)"
+    assert isinstance(Members([averaged, plain]).nets, Looped)
+    assert not_stacked([averaged, trainer("train.ema=0.9")]) is None  # decays of their own
 
 
 def test_members_in_mixed_precision_stack(tiny_config):

@@ -100,8 +100,9 @@ def _architecture(net: nn.Module) -> list[tuple[Any, ...]]:
 def not_stacked(members: Sequence[Trainer]) -> str | None:
     """Why ``members`` cannot share one stacked computation (None when they can): a member
     that stacking does not support, or members whose G or D differ in architecture or
-    precision, or whose SGLD Ds estimate their variance in different ways (the step itself
-    checks the loss, the batch size and the D steps)."""
+    precision, or whose SGLD Ds estimate their variance in different ways, or of which some
+    average G and others do not (the step itself checks the loss, the batch size and the D
+    steps)."""
     if len(members) < 2:
         return "one member"
     for m in members:
@@ -113,6 +114,8 @@ def not_stacked(members: Sequence[Trainer]) -> str | None:
     kinds = {m.d_variance.estimator for m in members if m.d_variance is not None}
     if len(kinds) > 1:
         return "members' SGLD D's estimate their gradient variance in different ways"
+    if len({m.G_ema is None for m in members}) > 1:  # the stack averages all of G or none
+        return "members differ in whether G has a moving average (train.ema)"
     for net in ("G", "D"):
         if any(_architecture(getattr(m, net)) != _architecture(getattr(first, net))
                for m in members):
