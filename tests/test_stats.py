@@ -60,3 +60,9 @@ def test_the_difference_interval_pairs_by_seed_or_resamples_each_side():
                                  paired=False)
     assert hi - lo == pytest.approx(2 * 1.96 * math.sqrt(4 / 4000 + 1 / 1000), rel=0.1)
     assert lo < 2.0 < hi
+
+
+def test_a_row_and_its_baseline_align_by_seed_when_paired():
+    row, base = {0: 1.0, 2: 3.0, 1: 2.0}, {1: 5.0, 0: 4.0, 3: 6.0}
+    assert stats.aligned(row, base, paired=True) == ([1.0, 2.0], [4.0, 5.0])  # seeds 0 and 1
+    assert stats.aligned(row, base, paired=False) == ([1.0, 3.0, 2.0], [5.0, 4.0, 6.0])

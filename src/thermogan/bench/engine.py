@@ -48,6 +48,11 @@ class Job:
     run_dir: Path
     device: str = "cpu"
 
+    @property
+    def finished(self) -> bool:
+        """Whether its run has finished (its summary.json is written): it is reused."""
+        return (self.run_dir / "summary.json").exists()
+
 
 @dataclass(frozen=True)
 class Column:
@@ -129,12 +134,11 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     packed = packed_jobs(bench, jobs, executor, max_members)
-    packing_s = time.perf_counter() - started
-    # the peak of the threads the bench's workers use, when there is anything to train
-    peak = matmul_peak(executor.workers) if packed.flops > 0 else math.nan
-    started = time.perf_counter() - packing_s  # the bench's wall time leaves out the peak's
     results = train(bench, jobs, executor, p, packed)
-    timing = floor(time.perf_counter() - started, packed.flops, peak, executor.workers)
+    wall = time.perf_counter() - started
+    # the peak of the threads the bench's workers use, when anything trained
+    peak = matmul_peak(executor.workers) if packed.flops > 0 else math.nan
+    timing = floor(wall, packed.flops, peak, executor.workers)
     ran = f"{executor.describe()}, {timing_line(timing)}"
     print(f"bench {bench.name}: {timing_line(timing)}")
     trained = origin.trained_by(job.run_dir for job in jobs)
@@ -221,7 +225,7 @@ def train(bench: Bench, jobs: list[Job], executor: Executor, p: Any = None,
     if packed is None:
         packed = packed_jobs(bench, jobs, executor)
     tasks = [(bench.result, p, u) for u in packed.units]
-    finished = [t for t in tasks if all((job.run_dir / "summary.json").exists() for job in t[2])]
+    finished = [t for t in tasks if all(job.finished for job in t[2])]
     # finished units are read here: no worker starts for a bench with nothing to train
     done = [_run_unit(t) for t in finished] + executor.map(
         _run_unit, [t for t in tasks if t not in finished], f"bench {bench.name}")
@@ -325,10 +329,7 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
             continue
         row["baseline"] = bench.baseline[1]
         for col in tested:
-            mine, theirs = _by_seed(rs, col), _by_seed(base, col)
-            seeds = sorted(set(mine) & set(theirs)) if bench.paired else None
-            a, b = ([v[s] for s in seeds] for v in (mine, theirs)) if seeds is not None else (
-                list(mine.values()), list(theirs.values()))
+            a, b = stats.aligned(_by_seed(rs, col), _by_seed(base, col), bench.paired)
             tests.append((row, col.key, stats.against(a, b, bench.paired)))
     for (row, key, p), adjusted in zip(tests, stats.holm([p for _, _, p in tests])):
         row[f"{key}_p"], row[f"{key}_p_holm"] = p, adjusted

@@ -43,7 +43,7 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     from thermogan.train.ensemble import not_stacked
     from thermogan.train.floor import step_flops
 
-    done = {job for job in jobs if (job.run_dir / "summary.json").exists()}
+    done = {job for job in jobs if job.finished}
     if len(done) == len(jobs):  # nothing to train: each run is reused, no pack to keep
         return Packed([(job,) for job in jobs], 0.0, [])
     rows: dict[tuple[Any, ...], list[Job]] = {}

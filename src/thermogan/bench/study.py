@@ -20,8 +20,8 @@ exists), so each row is tested against the baseline with the Wilcoxon signed-ran
 seed instead of the Mann-Whitney U test; ``figure: points`` draws each method's samples of seed 0
 against the data (2-D data sets), ``figure: effects`` each method's mean minus the baseline's
 per metric, with the difference's bootstrap interval (``report/effects.py``); ``figure: [points,
-effects]`` both. The mode-collapse
-bench is such a file, ``modes.yaml``, shipped in this package.
+effects]`` both. The mode-collapse bench is such a file, ``modes.yaml``, shipped in this
+package.
 """
 
 from __future__ import annotations
@@ -84,12 +84,13 @@ class StudyFile(_Strict):
     # points: samples against data, seed 0 (2-D data); effects: each row minus the baseline;
     # one of them, or a list of both
     figure: Figures | list[Figures] = []
+    columns: list[ColumnSpec] | None = None
+    record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
     @property
     def figures(self) -> list[str]:
+        """``figure`` as a list."""
         return [self.figure] if isinstance(self.figure, str) else self.figure
-    columns: list[ColumnSpec] | None = None
-    record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,16 @@ def bootstrap_ci(values: Sequence[float], level: float = 0.95,
     return float(ci.low), float(ci.high)
 
 
+def aligned(values: dict[int, float], baseline: dict[int, float],
+            paired: bool) -> tuple[list[float], list[float]]:
+    """A row's values and its baseline's, each by seed, as the tests take them: the seeds both
+    have, in order, when ``paired``; else every value of each."""
+    if not paired:
+        return list(values.values()), list(baseline.values())
+    seeds = sorted(set(values) & set(baseline))
+    return [values[s] for s in seeds], [baseline[s] for s in seeds]
+
+
 def difference_ci(values: Sequence[float], baseline: Sequence[float], paired: bool,
                   level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """The percentile bootstrap interval of mean(values) − mean(baseline): ``bootstrap_ci`` of

@@ -31,13 +31,8 @@ def _effect(rows: list[dict[str, Any]], base: list[dict[str, Any]], key: str, sc
             paired: bool) -> tuple[float, float, float]:
     """(difference of the means, interval low, interval high), each times ``scale``; paired by
     seed over the seeds both rows have."""
-    mine = {r["seed"]: float(r[key]) for r in rows}
-    theirs = {r["seed"]: float(r[key]) for r in base}
-    if paired:
-        seeds = sorted(set(mine) & set(theirs))
-        a, b = [mine[s] for s in seeds], [theirs[s] for s in seeds]
-    else:
-        a, b = list(mine.values()), list(theirs.values())
+    a, b = stats.aligned({r["seed"]: float(r[key]) for r in rows},
+                         {r["seed"]: float(r[key]) for r in base}, paired)
     diff = float(np.mean(a) - np.mean(b)) if a and b else math.nan
     low, high = stats.difference_ci(a, b, paired)
     return scale * diff, scale * low, scale * high

@@ -123,8 +123,10 @@ def settle(latests: Sequence[Path]) -> None:
     waiting = [latest for latest in latests if pending_path(latest).exists()]
     if not waiting:
         return
-    newest = {_step(pending_path(p) if p in waiting else p) for p in latests}
-    whole = len(newest) == 1 and all(_step(pending_path(p)) > _step(p) for p in waiting)
+    pending = {p: _step(pending_path(p)) for p in waiting}
+    latest = {p: _step(p) for p in latests}
+    newest = {pending.get(p, latest[p]) for p in latests}
+    whole = len(newest) == 1 and all(pending[p] > latest[p] for p in waiting)
     for latest in waiting:
         if whole:
             os.replace(pending_path(latest), latest)
