@@ -125,3 +125,33 @@ def test_a_step_counts_the_flops_of_its_matrix_products(tiny_config):
     assert step_flops(trainer) == d_step + g_step
     assert trainer.step == 1
     assert 1e8 < matmul_peak(threads=1, seconds=0.05) < 1e13  # FLOP/s of any CPU core
+
+
+def test_the_longest_pack_is_cut_while_that_shortens_the_bench():
+    """The quick modes bench's shape: 24 runs costing 13.7 each, 66 costing 8.4 (two packs of
+    33 under a cap of 64) and 6 costing 9.5; a pack of n takes its cost × (n + 2) / n. Cut by
+    count alone, the 2 workers' times are 356.2 + 76 and 294 + 294 (the last 294 on one worker
+    alone); the 24 cut in two (191.8 each), then a 33 (151.2 + 159.6) even them: 294 + 159.6 +
+    76 and 191.8 + 191.8 + 151.2."""
+    cost = {**{f"a{i}": 13.7 for i in range(24)}, **{f"b{i}": 8.4 for i in range(66)},
+            **{f"c{i}": 9.5 for i in range(6)}}
+    runs_of = {name: [job for job in cost if job.startswith(name)] for name in "abc"}
+    units = [tuple(part) for name in "abc" for part in packing._cut(runs_of[name], 64)]
+    assert [len(u) for u in units] == [24, 33, 33, 6]
+    assert packing._makespan(units, cost, 2) == pytest.approx(2 * 35 * 8.4)
+    balanced = packing._balance(units, cost, 2)
+    assert sorted(len(u) for u in balanced) == [6, 12, 12, 16, 17, 33]
+    assert sorted(j for u in balanced for j in u) == sorted(cost)  # every run once
+    assert packing._makespan(balanced, cost, 2) == pytest.approx(2 * 14 * 13.7 + 18 * 8.4)
+    # one worker: nothing to even, the fewest packs; equal runs: as even as can be
+    assert packing._balance(units, cost, 1) == units
+    ten = {f"s{i}": 1.0 for i in range(10)}
+    assert [[len(u) for u in packing._balance([tuple(ten)], ten, w)] for w in (2, 3, 4)] == [
+        [5, 5], [4, 3, 3], [3, 3, 2, 2]]
+
+
+def test_makespan_is_the_busiest_worker_when_the_longest_go_first():
+    cost = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 3.0, "e": 3.0}  # alone: each takes 3 × its cost
+    # a→1 (15), b→2 (12), c→2 (21), d→1 (24), e→2 (30)
+    assert packing._makespan([(j,) for j in cost], cost, 2) == pytest.approx(30.0)
+    assert packing._makespan([tuple(cost)], cost, 4) == pytest.approx(18.0 * 7 / 5)

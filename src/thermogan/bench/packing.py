@@ -4,8 +4,8 @@ A bench's (method, seed) runs train as few shared computations as their shapes a
 whose trainers stack as one (``seeds.stacked``: the same networks, loss, batch size and D steps,
 parts that stacking supports, as ``train/`` decides) and whose loop settings agree
 (``seeds.loop_key``) form a class, whatever their method or seed; each class is cut into packs
-of at most ``max_members`` runs and at most a worker's share of the runs, so that every worker
-has work. Each pack trains as one ``Members`` (``seeds.together``), each run in its own folder
+of at most ``max_members`` runs, and the longest pack is cut while that shortens the
+bench on its workers (``_balance``), so that the workers finish together. Each pack trains as one ``Members`` (``seeds.together``), each run in its own folder
 as its single run would, equal to it up to rounding; a finished run is reused, a begun one
 resumes with its pack, the same at every attempt (finished runs are packed too, and reused),
 so that it resumes exactly. A run's row is decided from a trainer of its config built for the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,13 +66,12 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
             classes.append((trainer, loop, list(row)))
         else:
             same[2].extend(row)
-    cost = dict.fromkeys(jobs, 0.0)  # the FLOPs of each run to train, from one step of its
-    for row, trainer, steps in probes:  # row's trainer (after the probes of stacking: it steps)
-        if todo := [job for job in row if job not in done]:
-            cost.update(dict.fromkeys(todo, float(step_flops(trainer) * steps)))
-    cap = max(1, min(max_members, math.ceil(len(jobs) / workers)))
-    units = [tuple(part) for *_, members in classes for part in _cut(members, cap)]
-    units += [(job,) for job in alone]
+    cost = {}  # the FLOPs of each run, from one step of its row's trainer (after the probes
+    for row, trainer, steps in probes:  # of stacking: it steps)
+        cost.update(dict.fromkeys(row, float(step_flops(trainer) * steps)))
+    units = [tuple(part) for *_, members in classes for part in _cut(members, max_members)]
+    units = _balance(units + [(job,) for job in alone], cost, workers)
+    cost.update(dict.fromkeys(done, 0.0))  # reused runs train nothing: their units go last
     units.sort(key=lambda unit: -sum(cost[job] for job in unit))
     sizes = [n for u in units if len(u) > 1 and (n := sum(job not in done for job in u))]
     if sizes:
@@ -100,9 +100,51 @@ def _probe(job: Job) -> tuple[Trainer, tuple[Any, ...]]:
     return build_trainer(cfg, resolve_device(job.device)), loop_key(cfg)
 
 
-def _cut(jobs: list[Job], cap: int) -> list[list[Job]]:
-    """``jobs`` in the fewest parts of at most ``cap``, their sizes as equal as can be."""
-    parts = math.ceil(len(jobs) / cap)
+def _cut(jobs: Sequence[Job], cap: int, parts: int = 1) -> list[list[Job]]:
+    """``jobs`` in the fewest parts of at most ``cap`` (at least ``parts``), their sizes as equal
+    as can be."""
+    parts = max(parts, math.ceil(len(jobs) / cap))
     size, extra = divmod(len(jobs), parts)
     starts = [i * size + min(i, extra) for i in range(parts + 1)]
     return [jobs[a:b] for a, b in zip(starts, starts[1:])]
+
+
+#: A pack of n runs takes about as long as n + OVERHEAD of its runs would at the stacked rate:
+#: stacking shares each call's fixed cost (on 2 CPU cores 8 members ran 2.75x and 32 3.04x
+#: faster than their runs one by one, ``benchmarks/ensemble.py``)
+OVERHEAD = 2
+
+
+def _time(unit: tuple[Job, ...], cost: dict[Job, float]) -> float:
+    """A unit's time in units of arithmetic (see ``OVERHEAD``)."""
+    return sum(cost[job] for job in unit) * (len(unit) + OVERHEAD) / len(unit)
+
+
+def _makespan(units: list[tuple[Job, ...]], cost: dict[Job, float], workers: int) -> float:
+    """The time of the busiest worker when each unit, longest first, goes to the worker that
+    is free first (as the pools hand them out)."""
+    loads = [0.0] * workers
+    for time in sorted((_time(unit, cost) for unit in units), reverse=True):
+        loads[loads.index(min(loads))] += time
+    return max(loads)
+
+
+def _balance(units: list[tuple[Job, ...]], cost: dict[Job, float],
+             workers: int) -> list[tuple[Job, ...]]:
+    """``units`` with the longest pack cut in two or more (up to a part per worker: the cut that
+    shortens the busiest worker's time most), again and again while that shortens it. Fewer,
+    bigger packs are faster per run, but packs too few or too unequal leave workers idle at the
+    end. It reads only the runs' full costs, finished or not, so that every attempt packs the
+    same."""
+    best = _makespan(units, cost, workers)
+    while packs := [u for u in units if len(u) > 1]:
+        biggest = max(packs, key=lambda unit: _time(unit, cost))
+        i = units.index(biggest)
+        cuts = [units[:i] + [tuple(part) for part in _cut(biggest, len(biggest), parts)]
+                + units[i + 1:] for parts in range(2, min(workers, len(biggest)) + 1)]
+        spans = [_makespan(cut, cost, workers) for cut in cuts]
+        if not spans or min(spans) >= best:
+            return units
+        best = min(spans)
+        units = cuts[spans.index(best)]
+    return units
