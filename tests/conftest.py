@@ -1,12 +1,20 @@
 """Shared helpers: a tiny, fast experiment config."""
 
+import os
 from pathlib import Path
 
-import pytest
-import torch
-import yaml
+# `make test` runs two xdist workers on two cores: one thread each, not two each fighting, for
+# torch and for numpy's BLAS (both read these when they load, so before the imports below; the
+# CLI's subprocesses inherit them). Oversubscribed, a thread spins waiting for its partner: an
+# eigendecomposition of fd_mnist's 384-d covariance took 5x as long with two BLAS threads as with
+# one on a busy 2-core machine.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-# `make test` runs two xdist workers on two cores: one thread each, not two each fighting.
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
 torch.set_num_threads(1)
 
 TINY = {
