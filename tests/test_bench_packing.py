@@ -48,8 +48,8 @@ def test_runs_that_stack_pack_whatever_their_method_up_to_the_cap(tiny_config, t
         [("nonsaturating", 0), ("nonsaturating", 1)]]
     assert packed.notes[0].startswith("unrolled trains run by run: stacked members do not "
                                       "support G terms that read D's optimizer state")
-    assert [len(u) for u in packing.pack(jobs, max_members=3).units] == [3, 3, 1, 1, 2]
-    assert [len(u) for u in packing.pack(jobs, workers=4).units] == [3, 3, 1, 1, 2]  # a share each
+    assert sorted(len(u) for u in packing.pack(jobs, max_members=3).units) == [1, 1, 2, 3, 3]
+    assert sorted(len(u) for u in packing.pack(jobs, workers=4).units) == [1, 1, 2, 3, 3]
     per_run = step_flops(build.build_trainer(config.load(tiny_config, list(jobs[0].overrides))))
     assert packed.flops == pytest.approx(10 * 6 * per_run, rel=0.5)  # the methods' FLOPs differ
     assert parser().parse_args(["bench", "lens", "--max-members", "5"]).max_members == 5

@@ -1,23 +1,24 @@
 """Packing a bench's runs into shared computations, and counting their arithmetic.
 
-A bench's (method, seed) runs train as few shared computations as their shapes allow: runs
-whose trainers stack as one (``seeds.stacked``: the same networks, loss, batch size and D steps,
-parts that stacking supports, as ``train/`` decides) and whose loop settings agree
+A bench's (method, seed) runs train as few shared computations as their shapes allow: runs whose
+trainers stack as one (``seeds.stacked``: the same networks, loss, batch size and D steps, parts
+that stacking supports, as ``train/`` decides) and whose loop settings agree
 (``seeds.loop_key``) form a class, whatever their method or seed; each class is cut into packs
-of at most ``max_members`` runs, and the longest pack is cut while that shortens the
-bench on its workers (``_balance``), so that the workers finish together. Each pack trains as one ``Members`` (``seeds.together``), each run in its own folder
-as its single run would, equal to it up to rounding; a finished run is reused, a begun one
-resumes with its pack, the same at every attempt (finished runs are packed too, and reused),
-so that it resumes exactly. A run's row is decided from a trainer of its config built for the
-purpose (the seed changes no shape); the same trainer counts the FLOPs of one of its steps
-(``train/floor.py``), which give the bench's arithmetic floor.
+of at most ``max_members`` runs, and the longest pack is cut again while that shortens the bench
+on its workers (``_balance``), so that they finish together. Each pack trains as one ``Members``
+(``seeds.together``), each run in its own folder as its single run would, equal to it up to
+rounding; a finished run is reused, a begun one resumes with its pack, the same at every attempt
+(finished runs are packed too, and reused), so that it resumes exactly. A run's row is decided
+from a trainer of its config built for the purpose (the seed changes no shape); the same trainer
+counts the FLOPs of one of its steps (``train/floor.py``), which give the bench's arithmetic
+floor.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     units = [tuple(part) for *_, members in classes for part in _cut(members, max_members)]
     units = _balance(units + [(job,) for job in alone], cost, workers)
     cost.update(dict.fromkeys(done, 0.0))  # reused runs train nothing: their units go last
-    units.sort(key=lambda unit: -sum(cost[job] for job in unit))
+    units.sort(key=lambda unit: -_time(unit, cost))  # the longest first, as _balance counts
     sizes = [n for u in units if len(u) > 1 and (n := sum(job not in done for job in u))]
     if sizes:
         notes.append(f"{len(jobs) - len(done)} runs to train: {sum(sizes)} of them in "
