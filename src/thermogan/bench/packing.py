@@ -72,13 +72,14 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
         cost.update(dict.fromkeys(row, float(step_flops(trainer) * steps)))
     units = [tuple(part) for *_, members in classes for part in _cut(members, max_members)]
     units = _balance(units + [(job,) for job in alone], cost, workers)
-    cost.update(dict.fromkeys(done, 0.0))  # reused runs train nothing: their units go last
-    units.sort(key=lambda unit: -_time(unit, cost))  # the longest first, as _balance counts
+    # what is left to train: reused runs train nothing, so their units go last
+    left = {job: 0.0 if job in done else flops for job, flops in cost.items()}
+    units.sort(key=lambda unit: -_time(unit, left))  # the longest first, as _balance counts
     sizes = [n for u in units if len(u) > 1 and (n := sum(job not in done for job in u))]
     if sizes:
         notes.append(f"{len(jobs) - len(done)} runs to train: {sum(sizes)} of them in "
                      f"{len(sizes)} shared computation(s) of {', '.join(map(str, sizes))} runs")
-    return Packed(units, sum(cost.values()), notes)
+    return Packed(units, sum(left.values()), notes)
 
 
 def _row_key(job: Job) -> tuple[Any, ...]:
