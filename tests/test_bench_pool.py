@@ -3,6 +3,7 @@ results and run directories; every bench takes ``--workers`` and ``--ray``; a mi
 line of error."""
 
 import builtins
+import os
 import sys
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def test_a_ray_task_runs_in_the_drivers_folder_or_says_its_node_lacks_it(tmp_pat
     assert Path.cwd() == tmp_path / "shared"
 
 
-def test_the_process_pools_workers_exit_on_their_own(monkeypatch):
+def test_the_process_pools_workers_exit_on_their_own_and_start_on_one_thread(monkeypatch):
     """Terminated workers (exit code -SIGTERM) would skip their finalizers, and the semaphores
-    they made (tqdm's lock) would be reported as leaked when the bench exits."""
+    they made (tqdm's lock) would be reported as leaked when the bench exits. Spawned workers
+    load numpy's BLAS and OpenMP with one thread each, whatever this process's environment."""
     spawn, made = pool.mp.get_context("spawn"), []
 
     class Recording:
@@ -65,8 +67,17 @@ def test_the_process_pools_workers_exit_on_their_own(monkeypatch):
             return made[-1]
 
     monkeypatch.setattr(pool.mp, "get_context", lambda method: Recording())
-    assert sorted(Executor(2).map(abs, [-1, -2, 3], "x")) == [1, 2, 3]
+    for name in pool.ONE_THREAD:  # as a user's shell has them: unset
+        monkeypatch.delenv(name, raising=False)
+    assert sorted(Executor(2).map(_environment, [-1, -2, 3], "x")) == [
+        (n, dict(pool.ONE_THREAD)) for n in (1, 2, 3)]
     assert [worker.exitcode for worker in made[0]._pool] == [0, 0]
+    assert not pool.ONE_THREAD.keys() & os.environ.keys()  # this process's left as it was
+
+
+def _environment(n):
+    """abs(n), and the thread settings the worker's libraries loaded with."""
+    return abs(n), {name: os.environ.get(name) for name in pool.ONE_THREAD}
 
 
 def test_one_worker_is_this_process_on_one_thread(monkeypatch):

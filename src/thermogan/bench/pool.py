@@ -2,11 +2,12 @@
 bar.
 
 An :class:`Executor` runs a bench's jobs: by default on ``workers`` spawned processes of this
-machine, or, given ``ray``, as Ray tasks of one CPU each on a cluster (``"local"`` starts one on
-this machine, its node at 127.0.0.1, with ``workers`` CPUs; any other address, ``auto``
-included, is handed to ``ray.init`` to connect to a running cluster, whose CPUs then set how many
-jobs run at once). One worker is this process itself, on one thread. Either way the results are
-the same and the jobs write the same run directories.
+machine (one thread each: torch's, numpy's BLAS and OpenMP's), or, given ``ray``, as Ray tasks
+of one CPU each on a cluster (``"local"`` starts one on this machine, its node at 127.0.0.1,
+with ``workers`` CPUs; any other address, ``auto`` included, is handed to ``ray.init`` to
+connect to a running cluster, whose CPUs then set how many jobs run at once). One worker is
+this process itself, on one thread. Either way the results are the same and the jobs write the
+same run directories.
 
 A Ray task runs in this process's working directory, so relative paths (configs, ``--out``)
 mean what they mean here: every node of a remote cluster must see that directory at the same
@@ -22,7 +23,8 @@ import logging
 import multiprocessing as mp
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -78,17 +80,39 @@ def _import_ray() -> Any:
     return ray
 
 
+#: The thread pools a worker's libraries read from the environment when they load (numpy's
+#: BLAS, OpenMP, MKL): a spawned worker starts with one thread in each, as torch's
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
 
 
+@contextmanager
+def _one_thread_environment() -> Iterator[None]:
+    """``ONE_THREAD`` in this process's environment while workers are spawned (they copy it:
+    the libraries read it as they load, before any initializer runs), then as it was."""
+    before = {name: os.environ.get(name) for name in ONE_THREAD}
+    os.environ.update(ONE_THREAD)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
     if workers == 1:  # one worker: this process, on one thread, without spawning another
         return _in_process(fn, jobs, bar)
     results = []
-    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+    with _one_thread_environment():
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     try:
         for result in pool.imap_unordered(fn, jobs):
             results.append(result)
