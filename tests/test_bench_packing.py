@@ -14,6 +14,7 @@ from thermogan.bench.engine import Job
 from thermogan.bench.pool import Executor
 from thermogan.cli import parser
 from thermogan.experiment import build, config, runs
+from thermogan.train import checkpoint
 from thermogan.train.checkpoint import load_checkpoint
 from thermogan.train.floor import matmul_peak, step_flops
 from thermogan.train.interrupt import Interrupted
@@ -55,19 +56,48 @@ def test_runs_that_stack_pack_whatever_their_method_up_to_the_cap(tiny_config, t
     assert parser().parse_args(["bench", "lens", "--max-members", "5"]).max_members == 5
 
 
-def test_a_run_is_packed_with_the_same_runs_when_others_have_finished(tiny_config, tmp_path):
-    """A pack's runs differ in their bits from the same runs packed otherwise, so a begun pack
-    resumes exactly only when the next attempt packs it the same: the finished runs count."""
+def test_finished_runs_are_reused_and_the_others_packed_afresh(tiny_config, tmp_path):
     jobs = _jobs(tiny_config, tmp_path, ("vanilla", "noise"))
     first = packing.pack(jobs, workers=2)
     assert [len(unit) for unit in first.units] == [2, 2]
-    for job in first.units[0]:  # that pack finished; the other was killed mid-run
+    for job in first.units[0]:  # that pack finished
         job.run_dir.mkdir(parents=True)
         (job.run_dir / "summary.json").write_text("{}")
     again = packing.pack(jobs, workers=2)
-    assert again.units == [first.units[1], first.units[0]]  # the finished one last: reused
+    # the two left: a run on each worker, sooner than their pack of two on one
+    assert again.units == [*((job,) for job in (*first.units[1], *first.units[0]))]
     assert again.flops == pytest.approx(first.flops / 2)  # the runs to train only
-    assert again.notes == ["2 runs to train: 2 of them in 1 shared computation(s) of 2 runs"]
+    assert again.notes == []
+    assert [len(u) for u in packing.pack(jobs, workers=1).units] == [2, 1, 1]
+
+
+def _begin(job, shared_with, file="latest.pt"):
+    """A checkpoint of ``job``'s run as a begun pack leaves it (None: one from before packs
+    were recorded)."""
+    state = {key: {} for key in checkpoint.REQUIRED} | {"step": 3}
+    if shared_with is not None:
+        state["shared_with"] = shared_with
+    checkpoint.save_checkpoint(state, job.run_dir / "checkpoints" / file)
+
+
+def test_a_begun_pack_keeps_its_runs_and_order_and_the_rest_pack_around_it(tiny_config,
+                                                                           tmp_path):
+    """All four runs would make one pack; two began as a pack of their own (their checkpoints
+    name each other, relative to their folders; one's newest state still pending): it resumes
+    with them in their order, the two not begun pack afresh. A begun run whose checkpoint names
+    no pack (written before packs were recorded) resumes alone, and the bench says so."""
+    v0, v1, n0, n1 = jobs = _jobs(tiny_config, tmp_path, ("vanilla", "noise"))
+    assert [len(unit) for unit in packing.pack(jobs).units] == [4]
+    _begin(n0, [".", "../../vanilla/seed1"])
+    _begin(v1, ["../../noise/seed0", "."], file="pending.pt")
+    packed = packing.pack(jobs, workers=2)
+    assert set(packed.units) == {(n0, v1), (v0, n1)}
+    assert packed.notes == ["4 runs to train: 4 of them in 2 shared computation(s) of 2, 2 runs"]
+    _begin(v0, None)
+    again = packing.pack(jobs, workers=2)
+    assert set(again.units) == {(n0, v1), (v0,), (n1,)}
+    assert again.notes[0] == "vanilla, seed 0, resumes alone: its checkpoint does not record " \
+                             "the runs it began with"
 
 
 def test_packed_runs_equal_the_runs_trained_alone(tiny_config, tmp_path):
@@ -102,7 +132,10 @@ def test_a_pack_resumes_exactly_after_an_interrupt(tiny_config, tmp_path, monkey
         engine.train(BENCH, split, Executor(1))
     monkeypatch.undo()
     assert [load_checkpoint(runs.latest_checkpoint(j.run_dir))["step"] for j in split] == [3, 3]
-    engine.train(BENCH, split, Executor(1))  # both resume, as one pack again
+    # both resume, as one pack again, though a new run would have joined it
+    (added,) = _jobs(tiny_config, tmp_path / "split", ("vanilla",), seeds=(1,))
+    assert [len(unit) for unit in packing.pack([*split, added]).units] == [2, 1]
+    engine.train(BENCH, [*split, added], Executor(1))
     for a, b in zip(straight, split):
         first, again = (load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in (a, b))
         assert again["step"] == 6

@@ -7,11 +7,12 @@ that stacking supports, as ``train/`` decides) and whose loop settings agree
 of at most ``max_members`` runs, and the longest pack is cut again while that shortens the bench
 on its workers (``_balance``), so that they finish together. Each pack trains as one ``Members``
 (``seeds.together``), each run in its own folder as its single run would, equal to it up to
-rounding; a finished run is reused, a begun one resumes with its pack, the same at every attempt
-(finished runs are packed too, and reused), so that it resumes exactly. A run's row is decided
-from a trainer of its config built for the purpose (the seed changes no shape); the same trainer
-counts the FLOPs of one of its steps (``train/floor.py``), which give the bench's arithmetic
-floor.
+rounding. A finished run is reused. A begun one resumes with the runs it began with, in their
+order, so that it resumes exactly: each checkpoint records the run folders of its computation
+(``shared_with``, ``train/loop.py``); only the runs not yet begun are packed afresh, around the
+begun packs. A run's row is decided from a trainer of its config built for the purpose (the seed
+changes no shape); the same trainer counts the FLOPs of one of its steps (``train/floor.py``),
+which give the bench's arithmetic floor.
 """
 
 from __future__ import annotations
@@ -45,41 +46,72 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     from thermogan.train.ensemble import not_stacked
     from thermogan.train.floor import step_flops
 
-    done = {job for job in jobs if job.finished}
-    if len(done) == len(jobs):  # nothing to train: each run is reused, no pack to keep
-        return Packed([(job,) for job in jobs], 0.0, [])
+    todo = [job for job in jobs if not job.finished]
+    reused = [(job,) for job in jobs if job.finished]  # read, not trained: last
+    if not todo:
+        return Packed(reused, 0.0, [])
+    begun, notes = _begun(todo)
+    kept = {job for unit in begun for job in unit}
     rows: dict[tuple[Any, ...], list[Job]] = {}
-    for job in jobs:  # the finished runs too: a run's pack is the same at every attempt
+    for job in todo:
         rows.setdefault(_row_key(job), []).append(job)
     classes: list[tuple[Trainer, tuple[Any, ...], list[Job]]] = []
-    probes, notes, alone = [], [], []
+    probes, alone = [], []
     for row in rows.values():
         trainer, loop = _probe(row[0])
         probes.append((row, trainer, loop[0]))
-        if (reason := not_stacked([trainer, trainer])) is not None:  # its own seeds
-            alone += row
-            if len(row) > 1:
+        fresh = [job for job in row if job not in kept]
+        reason = not_stacked([trainer, trainer])  # its own seeds
+        if reason is not None:
+            alone += fresh
+            if len(fresh) > 1:
                 notes.append(f"{_row_name(row[0])} trains run by run: {reason}")
-            continue
-        same = next((c for c in classes if c[1] == loop
-                     and not isinstance(stacked([c[0], trainer]), str)), None)
-        if same is None:
-            classes.append((trainer, loop, list(row)))
-        else:
-            same[2].extend(row)
-    cost = {}  # the FLOPs of each run, from one step of its row's trainer (after the probes
-    for row, trainer, steps in probes:  # of stacking: it steps)
+        elif fresh:
+            same = next((c for c in classes if c[1] == loop
+                         and not isinstance(stacked([c[0], trainer]), str)), None)
+            if same is None:
+                classes.append((trainer, loop, fresh))
+            else:
+                same[2].extend(fresh)
+    cost = {}  # the FLOPs of each run to train, from one step of its row's trainer (after the
+    for row, trainer, steps in probes:  # probes of stacking: it steps)
         cost.update(dict.fromkeys(row, float(step_flops(trainer) * steps)))
     units = [tuple(part) for *_, members in classes for part in _cut(members, max_members)]
-    units = _balance(units + [(job,) for job in alone], cost, workers)
-    # what is left to train: reused runs train nothing, so their units go last
-    left = {job: 0.0 if job in done else flops for job, flops in cost.items()}
-    units.sort(key=lambda unit: -_time(unit, left))  # the longest first, as _balance counts
-    sizes = [n for u in units if len(u) > 1 and (n := sum(job not in done for job in u))]
+    units = [*_balance(units + [(job,) for job in alone], cost, workers, begun), *begun]
+    units.sort(key=lambda unit: -_time(unit, cost))  # the longest first, as _balance counts
+    sizes = [len(u) for u in units if len(u) > 1]
     if sizes:
-        notes.append(f"{len(jobs) - len(done)} runs to train: {sum(sizes)} of them in "
-                     f"{len(sizes)} shared computation(s) of {', '.join(map(str, sizes))} runs")
-    return Packed(units, sum(left.values()), notes)
+        notes.append(f"{len(todo)} runs to train: {sum(sizes)} of them in {len(sizes)} shared "
+                     f"computation(s) of {', '.join(map(str, sizes))} runs")
+    return Packed(units + reused, sum(cost.values()), notes)
+
+
+def _begun(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[str]]:
+    """The packs of ``jobs`` that an earlier attempt began, each with the runs it began with in
+    their order (as its newest checkpoint records them, ``shared_with``), and a line for each
+    run whose checkpoint does not record them (begun before thermogan did): it resumes alone."""
+    from thermogan.experiment.runs import latest_checkpoint
+    from thermogan.train.checkpoint import load_checkpoint, pending_path
+
+    by_dir = {job.run_dir.resolve(): job for job in jobs}
+    units: list[tuple[Job, ...]] = []
+    notes: list[str] = []
+    seen: set[Job] = set()
+    for job in jobs:
+        latest = latest_checkpoint(job.run_dir)
+        newest = next((p for p in (pending_path(latest), latest) if p.exists()), None)
+        if job in seen or newest is None:
+            continue
+        shared = load_checkpoint(newest).get("shared_with")
+        if shared is None:
+            notes.append(f"{_row_name(job)}, seed {job.seed}, resumes alone: its checkpoint "
+                         "does not record the runs it began with")
+        folders = [(job.run_dir / name).resolve() for name in shared or ["."]]
+        unit = tuple(dict.fromkeys(by_dir[d] for d in folders
+                                   if d in by_dir and by_dir[d] not in seen))
+        units.append(unit)
+        seen.update(unit)
+    return units, notes
 
 
 def _row_key(job: Job) -> tuple[Any, ...]:
@@ -131,20 +163,19 @@ def _makespan(units: list[tuple[Job, ...]], cost: dict[Job, float], workers: int
     return max(loads)
 
 
-def _balance(units: list[tuple[Job, ...]], cost: dict[Job, float],
-             workers: int) -> list[tuple[Job, ...]]:
+def _balance(units: list[tuple[Job, ...]], cost: dict[Job, float], workers: int,
+             fixed: Sequence[tuple[Job, ...]] = ()) -> list[tuple[Job, ...]]:
     """``units`` with the longest pack cut in two or more (up to a part per worker: the cut that
-    shortens the busiest worker's time most), again and again while that shortens it. Fewer,
-    bigger packs are faster per run, but packs too few or too unequal leave workers idle at the
-    end. It reads only the runs' full costs, finished or not, so that every attempt packs the
-    same."""
-    best = _makespan(units, cost, workers)
+    shortens the busiest worker's time most), again and again while that shortens it, beside
+    the ``fixed`` units (begun packs, never cut). Fewer, bigger packs are faster per run, but
+    packs too few or too unequal leave workers idle at the end."""
+    best = _makespan([*units, *fixed], cost, workers)
     while packs := [u for u in units if len(u) > 1]:
         biggest = max(packs, key=lambda unit: _time(unit, cost))
         i = units.index(biggest)
         cuts = [units[:i] + [tuple(part) for part in _cut(biggest, len(biggest), parts)]
                 + units[i + 1:] for parts in range(2, min(workers, len(biggest)) + 1)]
-        spans = [_makespan(cut, cost, workers) for cut in cuts]
+        spans = [_makespan([*cut, *fixed], cost, workers) for cut in cuts]
         if not spans or min(spans) >= best:
             return units
         best = min(spans)

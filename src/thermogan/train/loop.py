@@ -14,6 +14,7 @@ leaves them at one step (``train/checkpoint.py``'s ``commit``).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,8 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
     main = members[0].replicas.is_main
     callbacks = [list(c) for c in callbacks] if main else []
     latest = [Path(d) / "checkpoints" / "latest.pt" for d in run_dirs]
+    # each checkpoint names the run folders of its computation, relative to its own, in order
+    shared = [[os.path.relpath(d, own) for d in run_dirs] for own in run_dirs]
     where = [""] * len(members) if len(members) == 1 else [f"{d}: " for d in run_dirs]
     saved = [f"the last good checkpoint is {path} (step {runs.step})" if resumed
              else "no checkpoint had been written yet" for path in latest]
@@ -106,8 +109,8 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
                     for s in range(len(members)) if pending else ():
                         means(s)
                     paths = latest if len(latest) == 1 else [pending_path(p) for p in latest]
-                    for member, path, cfg in zip(runs.sync(), paths, config):
-                        _write_checkpoint(member, path, cfg, keep_checkpoints)
+                    for member, path, cfg, names in zip(runs.sync(), paths, config, shared):
+                        _write_checkpoint(member, path, cfg, keep_checkpoints, names)
                     if paths is not latest and main:  # every run's state written: one step
                         commit(latest)
                     saved = [f"the last good checkpoint is {path} (step {step})"
@@ -124,13 +127,16 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
                 getattr(callback, "close", lambda: None)()
 
 
-def _write_checkpoint(trainer: Trainer, path: Path, config: dict[str, Any], keep: bool) -> None:
-    """Save the trainer's state with its config and provenance (plain types: a weights-only
-    load reads it) as ``path`` (its latest, or its pending state: ``checkpoint.commit``), and
-    as ``step_N.pt`` beside it when ``keep``. Every data-parallel replica takes part (their
-    random streams are gathered); the main one writes."""
+def _write_checkpoint(trainer: Trainer, path: Path, config: dict[str, Any], keep: bool,
+                      shared_with: list[str]) -> None:
+    """Save the trainer's state with its config, provenance and the run folders it trains with
+    (``shared_with``, relative to its own: a begun pack resumes with them, ``bench/packing.py``)
+    (plain types: a weights-only load reads it) as ``path`` (its latest, or its pending state:
+    ``checkpoint.commit``), and as ``step_N.pt`` beside it when ``keep``. Every data-parallel
+    replica takes part (their random streams are gathered); the main one writes."""
     trainer.replicas.check_agreement([trainer.G, trainer.D])
-    state = {**trainer.state_dict(), "config": config, "provenance": provenance(trainer.device)}
+    state = {**trainer.state_dict(), "config": config, "provenance": provenance(trainer.device),
+             "shared_with": shared_with}
     if not trainer.replicas.is_main:
         return
     save_checkpoint(state, path)
