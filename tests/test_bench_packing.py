@@ -92,7 +92,8 @@ def test_a_begun_pack_keeps_its_runs_and_order_and_the_rest_pack_around_it(tiny_
     _begin(v1, ["../../noise/seed0", "."], file="pending.pt")
     packed = packing.pack(jobs, workers=2)
     assert set(packed.units) == {(n0, v1), (v0, n1)}
-    assert packed.notes == ["4 runs to train: 4 of them in 2 shared computation(s) of 2, 2 runs"]
+    assert packed.notes == ["4 runs to train: 4 of them in 2 shared computation(s) of 2, 2 runs",
+                            "1 begun unit(s) of 2 runs resume as they began"]
     _begin(v0, None)
     again = packing.pack(jobs, workers=2)
     assert set(again.units) == {(n0, v1), (v0,), (n1,)}

@@ -83,6 +83,8 @@ def pack(jobs: list[Job], max_members: int = MAX_MEMBERS, workers: int = 1) -> P
     if sizes:
         notes.append(f"{len(todo)} runs to train: {sum(sizes)} of them in {len(sizes)} shared "
                      f"computation(s) of {', '.join(map(str, sizes))} runs")
+    if begun:
+        notes.append(f"{len(begun)} begun unit(s) of {len(kept)} runs resume as they began")
     return Packed(units + reused, sum(cost.values()), notes)
 
 
