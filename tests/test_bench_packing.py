@@ -132,7 +132,11 @@ def test_a_pack_resumes_exactly_after_an_interrupt(tiny_config, tmp_path, monkey
     with pytest.raises(Interrupted, match="interrupted at step 3 of 6"):
         engine.train(BENCH, split, Executor(1))
     monkeypatch.undo()
-    assert [load_checkpoint(runs.latest_checkpoint(j.run_dir))["step"] for j in split] == [3, 3]
+    states = [load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in split]
+    assert [state["step"] for state in states] == [3, 3]
+    # each names its pack's folders, relative to its own, in the pack's order
+    assert [state["shared_with"] for state in states] == [
+        [".", "../../noise/seed0"], ["../../vanilla/seed0", "."]]
     # both resume, as one pack again, though a new run would have joined it
     (added,) = _jobs(tiny_config, tmp_path / "split", ("vanilla",), seeds=(1,))
     assert [len(unit) for unit in packing.pack([*split, added]).units] == [2, 1]
