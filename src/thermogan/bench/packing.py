@@ -99,10 +99,10 @@ def _begun(jobs: list[Job]) -> tuple[list[tuple[Job, ...]], list[str]]:
     units: list[tuple[Job, ...]] = []
     notes: list[str] = []
     seen: set[Job] = set()
-    for job in jobs:
+    for job in (job for job in jobs if job not in seen):
         latest = latest_checkpoint(job.run_dir)
         newest = next((p for p in (pending_path(latest), latest) if p.exists()), None)
-        if job in seen or newest is None:
+        if newest is None:  # not begun
             continue
         shared = load_checkpoint(newest).get("shared_with")
         if shared is None:
