@@ -88,8 +88,8 @@ def test_a_begun_pack_keeps_its_runs_and_order_and_the_rest_pack_around_it(tiny_
     no pack (written before packs were recorded) resumes alone, and the bench says so."""
     v0, v1, n0, n1 = jobs = _jobs(tiny_config, tmp_path, ("vanilla", "noise"))
     assert [len(unit) for unit in packing.pack(jobs).units] == [4]
-    _begin(n0, [".", "../../vanilla/seed1"])
-    _begin(v1, ["../../noise/seed0", "."], file="pending.pt")
+    _begin(n0, [".", os.path.relpath(v1.run_dir, n0.run_dir)])
+    _begin(v1, [os.path.relpath(n0.run_dir, v1.run_dir), "."], file="pending.pt")
     packed = packing.pack(jobs, workers=2)
     assert set(packed.units) == {(n0, v1), (v0, n1)}
     assert packed.notes == ["4 runs to train: 4 of them in 2 shared computation(s) of 2, 2 runs",
@@ -135,8 +135,10 @@ def test_a_pack_resumes_exactly_after_an_interrupt(tiny_config, tmp_path, monkey
     states = [load_checkpoint(runs.latest_checkpoint(j.run_dir)) for j in split]
     assert [state["step"] for state in states] == [3, 3]
     # each names its pack's folders, relative to its own, in the pack's order
-    assert [state["shared_with"] for state in states] == [
-        [".", "../../noise/seed0"], ["../../vanilla/seed0", "."]]
+    for job, state in zip(split, states):
+        assert not any(os.path.isabs(name) for name in state["shared_with"])
+        assert [(job.run_dir / name).resolve() for name in state["shared_with"]] == [
+            j.run_dir.resolve() for j in split]
     # both resume, as one pack again, though a new run would have joined it
     (added,) = _jobs(tiny_config, tmp_path / "split", ("vanilla",), seeds=(1,))
     assert [len(unit) for unit in packing.pack([*split, added]).units] == [2, 1]
