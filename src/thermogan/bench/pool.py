@@ -23,10 +23,10 @@ import logging
 import multiprocessing as mp
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from unittest import mock
 
 from tqdm.auto import tqdm
 
@@ -80,8 +80,8 @@ def _import_ray() -> Any:
     return ray
 
 
-#: The thread pools a worker's libraries read from the environment when they load (numpy's
-#: BLAS, OpenMP, MKL): a spawned worker starts with one thread in each, as torch's
+#: The thread pools a worker's libraries read from the environment as they load (numpy's BLAS,
+#: OpenMP, MKL), before any initializer runs: a spawned worker has one thread in each, as torch's
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
@@ -91,27 +91,11 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-@contextmanager
-def _one_thread_environment() -> Iterator[None]:
-    """``ONE_THREAD`` in this process's environment while workers are spawned (they copy it:
-    the libraries read it as they load, before any initializer runs), then as it was."""
-    before = {name: os.environ.get(name) for name in ONE_THREAD}
-    os.environ.update(ONE_THREAD)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
-
-
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
     if workers == 1:  # one worker: this process, on one thread, without spawning another
         return _in_process(fn, jobs, bar)
     results = []
-    with _one_thread_environment():
+    with mock.patch.dict(os.environ, ONE_THREAD):  # the workers copy it as they start
         pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     try:
         for result in pool.imap_unordered(fn, jobs):
