@@ -57,3 +57,17 @@ def mnist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("THERMOGAN_DATA", str(home))
     monkeypatch.setattr(SCORERS["stacked_mnist"], "reference", 300)
     return home
+
+
+def _rprop(params, lr: float = 0.01) -> torch.optim.Rprop:
+    """Rprop, an optimizer a user registers: the stacked engine steps only the ones it knows."""
+    return torch.optim.Rprop(params, lr=lr)
+
+
+@pytest.fixture
+def rprop_registered(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``optim.d={kind: rprop}`` available to configs for one test; returns that override."""
+    from thermogan.optim import OPTIMIZERS
+
+    monkeypatch.setitem(OPTIMIZERS, "rprop", _rprop)
+    return "optim.d={kind: rprop, lr: 0.01}"

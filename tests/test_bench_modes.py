@@ -131,16 +131,16 @@ def test_every_methods_runs_train_in_shared_computations(tmp_path):
     assert again.flops < packed.flops
 
 
-def test_a_method_ensembles_cannot_train_says_why(tmp_path, monkeypatch, capsys):
-    unrolled = dataclasses.replace(MODES, methods={"unrolled": (
-        "{data}_vanilla.yaml", ("regulariser={kind: unrolled, steps: 1}",))})
-    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["unrolled"],
-                datasets=("ring8",), modes=unrolled)
+def test_a_method_ensembles_cannot_train_says_why(tmp_path, capsys, rprop_registered):
+    rprop = dataclasses.replace(MODES, methods={"Rprop D": (
+        "{data}_vanilla.yaml", (rprop_registered,))})
+    jobs = plan(CONFIGS, tmp_path, seeds=2, steps=2, methods=["Rprop D"],
+                datasets=("ring8",), modes=rprop)
     results = engine.train(BENCH, jobs, Executor(1))
     assert len(results) == 2
     out = capsys.readouterr().out
-    assert "bench modes: unrolled on ring8 trains run by run: stacked members do not " \
-           "support G terms that read D's optimizer state" in out
+    assert "bench modes: Rprop D on ring8 trains run by run: stacked members do not " \
+           "support optimizer Rprop" in out
 
 
 def test_run_folders_of_the_bench_before_the_engine_aggregate_to_its_numbers(tmp_path):

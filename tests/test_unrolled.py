@@ -203,15 +203,3 @@ def test_the_term_leaves_d_and_its_buffers_as_they_were():
 def test_what_the_term_cannot_do_is_refused_when_built(override, message):
     with pytest.raises(ConfigError, match=message):
         build_trainer(tiny(override))
-
-
-def test_members_with_the_term_train_one_by_one():
-    """A stacked member's own D optimizer holds no state to unroll: such members loop."""
-    from thermogan.train.ensemble import unsupported
-    from thermogan.train.members import Looped, Members
-
-    trainers = [build_trainer(tiny(f"seed={s}")) for s in (0, 1)]
-    assert "unrolled" in unsupported(trainers[0])
-    members = Members(trainers)
-    assert isinstance(members.nets, Looped)
-    members.train_step()

@@ -22,8 +22,9 @@ the last D step (the real batch as D saw it) and D. The term is
 so with weight 1 G's total loss is the unrolled loss (the two L_G(θ_D) cancel: their gradients
 up to rounding); weight 0 is the plain GAN, and a weight between mixes the two. The unrolled
 parameters are a dict handed to ``torch.func.functional_call``; nothing is saved in the
-checkpoint (they are rebuilt at every G step from D and its optimizer's state), and D's buffers
-(batch norm's statistics, spectral norm's power iteration) are restored after the term's calls.
+checkpoint (they are rebuilt at every G step from D and its optimizer's state), and the term's
+calls run on a copy of D's buffers (batch norm's statistics, spectral norm's power iteration),
+so D's own are left as they were (also in place: a graph that saved them stays valid).
 Cost: k D steps of forward and backward, twice that with the second-order term.
 
 What it cannot do, refused when the run is built: a D optimizer other than Adam or SGD (SGLD
@@ -44,10 +45,10 @@ from thermogan.optim import functional
 from thermogan.step import DStep, LossTerms, Player
 
 
-def _call(discriminator: nn.Module, params: Mapping[str, Tensor], x: Tensor,
-          y: Tensor | None) -> Tensor:
-    """D's logits (B, 1) with ``params`` in place of its parameters."""
-    return functional_call(discriminator, dict(params), (x,) if y is None else (x, y))
+def _call(discriminator: nn.Module, params: Mapping[str, Tensor], buffers: dict[str, Tensor],
+          x: Tensor, y: Tensor | None) -> Tensor:
+    """D's logits (B, 1) with ``params`` and ``buffers`` in place of its own."""
+    return functional_call(discriminator, (dict(params), buffers), (x,) if y is None else (x, y))
 
 
 class Unrolled:
@@ -56,8 +57,8 @@ class Unrolled:
 
     name = "unrolled"
     weight_minimum = 0.0
-    #: it reads D's optimizer state, which a stacked member's own optimizer does not hold
-    #: (train/ensemble.py ``unsupported`` trains such members one by one)
+    #: it reads D's optimizer state from D's own optimizer, which stacked members bring up to
+    #: date before their G terms (train/members.py)
     reads_d_optimizer = True
 
     def __init__(self, data: object, steps: int = 10, second_order: bool = True, *,
@@ -86,19 +87,14 @@ class Unrolled:
         if d.real_seen is None:
             raise ValueError("the unrolled term needs the D step's real batch (DStep.real_seen)")
         named = dict(discriminator.named_parameters())
-        buffers = {n: b.clone() for n, b in discriminator.named_buffers()}
-        try:
-            unrolled = self._unroll(named, fake, d, discriminator)
-            ahead = self.loss.g_term(_call(discriminator, unrolled, fake.x, fake.y)).mean()
-            now = self.loss.g_term(_call(discriminator, named, fake.x, fake.y)).mean()
-        finally:
-            with torch.no_grad():
-                for n, b in discriminator.named_buffers():
-                    b.copy_(buffers[n])
+        buffers = {n: b.clone() for n, b in discriminator.named_buffers()}  # the calls' own
+        unrolled = self._unroll(named, buffers, fake, d, discriminator)
+        ahead = self.loss.g_term(_call(discriminator, unrolled, buffers, fake.x, fake.y)).mean()
+        now = self.loss.g_term(_call(discriminator, named, buffers, fake.x, fake.y)).mean()
         return ahead - now
 
-    def _unroll(self, named: Mapping[str, nn.Parameter], fake: Batch, d: DStep,
-                discriminator: nn.Module) -> dict[str, Tensor]:
+    def _unroll(self, named: Mapping[str, nn.Parameter], buffers: dict[str, Tensor],
+                fake: Batch, d: DStep, discriminator: nn.Module) -> dict[str, Tensor]:
         """θ_Dᵏ: k updates of D's optimizer from its current parameters and state, a function
         of G's parameters through ``fake.x`` when ``second_order``."""
         rule = functional.Functional(self.optimizer, named)
@@ -106,9 +102,9 @@ class Unrolled:
         params = {n: p.detach().requires_grad_(True) for n, p in named.items()}
         with torch.enable_grad():
             for _ in range(self.steps):
-                real_terms = self.loss.real_term(_call(discriminator, params, d.real_seen,
+                real_terms = self.loss.real_term(_call(discriminator, params, buffers, d.real_seen,
                                                        d.real.y))
-                fake_terms = self.loss.fake_term(_call(discriminator, params, x, fake.y))
+                fake_terms = self.loss.fake_term(_call(discriminator, params, buffers, x, fake.y))
                 d_loss = real_terms.mean() + fake_terms.mean()
                 grads = torch.autograd.grad(d_loss, list(params.values()),
                                             create_graph=self.second_order)

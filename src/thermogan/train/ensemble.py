@@ -33,7 +33,8 @@ restarts at its own levels. Batched products sum in another order than a single 
 member follows its single run up to floating-point rounding.
 
 ``sync()`` writes the groups' optimizer state (moments, SGLD's averaged variance) into the
-members' own, so each is checkpointed and resumed as an ordinary trainer. What stacking does
+members' own, so each is checkpointed and resumed as an ordinary trainer; before G terms that
+read D's optimizer (the unrolled term), the step writes D's. What stacking does
 not do (``unsupported``) runs member by member (``members.Looped``).
 """
 
@@ -69,18 +70,15 @@ SIDES = ("g", "d")
 def unsupported(trainer: Trainer) -> str | None:
     """Why ``trainer`` cannot be a member of a stacked computation (None when it can)."""
     reasons = {
-        f"optimizer {type(trainer.d_opt).__name__} (its update is not elementwise)":
-            not isinstance(trainer.d_opt, ELEMENTWISE),
-        f"optimizer {type(trainer.g_opt).__name__} (its update is not elementwise)":
-            not isinstance(trainer.g_opt, ELEMENTWISE),
+        **{f"optimizer {type(opt).__name__} (the stack steps Adam, SGD and SGLD, whose "
+           "updates it knows to be elementwise)": not isinstance(opt, ELEMENTWISE)
+           for opt in (trainer.d_opt, trainer.g_opt)},
         "optimizers with several parameter groups": any(
             len(opt.param_groups) > 1 for opt in (trainer.g_opt, trainer.d_opt)),
         "parametrisations other than spectral norm (the stack computes each member's "
         "parametrised weights itself, and knows spectral norm's)": any(
             parametrize.is_parametrized(m) and not normalised(m)
             for net in (trainer.G, trainer.D) for m in net.modules()),
-        "G terms that read D's optimizer state (unrolled: a member's own optimizer holds none)":
-            any(getattr(t.term, "reads_d_optimizer", False) for t in trainer.g_terms),
         "synchronised batch norm (torchrun on CUDA: its statistics are not per member)": any(
             isinstance(m, nn.SyncBatchNorm) for net in (trainer.G, trainer.D)
             for m in net.modules()),
@@ -565,8 +563,9 @@ class Stacked:
                 if group.start <= s < group.stop and isinstance(group.opt, Langevin)
                 for k, v in group.opt.noise_level(s - group.start).items()}
 
-    def sync(self) -> None:
-        """Write the groups' optimizer state into the members' own."""
-        for groups in self.groups.values():
-            for group in groups:
+    def sync(self, sides: Sequence[str] = SIDES) -> None:
+        """Write the groups' optimizer state (of G and D, or of ``sides``) into the members'
+        own."""
+        for side in sides:
+            for group in self.groups[side]:
                 group.sync()

@@ -113,7 +113,7 @@ class Looped:
     def describe(self, s: int) -> dict[str, float]:
         return {}  # a member's own optimizers: its describe() has their noise
 
-    def sync(self) -> None:
+    def sync(self, sides: Sequence[str] = ("g", "d")) -> None:
         """Nothing to write back: the members' own parts did the work."""
 
 
@@ -221,6 +221,9 @@ class Members:
         losses = self.loss.gen(logits).mean(1)  # (S,)
         logs: list[dict[str, Tensor]] = [{}]
         if any(m.g_terms for m in self.members):
+            if any(getattr(t.term, "reads_d_optimizer", False) for m in self.members
+                   for t in m.g_terms):
+                self.nets.sync(("d",))  # the unrolled term reads each member's own D optimizer
             totals, logs = [], []
             for s, (m, d) in enumerate(zip(self.members, records)):
                 total, out = losses[s], {}
