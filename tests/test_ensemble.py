@@ -136,12 +136,12 @@ def _assert_each_follows_its_single_run(singles, members, steps=25):
 
 HEAT = ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2]}")
 #: Members of one step that differ by method: vanilla, instance noise, β-GAN, β-GAN with its
-#: level set by the adaptive rule, the lens, the score regulariser (a G term), a Langevin D
-#: (SGLD, ccadl noise), and a pair with their own Adam learning rates and betas
+#: level set by the adaptive rule, the lens, the score regulariser and Unrolled GAN (G terms),
+#: a Langevin D (SGLD, ccadl noise), and a pair with their own Adam learning rates and betas
 MIXED = [(), ("tempering={kind: instance_noise, std_start: 0.3}",), HEAT,
          ("data.box=[-1, 1]", "tempering={kind: heat, levels: 3, fractions: [0.2, 0.6, 0.2], "
           "cold_std: 2, beta: {kind: adaptive, start: 1, images: 2000}}"),
-         (LENS,), (SCORE,), (CCADL,),
+         (LENS,), (SCORE,), (UNROLLED,), (CCADL,),
          ("optim.d={kind: adam, lr: 3.0e-3, betas: [0.6, 0.95]}",),
          ("optim.g={kind: adam, lr: 2.0e-4, betas: [0.0, 0.9]}",)]
 
@@ -162,7 +162,7 @@ def test_members_that_differ_by_method_and_optimizer_share_one_stacked_step(tiny
     _, members = _mixed(tiny_config)
     stacked = Members(members)
     rows = {side: [(g.start, g.stop) for g in stacked.nets.groups[side]] for side in "gd"}
-    assert rows == {"d": [(0, 6), (6, 7), (7, 8), (8, 9)], "g": [(0, 8), (8, 9)]}
+    assert rows == {"d": [(0, 7), (7, 8), (8, 9), (9, 10)], "g": [(0, 9), (9, 10)]}
     _assert_each_follows_its_single_run(singles, members)
 
 
