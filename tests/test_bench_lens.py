@@ -61,7 +61,7 @@ def test_plan_runs_each_seed_in_every_arm(tmp_path):
         assert cfg.seed == job.seed and cfg.train.steps == 8 and cfg.eval.track_every == 2
         assert (cfg.tempering is not None) == (arm_of(job) != "none")
         if arm_of(job) != "none":
-            assert _horizon(cfg.tempering) == 4
+            assert _horizon(cfg.temperings()) == 4
         assert job.run_dir.name == f"mnist_gan_{tags[arm_of(job)]}_seed{job.seed}"
 
 
@@ -192,14 +192,21 @@ def test_a_short_adaptive_run_logs_the_controllers_heat(tmp_path, mnist_home):
     assert lines and all(0 <= line["heat_u"] <= 1 and line["lambda"] <= 1 for line in lines)
 
 
-def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them():
+def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them(tmp_path):
     lens = Component(kind="lens", weight={"kind": "sine_decay", "horizon": 9})
     noise = Component(kind="instance_noise")
-    assert _horizon(lens) == 9 and _horizon([noise, lens]) == 9
-    assert _horizon(None) is None and _horizon(noise) is None and _horizon([noise]) is None
-    assert _horizon(Component(kind="lens", weight=0.5)) is None
+    assert _horizon([lens]) == 9 and _horizon([noise, lens]) == 9
+    assert _horizon([]) is None and _horizon([noise]) is None
+    assert _horizon([Component(kind="lens", weight=0.5)]) is None
     adaptive = {"kind": "adaptive", "ceiling": {"kind": "hold", "horizon": 7}}
-    assert _horizon(Component(kind="lens", weight=adaptive)) == 7
+    assert _horizon([Component(kind="lens", weight=adaptive)]) == 7
+    # a config's tempering (one component, a list or null) as its list of temperings
+    path = write_configs(tmp_path) / "tan_mnist_gan_cpu.yaml"
+    assert _horizon(load(path).temperings()) == 6
+    assert _horizon(load(path, ["tempering=null"]).temperings()) is None
+    chain = load(path, ["tempering=[{kind: instance_noise}, {kind: lens, width: 4, blocks: 2, "
+                        "weight: {kind: sine_decay, horizon: 5}}]"])
+    assert _horizon(chain.temperings()) == 5
 
 
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):

@@ -110,7 +110,7 @@ def _adaptive_weight(path: Path, p: Protocol) -> str:
     from thermogan.experiment import config as config_mod
 
     cfg = config_mod.load(path, list(p.settings))
-    horizon = p.horizon if p.horizon is not None else _horizon(cfg.tempering)
+    horizon = p.horizon if p.horizon is not None else _horizon(cfg.temperings())
     if horizon is None:
         raise UsageError(f"config {path}: the lens's tempering.weight has no horizon K for the "
                          "adaptive arm's ceiling (use --horizon)")
@@ -162,24 +162,18 @@ def result(job: Job, summary: dict[str, Any], p: Protocol | None = None) -> dict
             "fd_mnist": metrics.get("fd_mnist"), "kid_mnist": metrics.get("kid_mnist"),
             "stacked_modes": metrics.get("stacked_modes"),
             "stacked_kl": metrics.get("stacked_kl"), "protocol": summary["protocol"],
-            "horizon": _horizon(cfg.tempering),
+            "horizon": _horizon(cfg.temperings()),
             "steps": [r["step"] for r in track], "curve": [r["fd_mnist"] for r in track]}
 
 
-def _horizon(tempering: Component | list[Component] | None) -> int | None:
-    """K of the lens's λ(t) (of its ceiling, for an adaptive λ), for the curves' marker; None
-    without a lens or a horizon."""
-    lens = _lens(tempering)
+def _horizon(temperings: list[Component]) -> int | None:
+    """K of the lens's λ(t) (of its ceiling, for an adaptive λ) among a config's temperings
+    (``temperings()``), for the curves' marker; None without a lens or a horizon."""
+    lens = next((c for c in temperings if c.kind == "lens"), None)
     weight = lens.options().get("weight") if lens is not None else None
     if isinstance(weight, dict) and isinstance(weight.get("ceiling"), dict):
         weight = weight["ceiling"]
     return weight.get("horizon") if isinstance(weight, dict) else None
-
-
-def _lens(tempering: Component | list[Component] | None) -> Component | None:
-    """The lens among a config's temperings (``tempering:`` is one component, a list or null)."""
-    chain = tempering if isinstance(tempering, (list, tuple)) else [tempering]
-    return next((c for c in chain if c is not None and c.kind == "lens"), None)
 
 
 def _groups(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
