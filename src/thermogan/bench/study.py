@@ -33,27 +33,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
+from pydantic import PositiveInt, ValidationError
 
 from thermogan.bench.engine import Bench, Column, Job, known, scored, table_columns
 from thermogan.errors import ConfigError, UsageError, unknown_key
-from thermogan.experiment.config import SHIPPED
+from thermogan.experiment.config import SHIPPED, Strict
 
 COMMON = ("device=cpu", "train.progress=false", "train.tensorboard=false",
           "train.checkpoint_every=1000000000")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Method(_Strict):
+class Method(Strict):
     config: str  # a config file, relative to the study's configs folder; {data}: the data set
     overrides: list[str] = []  # KEY=VALUE, as on the train command line
     grid: dict[str, list[Any]] = {}  # KEY: [values]: one method per combination
 
 
-class ColumnSpec(_Strict):
+class ColumnSpec(Strict):
     key: str  # a metric of the runs' summary.json
     title: str | None = None  # default: the key
     fmt: str = ".3f"
@@ -61,7 +57,7 @@ class ColumnSpec(_Strict):
     of: str | None = None  # a key of the scoring protocol shown after the mean (modes / 8)
 
 
-class Preset(_Strict):
+class Preset(Strict):
     seeds: PositiveInt | None = None
     steps: PositiveInt | None = None
 
@@ -69,7 +65,7 @@ class Preset(_Strict):
 Figures = Literal["points", "effects"]
 
 
-class StudyFile(_Strict):
+class StudyFile(Strict):
     title: str | None = None  # the table's title (default: the file's name)
     help: str = ""  # one line for the command's help
     about: str | None = None  # what the scores are, for the table's header
