@@ -127,7 +127,7 @@ class Bench:
 def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
         quick: bool = False, max_members: int = packing.MAX_MEMBERS) -> tuple[str, list[Path]]:
     """Plan, pack, train, aggregate and write a bench; returns its table and the files written."""
-    from thermogan.train.floor import matmul_peak
+    from thermogan.train.floor import floor_seconds, matmul_peak
 
     jobs = bench.plan(p, out)
     check_plan(jobs)  # a bad override, or a reused run of another config, fails here
@@ -137,8 +137,10 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
     results = train(bench, jobs, executor, p, packed)
     wall = time.perf_counter() - started
     # the peak of the threads the bench's workers use, when anything trained
-    peak = matmul_peak(executor.workers) if packed.flops > 0 else math.nan
-    timing = floor(wall, packed.flops, peak, executor.workers)
+    flops = packed.flops
+    peak = matmul_peak(executor.workers) if flops > 0 else math.nan
+    timing = {"wall_s": wall, "floor_s": floor_seconds(flops, peak) if flops else 0.0,
+              "flops": flops, "peak_flops": peak, "threads": executor.workers}
     ran = f"{executor.describe()}, {timing_line(timing)}"
     print(f"bench {bench.name}: {timing_line(timing)}")
     trained = origin.trained_by(job.run_dir for job in jobs)
@@ -147,13 +149,6 @@ def run(bench: Bench, p: Any, out: Path, executor: Executor = Executor(),
                  {"trained_by": trained, **bench.record(p), "label": label, "quick": quick,
                   "time": timing})
     return text, [out / "results.md", out / "results.json", *bench.figures(results, out, p)]
-
-
-def floor(wall: float, flops: float, peak: float, threads: int) -> dict[str, float]:
-    """A bench's wall time beside its arithmetic floor: the FLOPs of the steps it trained over
-    the measured matrix-multiply peak of its threads (``train/floor.py``)."""
-    return {"wall_s": wall, "floor_s": flops / peak if flops else 0.0, "flops": flops,
-            "peak_flops": peak, "threads": threads}
 
 
 def timing_line(timing: dict[str, float]) -> str:
