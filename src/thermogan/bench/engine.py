@@ -319,7 +319,8 @@ def compare(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]
             row[f"{col.key}_ci"] = list(stats.bootstrap_ci(list(_by_seed(rs, col).values())))
         base = _baseline(bench, row, rows, groups)
         if base is not None and bench.ratio is not None:
-            _ratio(row, rs, base, bench.ratio)
+            key = Column(bench.ratio, bench.ratio)
+            _ratio(row, *stats.aligned(_by_seed(rs, key), _by_seed(base, key), paired=True))
         if base is None or base is rs:
             continue
         row["baseline"] = bench.baseline[1]
@@ -341,15 +342,12 @@ def _baseline(bench: Bench, row: dict[str, Any], rows: list[dict[str, Any]],
                  if [other[k] for k in labels] == wanted), None)
 
 
-def _ratio(row: dict[str, Any], rs: list[dict[str, Any]], base: list[dict[str, Any]],
-           key: str) -> None:
-    """The row's mean ``key`` over the baseline row's on the seeds both have (``ratio``), and on
-    how many of those seeds the row's is lower (``better`` of ``paired``)."""
-    mine, theirs = ({r["seed"]: float(r[key]) for r in group} for group in (rs, base))
-    seeds = sorted(set(mine) & set(theirs))
-    row["ratio"] = float(np.mean([mine[s] for s in seeds]) / np.mean([theirs[s] for s in seeds])
-                         ) if seeds else None
-    row["better"], row["paired"] = sum(mine[s] < theirs[s] for s in seeds), len(seeds)
+def _ratio(row: dict[str, Any], mine: list[float], theirs: list[float]) -> None:
+    """The row's mean of the ratio column over the baseline row's, each on the seeds both have
+    (``mine``, ``theirs``: paired by ``stats.aligned``), as ``ratio``, and on how many of those
+    seeds the row's is lower (``better`` of ``paired``)."""
+    row["ratio"] = float(np.mean(mine) / np.mean(theirs)) if mine else None
+    row["better"], row["paired"] = sum(a < b for a, b in zip(mine, theirs)), len(mine)
 
 
 def _ratio_cell(row: dict[str, Any]) -> str:
