@@ -182,6 +182,13 @@ def known(flag: str, what: str, given: Sequence[str], valid: Sequence[str]) -> N
         raise UsageError(f"{flag}: unknown {what} {bad[0]!r}; valid: {', '.join(valid)}")
 
 
+def scaled_config(folder: Path, stem: str, scale: str) -> Path:
+    """The config ``stem`` of a bench's ``--scale``: ``<stem>_cpu.yaml`` or the paper's."""
+    if scale not in ("cpu", "paper"):
+        raise UsageError(f"--scale {scale}: expected cpu or paper")
+    return folder / f"{stem}{'_cpu' if scale == 'cpu' else ''}.yaml"
+
+
 def twins(first: Path, second: Path, keys: tuple[str, ...], folder: str) -> list[dict]:
     """Two configs (as dicts) that exist and differ in nothing but ``keys`` (a bench's methods
     take parts of one into the other); ``folder`` says which files --configs must hold."""

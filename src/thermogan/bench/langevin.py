@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from thermogan.bench.engine import Bench, Column, Job, known, scored, twins
+from thermogan.bench.engine import Bench, Column, Job, known, scaled_config, scored, twins
 from thermogan.errors import UsageError
 from thermogan.experiment.config import SHIPPED
 
@@ -76,14 +76,6 @@ class Protocol:
 QUICK = Protocol(steps=1500, overrides=("eval.samples=2000", "eval.track_every=null"),
                  toy_steps=3000)
 FIG1_CONFIG = "ring8_langevin.yaml"  # Fig. 1: D's contour lines on the ring, seed 0
-
-
-def twin_paths(config_dir: Path, scale: str) -> tuple[Path, Path]:
-    """The plain config and its Langevin twin at ``scale``."""
-    if scale not in ("cpu", "paper"):
-        raise UsageError(f"--scale {scale}: expected cpu or paper")
-    suffix = "_cpu" if scale == "cpu" else ""
-    return config_dir / f"mnist_cond{suffix}.yaml", config_dir / f"mnist_langevin{suffix}.yaml"
 
 
 def langevin_parts(plain: Path, twin: Path) -> dict[str, str]:
@@ -126,7 +118,7 @@ def plan(p: Protocol, out: Path) -> list[Job]:
     from thermogan.experiment import config
 
     known("--methods", "method", p.methods, METHODS)
-    plain, twin = twin_paths(p.configs, p.scale)
+    plain, twin = (scaled_config(p.configs, f"mnist_{k}", p.scale) for k in ("cond", "langevin"))
     parts = langevin_parts(plain, twin)
     if not (p.configs / FIG1_CONFIG).is_file():
         raise UsageError(f"benchmark config {p.configs / FIG1_CONFIG} (Fig. 1) does not exist "

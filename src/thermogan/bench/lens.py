@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thermogan.bench.engine import Bench, Column, Job
+from thermogan.bench.engine import Bench, Column, Job, scaled_config
 from thermogan.errors import ThermoganError, UsageError
 from thermogan.experiment.config import SHIPPED
 
@@ -79,10 +79,6 @@ class Protocol:
 QUICK = Protocol(seeds=1, steps=300, horizon=75, every=50, samples=500, eval_samples=2000)
 
 
-def config_path(config_dir: Path, data: str, variant: str, scale: str) -> Path:
-    return config_dir / f"tan_{data}_{variant}{'_cpu' if scale == 'cpu' else ''}.yaml"
-
-
 def _overrides(p: Protocol, seed: int, arm: str, name: str, weight: str | None) -> tuple[str, ...]:
     """The config overrides of one run; ``weight`` is the adaptive arm's λ."""
     lensed = arm != "none"
@@ -125,15 +121,13 @@ def plan(p: Protocol, out: Path) -> list[Job]:
         bad = [g for g in given if g not in valid]
         if bad or not given:
             raise UsageError(f"--{name} {','.join(given)}: expected some of {', '.join(valid)}")
-    if p.scale not in ("cpu", "paper"):
-        raise UsageError(f"--scale {p.scale}: expected cpu or paper")
     from thermogan.experiment import config as config_mod
 
     jobs = []
     for arm in (a for a in ARMS if a in p.arms):
         for data in p.data:
             for variant in p.variants:
-                path = config_path(p.configs, data, variant, p.scale)
+                path = scaled_config(p.configs, f"tan_{data}_{variant}", p.scale)
                 if not path.is_file():
                     raise UsageError(f"config {path} does not exist (--configs names the "
                                      "folder of the tan_*.yaml files)")
