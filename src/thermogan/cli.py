@@ -287,9 +287,8 @@ def _items(given: str | list[str], kind: type, flag: str) -> tuple[Any, ...]:
 
 def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, full: Any = None,
                        quick: Any = None) -> None:
-    """One option per field of a bench's protocol (``metadata``: help, flag, choices, append,
-    also: other fields it sets, cli=False), its defaults (full and quick) in its help; a tuple
-    is comma-separated."""
+    """One option per field of a bench's protocol (its ``metadata``: ``bench.engine.Bench``),
+    its defaults (full and quick) in its help; a tuple is comma-separated."""
     import dataclasses
 
     hints = typing.get_type_hints(protocol_type)

@@ -1,9 +1,8 @@
 """One runner for every bench: a bench is a declaration (``Bench``), the runner does the rest.
 
-A bench names its protocol (a frozen dataclass whose fields are its command-line options, and a
-quick preset of it), its plan (the jobs: a config, overrides, a seed, a run folder, and the
-labels of the table row the run belongs to), the columns of its table and, only where it has
-them, its own figures, extra table lines and per-run record. ``run`` then
+A bench names its protocol and its quick preset, its plan (the jobs, ``Job``), the columns of its
+table and, only where it has them, its own figures, extra table lines and per-run record
+(``Bench`` says how). ``run`` then
 
 1. plans and checks every job before anything trains (``check_plan``),
 2. packs the runs into as few shared computations as their shapes allow, whatever their
@@ -84,21 +83,21 @@ def scored(job: Job, summary: dict[str, Any], p: Any = None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Bench:
-    """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields
-    are the options: ``metadata`` may give ``help``, ``flag``, ``choices``, ``append``, ``also``
-    and ``cli=False``), ``quick`` its quick preset; ``plan(p, out)`` the jobs;
-    ``header(p, label, results, ran)`` the table's opening paragraph (``ran``: where and how
-    long); ``columns`` the metrics (None: every number the runs report), ``wall`` the time
-    column; ``result(job, summary, p)`` a run's record (a module-level function: workers import
-    it); ``baseline``: (label, value) of the row each row is tested against, on the same other
-    labels; ``paired``: the rows' seeds share initial weights; ``ratio``: a column (lower is
-    better) also given as the ratio of its mean to the baseline row's, and the seeds where it is
-    lower, on the seeds both rows have. Where it has them: ``figures(results, out, p)``,
-    ``extend(rows, results)`` (adds the bench's own keys to the rows), ``more(rows, results)``
-    (markdown lines after the table), ``record(p)`` (the protocol in results.json),
-    ``transient`` (per-run keys kept out of results.json), ``titles`` (a label's column title),
-    ``names`` (a label's values as the table shows them) and ``order`` (the records' sort key;
-    by default the plan's order, then the seed)."""
+    """A bench's declaration. ``protocol`` is the full protocol (a frozen dataclass whose fields are
+    the options: ``metadata`` may give ``help``, ``flag``, ``choices``, ``append``, ``also`` (other
+    fields it sets) and ``cli=False``), ``quick`` its quick preset; ``plan(p, out)`` the jobs;
+    ``header(p, label, results, ran)`` the table's opening paragraph (``ran``: where and how long);
+    ``columns`` the metrics (None: every number the runs report), ``wall`` the time column;
+    ``result(job, summary, p)`` a run's record (a module-level function: workers import it);
+    ``baseline``: (label, value) of the row each row is tested against, on the same other labels;
+    ``paired``: the rows' seeds share initial weights; ``ratio``: a column (lower is better) also
+    given as the ratio of its mean to the baseline row's, and the seeds where it is lower, on the
+    seeds both rows have. Where it has them: ``figures(results, out, p)``, ``extend(rows, results)``
+    (adds the bench's own keys to the rows), ``more(rows, results)`` (markdown lines after the
+    table), ``record(p)`` (the protocol in results.json), ``transient`` (per-run keys kept out of
+    results.json), ``titles`` (a label's column title), ``names`` (a label's values as the table
+    shows them) and ``order`` (the records' sort key; by default the plan's order, then the
+    seed)."""
 
     name: str
     help: str

@@ -44,8 +44,7 @@ from thermogan.bench.engine import Bench, Column, Job, known, scaled_config, sco
 from thermogan.errors import UsageError
 from thermogan.experiment.config import SHIPPED
 
-#: method -> the parts it takes from the Langevin twin ("adaptive": its blur's σ set by the
-#: adaptive temperature's controller instead of the fade, issue [11])
+#: method -> the parts it takes from the Langevin twin ("adaptive": ``adaptive_blur``)
 METHODS: dict[str, tuple[str, ...]] = {
     "plain": (),
     "blur only": ("tempering",),

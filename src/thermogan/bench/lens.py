@@ -98,11 +98,9 @@ def _overrides(p: Protocol, seed: int, arm: str, name: str, weight: str | None) 
 
 
 def _adaptive_weight(path: Path, p: Protocol) -> str:
-    """The adaptive arm's λ: the controller, started hot, free for the first K steps (K the
-    protocol's horizon, else the config's own, with the protocol's settings applied) and 0 from
-    K on, where the lens arm's sine decay reaches 0; at a pace that lets u cross [0, 1] in K
-    steps (K·batch real images) rather than ADA's 500k, which a CPU-scale run of a few thousand
-    steps would never move through."""
+    """The adaptive arm's λ (see the module docstring), K the protocol's horizon, else the
+    config's own (with the protocol's settings applied); its pace, K·batch real images, rather
+    than ADA's 500k, which a CPU-scale run of a few thousand steps would never move through."""
     from thermogan.experiment import config as config_mod
 
     cfg = config_mod.load(path, list(p.settings))

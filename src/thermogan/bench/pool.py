@@ -38,9 +38,8 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Executor:
-    """Where a bench's jobs run: ``workers`` spawned processes of one thread each, or, with
-    ``ray``, Ray tasks of one CPU each on the cluster at that address (``"local"``: a cluster of
-    ``workers`` CPUs started here for the bench and shut down after it)."""
+    """Where a bench's jobs run (see the module docstring); a ``"local"`` Ray cluster is started
+    for the bench and shut down after it."""
 
     workers: int = 2
     ray: str | None = None

@@ -77,9 +77,7 @@ class StudyFile(Strict):
     quick: Preset = Preset()
     baseline: str | None = None  # a method's name
     paired: bool = False  # the seeds of every method share initial weights
-    # points: samples against data, seed 0 (2-D data); effects: each row minus the baseline;
-    # one of them, or a list of both
-    figure: Figures | list[Figures] = []
+    figure: Figures | list[Figures] = []  # one, or both (see the module docstring)
     columns: list[ColumnSpec] | None = None
     record: dict[str, Any] = {}  # more facts of the protocol for results.json
 
