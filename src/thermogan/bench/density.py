@@ -22,11 +22,11 @@ quick: 2 seeds of 1,000 steps.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from thermogan.bench.engine import Bench, Column, Job, known, scored, twins
+from thermogan.bench.engine import WALL, Bench, Column, Job, known, scored, twins
 from thermogan.experiment.config import SHIPPED
 from thermogan.metrics.summary import mean_se, plus_minus
 
@@ -199,5 +199,4 @@ BENCH = Bench(
     result, baseline=("method", "β = 1"), paired=True, figures=figures, extend=regions,
     more=floors, transient=("samples", "initial"),
     record=lambda p: {**asdict(p), "methods": METHODS, "missed_below": MISSED},
-    label=lambda p, quick: "quick" if quick else "full", wall=Column("wall_s", "wall time (s)",
-                                                                     ".1f", tested=False))
+    label=lambda p, quick: "quick" if quick else "full", wall=replace(WALL, fmt=".1f"))
