@@ -209,6 +209,17 @@ def test_the_horizon_is_found_in_one_tempering_or_a_list_of_them(tmp_path):
     assert _horizon(chain.temperings()) == 5
 
 
+def test_set_is_repeatable_on_the_command_line_each_value_whole():
+    """``--set`` (a repeated option of the protocol) reaches the protocol as given, a comma
+    inside a value kept (it once turned each value into a tuple of its characters)."""
+    from thermogan.cli import _protocol, parser
+
+    args = parser().parse_args(["bench", "lens", "--set", "tempering.recon=mean", "--set",
+                                "optim.g.betas=[0.5, 0.99]"])
+    assert _protocol(args.declared, args).settings == ("tempering.recon=mean",
+                                                       "optim.g.betas=[0.5, 0.99]")
+
+
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert main(["bench", "lens", "--variants", "gan,foo", "--out", str(tmp_path)]) == 2
     assert "--variants gan,foo" in capsys.readouterr().err

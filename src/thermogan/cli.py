@@ -304,7 +304,7 @@ def _add_protocol_args(parser: argparse.ArgumentParser, protocol_type: type, ful
             text += f" ({', '.join(said)})"
         append = f.metadata.get("append", False)
         parser.add_argument(_flag(f), dest=f.name, default=argparse.SUPPRESS, help=text,
-                            type=str if typing.get_origin(kind) is tuple and not append else kind,
+                            type=str if typing.get_origin(kind) is tuple else kind,
                             choices=f.metadata.get("choices"), metavar=f.metadata.get("metavar"),
                             **({"action": "append"} if append else {}))
 
