@@ -4,7 +4,10 @@ line of error."""
 
 import builtins
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +81,42 @@ def test_the_process_pools_workers_exit_on_their_own_and_start_on_one_thread(mon
 def _environment(n):
     """abs(n), and the thread settings the worker's libraries loaded with."""
     return abs(n), {name: os.environ.get(name) for name in pool.ONE_THREAD}
+
+
+#: A bench's parent: two workers that would sleep for a minute each.
+SLEEPERS = ("import time; from thermogan.bench.pool import Executor; "
+            "Executor(2).map(time.sleep, [60, 60], 'x')")
+
+
+def _children(pid):
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_sigterm_to_the_bench_terminates_its_workers():
+    """Killed with SIGTERM, a bench's parent takes its pool with it (it once left the workers
+    training as orphans), and exits with status 143."""
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPERS], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(workers := _children(proc.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the pool's workers did not start"
+    time.sleep(0.5)  # into the map's wait
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    deadline = time.time() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
 
 
 def test_one_worker_is_this_process_on_one_thread(monkeypatch):

@@ -22,8 +22,11 @@ import builtins
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from unittest import mock
@@ -90,6 +93,25 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+@contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM to this process raises SystemExit (status 143) inside the block, so that the pool
+    is terminated with it, not left training as orphans; in the main thread only (where signals
+    are caught), its own handler restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
     if workers == 1:  # one worker: this process, on one thread, without spawning another
         return _in_process(fn, jobs, bar)
@@ -97,9 +119,10 @@ def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tq
     with mock.patch.dict(os.environ, ONE_THREAD):  # the workers copy it as they start
         pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     try:
-        for result in pool.imap_unordered(fn, jobs):
-            results.append(result)
-            bar.update()
+        with _terminated_as_exit():
+            for result in pool.imap_unordered(fn, jobs):
+                results.append(result)
+                bar.update()
         pool.close()  # the workers exit on their own, releasing their semaphores (tqdm's
     except BaseException:  # lock); terminated, they would leave them to be reported as leaked
         pool.terminate()
