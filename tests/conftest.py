@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 # `make test` runs two xdist workers on two cores: one thread each, not two each fighting, for
 # torch and for numpy's BLAS (both read these when they load, so before the imports below; the
@@ -29,6 +30,20 @@ TINY = {
               "ema": 0.9, "progress": False, "tensorboard": False},
     "eval": {"samples": 500},
 }
+
+
+@pytest.fixture(autouse=True)
+def _runs_draw_figures_only_when_marked(request: pytest.FixtureRequest,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The figures at the end of a run (samples.png and those of its files) are drawn only in
+    tests marked ``figures``: they are the slowest part of the short runs most tests train, and
+    the marked tests check them."""
+    if request.node.get_closest_marker("figures") is None:
+        from thermogan.experiment import runs
+
+        monkeypatch.setattr(runs, "figure", lambda *args, **kwargs: None)
+        # runs' own reference only: `thermogan report` still draws them
+        monkeypatch.setattr(runs, "run_figures", SimpleNamespace(draw=lambda run_dir: []))
 
 
 @pytest.fixture

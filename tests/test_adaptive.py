@@ -127,6 +127,7 @@ def test_from_a_config_it_adapts_logs_and_resumes_exactly(extra, tmp_path):
         assert torch.equal(p, q)
 
 
+@pytest.mark.figures
 def test_a_run_draws_its_heat_and_d_certainty(tiny_config, tmp_path, monkeypatch):
     from helpers import assert_figure, capture_figures
 

@@ -117,6 +117,7 @@ def test_aggregate_and_table():
            "lobe z1<0) |" in text
 
 
+@pytest.mark.figures
 def test_an_energy_run_through_train_eval_and_sample(tmp_path, capsys, monkeypatch):
     saved = capture_figures(monkeypatch)
     run = tmp_path / "run"

@@ -27,6 +27,7 @@ def _layout(out: Path) -> list[str]:
     return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
 
 
+@pytest.mark.figures  # Ray's workers draw their runs' figures: so must the pool's
 def test_ray_gives_the_process_pools_results_and_run_directories(tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'thermogan[ray]'")
     results, layouts, printer = {}, {}, builtins.print

@@ -11,6 +11,7 @@ import pytest
 from thermogan.cli import main
 
 
+@pytest.mark.figures
 def test_train_eval_sample_list(tiny_config, tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main(["train", str(tiny_config), "--out", str(run_dir), "train.steps=200"]) == 0

@@ -23,6 +23,7 @@ def test_every_experiment_has_its_vanilla_twin():
             assert name.replace("_betagan", "_vanilla") in names
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("path", ON_MNIST_OR_TOY, ids=[p.stem for p in ON_MNIST_OR_TOY])
 def test_config_trains(path, tmp_path, mnist_home, monkeypatch):
     """Toy configs as they are; image configs on small MNIST files (the mnist_home fixture)."""

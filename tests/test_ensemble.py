@@ -345,6 +345,7 @@ def test_compiled_members_stack_with_their_stacked_call_compiled(tiny_config, mo
             assert torch.equal(p, q)
 
 
+@pytest.mark.figures
 def test_train_seeds_writes_one_run_per_seed_and_resumes_exactly(tiny_config, tmp_path):
     from thermogan.cli import main
 

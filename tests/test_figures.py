@@ -186,6 +186,7 @@ def test_points_keep_their_shape_and_the_run_its_name(tmp_path, saved):
     assert all(ax.get_aspect() == 1.0 for ax in panels_of(fig))
 
 
+@pytest.mark.figures
 def test_a_run_without_tempering_draws_no_levels(tiny_config, tmp_path):
     from thermogan.cli import main
 

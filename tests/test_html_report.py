@@ -97,6 +97,7 @@ def test_report_html_of_a_missing_run_fails_in_one_line(tiny_config, tmp_path, c
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.figures
 def test_a_bench_page_shows_its_table_and_figures(two_runs, tmp_path):
     from thermogan.report.html import bench_report
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from thermogan.bench import engine, packing, study
@@ -144,14 +143,6 @@ def assert_same_runs(straight, again, steps):
         assert logged == sorted(set(logged)) and logged[-1] == steps, a.run_dir.name
 
 
-@pytest.fixture
-def no_figures(monkeypatch):
-    """A finished run's figures (the slowest part of these short runs) not drawn in this
-    process: they are drawn from the bits compared here."""
-    monkeypatch.setattr(runs, "figure", lambda *args: None)
-    monkeypatch.setattr(runs.run_figures, "draw", lambda run_dir: None)
-
-
 def _assert_equal_tree(a, b, where):
     if isinstance(a, dict):
         assert a.keys() == b.keys(), where
@@ -163,8 +154,7 @@ def _assert_equal_tree(a, b, where):
         assert a == b, where
 
 
-def test_a_mixed_method_pack_killed_with_sigkill_resumes_bit_identically(tiny_config, tmp_path,
-                                                                         no_figures):
+def test_a_mixed_method_pack_killed_with_sigkill_resumes_bit_identically(tiny_config, tmp_path):
     straight = pack_jobs(tiny_config, tmp_path / "straight")
     assert [len(unit) for unit in packing.pack(straight).units] == [3]  # one shared computation
     engine.train(BENCH, straight, Executor(1))
@@ -190,8 +180,7 @@ def test_a_mixed_method_pack_killed_with_sigkill_resumes_bit_identically(tiny_co
     assert_same_runs(straight, killed, 200)
 
 
-def test_a_pack_killed_while_writing_its_checkpoints_resumes_at_one_step(tiny_config, tmp_path,
-                                                                          no_figures):
+def test_a_pack_killed_while_writing_its_checkpoints_resumes_at_one_step(tiny_config, tmp_path):
     """The kill's two moments, made from a run that kept every checkpoint: during the first
     phase of the pack's first checkpoint (one run's state pending, none committed: every run
     starts again, its log too), and during the renames of its last (one run committed, the

@@ -3,7 +3,11 @@ decides which figures are drawn, with no trainer and no method named."""
 
 import json
 
+import pytest
+
 from thermogan.report import run_figures
+
+pytestmark = pytest.mark.figures  # the runs here draw their figures (tests/conftest.py)
 
 
 def _lines(path, rows):
