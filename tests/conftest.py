@@ -1,4 +1,5 @@
-"""Shared helpers: a tiny, fast experiment config."""
+"""Shared helpers: a tiny, fast experiment config, small MNIST files, an optimizer registered as a
+user would; and runs that draw their figures only in tests marked ``figures``."""
 
 import os
 from pathlib import Path
