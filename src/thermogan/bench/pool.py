@@ -24,9 +24,7 @@ import multiprocessing as mp
 import os
 import signal
 import socket
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from unittest import mock
@@ -34,6 +32,7 @@ from unittest import mock
 from tqdm.auto import tqdm
 
 from thermogan.errors import ConfigError
+from thermogan.train.interrupt import handled
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -93,23 +92,10 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-@contextmanager
-def _terminated_as_exit() -> Iterator[None]:
-    """SIGTERM to this process raises SystemExit (status 143) inside the block, so that the pool
-    is terminated with it, not left training as orphans; in the main thread only (where signals
-    are caught), its own handler restored after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM as SystemExit (status 143), so that the pool is terminated with this process,
+    not left training as orphans."""
+    raise SystemExit(128 + signum)
 
 
 def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tqdm) -> list[R]:
@@ -119,7 +105,7 @@ def _on_processes(fn: Callable[[J], R], jobs: Sequence[J], workers: int, bar: tq
     with mock.patch.dict(os.environ, ONE_THREAD):  # the workers copy it as they start
         pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     try:
-        with _terminated_as_exit():
+        with handled(signal.SIGTERM, _exit_on_sigterm):  # in the main thread
             for result in pool.imap_unordered(fn, jobs):
                 results.append(result)
                 bar.update()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from thermogan.errors import ThermoganError
@@ -29,22 +29,30 @@ class Interrupted(ThermoganError):
 
 
 @contextmanager
+def handled(signum: int, handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for signal ``signum`` while the block runs, the previous one restored after;
+    outside the main thread (where signals cannot be caught) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+@contextmanager
 def between_steps(enabled: bool = True) -> Iterator[threading.Event]:
     """An event set by the first SIGINT while the block runs (module doc); SIGINT's own handler
-    is restored after. Outside the main thread (where signals cannot be caught), or when not
-    ``enabled``, the event is never set and SIGINT keeps its handler."""
+    is restored after. Outside the main thread, or when not ``enabled``, the event is never set
+    and SIGINT keeps its handler."""
     asked = threading.Event()
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield asked
-        return
 
     def ask(signum: int, frame: Any) -> None:
         if asked.is_set():  # the second Ctrl-C: now
             raise KeyboardInterrupt
         asked.set()
 
-    previous = signal.signal(signal.SIGINT, ask)
-    try:
+    with handled(signal.SIGINT, ask) if enabled else nullcontext():
         yield asked
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from thermogan.data.batch import Batch
 from thermogan.step import DStep, d_summary
-from thermogan.train.ensemble import Stacked, not_stacked
+from thermogan.train.ensemble import SIDES, Stacked, not_stacked
 
 if TYPE_CHECKING:
     from thermogan.train.trainer import Trainer
@@ -113,7 +113,7 @@ class Looped:
     def describe(self, s: int) -> dict[str, float]:
         return {}  # a member's own optimizers: its describe() has their noise
 
-    def sync(self, sides: Sequence[str] = ("g", "d")) -> None:
+    def sync(self, sides: Sequence[str] = SIDES) -> None:
         """Nothing to write back: the members' own parts did the work."""
 
 
@@ -133,6 +133,9 @@ class Members:
                 raise ValueError(f"the members differ in {key}; they cannot share a step")
         self.loss, self.batch_size, self.d_steps = first.loss, first.batch_size, first.d_steps
         self.penalty, self.packs = first.penalty, first.packs
+        # G terms that read D's optimizer (the unrolled term) read each member's own
+        self.reads_d_optimizer = any(getattr(t.term, "reads_d_optimizer", False)
+                                     for m in self.members for t in m.g_terms)
         stacked = not_stacked(self.members) is None
         self.nets = Stacked(self.members) if stacked else Looped(self.members)
 
@@ -221,9 +224,8 @@ class Members:
         losses = self.loss.gen(logits).mean(1)  # (S,)
         logs: list[dict[str, Tensor]] = [{}]
         if any(m.g_terms for m in self.members):
-            if any(getattr(t.term, "reads_d_optimizer", False) for m in self.members
-                   for t in m.g_terms):
-                self.nets.sync(("d",))  # the unrolled term reads each member's own D optimizer
+            if self.reads_d_optimizer:
+                self.nets.sync(("d",))
             totals, logs = [], []
             for s, (m, d) in enumerate(zip(self.members, records)):
                 total, out = losses[s], {}
