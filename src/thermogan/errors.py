@@ -29,7 +29,12 @@ class CheckpointError(ThermoganError):
 
 
 class DivergenceError(ThermoganError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss became NaN or infinite; the last good checkpoint is kept. ``record``: the step, the
+    loss and its value, as a diverged run's summary.json gives them."""
+
+    def __init__(self, message: str, step: int, loss: str, value: float) -> None:
+        super().__init__(message)
+        self.record = {"step": step, "loss": loss, "value": value}
 
 
 def closest(key: str, valid: Iterable[str]) -> str | None:

@@ -245,6 +245,11 @@ def packed_jobs(bench: Bench, jobs: list[Job], executor: Executor,
 
 
 def run_record(result: Callable, job: Job, summary: dict[str, Any], p: Any) -> dict[str, Any]:
+    """A run's record: its labels, seed and the bench's ``result``; for a run that diverged,
+    where (``diverged``: its step) and its time, which the table counts apart."""
+    if "diverged" in summary:
+        return {**dict(job.labels), "seed": job.seed, "diverged": summary["diverged"]["step"],
+                "wall_s": summary.get("train_seconds", math.nan)}
     return {**dict(job.labels), "seed": job.seed, **result(job, summary, p)}
 
 
@@ -268,8 +273,9 @@ def _run_unit(task: tuple[Callable, Any, tuple[Job, ...]]) -> list[dict[str, Any
 # -- the table --------------------------------------------------------------------------------
 
 def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, ...]:
-    """The bench's columns, or every number of the first run's metrics; then the time."""
-    first = results[0] if results else {}
+    """The bench's columns, or every number of the first finished run's metrics; then the
+    time."""
+    first = next((r for r in results if "diverged" not in r), {})
     keys = list(first)[list(first).index("seed") + 1:] if first else []
     numbers = [Column(k, k) for k in keys if k != bench.wall.key and isinstance(
         first[k], (int, float)) and not isinstance(first[k], bool)]
@@ -281,22 +287,24 @@ def table_columns(bench: Bench, results: list[dict[str, Any]]) -> tuple[Column, 
 
 def aggregate(bench: Bench, columns: tuple[Column, ...],
               results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per labels, in the records' order: each column's mean and SE over seeds, then
-    the statistics (``compare``)."""
+    """One row per labels, in the records' order: each column's mean and SE over the seeds whose
+    runs did not diverge (``diverged``: how many did), then the statistics (``compare``)."""
     groups: dict[Labels, list[dict[str, Any]]] = {}
     names = _before(results[0], "seed") if results else []
     for r in results:
         groups.setdefault(tuple((k, r[k]) for k in names), []).append(r)
     rows = []
     for labels, rs in groups.items():
-        row: dict[str, Any] = {**dict(labels), "seeds": len(rs)}
+        row: dict[str, Any] = {**dict(labels), "seeds": len(rs),
+                               "diverged": sum("diverged" in r for r in rs)}
         for col in (c for c in columns if c.cell is None):
             values = list(_by_seed(rs, col).values())
             row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
                                                                                  math.nan)
         for col in columns:
-            if col.of is not None:
-                row[col.of] = rs[0]["protocol"][col.of]
+            of = [r["protocol"][col.of] for r in rs if col.of is not None and "protocol" in r]
+            if of:
+                row[col.of] = of[0]
         rows.append(row)
     if bench.extend is not None:
         bench.extend(rows, results)
@@ -366,8 +374,10 @@ def _better_cell(row: dict[str, Any]) -> str:
 
 
 def _by_seed(rs: list[dict[str, Any]], col: Column) -> dict[int, float]:
-    """A column's value by seed over a row's runs (an optional column's where they have it)."""
-    return {r["seed"]: float(r[col.key]) for r in rs if not (col.optional and r[col.key] is None)}
+    """A column's value by seed over a row's runs that did not diverge (an optional column's
+    where they have it)."""
+    return {r["seed"]: float(r[col.key]) for r in rs
+            if "diverged" not in r and not (col.optional and r[col.key] is None)}
 
 
 def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any]],
@@ -379,8 +389,13 @@ def markdown(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, Any
     lines = [header, "", "| " + " | ".join([*named, "seeds", *(c.title for c in columns)])
              + " |", "|" + "---|" * (len(labels) + 1 + len(columns))]
     for r in rows:
-        cells = [*_shown(bench, r, labels), str(r["seeds"]), *(_cell(r, c) for c in columns)]
+        seeds = f"{r['seeds']} ({r['diverged']} diverged)" if r["diverged"] else str(r["seeds"])
+        cells = [*_shown(bench, r, labels), seeds, *(_cell(r, c) for c in columns)]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r["diverged"] for r in rows):
+        lines += ["", "A run that diverged (a loss became NaN or infinite; its summary.json says "
+                  "at which step) is counted beside its row's seeds and left out of the row's "
+                  "means and tests."]
     if bench.more is not None:
         lines += bench.more(rows, results)
     return "\n".join(lines + statistics(bench, columns, rows)) + "\n"
@@ -394,7 +409,7 @@ def _shown(bench: Bench, row: dict[str, Any], labels: list[str]) -> list[str]:
 def _cell(row: dict[str, Any], col: Column) -> str:
     if col.cell is not None:
         return col.cell(row)
-    if col.optional and math.isnan(row[col.key]):
+    if math.isnan(row[col.key]):  # no run has it (an optional column's, or every run diverged)
         return "–"
     mean, se = col.scale * row[col.key], col.scale * row[f"{col.key}_se"]
     text = plus_minus(mean, se if col.spread else math.nan, col.fmt)
@@ -424,7 +439,7 @@ def statistics(bench: Bench, columns: tuple[Column, ...], rows: list[dict[str, A
                                 "95 % interval", "p", "p (Holm)"]) + " |",
              "|" + "---|" * (len(labels) + 4)]
     for r in rows:
-        for c in (c for c in tested if not (c.optional and math.isnan(r[c.key]))):
+        for c in (c for c in tested if not math.isnan(r[c.key])):  # no run has it
             lo, hi = (c.scale * v for v in r[f"{c.key}_ci"])
             interval = f"[{lo:{c.fmt}}, {hi:{c.fmt}}]" if math.isfinite(lo) else "–"
             p = [_p(r.get(f"{c.key}_{s}")) for s in ("p", "p_holm")]

@@ -214,6 +214,11 @@ def figure(results: list[dict[str, Any]], path: Path, seed: int = 0) -> Path:
     axes = fig.subplots(len(datasets), len(methods), squeeze=False)
     for r in shown:
         ax = axes[datasets.index(r["data"])][methods.index(r["method"])]
+        if "diverged" in r:  # no samples: its G is not finite
+            ax.set_title(f"{r['data']}: {r['method']}\ndiverged at step {r['diverged']}",
+                         fontsize=8)
+            ax.set_axis_off()
+            continue
         ax.scatter(*r["data_points"].T[:2], s=1, c=DATA_COLOR, alpha=0.4, linewidths=0)
         ax.scatter(*r["samples"].T[:2], s=1, c=SAMPLE_COLOR, alpha=0.4, linewidths=0)
         scores = (f"\n{r['modes']} modes, {100 * r['high_quality']:.0f}% HQ, KL "
@@ -253,7 +258,8 @@ def bench(study: Study, name: str | None = None) -> Bench:
 
             metrics = [(c.key, c.title, c.scale) for c in table_columns(made, results)
                        if c.tested and c.cell is None]
-            drawn.append(effects_figure(results, out / f"{name or 'study'}_effects.png",
+            finished = [r for r in results if "diverged" not in r]
+            drawn.append(effects_figure(finished, out / f"{name or 'study'}_effects.png",
                                         ("method", str(s.baseline)), metrics, s.paired, title))
         return drawn
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from thermogan.errors import CheckpointError, ConfigError, ThermoganError
+from thermogan.errors import CheckpointError, ConfigError, DivergenceError, ThermoganError
 from thermogan.experiment import config as config_mod
 from thermogan.experiment import lock, scoring
 from thermogan.experiment.build import build_trainer, resolve_device
@@ -52,6 +52,7 @@ from thermogan.experiment.mnist_scorer import MnistScorer
 from thermogan.experiment.scorer import real_and_fake
 from thermogan.experiment.tracking import FdTrack
 from thermogan.jsonio import restore_floats, write_json
+from thermogan.provenance import provenance
 from thermogan.report import run_figures
 from thermogan.report.figures import side_by_side
 from thermogan.report.images import image_panels
@@ -172,15 +173,18 @@ def check_reusable(cfg: ExperimentConfig, run_dir: Path) -> None:
 def train_or_reuse(cfg: ExperimentConfig, run_dir: Path, device: str = "cpu") -> dict[str, Any]:
     """The summary of ``cfg`` trained in ``run_dir``, read from its summary.json (non-finite
     numbers as floats): a finished run is reused, an interrupted one (a checkpoint, no summary)
-    resumed, otherwise one is started. A run of another config in ``run_dir`` raises
-    ThermoganError (see ``check_reusable``)."""
+    resumed, otherwise one is started; a run that diverges gives its summary too (``diverged``).
+    A run of another config in ``run_dir`` raises ThermoganError (see ``check_reusable``)."""
     run_dir = Path(run_dir)
     check_reusable(cfg, run_dir)
     if not (run_dir / "summary.json").exists():
-        if latest_checkpoint(run_dir).exists():
-            resume(run_dir, cfg, device=device)
-        else:
-            start(cfg, run_dir, device)
+        try:
+            if latest_checkpoint(run_dir).exists():
+                resume(run_dir, cfg, device=device)
+            else:
+                start(cfg, run_dir, device)
+        except DivergenceError:
+            pass  # its summary.json says so
     return read_summary(run_dir)
 
 
@@ -283,16 +287,22 @@ def live_every(cfg: ExperimentConfig) -> int:
 
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
          resumed: bool) -> dict[str, Any] | None:
-    """Train, then ``finish`` (None on a data-parallel replica other than the main one)."""
+    """Train, then ``finish`` (None on a data-parallel replica other than the main one); a run
+    that diverged records it (``finish_diverged``) and raises its DivergenceError."""
     t = cfg.train
     started = time.perf_counter()
-    fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
-        checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-        progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
-        callbacks=callbacks(trainer, cfg, run_dir, scorer, resumed))
+    diverged = fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
+                   checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
+                   progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
+                   callbacks=callbacks(trainer, cfg, run_dir, scorer, resumed))
+    seconds = time.perf_counter() - started
+    if diverged:
+        if trainer.replicas.is_main:
+            finish_diverged(trainer, cfg, run_dir, diverged[0], seconds)
+        raise diverged[0]
     if not trainer.replicas.is_main:
         return None
-    return finish(trainer, cfg, run_dir, scorer, time.perf_counter() - started)
+    return finish(trainer, cfg, run_dir, scorer, seconds)
 
 
 def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
@@ -304,6 +314,19 @@ def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: Mnist
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     run_figures.draw(run_dir)
+    return summary
+
+
+def finish_diverged(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
+                    err: DivergenceError, seconds: float) -> dict[str, Any]:
+    """The end of a run whose loss became NaN or infinite: summary.json records where
+    (``diverged``: step, loss, value) and holds no metrics; the last good checkpoint stays.
+    A bench counts the run as diverged and leaves it out of its means."""
+    summary = {"diverged": err.record, "metrics": {},
+               "protocol": {"dataset": cfg.data.kind, "step": err.record["step"],
+                            "note": str(err)},
+               "provenance": provenance(trainer.device), "train_seconds": seconds}
+    write_json(summary, run_dir / "summary.json")
     return summary
 
 

@@ -121,11 +121,20 @@ def _score(cfg: ExperimentConfig, trainer: Trainer, prepared: Any) -> dict[str, 
 
 def headline(summary: dict[str, Any]) -> str:
     """The metrics of a summary in a few words (for figure titles and tables)."""
+    if "diverged" in summary:
+        return diverged_line(summary["diverged"])
     return scorer(summary["protocol"]["dataset"]).headline(summary)
+
+
+def diverged_line(record: dict[str, Any]) -> str:
+    """Where a run diverged (``runs.finish_diverged``'s record), in a few words."""
+    return f"diverged at step {record['step']} ({record['loss']} {record['value']})"
 
 
 def format_metrics(summary: dict[str, Any]) -> str:
     """One line: the metrics and how they were computed."""
+    if "diverged" in summary:
+        return diverged_line(summary["diverged"])
     p = summary["protocol"]
     how = f"{p['samples']} samples, seed {p['seed']}, {p['generator']} G, step {p['step']}"
     return scorer(p["dataset"]).line(summary, how)

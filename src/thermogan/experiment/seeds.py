@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from thermogan.errors import ThermoganError, UsageError
+from thermogan.errors import DivergenceError, ThermoganError, UsageError
 from thermogan.experiment import config as config_mod
 from thermogan.experiment import lock, runs
 from thermogan.experiment.build import build_trainer, resolve_device
@@ -86,33 +86,38 @@ def _told(announce: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def across(done: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
-    """The sweep's record: each member's metrics; each metric's mean and standard error over the
-    members (``mean_se``: inf when a value is not finite) and how many members gave each value
-    that is not finite ({"inf": 3}: three infinite KLs); the scoring protocol and provenance the
-    members share (the first's)."""
-    members = [{"run_dir": d.name, "seed": runs.member_seed(d), "metrics": s["metrics"]}
-               for d, s in done]
-    keys = [k for k, v in done[0][1]["metrics"].items()
+    """The sweep's record: each member's metrics (or where it diverged); each metric's mean and
+    standard error over the members that did not diverge (``mean_se``: inf when a value is not
+    finite) and how many gave each value that is not finite ({"inf": 3}: three infinite KLs);
+    how many diverged; the scoring protocol and provenance the members share (the first
+    finished member's)."""
+    members = [{"run_dir": d.name, "seed": runs.member_seed(d), "metrics": s["metrics"],
+                **({"diverged": s["diverged"]} if "diverged" in s else {})} for d, s in done]
+    finished = [m for m in members if "diverged" not in m]
+    first = next((s for _, s in done if "diverged" not in s), done[0][1])
+    keys = [k for k, v in first["metrics"].items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)]
     metrics = {}
     for key in keys:
-        values = [float(m["metrics"][key]) for m in members]
+        values = [float(m["metrics"][key]) for m in finished]
         mean, se = mean_se(values)
         metrics[key] = {"mean": mean, "se": se, "not_finite": dict(Counter(
             str(v) for v in values if not math.isfinite(v)))}
-    return {"seeds": len(members), "metrics": metrics, "members": members,
-            "protocol": done[0][1]["protocol"], "provenance": done[0][1]["provenance"]}
+    return {"seeds": len(members), "diverged": len(members) - len(finished), "metrics": metrics,
+            "members": members, "protocol": first["protocol"], "provenance": first["provenance"]}
 
 
 def across_line(record: dict[str, Any]) -> str:
-    """One line of a sweep's record: each metric's mean ± standard error over the seeds, or how
-    many seeds gave a value that is not finite."""
-    n, parts = record["seeds"], []
+    """One line of a sweep's record: each metric's mean ± standard error over the seeds that did
+    not diverge, or how many of them gave a value that is not finite."""
+    n, lost, parts = record["seeds"], record.get("diverged", 0), []
     for key, m in record["metrics"].items():
-        odd = ", ".join(f"{value} in {count} of {n}" for value, count in m["not_finite"].items())
+        odd = ", ".join(f"{value} in {count} of {n - lost}"
+                        for value, count in m["not_finite"].items())
         scale, unit = (100, "%") if key in PERCENT else (1, "")
         parts.append(f"{key} {odd or to_error(scale * m['mean'], scale * m['se'], unit)}")
-    return f"{count(n)}: " + ("  ".join(parts) or "no metric")
+    return (f"{count(n)}{f' ({lost} diverged)' if lost else ''}: "
+            + ("  ".join(parts) or "no metric"))
 
 
 def count(n: int) -> str:
@@ -199,8 +204,12 @@ def _train(pairs: list[tuple[ExperimentConfig | None, Path]], overrides: Sequenc
             announce(f"{members}: training {len(group)} runs one after another")
         for cfg, d in zip(configs, dirs):
             resumed = runs.latest_checkpoint(d).exists()
-            done[d] = (runs.resume(d, cfg, overrides, device) if resumed
-                       else runs.start(cfg, d, device))[1]
+            try:
+                done[d] = (runs.resume(d, cfg, overrides, device) if resumed
+                           else runs.start(cfg, d, device))[1]
+            except DivergenceError as err:  # its summary.json says so; the others go on
+                announce(str(err))
+                done[d] = runs.read_summary(d)
     return [(d, done[d]) for _, d in pairs]
 
 
@@ -248,13 +257,16 @@ def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
         callbacks = [runs.callbacks(m, c, d, s, resumed)
                      for m, c, d, s in zip(members.members, configs, dirs, scorers)]
         started = time.perf_counter()
-        fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
-            log_every=t.log_every, checkpoint_every=t.checkpoint_every,
-            keep_checkpoints=t.keep_checkpoints, progress=t.progress, tensorboard=t.tensorboard,
-            resumed=resumed, callbacks=callbacks)
+        diverged = fit(members, dirs, steps=t.steps, config=[c.to_dict() for c in configs],
+                       log_every=t.log_every, checkpoint_every=t.checkpoint_every,
+                       keep_checkpoints=t.keep_checkpoints, progress=t.progress,
+                       tensorboard=t.tensorboard, resumed=resumed, callbacks=callbacks)
         share = (time.perf_counter() - started) / len(dirs)
-        return {d: runs.finish(m, c, d, s, share) if main else None
-                for m, c, d, s in zip(members.sync(), configs, dirs, scorers)}
+        for err in diverged.values():
+            announce(str(err))
+        return {d: None if not main else runs.finish_diverged(m, c, d, diverged[i], share)
+                if i in diverged else runs.finish(m, c, d, sc, share)
+                for i, (m, c, d, sc) in enumerate(zip(members.sync(), configs, dirs, scorers))}
 
 
 def _hold(held: ExitStack, run_dir: Path) -> None:

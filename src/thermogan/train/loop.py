@@ -3,7 +3,10 @@ bar, logs, checkpoints, NaN guard, each run in its own directory.
 
 Losses stay on the device between log lines; at each log line and before each checkpoint they are
 checked, so a NaN or Inf stops the run with the exact step at which it appeared, before any
-checkpoint holding it could be written: the last good checkpoint is kept.
+checkpoint holding it could be written: the last good checkpoint is kept. A member that diverges
+leaves the shared step's logs, checkpoints and callbacks, and the others go on (its stacked
+slice is still computed, apart: nothing of one member reaches another's); ``fit`` returns each
+diverged member's ``DivergenceError``.
 
 Ctrl-C stops a run after the step in progress and saves its checkpoints (``train/interrupt.py``).
 
@@ -42,8 +45,9 @@ def _check_finite(pending: list[dict[str, torch.Tensor]], first_step: int,
         bad = (~torch.isfinite(values)).nonzero()
         if len(bad):
             i = steps[int(bad[0])]
-            raise DivergenceError(f"{key} became {values[int(bad[0])].item()} at step "
-                                  f"{first_step + i + 1}; training stopped, {last_checkpoint}")
+            value, step = values[int(bad[0])].item(), first_step + i + 1
+            raise DivergenceError(f"{key} became {value} at step {step}; training stopped, "
+                                  f"{last_checkpoint}", step, key, value)
         means[key] = values.mean().item()
     return means
 
@@ -52,9 +56,10 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
         config: dict[str, Any] | Sequence[dict[str, Any]], log_every: int = 100,
         checkpoint_every: int = 5000, keep_checkpoints: bool = False, progress: bool = True,
         tensorboard: bool = True, resumed: bool = False,
-        callbacks: Sequence[Any] = ()) -> None:
+        callbacks: Sequence[Any] = ()) -> dict[int, DivergenceError]:
     """Train until the step is ``steps``, each member logging and checkpointing into its own
-    run directory as its single run would.
+    run directory as its single run would, or until every member diverged; returns the
+    ``DivergenceError`` of each member that diverged, by its index.
 
     ``runs``: one Trainer (with one run directory, config and list of callbacks) or the
     ``Members`` of a shared step (with one of each per member). Each callback is called with
@@ -81,43 +86,52 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
     pending: list[dict[str, torch.Tensor]] = []
     first, started = runs.step, time.perf_counter()
 
-    def means(s: int) -> dict[str, float]:  # member s's, checked finite
-        return _check_finite([{k: v[s] for k, v in p.items()} for p in pending], first,
-                             where[s] + saved[s])
+    diverged: dict[int, DivergenceError] = {}
+
+    def means(s: int) -> dict[str, float] | None:  # member s's, checked finite, else None
+        try:
+            return _check_finite([{k: v[s] for k, v in p.items()} for p in pending], first,
+                                 where[s] + saved[s])
+        except DivergenceError as err:
+            diverged[s] = err
+            return None
+
+    def live() -> list[int]:
+        return [s for s in range(len(members)) if s not in diverged]
     try:
         with between_steps(members[0].replicas.size == 1) as asked:
-            while runs.step < steps:
+            while runs.step < steps and live():
                 pending.append(runs.train_step())
                 step, done = runs.step, runs.step == steps
                 bar.update(1)
-                for member, member_callbacks in zip(members, callbacks):
-                    for callback in member_callbacks:
-                        callback(member)
+                for s in live() if callbacks else ():
+                    for callback in callbacks[s]:
+                        callback(members[s])
                 if step % log_every == 0 or done:
                     now = time.perf_counter()
                     rate = (step - first) / (now - started)
-                    for s, member in enumerate(members):
-                        values, levels = member.replicas.mean(means(s)), runs.describe(s)
+                    for s in live():
+                        values = means(s)
+                        if values is None:
+                            continue
+                        values, levels = members[s].replicas.mean(values), runs.describe(s)
                         if logs:
                             logs[s].write({"step": step, **values, **levels,
                                            "steps_per_s": rate})
-                        if s == 0:
+                        if s == live()[0]:
                             bar.set_postfix({k: f"{v:.3g}"
                                              for k, v in {**levels, **values}.items()})
                     pending, first, started = [], step, now
                 if step % checkpoint_every == 0 or done or asked.is_set():
-                    for s in range(len(members)) if pending else ():
+                    for s in live() if pending else ():
                         means(s)
-                    paths = latest if len(latest) == 1 else [pending_path(p) for p in latest]
-                    for member, path, cfg, names in zip(runs.sync(), paths, config, shared):
-                        _write_checkpoint(member, path, cfg, keep_checkpoints, names)
-                    if paths is not latest and main:  # every run's state written: one step
-                        commit(latest)
+                    _write_checkpoints(runs, live(), latest, config, shared, keep_checkpoints)
                     saved = [f"the last good checkpoint is {path} (step {step})"
                              for path in latest]
                 if asked.is_set() and not done:
                     raise Interrupted(f"interrupted at step {step} of {steps}; its checkpoint "
                                       "is saved", step)
+        return diverged
     finally:
         bar.close()
         for log in logs:
@@ -125,6 +139,23 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
         for member_callbacks in callbacks:
             for callback in member_callbacks:
                 getattr(callback, "close", lambda: None)()
+
+
+def _write_checkpoints(runs: Members, live: list[int], latest: list[Path],
+                       config: Sequence[dict[str, Any]], shared: list[list[str]],
+                       keep: bool) -> None:
+    """The live members' checkpoints: a single run's as its latest; a shared step's as each
+    run's pending state, then committed together (``checkpoint.commit``), so that a kill leaves
+    them at one step."""
+    if not live:
+        return
+    one = len(latest) == 1
+    members = runs.sync()
+    for s in live:
+        path = latest[s] if one else pending_path(latest[s])
+        _write_checkpoint(members[s], path, config[s], keep, shared[s])
+    if not one and members[0].replicas.is_main:
+        commit([latest[s] for s in live])
 
 
 def _write_checkpoint(trainer: Trainer, path: Path, config: dict[str, Any], keep: bool,
