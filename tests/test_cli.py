@@ -67,7 +67,9 @@ def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_pa
     assert "model.z_dim differs" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, code, words", [
+#: Bad command lines: (args, exit status, words the one line of error names). CONFIG, RUN and
+#: BETAGAN stand for the tiny config, an existing folder and configs/ring8_betagan.yaml.
+ERRORS = [
     (["train", "CONFIG", "train.stpes=5"], 2, ["train.stpes", "train.steps"]),
     (["train", "CONFIG", "data.std=-0.1"], 2, ["data.std=-0.1"]),
     (["train", "missing.yaml"], 2, ["missing.yaml does not exist"]),
@@ -79,18 +81,51 @@ def test_resume_may_extend_training_but_not_change_the_model(tiny_config, tmp_pa
      ["tempering.levels=0: must be >= 1"]),  # once a ZeroDivisionError
     (["train", "BETAGAN", "tempering.beta_start=100"], 2,
      ["tempering.beta_start=100", "below beta_end"]),
-])
-def test_errors_are_one_line_with_a_nonzero_status(tiny_config, tmp_path, args, code, words):
+]
+
+
+def _named(args, tiny_config, tmp_path):
     betagan = Path(__file__).resolve().parents[1] / "configs" / "ring8_betagan.yaml"
     named = {"CONFIG": str(tiny_config), "RUN": str(tmp_path), "BETAGAN": str(betagan)}
-    args = [named.get(a, a) for a in args]
-    proc = subprocess.run([sys.executable, "-m", "thermogan.cli", *args], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode == code
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("thermogan: error:"), proc.stderr
+    return [named.get(a, a) for a in args]
+
+
+def _assert_one_line(stderr, words):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("thermogan: error:"), stderr
+    assert "Traceback" not in stderr
     for word in words:
         assert word in lines[0]
+
+
+@pytest.mark.parametrize("args, code, words", ERRORS)
+def test_errors_are_one_line_with_a_nonzero_status(tiny_config, tmp_path, monkeypatch, capsys,
+                                                   args, code, words):
+    """Each case through ``main``, in this process and in ``tmp_path`` (relative paths land
+    there), as the command's process runs it: the status ``main`` returns (or an argparse
+    ``SystemExit``'s) is the process's, and its stderr is what it prints.
+    test_a_real_process_prints_the_one_line_and_exits_with_the_status checks that wiring in a
+    real ``python -m thermogan.cli``, where nothing else may reach stderr."""
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    try:
+        status = main(_named(args, tiny_config, tmp_path))
+    except SystemExit as exit_:
+        status = exit_.code
+    assert status == code
+    _assert_one_line(capsys.readouterr().err, words)
+
+
+def test_a_real_process_prints_the_one_line_and_exits_with_the_status(tiny_config, tmp_path):
+    """One case of ERRORS (through config loading and checking, once a ZeroDivisionError) run as
+    a user runs it: ``python -m thermogan.cli`` exits with ``main``'s status, and its stderr is
+    the one line, with no traceback, no usage block and no warning of a library it imports."""
+    args, code, words = ERRORS[7]
+    proc = subprocess.run([sys.executable, "-m", "thermogan.cli",
+                           *_named(args, tiny_config, tmp_path)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    _assert_one_line(proc.stderr, words)
 
 
 def test_corrupt_checkpoint_is_named(tiny_config, tmp_path, capsys):
@@ -102,10 +137,15 @@ def test_corrupt_checkpoint_is_named(tiny_config, tmp_path, capsys):
     assert "latest.pt cannot be read" in err and len(err.strip().splitlines()) == 1
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "thermogan.cli", "--debug", "eval",
-                           str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0 and "Traceback" in proc.stderr
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    """With ``--debug``, ``main`` lets the error out instead of printing its one line: in the
+    command's process (``sys.exit(main())``) Python then prints the traceback and exits with
+    status 1. The same error without ``--debug`` is one line (ERRORS' ``eval nowhere``)."""
+    from thermogan.errors import ThermoganError
+
+    with pytest.raises(ThermoganError, match="nowhere does not exist"):
+        main(["--debug", "eval", str(tmp_path / "nowhere")])
+    assert capsys.readouterr().err == ""
 
 
 def test_report_compares_runs(tiny_config, tmp_path, capsys):

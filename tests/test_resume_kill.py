@@ -2,7 +2,13 @@
 the seams' parts in it: a tempering chain whose level is a controller, a player (the lens) and
 a G term (the test parts of ``tests/plugins.py``, registered in each subprocess); so does a
 bench's pack of runs of different methods trained as one shared computation, also when the kill
-comes while the pack writes its runs' checkpoints."""
+comes while the pack writes its runs' checkpoints.
+
+Only the runs that are killed or interrupted are processes of their own (a signal needs one);
+the uninterrupted reference runs and the resumes run in this process, through the same
+``thermogan.cli.main`` (one thread here too: conftest.py's ``torch.set_num_threads(1)``, and
+OMP_NUM_THREADS=1 in the subprocesses), so each resume also starts from another process's files.
+"""
 
 import json
 import os
@@ -19,6 +25,7 @@ import torch
 from thermogan.bench import engine, packing, study
 from thermogan.bench.engine import Job
 from thermogan.bench.pool import Executor
+from thermogan.cli import main
 from thermogan.experiment import runs
 from thermogan.train.checkpoint import load_checkpoint
 
@@ -38,16 +45,18 @@ def thermogan(*args, **kwargs):
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
 
 
-def run(*args):
-    proc = thermogan(*args)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+def here(*args):
+    """``thermogan ARGS`` in this process, with the seams' test parts registered."""
+    import plugins  # noqa: F401  (registers them, as the subprocesses' CLI does)
+
+    assert main([*map(str, args)]) == 0
 
 
 def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path):
-    """The seams' parts on the tiny config: a run without them takes the same path, less theirs."""
+    """The seams' parts on the tiny config: a run without them takes the same path, less theirs.
+    The killed run is a process of its own; the straight run and the resume run here."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run("train", tiny_config, "--out", straight, *STEPS, *SEAMS)
+    here("train", tiny_config, "--out", straight, *STEPS, *SEAMS)
 
     proc = thermogan("train", tiny_config, "--out", killed, *STEPS, *SEAMS)
     latest = killed / "checkpoints" / "latest.pt"
@@ -61,9 +70,7 @@ def test_sigkill_then_resume_is_bit_identical(tiny_config, tmp_path):
     step_at_kill = load_checkpoint(latest)["step"]
     assert 0 < step_at_kill < 500, "the kill must land mid-run for this test to mean anything"
 
-    run("train", "--resume", killed)
-    import plugins  # noqa: F401  (the seams' test parts, registered here too to open the runs)
-
+    here("train", "--resume", killed)
     a, b = (runs.open_run(d)[1].sample(1000, 11).numpy() for d in (straight, killed))
     assert a.shape == (1000, 2) and np.array_equal(a, b)
     sa = load_checkpoint(straight / "checkpoints" / "latest.pt")
@@ -99,7 +106,7 @@ def test_ctrl_c_saves_the_step_it_stopped_at_and_says_how_to_resume(tiny_config,
     assert line.endswith(f"resume with `thermogan train --resume {run_dir}`")
     state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert state["step"] == step >= 50  # saved at the interrupt, not at a periodic checkpoint
-    run("train", "--resume", run_dir, f"train.steps={step + 10}")
+    here("train", "--resume", run_dir, f"train.steps={step + 10}")  # in this process
     assert json.loads((run_dir / "summary.json").read_text())["protocol"]["step"] == step + 10
 
 
