@@ -88,13 +88,20 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
 
     diverged: dict[int, DivergenceError] = {}
 
-    def means(s: int) -> dict[str, float] | None:  # member s's, checked finite, else None
+    def means(s: int) -> dict[str, float] | None:
+        """Member s's means, checked finite; None once it diverged on any data-parallel replica
+        (the first one's error, in rank order: every replica decides alike)."""
         try:
-            return _check_finite([{k: v[s] for k, v in p.items()} for p in pending], first,
-                                 where[s] + saved[s])
+            values, verdict = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
+                                            first, where[s] + saved[s]), None
         except DivergenceError as err:
-            diverged[s] = err
+            values, verdict = None, (str(err), err.record)
+        verdicts = [v for v in members[s].replicas.gather(verdict) if v is not None]
+        if verdicts:
+            message, record = verdicts[0]
+            diverged[s] = DivergenceError(message, **record)
             return None
+        return values
 
     def live() -> list[int]:
         return [s for s in range(len(members)) if s not in diverged]
