@@ -93,8 +93,17 @@ def test_a_single_run_that_diverges_says_where_in_its_summary_and_fails(tiny_con
     summary = runs.read_summary(tmp_path / "run")
     assert summary["diverged"]["step"] == AFTER + 1 and summary["diverged"]["loss"] == "d_loss"
     assert summary["metrics"] == {} and "provenance" in summary
-    assert main(["report", str(tmp_path / "run")]) == 0
+    assert main(["report", str(tmp_path / "run"), "--html", str(tmp_path / "run.html")]) == 0
     assert f"diverged at step {AFTER + 1} (d_loss nan)" in capsys.readouterr().out
+    assert f"d_loss became nan at step {AFTER + 1}" in (tmp_path / "run.html").read_text()
+    # one that diverged before its first checkpoint has no weights, and says why
+    assert main(["train", str(tiny_config), "--out", str(tmp_path / "early"),
+                 "train.checkpoint_every=1000"]) == 1
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "early")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"thermogan: error: {tmp_path / 'early'} diverged at step {AFTER + 1} (d_loss nan) "
+        "before its first checkpoint: it holds no weights")
 
 
 def test_a_sweep_counts_its_diverged_members_apart(tmp_path):

@@ -343,6 +343,10 @@ def open_run(run_dir: Path, device: str | None = None,
         raise CheckpointError(f"{run_dir} is a seed sweep of {len(members)} runs "
                               f"({members[0].name} to {members[-1].name}): name one of them, "
                               f"e.g. {members[0]}")
+    summary = read_summary(run_dir) or {}
+    if "diverged" in summary and not latest_checkpoint(run_dir).exists():
+        raise CheckpointError(f"{run_dir} {scoring.diverged_line(summary['diverged'])} before "
+                              "its first checkpoint: it holds no weights")
     state = load_checkpoint(latest_checkpoint(run_dir))
     try:
         cfg = config_mod.from_dict(state["config"])
