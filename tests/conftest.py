@@ -33,6 +33,18 @@ TINY = {
 }
 
 
+#: Files whose tests take longest (processes of their own, real training: 5-40 s each) run first:
+#: the two workers then end on short tests, together, instead of one waiting for the other's last
+#: long test (`--dist worksteal` splits the list in two and lets an idle worker take the other's
+#: tail)
+FIRST = ("test_distributed.py", "test_variational.py", "test_bench_oscillation.py",
+         "test_bench_pool.py", "test_wheel.py", "test_resume_kill.py", "test_precision.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: else in file order
+
+
 @pytest.fixture(autouse=True)
 def _runs_draw_figures_only_when_marked(request: pytest.FixtureRequest,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
