@@ -5,6 +5,7 @@ their means (train/loop.py, experiment/runs.py, experiment/seeds.py, bench/engin
 import json
 import math
 import os
+import pickle
 
 import pytest
 import torch
@@ -155,3 +156,5 @@ def test_a_study_counts_a_method_that_diverges_and_scores_the_rest(tiny_config, 
 def test_divergence_error_carries_its_record():
     err = DivergenceError("g_loss became inf at step 3", 3, "g_loss", math.inf)
     assert err.record == {"step": 3, "loss": "g_loss", "value": math.inf}
+    back = pickle.loads(pickle.dumps(err))  # as data-parallel replicas gather it
+    assert str(back) == str(err) and back.record == err.record

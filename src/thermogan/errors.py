@@ -36,6 +36,10 @@ class DivergenceError(ThermoganError):
         super().__init__(message)
         self.record = {"step": step, "loss": loss, "value": value}
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, str, float]]:
+        """Pickled whole (data-parallel replicas gather it)."""
+        return DivergenceError, (str(self), *self.record.values())
+
 
 def closest(key: str, valid: Iterable[str]) -> str | None:
     """The valid name most similar to ``key``, or None when nothing is close."""

@@ -301,10 +301,10 @@ def aggregate(bench: Bench, columns: tuple[Column, ...],
             values = list(_by_seed(rs, col).values())
             row[col.key], row[f"{col.key}_se"] = mean_se(values) if values else (math.nan,
                                                                                  math.nan)
-        for col in columns:
-            of = [r["protocol"][col.of] for r in rs if col.of is not None and "protocol" in r]
-            if of:
-                row[col.of] = of[0]
+        for col in (c for c in columns if c.of is not None):  # a finished run's protocol
+            of = next((r["protocol"][col.of] for r in rs if "protocol" in r), None)
+            if of is not None:
+                row[col.of] = of
         rows.append(row)
     if bench.extend is not None:
         bench.extend(rows, results)

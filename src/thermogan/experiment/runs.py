@@ -288,45 +288,40 @@ def live_every(cfg: ExperimentConfig) -> int:
 def _fit(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
          resumed: bool) -> dict[str, Any] | None:
     """Train, then ``finish`` (None on a data-parallel replica other than the main one); a run
-    that diverged records it (``finish_diverged``) and raises its DivergenceError."""
+    that diverged is finished as such, then raises its DivergenceError."""
     t = cfg.train
     started = time.perf_counter()
     diverged = fit(trainer, run_dir, steps=t.steps, config=cfg.to_dict(), log_every=t.log_every,
                    checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
                    progress=t.progress, tensorboard=t.tensorboard, resumed=resumed,
                    callbacks=callbacks(trainer, cfg, run_dir, scorer, resumed))
-    seconds = time.perf_counter() - started
-    if diverged:
-        if trainer.replicas.is_main:
-            finish_diverged(trainer, cfg, run_dir, diverged[0], seconds)
-        raise diverged[0]
-    if not trainer.replicas.is_main:
-        return None
-    return finish(trainer, cfg, run_dir, scorer, seconds)
+    error = diverged.get(0)
+    summary = (finish(trainer, cfg, run_dir, scorer, time.perf_counter() - started, error)
+               if trainer.replicas.is_main else None)
+    if error is not None:
+        raise error
+    return summary
 
 
 def finish(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path, scorer: MnistScorer | None,
-           seconds: float) -> dict[str, Any]:
+           seconds: float, diverged: DivergenceError | None = None) -> dict[str, Any]:
     """The end of a run: score it into summary.json with the family's figure of data against
-    samples, then the figures of its files (``report/run_figures.py``); returns the summary."""
+    samples, then the figures of its files (``report/run_figures.py``); returns the summary.
+    A run whose loss became NaN or infinite (``diverged``) is not scored: its summary.json
+    records where (``diverged``: step, loss, value) and holds no metrics; its last good
+    checkpoint stays, and a bench counts it as diverged, out of its means."""
+    if diverged is not None:
+        summary = {"diverged": diverged.record, "metrics": {},
+                   "protocol": {"dataset": cfg.data.kind, "step": diverged.record["step"],
+                                "note": str(diverged)},
+                   "provenance": provenance(trainer.device), "train_seconds": seconds}
+        write_json(summary, run_dir / "summary.json")
+        return summary
     summary = scoring.evaluate(cfg, trainer, scorer)
     summary["train_seconds"] = seconds
     write_json(summary, run_dir / "summary.json")
     figure(cfg, trainer, run_dir / "figures" / "samples.png", summary)
     run_figures.draw(run_dir)
-    return summary
-
-
-def finish_diverged(trainer: Trainer, cfg: ExperimentConfig, run_dir: Path,
-                    err: DivergenceError, seconds: float) -> dict[str, Any]:
-    """The end of a run whose loss became NaN or infinite: summary.json records where
-    (``diverged``: step, loss, value) and holds no metrics; the last good checkpoint stays.
-    A bench counts the run as diverged and leaves it out of its means."""
-    summary = {"diverged": err.record, "metrics": {},
-               "protocol": {"dataset": cfg.data.kind, "step": err.record["step"],
-                            "note": str(err)},
-               "provenance": provenance(trainer.device), "train_seconds": seconds}
-    write_json(summary, run_dir / "summary.json")
     return summary
 
 
@@ -343,8 +338,8 @@ def open_run(run_dir: Path, device: str | None = None,
         raise CheckpointError(f"{run_dir} is a seed sweep of {len(members)} runs "
                               f"({members[0].name} to {members[-1].name}): name one of them, "
                               f"e.g. {members[0]}")
-    summary = read_summary(run_dir) or {}
-    if "diverged" in summary and not latest_checkpoint(run_dir).exists():
+    summary = None if latest_checkpoint(run_dir).exists() else read_summary(run_dir)
+    if summary is not None and "diverged" in summary:
         raise CheckpointError(f"{run_dir} {scoring.diverged_line(summary['diverged'])} before "
                               "its first checkpoint: it holds no weights")
     state = load_checkpoint(latest_checkpoint(run_dir))

@@ -127,7 +127,7 @@ def headline(summary: dict[str, Any]) -> str:
 
 
 def diverged_line(record: dict[str, Any]) -> str:
-    """Where a run diverged (``runs.finish_diverged``'s record), in a few words."""
+    """Where a run diverged (``runs.finish``'s record), in a few words."""
     return f"diverged at step {record['step']} ({record['loss']} {record['value']})"
 
 

@@ -264,8 +264,7 @@ def _fit(members: Members, configs: list[ExperimentConfig], dirs: list[Path],
         share = (time.perf_counter() - started) / len(dirs)
         for err in diverged.values():
             announce(str(err))
-        return {d: None if not main else runs.finish_diverged(m, c, d, diverged[i], share)
-                if i in diverged else runs.finish(m, c, d, sc, share)
+        return {d: runs.finish(m, c, d, sc, share, diverged.get(i)) if main else None
                 for i, (m, c, d, sc) in enumerate(zip(members.sync(), configs, dirs, scorers))}
 
 

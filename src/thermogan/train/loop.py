@@ -92,14 +92,13 @@ def fit(runs: Trainer | Members, run_dirs: str | Path | Sequence[str | Path], *,
         """Member s's means, checked finite; None once it diverged on any data-parallel replica
         (the first one's error, in rank order: every replica decides alike)."""
         try:
-            values, verdict = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
-                                            first, where[s] + saved[s]), None
+            values, error = _check_finite([{k: v[s] for k, v in p.items()} for p in pending],
+                                          first, where[s] + saved[s]), None
         except DivergenceError as err:
-            values, verdict = None, (str(err), err.record)
-        verdicts = [v for v in members[s].replicas.gather(verdict) if v is not None]
-        if verdicts:
-            message, record = verdicts[0]
-            diverged[s] = DivergenceError(message, **record)
+            values, error = None, err
+        errors = [e for e in members[s].replicas.gather(error) if e is not None]
+        if errors:
+            diverged[s] = errors[0]
             return None
         return values
 
